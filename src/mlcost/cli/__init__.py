@@ -1,0 +1,1 @@
+"""The ``mlcost`` command line: one module per command group, each thin."""

@@ -1,0 +1,92 @@
+"""What every command shares: opening the warehouse and rendering results."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from mlcost.warehouse import Warehouse
+
+FORMATS = ("table", "csv", "json")
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table for people, csv or json for scripts.",
+)
+
+
+@contextmanager
+def warehouse_from(ctx: click.Context, *, read_only: bool = False) -> Iterator[Warehouse]:
+    """Open the warehouse chosen by --warehouse / MLCOST_WAREHOUSE / mlcost.toml / default."""
+    from mlcost.config import load_settings
+    from mlcost.warehouse import open_warehouse
+
+    root = ctx.find_root()
+    explicit = (root.obj or {}).get("warehouse")
+    settings = load_settings(warehouse=explicit)
+    wh = open_warehouse(settings.warehouse, read_only=read_only)
+    try:
+        yield wh
+    finally:
+        wh.close()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready builtin for a value read from Arrow."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):  # Arrow map columns arrive as [(key, value), ...]
+        return {k: v for k, v in value} if value and isinstance(value[0], tuple) else value
+    return value
+
+
+def _cell(value: Any, money: bool) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Decimal | float) and money:
+        return f"{value:,.2f}"
+    return str(_plain(value))
+
+
+def render_rows(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    *,
+    title: str | None = None,
+    money_columns: Sequence[str] = (),
+    echo: Callable[[str], None] = click.echo,
+) -> None:
+    """Print rows as a rich table, CSV or a JSON list of objects."""
+    if fmt == "json":
+        echo(json.dumps([{c: _plain(r[c]) for c in columns} for r in rows], indent=2))
+        return
+    if fmt == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if r[c] is None else _plain(r[c]) for c in columns])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, justify="right" if c in money_columns else "left")
+    for r in rows:
+        table.add_row(*(_cell(r[c], c in money_columns) for c in columns))
+    Console().print(table)

@@ -1,0 +1,120 @@
+"""The one exception tree of mlcost.
+
+Every error mlcost raises on purpose is an :class:`MlcostError`. Leaves also inherit the
+builtin they resemble, so ``except ValueError`` in a caller's code still works::
+
+    MlcostError
+    ├── ConfigError(ValueError)            a setting or config file is wrong
+    ├── InvalidInput(ValueError)           a file the user gave us is wrong; names file/row/column
+    │   ├── MissingColumn                  a mandatory column is absent
+    │   ├── NotFocus                       the file is not a FOCUS export at all
+    │   ├── BadValue                       a value does not parse (number, timestamp, JSON)
+    │   └── MissingCurrency                amounts whose currency cannot be known
+    ├── WarehouseError(RuntimeError)       the warehouse cannot be opened or written
+    │   ├── UnsupportedWarehouse(ValueError)   a URL scheme we cannot serve
+    │   ├── WarehouseLocked                another process holds the file
+    │   └── WarehouseTooNew                written by a newer mlcost than this one
+    └── NotFound(LookupError)              a name that does not exist (column, source, ...)
+
+Each error's message says what happened, how to fix it, and, where there is one, what to run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "BadValue",
+    "ConfigError",
+    "InvalidInput",
+    "MissingColumn",
+    "MissingCurrency",
+    "MlcostError",
+    "NotFocus",
+    "NotFound",
+    "UnsupportedWarehouse",
+    "WarehouseError",
+    "WarehouseLocked",
+    "WarehouseTooNew",
+]
+
+
+class MlcostError(Exception):
+    """Base of every error mlcost raises on purpose."""
+
+
+class ConfigError(MlcostError, ValueError):
+    """A setting, environment variable or config file is invalid."""
+
+
+class InvalidInput(MlcostError, ValueError):
+    """A user-supplied file is wrong. ``file``, ``row`` (1-based data row) and ``column`` say where.
+
+    ``row`` counts data rows: row 1 is the first row after a CSV header, or the first row of a
+    Parquet file.
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | Path | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.file = str(file) if file is not None else None
+        self.row = row
+        self.column = column
+        self.fix = fix
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(self.file)
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        text = f"{', '.join(where)}: {self.problem}" if where else self.problem
+        if self.fix:
+            text += f"\nHow to fix: {self.fix}"
+        return text
+
+
+class MissingColumn(InvalidInput):
+    """A column the format makes mandatory is not in the file."""
+
+
+class NotFocus(InvalidInput):
+    """The file is not a FOCUS Cost and Usage export (of a version mlcost reads)."""
+
+
+class BadValue(InvalidInput):
+    """A value cannot be parsed as the column's type."""
+
+
+class MissingCurrency(InvalidInput):
+    """Amounts whose currency cannot be determined."""
+
+
+class NotFound(MlcostError, LookupError):
+    """A named thing (column, dimension, source, table) does not exist."""
+
+
+class WarehouseError(MlcostError, RuntimeError):
+    """The warehouse cannot be opened, migrated or written."""
+
+
+class UnsupportedWarehouse(WarehouseError, ValueError):
+    """The warehouse URL names an engine this version of mlcost cannot serve."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another process has the warehouse file open for writing."""
+
+
+class WarehouseTooNew(WarehouseError):
+    """The warehouse was written by a newer version of mlcost."""
