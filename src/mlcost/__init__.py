@@ -30,11 +30,14 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from mlcost.config import Settings, load_settings
-    from mlcost.errors import MlcostError
-    from mlcost.sources.focus import IngestResult, ingest_focus
-    from mlcost.spend import spend
-    from mlcost.warehouse import Warehouse, open_warehouse
+    from mlcost.config import Settings as Settings
+    from mlcost.config import load_settings as load_settings
+    from mlcost.errors import MlcostError as MlcostError
+    from mlcost.sources.focus import IngestResult as IngestResult
+    from mlcost.sources.focus import ingest_focus as ingest_focus
+    from mlcost.spend import spend as spend
+    from mlcost.warehouse import Warehouse as Warehouse
+    from mlcost.warehouse import open_warehouse as open_warehouse
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,57 @@
+"""``mlcost spend``: spend by any dimensions, in the billing currency."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from mlcost.cli._common import format_option, render_rows, warehouse_from
+
+
+def _dims(value: str) -> list[str]:
+    return [d.strip() for d in value.split(",") if d.strip()]
+
+
+@click.command()
+@click.option(
+    "--by",
+    "by",
+    default="ServiceProviderName",
+    show_default=True,
+    help="Comma-separated dimensions: FOCUS columns or tag:<key>.",
+)
+@click.option(
+    "--metric",
+    type=click.Choice(["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]),
+    default="EffectiveCost",
+    show_default=True,
+    help="EffectiveCost (amortized, for showback) or BilledCost (the invoice view), ...",
+)
+@click.option("--from", "start", type=click.DateTime(), help="Charges from this date (inclusive).")
+@click.option("--to", "end", type=click.DateTime(), help="Charges before this date (exclusive).")
+@format_option
+@click.pass_context
+def spend(
+    ctx: click.Context,
+    by: str,
+    metric: str,
+    start: datetime | None,
+    end: datetime | None,
+    fmt: str,
+) -> None:
+    """Spend grouped by dimensions, largest first, one currency per row."""
+    from mlcost.spend import spend as spend_query
+
+    dims = _dims(by)
+    with warehouse_from(ctx, read_only=True) as wh:
+        rows = (
+            spend_query(wh, by=dims, metric=metric, start=start, end=end).to_pyarrow().to_pylist()
+        )
+    render_rows(
+        rows,
+        [*dims, metric, "BillingCurrency"],
+        fmt,
+        title=f"{metric} by {', '.join(dims)}",
+        money_columns=[metric],
+    )

@@ -1,0 +1,753 @@
+"""FOCUS exports: detect the version, check, map onto the FOCUS 1.4 table, load atomically.
+
+Reads CSV, CSV.gz and Parquet; one file, many files, or a directory of them. Versions 1.0 to
+1.4 are recognized from their columns and mapped onto 1.4 (``ProviderName``/``PublisherName``
+become ``ServiceProviderName``/``HostProviderName`` as the FOCUS 1.2→1.3 migration guidance
+describes, and are kept as ``x_ProviderName``/``x_PublisherName``).
+
+Guarantees:
+
+- **One transaction per ingest.** Bad input, an exception or ``kill -9`` leaves the warehouse
+  exactly as it was.
+- **Idempotent.** Files whose content was loaded before are not loaded again.
+- **Restatements.** A newer export of a (BillingAccountId, BillingPeriodStart) replaces the
+  rows an earlier ingest wrote for it. Files given in one call form one export.
+- **Streaming.** DuckDB reads the files; no file is held in Python memory.
+
+Example::
+
+    >>> from mlcost import open_warehouse, ingest_focus
+    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> result = ingest_focus(wh, [sample_path])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
+from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, Warehouse
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+NAME = "focus"
+DESCRIPTION = "FOCUS 1.0–1.4 Cost and Usage exports (CSV, CSV.gz, Parquet)"
+SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4")
+
+LEGACY_PROVIDER_COLUMNS = ("ProviderName", "PublisherName")  # removed in FOCUS 1.4
+COST_METRICS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
+# Columns mlcost cannot work without when they are present: money needs a currency and an
+# amount, time needs a start, restatements need the account and the period.
+REQUIRED_VALUES = (
+    "BillingCurrency",
+    "BilledCost",
+    "EffectiveCost",
+    "ChargePeriodStart",
+    "BillingAccountId",
+    "BillingPeriodStart",
+)
+CONTRACT_COMMITMENT_COLUMNS = (
+    "ContractId",
+    "ContractCommitmentId",
+    "ContractCommitmentType",
+    "ContractCommitmentCategory",
+    "ContractCommitmentDescription",
+    "ContractCommitmentCost",
+    "ContractCommitmentQuantity",
+    "ContractCommitmentUnit",
+    "ContractCommitmentPeriodStart",
+    "ContractCommitmentPeriodEnd",
+    "ContractPeriodStart",
+    "ContractPeriodEnd",
+    "BillingCurrency",
+)
+_CC_DECIMALS = {"ContractCommitmentCost", "ContractCommitmentQuantity"}
+_CC_TIMESTAMPS = {c for c in CONTRACT_COMMITMENT_COLUMNS if c.endswith(("Start", "End"))}
+
+# Columns whose presence marks the lowest FOCUS version a file can be (newest first).
+_VERSION_MARKERS: tuple[tuple[str, frozenset[str]], ...] = (
+    ("1.4", frozenset({"CommitmentProgramEligibilityDetails", "InvoiceDetailId"})),
+    (
+        "1.3",
+        frozenset(
+            {
+                "ServiceProviderName",
+                "HostProviderName",
+                "ContractApplied",
+                "AllocatedMethodId",
+                "AllocatedMethodDetails",
+                "AllocatedResourceId",
+                "AllocatedResourceName",
+                "AllocatedTags",
+            }
+        ),
+    ),
+    (
+        "1.2",
+        frozenset(
+            {
+                "BillingAccountType",
+                "SubAccountType",
+                "InvoiceId",
+                "PricingCurrency",
+                "PricingCurrencyContractedUnitPrice",
+                "PricingCurrencyEffectiveCost",
+                "PricingCurrencyListUnitPrice",
+            }
+        ),
+    ),
+    (
+        "1.1",
+        frozenset(
+            {
+                "CapacityReservationId",
+                "CapacityReservationStatus",
+                "CommitmentDiscountQuantity",
+                "CommitmentDiscountUnit",
+                "ServiceSubcategory",
+                "SkuMeter",
+                "SkuPriceDetails",
+            }
+        ),
+    ),
+)
+_PRE_1_0_COLUMNS = frozenset({"AmortizedCost", "ChargeType", "UsageQuantity", "UsageUnit"})
+_MARKER = "mlcost-check"  # prefix of errors raised from inside the load query
+COST_AND_USAGE = "CostAndUsage"
+
+
+@dataclass(frozen=True)
+class FocusFile:
+    """One input file, inspected but not yet loaded."""
+
+    path: Path
+    fmt: str  # "csv" or "parquet"
+    columns: tuple[str, ...]
+    dataset: str  # "CostAndUsage" or "ContractCommitment"
+    version: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What one ingest did. Money is per currency: ``{"USD": Decimal("12.50")}``."""
+
+    ingest_id: int | None
+    already_loaded: bool
+    files: tuple[str, ...]
+    focus_versions: tuple[str, ...]
+    rows: int
+    rows_replaced: int
+    billing_accounts: tuple[str, ...]
+    billing_periods: tuple[datetime, ...]
+    effective_cost: dict[str, Decimal] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+Progress = Callable[[float, str], None]
+
+
+# -- finding and inspecting files ----------------------------------------------------------
+def _format_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return None
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, plus every CSV, CSV.gz and Parquet file under directories named."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            inside = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
+            if not inside:
+                raise InvalidInput(
+                    "directory has no .csv, .csv.gz or .parquet files",
+                    file=path,
+                    fix="Point mlcost at the folder that holds the FOCUS export files.",
+                )
+            found.extend(inside)
+        elif path.is_file():
+            if _format_of(path) is None:
+                raise NotFocus(
+                    "is not a .csv, .csv.gz or .parquet file",
+                    file=path,
+                    fix="Export FOCUS as CSV (optionally gzipped) or Parquet.",
+                )
+            found.append(path)
+        else:
+            raise InvalidInput("no such file or directory", file=path)
+    # The same file named twice is loaded once.
+    unique = dict.fromkeys(p.resolve() for p in found)
+    return list(unique)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def read_columns(path: Path, fmt: str) -> tuple[str, ...]:
+    """The column names of a file, reading only its header or schema."""
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            return tuple(pq.read_schema(path).names)
+        except Exception as exc:
+            raise NotFocus(f"cannot be read as Parquet ({exc})", file=path) from exc
+    try:
+        with _open_text(path) as fh:
+            header = next(csv.reader(fh), None)
+    except (UnicodeDecodeError, OSError, csv.Error) as exc:
+        raise NotFocus(f"cannot be read as UTF-8 CSV ({exc})", file=path) from exc
+    if not header:
+        raise NotFocus("is empty: no header row", file=path)
+    return tuple(h.strip() for h in header)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def detect(path: Path) -> bool:
+    """True when ``path`` looks like a FOCUS export this module can read."""
+    fmt = _format_of(path)
+    if fmt is None:
+        return False
+    try:
+        _dataset_and_version(path, read_columns(path, fmt))
+    except InvalidInput:
+        return False
+    return True
+
+
+def _dataset_and_version(path: Path, columns: Sequence[str]) -> tuple[str, str]:
+    cols = set(columns)
+    if "ContractCommitmentId" in cols and "ChargePeriodStart" not in cols:
+        return "ContractCommitment", "1.4" if "ContractCommitmentDescription" in cols else "1.3"
+    known = cols & (set(FOCUS_BY_NAME) | set(LEGACY_PROVIDER_COLUMNS))
+    if cols & _PRE_1_0_COLUMNS and not cols & {"EffectiveCost", "ConsumedQuantity"}:
+        raise NotFocus(
+            "uses FOCUS 0.5 / 1.0-preview columns (AmortizedCost, ChargeType, UsageQuantity)",
+            file=path,
+            fix="Export the data as FOCUS 1.0 or later; mlcost reads FOCUS 1.0 to 1.4.",
+        )
+    if not cols & set(COST_METRICS) or len(known) < 2:
+        sample = ", ".join(list(columns)[:5])
+        raise NotFocus(
+            f"is not a FOCUS Cost and Usage export: none of {', '.join(COST_METRICS)} "
+            f"is among its columns (it starts with {sample})",
+            file=path,
+            fix="Export the bill in FOCUS format (AWS Data Exports 'FOCUS 1.2', Azure Cost "
+            "Management 'FOCUS cost', GCP FOCUS BigQuery view), or use the native-format "
+            "source for this file. List sources with `mlcost sources --available`.",
+        )
+    for version, markers in _VERSION_MARKERS:
+        if cols & markers:
+            if version == "1.3" and not cols & set(LEGACY_PROVIDER_COLUMNS):
+                return COST_AND_USAGE, "1.4"  # 1.4 removed ProviderName and PublisherName
+            return COST_AND_USAGE, version
+    return COST_AND_USAGE, "1.0"
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+def mandatory_columns(version: str) -> list[str]:
+    """Columns FOCUS ``version`` makes mandatory in a Cost and Usage export."""
+    v = _version_tuple(version)
+    names = [c.name for c in FOCUS_COLUMNS if c.mandatory and c.since <= v]
+    if v <= (1, 2):
+        names += list(LEGACY_PROVIDER_COLUMNS)
+    return sorted(names)
+
+
+def inspect_file(
+    path: Path, *, allow_missing: bool = False, currency: str | None = None
+) -> FocusFile:
+    """Read a file's header, detect dataset and version, and check mandatory columns."""
+    fmt = _format_of(path)
+    if fmt is None:
+        raise NotFocus("is not a .csv, .csv.gz or .parquet file", file=path)
+    columns = read_columns(path, fmt)
+    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicates:
+        raise InvalidInput(
+            f"has the column(s) {', '.join(duplicates)} more than once",
+            file=path,
+            column=duplicates[0],
+            fix="Remove the duplicate header so each column appears once.",
+        )
+    dataset, version = _dataset_and_version(path, columns)
+    if dataset == COST_AND_USAGE and not allow_missing:
+        missing = [c for c in mandatory_columns(version) if c not in columns]
+        if currency:
+            missing = [c for c in missing if c != "BillingCurrency"]
+        if missing:
+            fix = (
+                f"Export the file with every FOCUS {version} mandatory column. For a partial "
+                "file (a worked example, a hand-made fixture) pass --allow-missing to load "
+                "absent columns as empty."
+            )
+            if "BillingCurrency" in missing:
+                fix += " If every amount is in one currency, --currency CODE supplies it."
+            raise MissingColumn(
+                f"lacks the FOCUS {version} mandatory column(s) {', '.join(missing)}",
+                file=path,
+                column=missing[0],
+                fix=fix,
+            )
+    return FocusFile(path, fmt, columns, dataset, version, _sha256(path), path.stat().st_size)
+
+
+# -- building the load query ------------------------------------------------------------------
+def _fail(check: str, column: str, dtype: Any) -> Any:
+    from mlcost.warehouse._functions import fail
+
+    return fail(f"{_MARKER}:{check}:{column}", dtype)
+
+
+def _ibis_type(kind: str) -> Any:
+    import ibis.expr.datatypes as dt
+
+    types = {
+        "string": dt.string,
+        "decimal": dt.Decimal(38, 12),
+        "timestamp": dt.timestamp,
+        "json": dt.JSON(),
+        "tags": dt.Map(dt.string, dt.string),
+    }
+    return types[kind]
+
+
+def _as_kind(col: ir.Column, kind: str) -> ir.Value:
+    """Convert a source column (text from CSV, typed from Parquet) to a FOCUS kind."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    src = col.type()
+    if kind == "decimal":
+        return col.cast(dt.Decimal(38, 12))
+    if kind == "timestamp":
+        if src.is_string():
+            return col.cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)
+        return col.cast(dt.timestamp)
+    if kind == "json":
+        return col.cast(dt.string).cast(dt.JSON) if not src.is_json() else col
+    if kind == "tags":
+        if src.is_map():
+            return col.cast(dt.Map(dt.string, dt.string))
+        from mlcost.warehouse._functions import json_object_to_map, json_type
+
+        as_json = col.cast(dt.string).cast(dt.JSON)
+        return ibis.ifelse(
+            as_json.isnull(),
+            ibis.null(dt.Map(dt.string, dt.string)),
+            ibis.ifelse(
+                json_type(as_json) == "OBJECT",
+                json_object_to_map(as_json),
+                _fail("object", col.get_name(), dt.Map(dt.string, dt.string)),
+            ),
+        )
+    return col.cast(dt.string)
+
+
+_CSP_ALIASES = (
+    ("aws", ("amazon", "aws")),
+    ("microsoft", ("microsoft", "azure")),
+    ("google", ("google", "gcp")),
+    ("oracle", ("oracle", "oci")),
+    ("alibaba", ("alibaba",)),
+    ("ibm", ("ibm",)),
+)
+
+
+def _entity_key(col: ir.StringValue) -> ir.StringValue:
+    """One key per cloud provider, so 'AWS' and 'Amazon Web Services, Inc.' compare equal."""
+    import ibis
+
+    low = col.lower()
+    cases = [
+        (ibis.or_(*[low.re_search(rf"\b{word}\b") for word in words]), key)
+        for key, words in _CSP_ALIASES
+    ]
+    return ibis.cases(*cases, else_=low.strip())
+
+
+def _legacy_providers(t: ir.Table) -> dict[str, ir.Value]:
+    """ServiceProviderName / HostProviderName from FOCUS 1.0–1.2's ProviderName/PublisherName.
+
+    Per the FOCUS 1.2→1.3 migration guidance: a direct purchase (publisher is the provider)
+    maps both to the provider; a marketplace purchase (another publisher) makes the publisher
+    the ServiceProviderName and the provider the HostProviderName.
+    """
+    import ibis
+
+    provider = t["ProviderName"].cast("string") if "ProviderName" in t.columns else None
+    publisher = t["PublisherName"].cast("string") if "PublisherName" in t.columns else None
+    if provider is None and publisher is None:
+        return {}
+    if provider is None:
+        return {"ServiceProviderName": publisher, "HostProviderName": publisher}
+    if publisher is None:
+        return {"ServiceProviderName": provider, "HostProviderName": provider}
+    direct = publisher.isnull() | (_entity_key(publisher) == _entity_key(provider))
+    return {
+        "ServiceProviderName": ibis.ifelse(
+            direct | provider.isnull(), provider.fill_null(publisher), publisher
+        ),
+        "HostProviderName": provider,
+    }
+
+
+def _cost_and_usage_select(
+    t: ir.Table,
+    f: FocusFile,
+    *,
+    ingest_id: int,
+    currency: str | None,
+    extra_x: Sequence[str],
+) -> ir.Table:
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    present = set(f.columns)
+    derived = {} if "ServiceProviderName" in present else _legacy_providers(t)
+    out: dict[str, ir.Value] = {}
+    for c in FOCUS_COLUMNS:
+        target = _ibis_type(c.kind)
+        if c.name in present:
+            value = _as_kind(t[c.name], c.kind)
+            if c.name == "BillingCurrency" and currency:
+                value = value.fill_null(currency)
+            if c.name in REQUIRED_VALUES:
+                value = ibis.ifelse(value.isnull(), _fail("null", c.name, target), value)
+            out[c.name] = value
+        elif c.name in derived:
+            out[c.name] = derived[c.name]
+        elif c.name == "BillingCurrency" and currency:
+            out[c.name] = ibis.literal(currency)
+        else:
+            out[c.name] = ibis.null(target)
+    for legacy in LEGACY_PROVIDER_COLUMNS:
+        if legacy in present:
+            out[f"x_{legacy}"] = t[legacy].cast(dt.string)
+    for name, sql_type in X_TYPES.items():
+        if name in present and name not in ("x_SourceId", "x_IngestId"):
+            out[name] = t[name].cast(
+                dt.Decimal(18, 6) if sql_type.startswith("DECIMAL") else dt.string
+            )
+    for name in extra_x:
+        out[name] = t[name].cast(dt.string)
+    out["x_SourceId"] = ibis.literal(f"focus:{f.path}")
+    out["x_IngestId"] = ibis.literal(ingest_id, type=dt.int64)
+    return t.select(**out)
+
+
+def _contract_commitment_select(t: ir.Table, f: FocusFile, *, ingest_id: int) -> ir.Table:
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    out: dict[str, ir.Value] = {}
+    for name in CONTRACT_COMMITMENT_COLUMNS:
+        if name not in f.columns:
+            out[name] = ibis.null(dt.string)
+        elif name in _CC_DECIMALS:
+            out[name] = _as_kind(t[name], "decimal")
+        elif name in _CC_TIMESTAMPS:
+            out[name] = _as_kind(t[name], "timestamp")
+        else:
+            out[name] = t[name].cast(dt.string)
+    out["x_SourceId"] = ibis.literal(f"focus:{f.path}")
+    out["x_IngestId"] = ibis.literal(ingest_id, type=dt.int64)
+    return t.select(**out)
+
+
+# -- explaining a failed load ------------------------------------------------------------------
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with _open_text(path) as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader)]
+        number = 0
+        for record in reader:
+            if not record:
+                continue  # blank lines are not rows (DuckDB skips them too)
+            number += 1
+            yield number, dict(zip(header, record, strict=False))
+
+
+def _first_row(f: FocusFile, column: str, bad: Callable[[Any], bool]) -> int | None:
+    """The 1-based data row of the first value in ``column`` for which ``bad`` holds."""
+    if f.fmt == "csv":
+        for number, record in _csv_rows(f.path):
+            if bad(record.get(column)):
+                return number
+        return None
+    import pyarrow.parquet as pq
+
+    values = pq.read_table(f.path, columns=[column]).column(0).to_pylist()
+    for index, value in enumerate(values):
+        if bad(value):
+            return index + 1
+    return None
+
+
+def _is_null(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in CSV_NULLS)
+
+
+def _not_object(value: Any) -> bool:
+    if _is_null(value) or isinstance(value, dict):
+        return False
+    try:
+        return not isinstance(json.loads(value), dict)
+    except (TypeError, ValueError):
+        return True
+
+
+def _equals(text: str) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        return value is not None and str(value) == text
+
+    return check
+
+
+def _currencies(f: FocusFile) -> list[str]:
+    seen: set[str] = set()
+    if f.fmt == "csv":
+        for _, record in _csv_rows(f.path):
+            value = record.get("BillingCurrency")
+            if not _is_null(value):
+                seen.add(str(value))
+    return sorted(seen)
+
+
+_CONVERT = re.compile(
+    r'Could not convert string "(?P<value>.*?)" to (?P<type>[A-Z][A-Z ()0-9,]*)'
+    r'|(?P<type2>timestamp|date) field[a-z ]*: "(?P<value2>.*?)"'
+)
+_CAST_COLUMN = re.compile(r"source column (?P<column>\w+)")
+_JSON_INPUT = re.compile(r'Malformed JSON.*?Input: "(?P<value>.*)"', re.S)
+
+
+def _explain(exc: Exception, f: FocusFile) -> InvalidInput:
+    """Turn a DuckDB error raised while loading ``f`` into one clear InvalidInput."""
+    message = str(exc)
+    marker = re.search(rf"{_MARKER}:(\w+):(\w+)", message)
+    if marker:
+        check, column = marker.groups()
+        if check == "object":
+            row = _first_row(f, column, _not_object)
+            return BadValue(
+                "is not a JSON object",
+                file=f.path,
+                row=row,
+                column=column,
+                fix=f"Write {column} as a JSON object such as "
+                '{"team": "search"}, or leave it empty.',
+            )
+        row = _first_row(f, column, _is_null)
+        if column == "BillingCurrency":
+            seen = _currencies(f)
+            mixed = f"the file has amounts in {', '.join(seen)}" if seen else "no row names one"
+            return MissingCurrency(
+                f"has no BillingCurrency, and {mixed}, "
+                "so the currency of this row's amounts is unknown",
+                file=f.path,
+                row=row,
+                column=column,
+                fix="Fill BillingCurrency on every row, or pass --currency CODE if every amount "
+                "in the file is in that one currency.",
+            )
+        return BadValue(
+            "is empty, but mlcost needs a value here",
+            file=f.path,
+            row=row,
+            column=column,
+            fix=f"Fill {column} on every row (FOCUS makes it mandatory and non-null).",
+        )
+    convert = _CONVERT.search(message)
+    if convert:
+        value = convert.group("value") or convert.group("value2")
+        type_name = (convert.group("type") or convert.group("type2")).upper()
+        named = _CAST_COLUMN.search(message)
+        kind = "timestamp" if "TIME" in type_name else "number"
+        candidates = (
+            [named.group("column")]
+            if named and named.group("column") in f.columns
+            else [
+                c.name
+                for c in FOCUS_COLUMNS
+                if c.name in f.columns and c.kind in ("decimal", "timestamp")
+            ]
+        )
+        for column in candidates:
+            row = _first_row(f, column, _equals(value))
+            if row is not None:
+                fix = (
+                    "Write timestamps as RFC 3339 (2026-05-01T00:00:00Z) or 'YYYY-MM-DD HH:MM:SS'."
+                    if kind == "timestamp"
+                    else "Write amounts as plain decimal numbers (1234.56), without currency "
+                    "symbols or thousands separators."
+                )
+                return BadValue(
+                    f"{value!r} is not a valid {kind}", file=f.path, row=row, column=column, fix=fix
+                )
+        return BadValue(f"{value!r} is not a valid {kind}", file=f.path, fix=message)
+    malformed = _JSON_INPUT.search(message)
+    if malformed:
+        value = malformed.group("value")
+        for c in FOCUS_COLUMNS:
+            if c.kind in ("json", "tags") and c.name in f.columns:
+                row = _first_row(f, c.name, _equals(value))
+                if row is not None:
+                    return BadValue(
+                        f"{value[:60]!r} is not valid JSON",
+                        file=f.path,
+                        row=row,
+                        column=c.name,
+                        fix=f"Write {c.name} as a JSON object, or leave it empty.",
+                    )
+    return InvalidInput(
+        f"could not be loaded: {message.splitlines()[0]}",
+        file=f.path,
+        fix="Check that the file is a complete, well-formed FOCUS export.",
+    )
+
+
+# -- the ingest ----------------------------------------------------------------------------------
+def ingest_focus(
+    warehouse: Warehouse,
+    paths: Iterable[str | Path] | str | Path,
+    *,
+    allow_missing: bool = False,
+    currency: str | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Load FOCUS files into ``warehouse`` in one transaction and say what was loaded.
+
+    ``allow_missing`` loads files that lack mandatory columns (the absent columns stay empty);
+    ``currency`` supplies BillingCurrency where the file has none. Raises an
+    :class:`~mlcost.errors.InvalidInput` naming file, row and column on bad input, after
+    which the warehouse is unchanged.
+    """
+    from duckdb import Error as DuckDBError
+
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files = [
+        inspect_file(p, allow_missing=allow_missing, currency=currency) for p in expand_paths(paths)
+    ]
+    content_hash = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
+    names = tuple(str(f.path) for f in files)
+    versions = tuple(sorted({f.version for f in files}))
+    previous = warehouse.find_ingest(content_hash)
+    if previous is not None:
+        return IngestResult(previous, True, names, versions, 0, 0, (), ())
+
+    warnings: list[str] = []
+    total_bytes = sum(f.size for f in files) or 1
+    done_bytes = 0
+    with warehouse.transaction():
+        ingest_id = warehouse.next_ingest_id()
+        for f in files:
+            table = "cost_line_items" if f.dataset == COST_AND_USAGE else "contract_commitments"
+            source = warehouse.read_files([f.path], f.fmt)
+            if f.dataset == COST_AND_USAGE:
+                known = set(FOCUS_BY_NAME) | set(LEGACY_PROVIDER_COLUMNS) | set(X_TYPES)
+                extra_x = [c for c in f.columns if c.startswith("x_") and c not in known]
+                ignored = [c for c in f.columns if c not in known and not c.startswith("x_")]
+                if ignored:
+                    warnings.append(
+                        f"{f.path.name}: ignored column(s) {', '.join(ignored)} "
+                        "(neither FOCUS nor x_-prefixed)"
+                    )
+                warehouse.add_text_columns("cost_line_items", extra_x)
+                expr = _cost_and_usage_select(
+                    source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x
+                )
+            else:
+                expr = _contract_commitment_select(source, f, ingest_id=ingest_id)
+
+            def report(fraction: float, f: FocusFile = f, start: int = done_bytes) -> None:
+                if progress is not None:
+                    progress((start + fraction * f.size) / total_bytes, f.path.name)
+
+            try:
+                warehouse.insert(table, expr, progress=report if progress else None)
+            except DuckDBError as exc:
+                raise _explain(exc, f) from None
+            done_bytes += f.size
+        rows_replaced = warehouse.replace_restated(ingest_id)
+        rows, accounts, periods = warehouse.coverage(ingest_id)
+        warnings += _commitment_warnings(warehouse, ingest_id)
+        warehouse.record_ingest(
+            ingest_id=ingest_id,
+            source=NAME,
+            dataset=",".join(sorted({f.dataset for f in files})),
+            paths=list(names),
+            content_hash=content_hash,
+            focus_version=",".join(versions),
+            billing_accounts=accounts,
+            billing_periods=periods,
+            row_count=rows,
+            rows_replaced=rows_replaced,
+            warnings=warnings,
+        )
+    from mlcost.spend import total_by_currency
+
+    return IngestResult(
+        ingest_id=ingest_id,
+        already_loaded=False,
+        files=names,
+        focus_versions=versions,
+        rows=rows,
+        rows_replaced=rows_replaced,
+        billing_accounts=tuple(accounts),
+        billing_periods=tuple(periods),
+        effective_cost=total_by_currency(warehouse, ingest_id=ingest_id),
+        warnings=tuple(warnings),
+    )
+
+
+def _commitment_warnings(warehouse: Warehouse, ingest_id: int) -> list[str]:
+    t = warehouse.table("cost_line_items")
+    bad = t.filter(
+        (t.x_IngestId == ingest_id)
+        & (t.ChargeCategory == "Purchase")
+        & t.CommitmentDiscountId.notnull()
+        & (t.EffectiveCost != 0)
+    ).count()
+    n = int(bad.execute())
+    if not n:
+        return []
+    return [
+        f"{n} commitment purchase row(s) carry a non-zero EffectiveCost; FOCUS puts the "
+        "amortized cost on the usage rows instead, so spend leaves these rows out of "
+        "EffectiveCost to avoid counting the commitment twice"
+    ]

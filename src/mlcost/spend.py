@@ -1,0 +1,124 @@
+"""Spend: sum a FOCUS cost metric by any dimensions, in its billing currency.
+
+A dimension is any column of ``cost_line_items`` (FOCUS 1.4 names, or our ``x_`` columns) or
+``tag:<key>`` for a key of the FOCUS ``Tags`` object.
+
+Commitment purchases are never counted twice. FOCUS puts the amortized cost of a commitment
+on the usage rows it covers (EffectiveCost) and gives the purchase row an EffectiveCost of 0;
+for EffectiveCost, ListCost and ContractedCost, mlcost leaves commitment purchase rows
+(ChargeCategory = 'Purchase' with a CommitmentDiscountId) out, so a non-conformant export that
+repeats the amount on the purchase row cannot double it. BilledCost is the invoice view and
+counts every row, the purchase included.
+
+    >>> from mlcost import open_warehouse, spend
+    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> spend(wh, by=["ServiceProviderName"]).columns
+    ('ServiceProviderName', 'BillingCurrency', 'EffectiveCost')
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from mlcost.errors import NotFound
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["METRICS", "countable_rows", "resolve_dimension", "spend", "total_by_currency"]
+
+METRICS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
+TAG_PREFIX = "tag:"
+_RENAMED = {
+    "ProviderName": "ServiceProviderName",
+    "PublisherName": "ServiceProviderName",
+}
+
+
+def countable_rows(t: ir.Table, metric: str) -> ir.Table:
+    """The rows whose ``metric`` adds up to spend without counting a commitment twice."""
+    if metric == "BilledCost":
+        return t
+    purchase = (t.ChargeCategory == "Purchase") & t.CommitmentDiscountId.notnull()
+    return t.filter(~purchase.fill_null(False))
+
+
+def resolve_dimension(t: ir.Table, name: str) -> ir.Value:
+    """The expression for a dimension name: a column, or ``tag:<key>``."""
+    if name.startswith(TAG_PREFIX):
+        key = name[len(TAG_PREFIX) :]
+        if not key:
+            raise NotFound("An empty tag key: write tag:<key>, e.g. tag:team.")
+        return t.Tags.get(key).name(name)
+    if name in t.columns:
+        return t[name]
+    folded = {c.lower(): c for c in t.columns}
+    if name.lower() in folded:
+        return t[folded[name.lower()]]
+    if name in _RENAMED:
+        raise NotFound(
+            f"{name!r} was replaced by {_RENAMED[name]!r} in FOCUS 1.3 and removed in 1.4; "
+            f"group by {_RENAMED[name]} (the original value is kept in x_{name})."
+        )
+    near = difflib.get_close_matches(name, t.columns, n=3)
+    hint = f" Did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+    raise NotFound(
+        f"No column {name!r} to group spend by.{hint} Use a FOCUS column name or tag:<key>."
+    )
+
+
+def _as_datetime(value: date | datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None) if value.tzinfo is None else value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return datetime.fromisoformat(value)
+
+
+def spend(
+    warehouse: Warehouse,
+    by: Sequence[str] = ("ServiceProviderName",),
+    *,
+    metric: str = "EffectiveCost",
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    ingest_id: int | None = None,
+) -> ir.Table:
+    """Spend grouped by ``by`` plus ``BillingCurrency``, largest first, as an Ibis table.
+
+    ``start`` is inclusive and ``end`` exclusive, both on ChargePeriodStart (UTC).
+    The amount column is named after ``metric``.
+    """
+    if metric not in METRICS:
+        near = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise NotFound(f"Unknown metric {metric!r}.{hint} Choose one of {', '.join(METRICS)}.")
+    t = warehouse.table("cost_line_items")
+    if start is not None:
+        t = t.filter(t.ChargePeriodStart >= _as_datetime(start))
+    if end is not None:
+        t = t.filter(t.ChargePeriodStart < _as_datetime(end))
+    if ingest_id is not None:
+        t = t.filter(t.x_IngestId == ingest_id)
+    t = countable_rows(t, metric)
+    keys = [resolve_dimension(t, name).name(name) for name in by]
+    grouped = t.group_by([*keys, t.BillingCurrency]).aggregate(**{metric: t[metric].sum()})
+    return grouped.order_by(grouped[metric].desc(), *[grouped[name] for name in by])
+
+
+def total_by_currency(
+    warehouse: Warehouse, *, metric: str = "EffectiveCost", ingest_id: int | None = None
+) -> dict[str, Decimal]:
+    """Total ``metric`` per billing currency: ``{"USD": Decimal("1234.50")}``."""
+    table = spend(warehouse, by=(), metric=metric, ingest_id=ingest_id).to_pyarrow()
+    totals: dict[str, Decimal] = {}
+    for row in table.to_pylist():
+        amount = row[metric]
+        totals[row["BillingCurrency"]] = Decimal(0) if amount is None else Decimal(amount)
+    return totals

@@ -1,0 +1,265 @@
+"""The embedded DuckDB warehouse: one file, one writer, one transaction per ingest."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcost.errors import UnsupportedWarehouse, WarehouseError, WarehouseLocked, WarehouseTooNew
+from mlcost.warehouse import _migrations
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+# CSV spellings of "no value": FOCUS samples write NULL, null or leave the field empty.
+CSV_NULLS = ("", "NULL", "null")
+
+
+def parse_url(url: str) -> str:
+    """The DuckDB database path of a warehouse URL (or ``:memory:``).
+
+    ``duckdb:///abs/file.duckdb`` and ``duckdb://rel/file.duckdb`` name files; a bare path
+    is a DuckDB file too.
+    """
+    if "://" not in url:
+        return str(Path(url).expanduser())
+    scheme, _, rest = url.partition("://")
+    if scheme != "duckdb":
+        raise UnsupportedWarehouse(
+            f"Warehouse URL {url!r} uses {scheme!r}, which this version of mlcost cannot open. "
+            "Use duckdb:///path/to/file.duckdb (the embedded default)."
+        )
+    if rest in ("", ":memory:"):
+        return ":memory:"
+    return str(Path(rest).expanduser())
+
+
+class Warehouse:
+    """An open warehouse: Ibis for reads, a few audited methods for writes.
+
+    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> wh.schema_version == _migrations.LATEST
+    True
+    >>> wh.close()
+    """
+
+    def __init__(self, con: Any, url: str, *, read_only: bool) -> None:
+        self.ibis = con  # the Ibis backend; everything that reads goes through it
+        self.url = url
+        self.read_only = read_only
+        self._raw = con.con  # the duckdb connection, for transactions and DDL
+        self._sql("SET TimeZone = 'UTC'")
+        self._in_transaction = False
+
+    def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """Run one statement and fetch all of its result (DuckDB wants results drained)."""
+        rows: list[tuple[Any, ...]] = self._raw.execute(sql, params).fetchall()
+        return rows
+
+    # -- reads -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        return self.ibis.table(name)
+
+    @property
+    def schema_version(self) -> int:
+        return _migrations.current_version(self._raw) if not self.read_only else self._version()
+
+    def _version(self) -> int:
+        row = self._sql("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
+        return int(row[0])
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.table(table).columns)
+
+    def read_files(self, paths: Sequence[Path], fmt: str) -> ir.Table:
+        """An Ibis table over CSV (every column as text) or Parquet files, streamed, not loaded.
+
+        Parquet tables get a ``file_row_number`` column (0-based) for error messages.
+        """
+        files = [str(p) for p in paths]
+        if fmt == "csv":
+            return self.ibis.read_csv(
+                files, all_varchar=True, nullstr=list(CSV_NULLS), header=True, auto_detect=True
+            )
+        if fmt == "parquet":
+            return self.ibis.read_parquet(files, file_row_number=True)
+        raise ValueError(f"unknown file format {fmt!r}")
+
+    # -- writes ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together, or not at all."""
+        self._require_writable()
+        self._sql("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._sql("ROLLBACK")
+            raise
+        else:
+            self._sql("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise WarehouseError(f"{self.url} was opened read-only; open it without read_only.")
+
+    def _require_transaction(self) -> None:
+        if not self._in_transaction:
+            raise WarehouseError("writes must run inside Warehouse.transaction()")
+
+    def next_ingest_id(self) -> int:
+        row = self._sql("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")[0]
+        return int(row[0])
+
+    def find_ingest(self, content_hash: str) -> int | None:
+        rows = self._sql(
+            "SELECT ingest_id FROM ingests WHERE content_hash = ? ORDER BY ingest_id LIMIT 1",
+            [content_hash],
+        )
+        return int(rows[0][0]) if rows else None
+
+    def add_text_columns(self, table: str, names: Sequence[str]) -> None:
+        """Add nullable VARCHAR columns (our ``x_`` extensions) that the table lacks."""
+        self._require_transaction()
+        existing = set(self.columns(table))
+        for name in names:
+            if name not in existing:
+                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
+                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
+                self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
+
+    def insert(
+        self,
+        table: str,
+        expr: ir.Table,
+        *,
+        progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """INSERT the rows of ``expr`` (columns named as the table's) into ``table``.
+
+        ``progress`` is called with the fraction done (0..1) while the query runs.
+        """
+        self._require_transaction()
+        import ibis
+
+        target = self.columns(table)
+        expr = expr.select(*[c for c in target if c in expr.columns])
+        sql = ibis.to_sql(expr, dialect="duckdb")
+        cols = ", ".join(f'"{c}"' for c in expr.columns)
+        self._run_with_progress(f"INSERT INTO {table} ({cols}) {sql}", progress)
+
+    def _run_with_progress(self, sql: str, progress: Callable[[float], None] | None) -> None:
+        if progress is None:
+            self._sql(sql)
+            return
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                fraction = self._raw.query_progress()
+                if fraction is not None and fraction >= 0:
+                    progress(min(fraction / 100.0, 1.0))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            self._sql(sql)
+        finally:
+            done.set()
+            watcher.join()
+        progress(1.0)
+
+    def replace_restated(self, ingest_id: int) -> int:
+        """Delete older rows of every (BillingAccountId, BillingPeriodStart) this ingest covers.
+
+        Providers re-issue a billing period; the newer export replaces the old one. Returns
+        the number of rows deleted.
+        """
+        self._require_transaction()
+        rows = self._sql(
+            """DELETE FROM cost_line_items
+               WHERE x_IngestId <> $id
+                 AND (BillingAccountId, BillingPeriodStart) IN (
+                     SELECT DISTINCT BillingAccountId, BillingPeriodStart
+                     FROM cost_line_items WHERE x_IngestId = $id)""",
+            {"id": ingest_id},
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def coverage(self, ingest_id: int) -> tuple[int, list[str], list[Any]]:
+        """Rows, billing accounts and billing periods written by one ingest."""
+        rows = self._sql(
+            """SELECT count(*), list(DISTINCT BillingAccountId ORDER BY BillingAccountId),
+                      list(DISTINCT BillingPeriodStart ORDER BY BillingPeriodStart)
+               FROM cost_line_items WHERE x_IngestId = ?""",
+            [ingest_id],
+        )[0]
+        accounts = [a for a in (rows[1] or []) if a is not None]
+        periods = [p for p in (rows[2] or []) if p is not None]
+        return int(rows[0]), accounts, periods
+
+    def record_ingest(self, **fields: Any) -> None:
+        self._require_transaction()
+        names = ", ".join(fields)
+        marks = ", ".join("?" for _ in fields)
+        self._sql(
+            f"INSERT INTO ingests ({names}, loaded_at) VALUES ({marks}, now()::TIMESTAMP)",
+            list(fields.values()),
+        )
+
+    def close(self) -> None:
+        self.ibis.disconnect()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_warehouse(
+    url: str, *, read_only: bool = False, migrate_to: int | None = None
+) -> Warehouse:
+    """Open (creating and migrating if needed) the warehouse at ``url``.
+
+    ``migrate_to`` stops migrations at a version; it exists for tests of upgrades.
+    """
+    import duckdb
+    import ibis
+
+    path = parse_url(url)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and not Path(path).exists():
+            raise WarehouseError(
+                f"No warehouse at {path}. Load data first, e.g. `mlcost ingest focus FILE`."
+            )
+    try:
+        con = ibis.duckdb.connect(path, read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLocked(
+                f"{path} is open for writing in another process. Wait for it to finish, "
+                "or point --warehouse at another file."
+            ) from exc
+        raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
+    wh = Warehouse(con, url, read_only=read_only)
+    if not read_only:
+        raw = con.con
+        version = _migrations.current_version(raw)
+        if version > _migrations.LATEST:
+            wh.close()
+            raise WarehouseTooNew(
+                f"{path} has schema version {version}, newer than this mlcost knows "
+                f"({_migrations.LATEST}). Upgrade mlcost (pip install -U mlcost); "
+                "the file was not changed."
+            )
+        _migrations.migrate(raw, _migrations.LATEST if migrate_to is None else migrate_to)
+    return wh

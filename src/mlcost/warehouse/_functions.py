@@ -1,0 +1,35 @@
+"""Engine functions that Ibis has no name for, declared once.
+
+DuckDB provides these builtins; a Spark backend would declare its own equivalents
+(``raise_error``, ``from_json``). This module deliberately has no
+``from __future__ import annotations``: Ibis reads the signatures at declaration time.
+"""
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+
+
+@ibis.udf.scalar.builtin(name="error")
+def _error(message: str) -> str:
+    """Fail the query with ``message``."""
+
+
+@ibis.udf.scalar.builtin(name="json_type")
+def json_type(value: dt.JSON) -> str:
+    """OBJECT, ARRAY, VARCHAR, BIGINT, ... of a JSON value."""
+
+
+@ibis.udf.scalar.builtin(name="json_transform")
+def _json_transform(value: dt.JSON, structure: str) -> dt.Map(dt.string, dt.string):
+    """JSON object → MAP(VARCHAR, VARCHAR)."""
+
+
+def fail(message: str, dtype: dt.DataType) -> ir.Value:
+    """A value of ``dtype`` that, when evaluated, fails the whole query with ``message``."""
+    return _error(message).cast(dtype)
+
+
+def json_object_to_map(value: ir.Value) -> ir.Value:
+    """A JSON object as a string→string map (nested values keep their JSON text)."""
+    return _json_transform(value, '"MAP(VARCHAR, VARCHAR)"')
