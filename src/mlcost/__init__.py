@@ -21,7 +21,10 @@ _EXPORTS: dict[str, str] = {
     "MlcostError": "mlcost.errors",
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
+    "gpu_spec": "mlcost.catalog",
+    "hourly_price": "mlcost.catalog",
     "ingest_focus": "mlcost.sources.focus",
+    "list_gpus": "mlcost.catalog",
     "load_settings": "mlcost.config",
     "open_warehouse": "mlcost.warehouse",
     "spend": "mlcost.spend",
@@ -30,6 +33,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from mlcost.catalog import gpu_spec, hourly_price, list_gpus
     from mlcost.config import Settings, load_settings
     from mlcost.errors import MlcostError
     from mlcost.sources.focus import IngestResult, ingest_focus

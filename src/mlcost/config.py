@@ -43,7 +43,9 @@ class Settings:
 
 def default_warehouse_url(env: Mapping[str, str]) -> str:
     """The XDG data-dir default: ``$XDG_DATA_HOME/mlcost/warehouse.duckdb``."""
-    data_home = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".local/share")
+    data_home = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".local/share"
+    )
     return f"duckdb://{Path(data_home) / 'mlcost' / 'warehouse.duckdb'}"
 
 
@@ -59,7 +61,8 @@ def _read_toml(path: Path) -> dict[str, object]:
     unknown = sorted(set(section) - _KNOWN_KEYS)
     if unknown:
         raise ConfigError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}. Known: {', '.join(sorted(_KNOWN_KEYS))}."
+            f"{path}: unknown setting(s) {', '.join(unknown)}. "
+            f"Known: {', '.join(sorted(_KNOWN_KEYS))}."
         )
     for key, value in section.items():
         if not isinstance(value, str):
@@ -87,7 +90,9 @@ def load_settings(
     values: dict[str, str] = {"warehouse": default_warehouse_url(env)}
     origin: dict[str, str] = {"warehouse": "default"}
 
-    config_home = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    config_home = env.get("XDG_CONFIG_HOME") or str(
+        Path(env.get("HOME", "~")).expanduser() / ".config"
+    )
     layers: list[tuple[str, Path | None]] = [
         ("user config", Path(config_home) / "mlcost" / "config.toml"),
         ("project", _find_project_file(cwd)),

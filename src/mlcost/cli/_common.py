@@ -50,7 +50,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list):  # Arrow map columns arrive as [(key, value), ...]
-        return {k: v for k, v in value} if value and isinstance(value[0], tuple) else value
+        return dict(value) if value and isinstance(value[0], tuple) else value
     return value
 
 
