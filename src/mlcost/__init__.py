@@ -18,15 +18,19 @@ __version__ = "0.1.0"
 # Public name -> module that defines it. Kept sorted; a test pins it.
 _EXPORTS: dict[str, str] = {
     "IngestResult": "mlcost.sources.focus",
+    "MemoryEstimate": "mlcost.plan.memory",
     "MlcostError": "mlcost.errors",
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
+    "estimate_memory": "mlcost.plan.memory",
     "gpu_spec": "mlcost.catalog",
     "hourly_price": "mlcost.catalog",
     "ingest_focus": "mlcost.sources.focus",
     "list_gpus": "mlcost.catalog",
     "load_settings": "mlcost.config",
     "open_warehouse": "mlcost.warehouse",
+    "plan_spot": "mlcost.plan.spot",
+    "plan_tco": "mlcost.plan.tco",
     "spend": "mlcost.spend",
 }
 
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
     from mlcost.catalog import gpu_spec, hourly_price, list_gpus
     from mlcost.config import Settings, load_settings
     from mlcost.errors import MlcostError
+    from mlcost.plan.memory import MemoryEstimate, estimate_memory
+    from mlcost.plan.spot import plan_spot
+    from mlcost.plan.tco import plan_tco
     from mlcost.sources.focus import IngestResult, ingest_focus
     from mlcost.spend import spend
     from mlcost.warehouse import Warehouse, open_warehouse

@@ -156,7 +156,10 @@ def _offer(
     gpu = canonical_gpu(accel)
     if gpu == "A100-40GB" and memory_per_gpu and memory_per_gpu >= 70:
         gpu = "A100-80GB"
-    mem = memory_per_gpu or default_memory_gib(gpu)
+    known = default_memory_gib(gpu)
+    if memory_per_gpu and known and count > 1 and memory_per_gpu > 1.5 * known:
+        memory_per_gpu = round(memory_per_gpu / count, 1)  # Vast states the instance total
+    mem = memory_per_gpu or known
     return {
         "cloud": cloud,
         "instance_type": instance,
