@@ -18,21 +18,35 @@ __version__ = "0.1.0"
 # Public name -> module that defines it. Kept sorted; a test pins it.
 _EXPORTS: dict[str, str] = {
     "IngestResult": "mlcost.sources.focus",
+    "MemoryEstimate": "mlcost.plan.memory",
     "MlcostError": "mlcost.errors",
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
+    "estimate_memory": "mlcost.plan.memory",
+    "gpu_spec": "mlcost.catalog",
+    "hourly_price": "mlcost.catalog",
     "ingest_focus": "mlcost.sources.focus",
+    "list_gpus": "mlcost.catalog",
     "load_settings": "mlcost.config",
     "open_warehouse": "mlcost.warehouse",
+    "plan_spot": "mlcost.plan.spot",
+    "plan_tco": "mlcost.plan.tco",
     "spend": "mlcost.spend",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from mlcost.catalog import gpu_spec as gpu_spec
+    from mlcost.catalog import hourly_price as hourly_price
+    from mlcost.catalog import list_gpus as list_gpus
     from mlcost.config import Settings as Settings
     from mlcost.config import load_settings as load_settings
     from mlcost.errors import MlcostError as MlcostError
+    from mlcost.plan.memory import MemoryEstimate as MemoryEstimate
+    from mlcost.plan.memory import estimate_memory as estimate_memory
+    from mlcost.plan.spot import plan_spot as plan_spot
+    from mlcost.plan.tco import plan_tco as plan_tco
     from mlcost.sources.focus import IngestResult as IngestResult
     from mlcost.sources.focus import ingest_focus as ingest_focus
     from mlcost.spend import spend as spend

@@ -15,6 +15,9 @@ builtin they resemble, so ``except ValueError`` in a caller's code still works::
     │   ├── WarehouseLocked                another process holds the file
     │   └── WarehouseTooNew                written by a newer mlcost than this one
     └── NotFound(LookupError)              a name that does not exist (column, source, ...)
+        ├── UnknownName                    a GPU, instance, model or region we do not know;
+        │                                  carries ``suggestions`` (nearest valid names)
+        └── NoFit                          nothing in the catalog satisfies a plan
 
 Each error's message says what happened, how to fix it, and, where there is one, what to run.
 """
@@ -30,8 +33,10 @@ __all__ = [
     "MissingColumn",
     "MissingCurrency",
     "MlcostError",
+    "NoFit",
     "NotFocus",
     "NotFound",
+    "UnknownName",
     "UnsupportedWarehouse",
     "WarehouseError",
     "WarehouseLocked",
@@ -118,3 +123,28 @@ class WarehouseLocked(WarehouseError):
 
 class WarehouseTooNew(WarehouseError):
     """The warehouse was written by a newer version of mlcost."""
+
+
+class UnknownName(NotFound):
+    """A GPU, instance type, model preset or region that mlcost does not know.
+
+    ``suggestions`` holds the nearest valid names (difflib), best first; the message names
+    them and the command that lists every valid name.
+    """
+
+    def __init__(
+        self, kind: str, name: str, suggestions: list[str], *, see: str | None = None
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = list(suggestions)
+        text = f"Unknown {kind} {name!r}."
+        if self.suggestions:
+            text += " Did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
+        if see:
+            text += f" See: {see}"
+        super().__init__(text)
+
+
+class NoFit(NotFound):
+    """No offer in the catalog satisfies the request (memory, GPU count, filters)."""

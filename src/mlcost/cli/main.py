@@ -15,8 +15,11 @@ from mlcost.errors import MlcostError
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "catalog": "mlcost.cli.catalog:catalog",
     "demo": "mlcost.cli.demo:demo",
+    "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
+    "plan": "mlcost.cli.plan:plan",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
 }

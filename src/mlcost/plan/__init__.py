@@ -1,0 +1,1 @@
+"""Planners: memory, cheapest GPU, spot economics, total cost of ownership. Pure: no warehouse."""
