@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "MlcostError": "mlcost.errors",
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
+    "generate_demo": "mlcost.demo",
     "ingest_focus": "mlcost.sources.focus",
     "load_settings": "mlcost.config",
     "open_warehouse": "mlcost.warehouse",
@@ -31,6 +32,7 @@ __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
     from mlcost.config import Settings, load_settings
+    from mlcost.demo import generate_demo
     from mlcost.errors import MlcostError
     from mlcost.sources.focus import IngestResult, ingest_focus
     from mlcost.spend import spend
