@@ -8,6 +8,7 @@ from the output files alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from mlcost.demo._focus import Bill, money
@@ -62,29 +63,16 @@ def build_truth(
     hosts = {h.name: h for h in org.hosts}
     cost = bill.host_hours
     cases: list[dict[str, Any]] = []
-    for name in org.planted.get("idle_gpu_nights_weekends", []):
-        idle = [(h, c) for h, c in cost[name] if not is_work_hour(h)]
-        cases.append(
-            _case(
-                "idle_gpu_nights_weekends",
-                [hosts[name]],
-                [h for h, _ in idle],
-                sum(c for _, c in idle),
-                idle_hours=len(idle),
-            )
-        )
-    for name in org.planted.get("forgotten_dev_instance", []):
-        last = math.ceil(max(b for _, b in hosts[name].busy))
-        idle = [(h, c) for h, c in cost[name] if h >= last]
-        cases.append(
-            _case(
-                "forgotten_dev_instance",
-                [hosts[name]],
-                [h for h, _ in idle],
-                sum(c for _, c in idle),
-                idle_hours=len(idle),
-            )
-        )
+    idle_rules: dict[str, Callable[[Host, int], bool]] = {
+        "idle_gpu_nights_weekends": lambda host, h: not is_work_hour(h),
+        "forgotten_dev_instance": lambda host, h: h >= math.ceil(max(b for _, b in host.busy)),
+    }
+    for kind, is_idle in idle_rules.items():
+        for name in org.planted.get(kind, []):
+            idle = [(h, c) for h, c in cost[name] if is_idle(hosts[name], h)]
+            hours = [h for h, _ in idle]
+            wasted = sum(c for _, c in idle)
+            cases.append(_case(kind, [hosts[name]], hours, wasted, idle_hours=len(idle)))
     for name in org.planted.get("spot_eligible_on_demand", []):
         spot = hosts[name].sku.spot
         rows = cost[name]

@@ -12,7 +12,7 @@ from mlcost.demo._focus import VERSION, build_bill, write_focus
 from mlcost.demo._org import build_org
 from mlcost.demo._telemetry import write_dcgm, write_nvidia_smi
 from mlcost.demo._truth import build_truth
-from mlcost.demo._workloads import write_opencost, write_runs, write_sacct
+from mlcost.demo._workloads import SACCT_FIELDS, write_opencost, write_runs, write_sacct
 from mlcost.errors import ConfigError
 
 # Folders generate_demo owns inside the output folder (removed and rewritten each time).
@@ -115,7 +115,7 @@ def generate_demo(
         "sample_minutes": sample_minutes,
         "focus_versions": {f"billing/{p}-focus-{v}.csv": v for p, v in VERSION.items()},
         "sacct_command": "sacct --parsable2 --allocations --format="
-        + ",".join(open_fields())
+        + ",".join(SACCT_FIELDS.split("|"))
         + " (cluster time zone UTC)",
         "opencost_query": f"/allocation?window={days}d&aggregate=pod&step=1d",
         "nvidia_smi_command": "nvidia-smi --query-gpu=timestamp,index,uuid,name,utilization.gpu,"
@@ -133,12 +133,6 @@ def generate_demo(
         total_usd=truth["total_usd"],
         wasted_usd_by_kind=truth["wasted_usd_by_kind"],
     )
-
-
-def open_fields() -> list[str]:
-    from mlcost.demo._workloads import SACCT_FIELDS
-
-    return SACCT_FIELDS.split("|")
 
 
 def _write_json(path: Path, body: object) -> None:
