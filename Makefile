@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mlcost-installed
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench clean tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) tools
 	$(BIN)/pytest
 
 test: lint typecheck pytest
@@ -36,3 +36,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlcost-demo
+
+# promtool checks that the demo's DCGM OpenMetrics load into Prometheus (tests/demo).
+# Debian/Ubuntu: installed from the distribution's `prometheus` package when we may;
+# elsewhere the test is skipped and says so.
+tools:
+	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
+		|| echo "promtool not installed: the OpenMetrics test will be skipped"; }

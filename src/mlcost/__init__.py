@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
     "estimate_memory": "mlcost.plan.memory",
+    "generate_demo": "mlcost.demo",
     "gpu_spec": "mlcost.catalog",
     "hourly_price": "mlcost.catalog",
     "ingest_focus": "mlcost.sources.focus",
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from mlcost.catalog import list_gpus as list_gpus
     from mlcost.config import Settings as Settings
     from mlcost.config import load_settings as load_settings
+    from mlcost.demo import generate_demo as generate_demo
     from mlcost.errors import MlcostError as MlcostError
     from mlcost.plan.memory import MemoryEstimate as MemoryEstimate
     from mlcost.plan.memory import estimate_memory as estimate_memory

@@ -1,7 +1,8 @@
 """Spend: sum a FOCUS cost metric by any dimensions, in its billing currency.
 
 A dimension is any column of ``cost_line_items`` (FOCUS 1.4 names, or our ``x_`` columns) or
-``tag:<key>`` for a key of the FOCUS ``Tags`` object.
+``tag:<key>`` for a key of the FOCUS ``Tags`` object. ``tag:team|Team|team_name`` takes the
+first of several spellings of a key that a row has (real bills have them all).
 
 Commitment purchases are never counted twice. FOCUS puts the amortized cost of a commitment
 on the usage rows it covers (EffectiveCost) and gives the purchase row an EffectiveCost of 0;
@@ -52,10 +53,13 @@ def countable_rows(t: ir.Table, metric: str) -> ir.Table:
 def resolve_dimension(t: ir.Table, name: str) -> ir.Value:
     """The expression for a dimension name: a column, or ``tag:<key>``."""
     if name.startswith(TAG_PREFIX):
-        key = name[len(TAG_PREFIX) :]
-        if not key:
-            raise NotFound("An empty tag key: write tag:<key>, e.g. tag:team.")
-        return t.Tags.get(key).name(name)
+        import ibis
+
+        keys = [k.strip() for k in name[len(TAG_PREFIX) :].split("|")]
+        if not all(keys):
+            raise NotFound("An empty tag key: write tag:<key>, e.g. tag:team or tag:team|Team.")
+        values = [t.Tags.get(k) for k in keys]
+        return (values[0] if len(values) == 1 else ibis.coalesce(*values)).name(name)
     if name in t.columns:
         return t[name]
     folded = {c.lower(): c for c in t.columns}

@@ -1,0 +1,162 @@
+"""What the schedulers saw: Slurm sacct, OpenCost /allocation and experiment-tracker runs."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from mlcost.demo._org import Host, Org, ts
+from mlcost.demo._telemetry import _pod
+
+# sacct --parsable2 --allocations --format=<these> (cluster time zone: UTC).
+SACCT_FIELDS = "|".join(
+    (
+        "JobID",
+        "JobName",
+        "User",
+        "Account",
+        "Partition",
+        "AllocTRES",
+        "NodeList",
+        "Submit",
+        "Start",
+        "End",
+        "Elapsed",
+        "State",
+        "ExitCode",
+    )
+)
+
+
+def _elapsed(seconds: int) -> str:
+    d, rest = divmod(seconds, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return f"{d}-{h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def write_sacct(org: Org, path: Path) -> int:
+    """One line per job allocation on the Slurm nodes, in start order."""
+    rng = random.Random(f"mlcost-demo/{org.seed}/slurm")
+    jobs = sorted((a, b, h) for h in org.hosts if h.profile == "slurm" for a, b in h.busy)
+    users = ("apatel", "bchen", "cmuller", "dkim", "eokafor")
+    names = ("pretrain-ablation", "rlhf-ppo", "eval-harness", "tokenizer-study", "moe-sweep")
+    lines = [SACCT_FIELDS]
+    for n, (a, b, host) in enumerate(jobs):
+        start, end = ts(a).replace(microsecond=0), ts(b).replace(microsecond=0)
+        submit = start - timedelta(minutes=rng.randint(0, 90))
+        state, code = rng.choices(
+            [
+                ("COMPLETED", "0:0"),
+                ("FAILED", "1:0"),
+                ("CANCELLED by 1003", "0:15"),
+                ("TIMEOUT", "0:0"),
+            ],
+            weights=[80, 8, 7, 5],
+        )[0]
+        tres = "billing=96,cpu=96,gres/gpu=8,mem=1152G,node=1"
+        lines.append(
+            f"{41000 + n}|{rng.choice(names)}|{rng.choice(users)}|llm-platform|a100|{tres}|"
+            f"{host.name}|{submit:%Y-%m-%dT%H:%M:%S}|{start:%Y-%m-%dT%H:%M:%S}|"
+            f"{end:%Y-%m-%dT%H:%M:%S}|{_elapsed(int((end - start).total_seconds()))}|{state}|{code}"
+        )
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return len(lines) - 1
+
+
+def write_opencost(org: Org, cluster: str, path: Path) -> int:
+    """The /allocation response for window=<days>d, aggregate=pod, step=1d."""
+    hosts = [h for h in org.hosts if h.cluster == cluster]
+    sets: list[dict[str, Any]] = []
+    count = 0
+    for d in range(org.days):
+        day: dict[str, Any] = {}
+        for host in hosts:
+            hours = [h for h in host.hours() if d * 24 <= h < d * 24 + 24]
+            if not hours:
+                continue
+            ns, pod = _pod(host)
+            price = host.sku.spot if host.purchase == "spot" else host.sku.on_demand
+            cost = price * len(hours)
+            n_gpu = host.sku.gpu_count
+            labels = {"app": host.project, "team": host.team or "", "model": host.model}
+            day[pod] = {
+                "name": pod,
+                "properties": {
+                    "cluster": cluster,
+                    "node": host.name,
+                    "container": "main",
+                    "controller": host.project,
+                    "controllerKind": "deployment" if host.kind == "inference" else "job",
+                    "namespace": ns,
+                    "pod": pod,
+                    "labels": labels,
+                },
+                "window": {
+                    "start": f"{ts(d * 24):%Y-%m-%dT%H:%M:%SZ}",
+                    "end": f"{ts(d * 24 + 24):%Y-%m-%dT%H:%M:%SZ}",
+                },
+                "start": f"{ts(hours[0]):%Y-%m-%dT%H:%M:%SZ}",
+                "end": f"{ts(hours[-1] + 1):%Y-%m-%dT%H:%M:%SZ}",
+                "minutes": 60.0 * len(hours),
+                "cpuCoreHours": round(4.0 * len(hours), 4),
+                "cpuCost": round(0.12 * cost, 6),
+                "gpuCount": float(n_gpu),
+                "gpuHours": float(n_gpu * len(hours)),
+                "gpuCost": round(0.8 * cost, 6),
+                "ramByteHours": round(16 * 2**30 * len(hours), 1),
+                "ramCost": round(0.08 * cost, 6),
+                "pvCost": 0.0,
+                "networkCost": 0.0,
+                "loadBalancerCost": 0.0,
+                "sharedCost": 0.0,
+                "externalCost": 0.0,
+                "totalCost": round(cost, 6),
+            }
+            count += 1
+        sets.append(day)
+    body = {"code": 200, "status": "success", "data": sets}
+    path.write_text(json.dumps(body, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return count
+
+
+def _run_of(host: Host, rng: random.Random) -> dict[str, Any]:
+    start, end = ts(host.start_h), ts(host.end_h)
+    params: dict[str, Any] = {
+        "learning_rate": round(10 ** rng.uniform(-5, -3), 7),
+        "batch_size": rng.choice([64, 128, 256, 512]),
+        "gpus": host.sku.gpu_count,
+    }
+    if host.kind == "fine-tuning":
+        params["checkpoint_every_steps"] = 500  # resumable: a spot interruption costs little
+    record: dict[str, Any] = {
+        "experiment": host.project,
+        "run_id": f"{rng.getrandbits(64):016x}",
+        "run_name": host.name,
+        "kind": host.kind,
+        "model": host.model or None,
+        "team": host.team,
+        "resource_id": host.resource_id,
+        "instance_type": host.sku.instance_type,
+        "start": f"{start:%Y-%m-%dT%H:%M:%SZ}",
+        "end": f"{end:%Y-%m-%dT%H:%M:%SZ}",
+        "status": "FINISHED",
+        "params": params,
+        "metrics": {"eval_loss": round(rng.uniform(0.8, 2.5), 4)},
+    }
+    if host.work_hours:
+        record["params"]["max_hours"] = host.work_hours
+        record["status"] = "KILLED"
+    return record
+
+
+def write_runs(org: Org, path: Path) -> int:
+    """Experiment-tracker run records, one JSON object a line."""
+    rng = random.Random(f"mlcost-demo/{org.seed}/runs")
+    kinds = {"training", "fine-tuning", "sweep"}
+    runs = [_run_of(h, rng) for h in org.hosts if h.kind in kinds and h.profile != "slurm"]
+    path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in runs), encoding="utf-8")
+    return len(runs)
