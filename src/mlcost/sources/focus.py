@@ -354,24 +354,27 @@ def _as_kind(col: ir.Column, kind: str) -> ir.Value:
     if kind == "decimal":
         return col.cast(dt.Decimal(38, 12))
     if kind == "timestamp":
-        if src.is_string():
-            return col.cast(dt.Timestamp(timezone="UTC")).cast(dt.timestamp)
+        from mlcost.warehouse._functions import utc_timestamp
+
+        if src.is_timestamp() and src.timezone is None:
+            return col  # already a wall time; FOCUS times are UTC
+        if src.is_string() or src.is_timestamp():
+            return utc_timestamp(col.cast(dt.Timestamp(timezone="UTC")))
         return col.cast(dt.timestamp)
     if kind == "json":
         return col.cast(dt.string).cast(dt.JSON) if not src.is_json() else col
     if kind == "tags":
         if src.is_map():
             return col.cast(dt.Map(dt.string, dt.string))
-        from mlcost.warehouse._functions import json_object_to_map, json_type
+        from mlcost.warehouse._functions import json_object_to_map
 
-        as_json = col.cast(dt.string).cast(dt.JSON)
+        text = col.cast(dt.string)
+        # One JSON parse per row: a non-object (array, number) maps to NULL, which fails.
         return ibis.ifelse(
-            as_json.isnull(),
+            text.isnull(),
             ibis.null(dt.Map(dt.string, dt.string)),
-            ibis.ifelse(
-                json_type(as_json) == "OBJECT",
-                json_object_to_map(as_json),
-                _fail("object", col.get_name(), dt.Map(dt.string, dt.string)),
+            json_object_to_map(text.cast(dt.JSON)).fill_null(
+                _fail("object", col.get_name(), dt.Map(dt.string, dt.string))
             ),
         )
     return col.cast(dt.string)
@@ -445,8 +448,9 @@ def _cost_and_usage_select(
             value = _as_kind(t[c.name], c.kind)
             if c.name == "BillingCurrency" and currency:
                 value = value.fill_null(currency)
-            if c.name in REQUIRED_VALUES:
-                value = ibis.ifelse(value.isnull(), _fail("null", c.name, target), value)
+            elif c.name in REQUIRED_VALUES:
+                # Test the source value: the converted one would be computed twice.
+                value = ibis.ifelse(t[c.name].isnull(), _fail("null", c.name, target), value)
             out[c.name] = value
         elif c.name in derived:
             out[c.name] = derived[c.name]

@@ -53,6 +53,7 @@ class Warehouse:
         self.read_only = read_only
         self._raw = con.con  # the duckdb connection, for transactions and DDL
         self._sql("SET TimeZone = 'UTC'")
+        self._sql("SET enable_progress_bar = false")  # mlcost draws its own
         self._in_transaction = False
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -71,6 +72,10 @@ class Warehouse:
     def _version(self) -> int:
         row = self._sql("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
         return int(row[0])
+
+    def tables(self) -> list[str]:
+        """Names of the tables in the warehouse."""
+        return sorted(row[0] for row in self._sql("SELECT table_name FROM duckdb_tables()"))
 
     def columns(self, table: str) -> list[str]:
         return list(self.table(table).columns)

@@ -1,0 +1,48 @@
+"""Settings precedence: defaults < user config < project mlcost.toml < environment < argument."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlcost.config import load_settings
+from mlcost.errors import ConfigError
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"HOME": str(tmp_path / "home"), **extra}
+
+
+def test_default_is_the_xdg_data_dir(tmp_path: Path) -> None:
+    s = load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert s.warehouse == f"duckdb://{tmp_path}/home/.local/share/mlcost/warehouse.duckdb"
+    assert s.sources["warehouse"] == "default"
+    s = load_settings(env=_env(tmp_path, XDG_DATA_HOME="/data"), cwd=tmp_path)
+    assert s.warehouse == "duckdb:///data/mlcost/warehouse.duckdb"
+
+
+def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
+    user = tmp_path / "home" / ".config" / "mlcost" / "config.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('warehouse = "duckdb:///user.duckdb"\n')
+    project = tmp_path / "repo"
+    (project / "sub").mkdir(parents=True)
+    env = _env(tmp_path)
+    assert load_settings(env=env, cwd=project / "sub").warehouse == "duckdb:///user.duckdb"
+    # The project file is found from a subfolder, and beats the user file.
+    (project / "mlcost.toml").write_text('[mlcost]\nwarehouse = "duckdb:///project.duckdb"\n')
+    assert load_settings(env=env, cwd=project / "sub").warehouse == "duckdb:///project.duckdb"
+    env["MLCOST_WAREHOUSE"] = "duckdb:///env.duckdb"
+    assert load_settings(env=env, cwd=project / "sub").warehouse == "duckdb:///env.duckdb"
+    s = load_settings(warehouse="duckdb:///arg.duckdb", env=env, cwd=project / "sub")
+    assert (s.warehouse, s.sources["warehouse"]) == ("duckdb:///arg.duckdb", "argument")
+
+
+def test_bad_config_files_say_which_file_and_what(tmp_path: Path) -> None:
+    (tmp_path / "mlcost.toml").write_text("warehouse = \n")
+    with pytest.raises(ConfigError, match=r"mlcost.toml: not valid TOML"):
+        load_settings(env=_env(tmp_path), cwd=tmp_path)
+    (tmp_path / "mlcost.toml").write_text('warehous = "x"\n')
+    with pytest.raises(ConfigError, match=r"unknown setting\(s\) warehous"):
+        load_settings(env=_env(tmp_path), cwd=tmp_path)

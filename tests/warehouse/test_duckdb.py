@@ -1,0 +1,103 @@
+"""Opening warehouses: URLs, migrations of older files, locks, read-only, newer files."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlcost import ingest_focus, open_warehouse, spend
+from mlcost.errors import UnsupportedWarehouse, WarehouseError, WarehouseLocked, WarehouseTooNew
+from mlcost.testing import write_focus_file
+from mlcost.warehouse import SCHEMA_VERSION, parse_url
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("duckdb:///abs/dir/w.duckdb", "/abs/dir/w.duckdb"),  # three slashes: absolute
+        ("duckdb://rel/w.duckdb", "rel/w.duckdb"),  # two slashes: relative
+        ("duckdb://:memory:", ":memory:"),
+        ("plain/file.duckdb", "plain/file.duckdb"),  # a bare path is a DuckDB file
+    ],
+)
+def test_url_forms(url: str, path: str) -> None:
+    assert parse_url(url) == path
+
+
+def test_other_engines_are_refused_with_the_way_out() -> None:
+    with pytest.raises(UnsupportedWarehouse, match=r"duckdb:///path"):
+        open_warehouse("postgres://localhost/db")
+
+
+def test_a_new_file_is_created_at_the_latest_schema(tmp_path: Path) -> None:
+    with open_warehouse(str(tmp_path / "sub" / "new.duckdb")) as wh:
+        assert wh.schema_version == SCHEMA_VERSION
+        assert {"cost_line_items", "ingests", "contract_commitments"} <= set(wh.tables())
+
+
+def test_an_older_file_upgrades_and_keeps_its_data(tmp_path: Path) -> None:
+    url = f"duckdb://{tmp_path / 'old.duckdb'}"
+    # A warehouse written by the first release (schema version 1), with data in it.
+    with open_warehouse(url, migrate_to=1) as old:
+        assert old.schema_version == 1
+        assert "contract_commitments" not in old.tables()
+        assert "dataset" not in old.columns("ingests")
+        old._sql(
+            "INSERT INTO ingests VALUES (1, 'focus', ['x.csv'], 'h', '1.2', ['A'], [], 0, 0, [], now())"
+        )
+    with open_warehouse(url) as new:
+        assert new.schema_version == SCHEMA_VERSION
+        assert "contract_commitments" in new.tables()
+        rows = new.table("ingests").to_pyarrow().to_pylist()
+        assert rows[0]["content_hash"] == "h"
+        assert rows[0]["dataset"] == "CostAndUsage"  # the new column's default for old rows
+
+
+def test_a_file_from_a_newer_mlcost_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.duckdb"
+    with open_warehouse(str(path)) as wh:
+        wh._sql("INSERT INTO schema_migrations VALUES (999, 'from the future', now())")
+    before = path.read_bytes()
+    with pytest.raises(WarehouseTooNew, match="Upgrade mlcost"):
+        open_warehouse(str(path))
+    assert path.read_bytes() == before
+
+
+def test_read_only_needs_an_existing_file(tmp_path: Path) -> None:
+    with pytest.raises(WarehouseError, match="mlcost ingest focus"):
+        open_warehouse(str(tmp_path / "missing.duckdb"), read_only=True)
+
+
+def test_read_only_reads_but_does_not_write(tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(str(path)) as wh:
+        ingest_focus(wh, [write_focus_file(tmp_path / "a.parquet", 10)])
+    with open_warehouse(str(path), read_only=True) as ro:
+        assert spend(ro, by=[]).to_pyarrow().num_rows == 1
+        with pytest.raises(WarehouseError, match="read-only"):
+            ingest_focus(ro, [write_focus_file(tmp_path / "b.parquet", 10, account="other")])
+
+
+def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+            "sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseLocked, match="another process"):
+            open_warehouse(str(path))
+    finally:
+        holder.communicate("")
