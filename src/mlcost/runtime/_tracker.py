@@ -421,7 +421,7 @@ class Run:
             return float("inf")
         for fraction in (*WARN_AT, 1.0):
             at = self._t0 + fraction * self._budget_s
-            if fraction not in self._warned and at > self._t0:
+            if fraction not in self._warned:
                 return at
         return float("inf")
 
