@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -150,3 +151,13 @@ def free_dead_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def read_spool(spool: Path, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every record in a spool folder, in written order; only ``kind`` when given."""
+    lines = [
+        json.loads(line)
+        for f in sorted(spool.glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+    return [r for r in lines if kind is None or r["kind"] == kind]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlcost.runtime import Interruption, latest_checkpoint, on_interruption
-from tests.runtime.servers import CloudState, metadata_server
+from tests.runtime.servers import CloudState, metadata_server, read_spool
 
 # A training loop that resumes from the newest complete checkpoint and saves on interruption.
 CHILD = textwrap.dedent(
@@ -67,13 +67,6 @@ def _wait(proc: subprocess.Popen[str]) -> int:
     return code
 
 
-def _last_run(spool: Path) -> dict[str, object]:
-    lines = [
-        json.loads(x) for f in sorted(spool.glob("*.jsonl")) for x in f.read_text().splitlines()
-    ]
-    return [r for r in lines if r["kind"] == "run"][-1]
-
-
 def test_aws_notice_mid_run_saves_once_then_sigterm_after_resume(tmp_path: Path) -> None:
     with metadata_server() as (base, state):
         proc, resumed_at = _start(tmp_path, base)
@@ -92,7 +85,7 @@ def test_aws_notice_mid_run_saves_once_then_sigterm_after_resume(tmp_path: Path)
     assert first is not None
     saved_step = json.loads((first / "state.json").read_text())["step"]
     assert saved_step > 0
-    record = _last_run(tmp_path / "spool")
+    record = read_spool(tmp_path / "spool", "run")[-1]
     assert record["status"] == "stopped"
     assert str(record["stopped_reason"]).startswith("interrupted: aws terminate")
     assert float(record["checkpoint_seconds"]) >= 0.2  # type: ignore[arg-type]

@@ -55,21 +55,24 @@ def run(
     """
     from mlcost.runtime._command import run_command
 
-    code, tracked = run_command(
-        command,
-        grace_seconds=grace,
-        run=name or command[0].rsplit("/", 1)[-1],
-        tags=_tags(tags),
-        instance=instance,
-        region=region,
-        purchase=purchase,
-        hourly_price=hourly_price,
-        max_cost=max_cost,
-        max_hours=max_hours,
-        interval=interval,
-        spool=spool,
-        server=server,
-    )
+    try:
+        code, tracked = run_command(
+            command,
+            grace_seconds=grace,
+            run=name or command[0].rsplit("/", 1)[-1],
+            tags=_tags(tags),
+            instance=instance,
+            region=region,
+            purchase=purchase,
+            hourly_price=hourly_price,
+            max_cost=max_cost,
+            max_hours=max_hours,
+            interval=interval,
+            spool=spool,
+            server=server,
+        )
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
     click.echo(f"mlcost: {tracked.summary()}", err=True)
     if code:
-        sys.exit(code)
+        sys.exit(code)  # the command's own status, as the shell would have seen it

@@ -10,6 +10,7 @@ them (checked in ``sys.modules``) and has an active run.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
@@ -71,9 +72,9 @@ def hf_callback(**track_options: Any) -> Any:
     ``should_training_stop`` so the Trainer writes its own checkpoint and ends cleanly."""
     global _HF_CLASS
     if _HF_CLASS is None:
-        from transformers import TrainerCallback
+        base: Any = importlib.import_module("transformers").TrainerCallback
 
-        class MlcostTrainerCallback(TrainerCallback):  # type: ignore[misc]
+        class MlcostTrainerCallback(base):  # type: ignore[misc]
             def __init__(self, **options: Any) -> None:
                 self.options = options
                 self.run: Run | None = None
@@ -122,10 +123,9 @@ def hf_callback(**track_options: Any) -> Any:
 
 def _lightning_base() -> Any:
     try:
-        from lightning.pytorch import Callback
+        return importlib.import_module("lightning.pytorch").Callback
     except ImportError:
-        from pytorch_lightning import Callback
-    return Callback
+        return importlib.import_module("pytorch_lightning").Callback
 
 
 def lightning_callback(*, checkpoint_path: str | None = None, **track_options: Any) -> Any:
@@ -134,9 +134,9 @@ def lightning_callback(*, checkpoint_path: str | None = None, **track_options: A
     Validation metrics (``trainer.callback_metrics``) feed the stop rule."""
     global _LIGHTNING_CLASS
     if _LIGHTNING_CLASS is None:
-        base = _lightning_base()
+        base: Any = _lightning_base()
 
-        class MlcostLightningCallback(base):  # type: ignore[misc, valid-type]
+        class MlcostLightningCallback(base):  # type: ignore[misc]
             def __init__(self, checkpoint_path: str | None = None, **options: Any) -> None:
                 super().__init__()
                 self.checkpoint_path = checkpoint_path
