@@ -21,18 +21,22 @@ _EXPORTS: dict[str, str] = {
     "MemoryEstimate": "mlcost.plan.memory",
     "MlcostError": "mlcost.errors",
     "Settings": "mlcost.config",
+    "StopRule": "mlcost.runtime",
     "Warehouse": "mlcost.warehouse",
     "estimate_memory": "mlcost.plan.memory",
     "generate_demo": "mlcost.demo",
     "gpu_spec": "mlcost.catalog",
     "hourly_price": "mlcost.catalog",
     "ingest_focus": "mlcost.sources.focus",
+    "latest_checkpoint": "mlcost.runtime",
     "list_gpus": "mlcost.catalog",
     "load_settings": "mlcost.config",
+    "on_interruption": "mlcost.runtime",
     "open_warehouse": "mlcost.warehouse",
     "plan_spot": "mlcost.plan.spot",
     "plan_tco": "mlcost.plan.tco",
     "spend": "mlcost.spend",
+    "track": "mlcost.runtime",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -49,6 +53,10 @@ if TYPE_CHECKING:
     from mlcost.plan.memory import estimate_memory as estimate_memory
     from mlcost.plan.spot import plan_spot as plan_spot
     from mlcost.plan.tco import plan_tco as plan_tco
+    from mlcost.runtime import StopRule as StopRule
+    from mlcost.runtime import latest_checkpoint as latest_checkpoint
+    from mlcost.runtime import on_interruption as on_interruption
+    from mlcost.runtime import track as track
     from mlcost.sources.focus import IngestResult as IngestResult
     from mlcost.sources.focus import ingest_focus as ingest_focus
     from mlcost.spend import spend as spend

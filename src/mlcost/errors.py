@@ -18,16 +18,22 @@ builtin they resemble, so ``except ValueError`` in a caller's code still works::
         ├── UnknownName                    a GPU, instance, model or region we do not know;
         │                                  carries ``suggestions`` (nearest valid names)
         └── NoFit                          nothing in the catalog satisfies a plan
+    RunStopped(MlcostError, RuntimeError)  the tracker stopped a run on purpose; carries
+    │                                      ``reason`` and ``saving`` (money not spent)
+    ├── BudgetExceeded                     ``max_cost`` or ``max_hours`` was reached
+    └── NotWorthIt                         improvement per dollar fell under the threshold
 
 Each error's message says what happened, how to fix it, and, where there is one, what to run.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 __all__ = [
     "BadValue",
+    "BudgetExceeded",
     "ConfigError",
     "InvalidInput",
     "MissingColumn",
@@ -36,6 +42,8 @@ __all__ = [
     "NoFit",
     "NotFocus",
     "NotFound",
+    "NotWorthIt",
+    "RunStopped",
     "UnknownName",
     "UnsupportedWarehouse",
     "WarehouseError",
@@ -148,3 +156,29 @@ class UnknownName(NotFound):
 
 class NoFit(NotFound):
     """No offer in the catalog satisfies the request (memory, GPU count, filters)."""
+
+
+class RunStopped(MlcostError, RuntimeError):
+    """The tracker stopped a run on purpose (budget reached, training no longer worth its cost).
+
+    Raised by ``Run.step()`` inside the training loop; the ``with mlcost.track(...)`` block
+    catches it, so the loop ends cleanly and the code after the block runs. ``saving`` is the
+    money the stop kept from being spent (a ``Decimal`` in ``currency``), or None when unknown.
+    """
+
+    def __init__(self, reason: str, *, saving: Decimal | None = None, currency: str = "USD"):
+        self.reason = reason
+        self.saving = saving
+        self.currency = currency
+        text = reason
+        if saving is not None:
+            text += f" Stopping saved {saving:.2f} {currency}."
+        super().__init__(text)
+
+
+class BudgetExceeded(RunStopped):
+    """``max_cost`` or ``max_hours`` of a tracked run was reached."""
+
+
+class NotWorthIt(RunStopped):
+    """The validation metric improved less per dollar than the threshold, ``patience`` times."""

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
     "plan": "mlcost.cli.plan:plan",
+    "run": "mlcost.cli.run:run",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
 }
