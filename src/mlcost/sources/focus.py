@@ -751,3 +751,6 @@ def _commitment_warnings(warehouse: Warehouse, ingest_id: int) -> list[str]:
         "amortized cost on the usage rows instead, so spend leaves these rows out of "
         "EffectiveCost to avoid counting the commitment twice"
     ]
+
+
+ingest = ingest_focus  # the registry's common entry point
