@@ -173,6 +173,68 @@ def ingest_opencost_cmd(
         report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
 
 
+@ingest.command("prometheus")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
+@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
+@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@click.option("--selector", default="", help='Series selector, e.g. {Hostname=~"gpu-.*"}.')
+@resolution_option
+@click.pass_context
+def ingest_prometheus_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    url: str | None,
+    start: Any,
+    end: Any,
+    selector: str,
+    resolution: int,
+) -> None:
+    """Load DCGM-exporter GPU metrics from Prometheus (--url, a window) or OpenMetrics files."""
+    from mlcost.sources.prometheus import ingest_prometheus
+
+    with warehouse_from(ctx) as wh:
+        report(
+            ingest_prometheus(
+                wh, paths, url=url, start=start, end=end, resolution=resolution, selector=selector
+            )
+        )
+
+
+@ingest.command("mlflow")
+@click.option("--tracking-uri", required=True, help="MLflow tracking URI (file:, sqlite:, http:).")
+@click.option("--experiment", "experiments", multiple=True, help="Only these experiments.")
+@click.pass_context
+def ingest_mlflow_cmd(ctx: click.Context, tracking_uri: str, experiments: tuple[str, ...]) -> None:
+    """Load MLflow runs (params, metrics, tags, times) into workloads."""
+    from mlcost.sources.mlflow import ingest_mlflow
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_mlflow(wh, tracking_uri, experiments=experiments))
+
+
+def _native_command(name: str, module: str, what: str) -> None:
+    """``mlcost ingest <provider> FILES``: the four native bill formats share one shape."""
+
+    @ingest.command(name, help=f"Load {what} as FOCUS rows (one transaction, idempotent).")
+    @paths_argument
+    @click.pass_context
+    def command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+        import importlib
+
+        with warehouse_from(ctx) as wh:
+            report(importlib.import_module(module).ingest(wh, paths))
+
+
+for _name, _module, _what in (
+    ("aws-cur", "mlcost.sources.aws_cur", "AWS Cost and Usage Reports (legacy CSV, CUR 2.0)"),
+    ("azure", "mlcost.sources.azure", "Azure cost details exports (EA, MCA)"),
+    ("gcp", "mlcost.sources.gcp", "GCP billing exports (BigQuery schema; CSV or JSON lines)"),
+    ("oci", "mlcost.sources.oci", "OCI cost reports"),
+):
+    _native_command(_name, _module, _what)
+
+
 @ingest.command("auto")
 @paths_argument
 @click.pass_context

@@ -38,6 +38,20 @@ REGISTRY: dict[str, SourceEntry] = {
         "mlcost.sources.focus",
         "FOCUS 1.0–1.4 Cost and Usage (and ContractCommitment) exports: CSV, CSV.gz, Parquet",
     ),
+    "aws-cur": SourceEntry(
+        "aws-cur",
+        "mlcost.sources.aws_cur",
+        "AWS Cost and Usage Report, legacy CSV or CUR 2.0 Parquet → FOCUS rows",
+    ),
+    "azure": SourceEntry(
+        "azure", "mlcost.sources.azure", "Azure cost details exports (EA, MCA) → FOCUS rows"
+    ),
+    "gcp": SourceEntry(
+        "gcp",
+        "mlcost.sources.gcp",
+        "GCP billing export (BigQuery schema) as CSV or newline JSON → FOCUS rows",
+    ),
+    "oci": SourceEntry("oci", "mlcost.sources.oci", "Oracle Cloud cost reports (CSV) → FOCUS rows"),
     "nvidia-smi": SourceEntry(
         "nvidia-smi",
         "mlcost.sources.nvidia_smi",
@@ -55,6 +69,11 @@ REGISTRY: dict[str, SourceEntry] = {
     ),
     "slurm": SourceEntry(
         "slurm", "mlcost.sources.slurm", "Slurm sacct --parsable2 output (gres/gpu) → workloads"
+    ),
+    "mlflow": SourceEntry(
+        "mlflow",
+        "mlcost.sources.mlflow",
+        "MLflow tracking store runs (experiments, params, metrics, tags) → workloads",
     ),
     "opencost": SourceEntry(
         "opencost",

@@ -250,3 +250,28 @@ def instance_gpus(instance_type: str | None) -> tuple[str, int] | None:
 def catalog_gpu_rows() -> list[tuple[str, str, int]]:
     """(instance type lower-cased, GPU model, GPU count) for every catalog instance type."""
     return [(k, g, n) for k, (g, n) in sorted(_instance_gpus().items())]
+
+
+# Instance type spellings inside a bill's description text (2026): AWS p4d.24xlarge,
+# Azure Standard_NC24ads_A100_v4, GCP a2-highgpu-8g, OCI BM.GPU.A100-v2.8.
+INSTANCE_TYPE_PATTERN = (
+    r"(?:^|[^A-Za-z0-9_.-])([a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(?:[0-9]*x?large|metal[a-z0-9-]*)"
+    r"|Standard_[A-Za-z0-9_]+"
+    r"|[a-z][0-9][a-z0-9]*-(?:highgpu|megagpu|ultragpu|edgegpu|standard|highmem)-[0-9]+g?"
+    r"|(?:BM|VM)\.GPU[A-Za-z0-9.-]*)"
+)
+
+
+def fill_gpu_columns(warehouse: Warehouse, ingest_id: int) -> int:
+    """Instance type, GPU model and GPU count for one ingest's bill rows, via the catalog."""
+    import pyarrow as pa
+
+    rows = catalog_gpu_rows()
+    catalog = pa.table(
+        {
+            "instance_type": [r[0] for r in rows],
+            "gpu": [r[1] for r in rows],
+            "gpu_count": pa.array([r[2] for r in rows], type=pa.int64()),
+        }
+    )
+    return warehouse.fill_gpu_columns(ingest_id, INSTANCE_TYPE_PATTERN, catalog)

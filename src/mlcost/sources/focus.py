@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
+from mlcost.sources._common import fill_gpu_columns
 from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, Warehouse
 
 if TYPE_CHECKING:
@@ -704,6 +705,7 @@ def ingest_focus(
                 raise _explain(exc, f) from None
             done_bytes += f.size
         rows_replaced = warehouse.replace_restated(ingest_id)
+        fill_gpu_columns(warehouse, ingest_id)  # x_InstanceType / x_GpuModel / x_GpuCount
         rows, accounts, periods = warehouse.coverage(ingest_id)
         warnings += _commitment_warnings(warehouse, ingest_id)
         warehouse.record_ingest(

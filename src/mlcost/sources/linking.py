@@ -53,7 +53,17 @@ def link_summary(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 
 def billed_gpu_resources(warehouse: Warehouse) -> list[str]:
-    """Billed ResourceIds with GPUs (x_GpuCount > 0), sorted."""
-    t = warehouse.table("billed_resources")
-    gpu = t.filter(t.gpu_count > 0).select("billed_resource_id").order_by("billed_resource_id")
-    return [r["billed_resource_id"] for r in gpu.to_pyarrow().to_pylist()]
+    """Billed GPU hosts: ResourceIds of usage rows with GPUs (x_GpuCount > 0), sorted.
+
+    A reservation's unused hours name its instance type but are no host, so rows with
+    CommitmentDiscountStatus 'Unused' do not count.
+    """
+    t = warehouse.table("cost_line_items")
+    hosts = t.filter(
+        (t.ChargeCategory == "Usage")
+        & (t.x_GpuCount > 0)
+        & t.ResourceId.notnull()
+        & (t.CommitmentDiscountStatus.isnull() | (t.CommitmentDiscountStatus != "Unused"))
+    )
+    ids = hosts.select("ResourceId").distinct().order_by("ResourceId")
+    return [r["ResourceId"] for r in ids.to_pyarrow().to_pylist()]

@@ -177,7 +177,7 @@ def _query(
     import ibis
     import ibis.expr.datatypes as dt
 
-    from mlcost.warehouse._functions import fail
+    from mlcost.warehouse._functions import fail, rtrim_chars
 
     by_field = {_field(h): h for h in header}
 
@@ -188,9 +188,10 @@ def _query(
         col = raw(name)
         if col is None:
             return ibis.null(dt.float64)
-        text = col.strip().re_replace(r"\s*(%|MiB|W|MHz)$", "")
-        na = text.isin(list(NOT_AVAILABLE)) | text.isnull()
-        value = text.try_cast(dt.float64)
+        # '19 %', '73789 MiB', '195.43 W' → the number; '[N/A]' stays as it is.
+        text = rtrim_chars(col, " %MiBWHz\t")
+        na = text.strip().isin(list(NOT_AVAILABLE)) | text.isnull()
+        value = text.strip().try_cast(dt.float64)
         return ibis.ifelse(
             na,
             ibis.null(dt.float64),
@@ -275,7 +276,7 @@ def ingest_nvidia_smi(
 
         written = Written()
         for done, (header, group) in enumerate(groups.items()):
-            source = warehouse.read_csv_files(group, filename=True)
+            source = warehouse.read_csv_files(group, header, filename=True)
             expr = _query(
                 source, header, resource=resource, resolution=resolution, names=_names(group)
             )
