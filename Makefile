@@ -37,10 +37,10 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlcost-demo
 
-# promtool checks that the demo's DCGM OpenMetrics load into Prometheus (tests/demo).
-# Debian/Ubuntu: installed from the distribution's `prometheus` package when we may;
-# elsewhere the test is skipped and says so.
+# Debian's `prometheus` package gives `promtool` (tests/demo: the DCGM OpenMetrics load) and the
+# `prometheus` server that tests/sources/test_prometheus.py backfills and starts on loopback.
+# Installed when we may (root with apt); elsewhere those tests are skipped and say so.
 tools:
-	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	@{ command -v promtool && command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
-		|| echo "promtool not installed: the OpenMetrics test will be skipped"; }
+		|| echo "prometheus not installed: the Prometheus tests will be skipped"; }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,12 +84,199 @@ def ingest_focus_cmd(
     )
 
 
+def report(result: Any) -> None:
+    """One line for a non-FOCUS load: rows per table, or that nothing was new."""
+    if result.already_loaded:
+        click.echo(
+            f"{result.source}: already loaded as ingest {result.ingest_id}: "
+            f"{len(result.inputs)} input(s) unchanged, nothing to do."
+        )
+        return
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    rows = ", ".join(f"{n:,} {table}" for table, n in sorted(result.rows.items())) or "0 rows"
+    replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
+    click.echo(
+        f"{result.source}: ingest {result.ingest_id}: {rows} from {len(result.inputs)} "
+        f"input(s){replaced}."
+    )
+
+
+paths_argument = click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+resolution_option = click.option(
+    "--resolution",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds per stored sample; faster samples keep mean/min/max.",
+)
+
+
+@ingest.command("nvidia-smi")
+@paths_argument
+@click.option(
+    "--resource",
+    help="The host's billed ResourceId or instance id (one log). "
+    "Default: each file's name, <resource-id>.csv[.gz].",
+)
+@resolution_option
+@click.pass_context
+def ingest_nvidia_smi_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], resource: str | None, resolution: int
+) -> None:
+    """Load nvidia-smi --query-gpu --format=csv logs into gpu_samples."""
+    from mlcost.sources.nvidia_smi import ingest_nvidia_smi
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_nvidia_smi(wh, paths, resource=resource, resolution=resolution))
+
+
+@ingest.command("tracker")
+@paths_argument
+@resolution_option
+@click.pass_context
+def ingest_tracker_cmd(ctx: click.Context, paths: tuple[Path, ...], resolution: int) -> None:
+    """Load the mlcost tracker's spool (*.jsonl; see docs/tracker-records.md)."""
+    from mlcost.sources.tracker import ingest_tracker
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_tracker(wh, paths, resolution=resolution))
+
+
+@ingest.command("slurm")
+@paths_argument
+@click.option("--timezone", default="UTC", show_default=True, help="The cluster's time zone.")
+@click.pass_context
+def ingest_slurm_cmd(ctx: click.Context, paths: tuple[Path, ...], timezone: str) -> None:
+    """Load sacct --parsable2 output (jobs with AllocTRES gres/gpu) into workloads."""
+    from mlcost.sources.slurm import ingest_slurm
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_slurm(wh, paths, timezone=timezone))
+
+
+@ingest.command("opencost")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--url", help="A running OpenCost API, e.g. http://127.0.0.1:9003.")
+@click.option("--window", default="7d", show_default=True, help="OpenCost window, with --url.")
+@click.option(
+    "--aggregate", type=click.Choice(["pod", "container"]), default="pod", show_default=True
+)
+@click.pass_context
+def ingest_opencost_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], url: str | None, window: str, aggregate: str
+) -> None:
+    """Load OpenCost /allocation responses (saved JSON files, or --url) into workloads."""
+    from mlcost.sources.opencost import ingest_opencost
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
+
+
+@ingest.command("prometheus")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
+@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
+@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@click.option("--selector", default="", help='Series selector, e.g. {Hostname=~"gpu-.*"}.')
+@resolution_option
+@click.pass_context
+def ingest_prometheus_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    url: str | None,
+    start: Any,
+    end: Any,
+    selector: str,
+    resolution: int,
+) -> None:
+    """Load DCGM-exporter GPU metrics from Prometheus (--url, a window) or OpenMetrics files."""
+    from mlcost.sources.prometheus import ingest_prometheus
+
+    with warehouse_from(ctx) as wh:
+        report(
+            ingest_prometheus(
+                wh, paths, url=url, start=start, end=end, resolution=resolution, selector=selector
+            )
+        )
+
+
+@ingest.command("mlflow")
+@click.option("--tracking-uri", required=True, help="MLflow tracking URI (file:, sqlite:, http:).")
+@click.option("--experiment", "experiments", multiple=True, help="Only these experiments.")
+@click.pass_context
+def ingest_mlflow_cmd(ctx: click.Context, tracking_uri: str, experiments: tuple[str, ...]) -> None:
+    """Load MLflow runs (params, metrics, tags, times) into workloads."""
+    from mlcost.sources.mlflow import ingest_mlflow
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_mlflow(wh, tracking_uri, experiments=experiments))
+
+
+def _native_command(name: str, module: str, what: str) -> None:
+    """``mlcost ingest <provider> FILES``: the four native bill formats share one shape."""
+
+    @ingest.command(name, help=f"Load {what} as FOCUS rows (one transaction, idempotent).")
+    @paths_argument
+    @click.pass_context
+    def command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+        import importlib
+
+        with warehouse_from(ctx) as wh:
+            report(importlib.import_module(module).ingest(wh, paths))
+
+
+for _name, _module, _what in (
+    ("aws-cur", "mlcost.sources.aws_cur", "AWS Cost and Usage Reports (legacy CSV, CUR 2.0)"),
+    ("azure", "mlcost.sources.azure", "Azure cost details exports (EA, MCA)"),
+    ("gcp", "mlcost.sources.gcp", "GCP billing exports (BigQuery schema; CSV or JSON lines)"),
+    ("oci", "mlcost.sources.oci", "OCI cost reports"),
+):
+    _native_command(_name, _module, _what)
+
+
+@ingest.command("auto")
+@paths_argument
+@click.pass_context
+def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Load every file under PATHS with the source that recognizes its content."""
+    from mlcost.sources import ingest_auto
+
+    with warehouse_from(ctx) as wh:
+        for result in ingest_auto(wh, paths):
+            if hasattr(result, "inputs"):
+                report(result)
+            else:
+                state = "already loaded" if result.already_loaded else f"{result.rows:,} rows"
+                click.echo(f"focus: ingest {result.ingest_id}: {state}.")
+
+
 @click.command()
 @click.option("--available", is_flag=True, help="List the input formats mlcost can read.")
+@click.option(
+    "--unmatched",
+    is_flag=True,
+    help="Telemetry hosts and workloads that resolve to no billed resource.",
+)
 @format_option
 @click.pass_context
-def sources(ctx: click.Context, available: bool, fmt: str) -> None:
+def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> None:
     """What has been loaded into the warehouse (or, with --available, what can be)."""
+    if unmatched:
+        from mlcost.sources.linking import link_summary
+        from mlcost.sources.linking import unmatched as unmatched_rows
+
+        with warehouse_from(ctx) as wh:
+            summary = link_summary(wh)
+            rows = unmatched_rows(wh)
+        if fmt == "table":
+            for s in summary:
+                click.echo(
+                    f"{s['table']}: {s['matched_names']} of {s['names']} names matched a billed "
+                    f"resource; {s['unmatched_rows']:,} row(s) unmatched."
+                )
+        render_rows(rows, ["table", "name", "rows"], fmt, title="Not linked to a billed resource")
+        return
     if available:
         from mlcost.sources import REGISTRY
 

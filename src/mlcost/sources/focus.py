@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
+from mlcost.sources._common import fill_gpu_columns
 from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, Warehouse
 
 if TYPE_CHECKING:
@@ -708,6 +709,7 @@ def ingest_focus(
                 raise _explain(exc, f) from None
             done_bytes += f.size
         rows_replaced = warehouse.replace_restated(ingest_id)
+        fill_gpu_columns(warehouse, ingest_id)  # x_InstanceType / x_GpuModel / x_GpuCount
         rows, accounts, periods = warehouse.coverage(ingest_id)
         warnings += _commitment_warnings(warehouse, ingest_id)
         warehouse.record_ingest(
@@ -755,3 +757,6 @@ def _commitment_warnings(warehouse: Warehouse, ingest_id: int) -> list[str]:
         "amortized cost on the usage rows instead, so spend leaves these rows out of "
         "EffectiveCost to avoid counting the commitment twice"
     ]
+
+
+ingest = ingest_focus  # the registry's common entry point

@@ -30,9 +30,17 @@ def ingest_history(warehouse: Warehouse) -> list[dict[str, Any]]:
                 "files": ", ".join(p.rsplit("/", 1)[-1] for p in r["paths"]),
                 "periods": ", ".join(periods),
                 "rows": r["row_count"],
-                "live_rows": r["live_rows"] or 0,
+                # Telemetry and workload loads write other tables; their rows stay live.
+                "live_rows": (r["live_rows"] or 0) if _bills(r["dataset"]) else r["row_count"],
                 "rows_replaced": r["rows_replaced"],
                 "warnings": list(r["warnings"] or []),
             }
         )
     return out
+
+
+def _bills(dataset: str | None) -> bool:
+    """Whether a load wrote bill rows (FOCUS datasets or native bills as cost_line_items)."""
+    return dataset is None or any(
+        d in ("CostAndUsage", "ContractCommitment", "cost_line_items") for d in dataset.split(",")
+    )

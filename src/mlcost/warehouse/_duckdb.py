@@ -53,7 +53,9 @@ class Warehouse:
         self.read_only = read_only
         self._raw = con.con  # the duckdb connection, for transactions and DDL
         self._sql("SET TimeZone = 'UTC'")
-        self._sql("SET enable_progress_bar = false")  # mlcost draws its own
+        # DuckDB draws its own progress bar on stdout for queries over 2 s; a library must not
+        # print into its caller's output. query_progress() keeps working without the drawing.
+        self._sql("SET enable_progress_bar_print = false")
         self._in_transaction = False
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -93,6 +95,24 @@ class Warehouse:
         if fmt == "parquet":
             return self.ibis.read_parquet(files, file_row_number=True)
         raise ValueError(f"unknown file format {fmt!r}")
+
+    def read_csv_files(
+        self, paths: Sequence[Path], header: Sequence[str], *, filename: bool = False
+    ) -> ir.Table:
+        """Comma-separated files that share ``header`` as one streamed table of text columns.
+
+        The header is given, so DuckDB does not sniff each file (sniffing 100 files costs more
+        than reading them). ``filename`` adds a ``filename`` column naming each row's file.
+        """
+        return self.ibis.read_csv(
+            [str(p) for p in paths],
+            header=True,
+            auto_detect=False,
+            delim=",",
+            quote='"',
+            columns=dict.fromkeys(header, "VARCHAR"),
+            filename=filename,
+        )
 
     # -- writes ------------------------------------------------------------------------
     @contextmanager
@@ -159,6 +179,83 @@ class Warehouse:
         sql = ibis.to_sql(expr, dialect="duckdb")
         cols = ", ".join(f'"{c}"' for c in expr.columns)
         self._run_with_progress(f"INSERT INTO {table} ({cols}) {sql}", progress)
+
+    def insert_arrow(self, table: str, data: Any) -> int:
+        """INSERT the rows of a pyarrow Table (columns named as the table's); return the count.
+
+        DuckDB scans the Arrow data in place; values are cast to the table's column types.
+        """
+        self._require_transaction()
+        target = self.columns(table)
+        cols = [c for c in data.column_names if c in target]
+        view = f"_mlcost_arrow_{threading.get_ident()}"
+        self._raw.register(view, data)
+        try:
+            names = ", ".join(f'"{c}"' for c in cols)
+            self._sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
+        finally:
+            self._raw.unregister(view)
+        return int(data.num_rows)
+
+    def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
+        """Rows of ``table`` written by one ingest."""
+        if not re.fullmatch(r"[A-Za-z_]+", table + column):
+            raise WarehouseError(f"bad table or column name {table!r}.{column!r}")
+        return int(
+            self._sql(f'SELECT count(*) FROM {table} WHERE "{column}" = ?', [ingest_id])[0][0]
+        )
+
+    def delete_replaced(self, table: str, key: str, ingest_id: int) -> int:
+        """Delete rows of ``table`` whose ``key`` the ingest ``ingest_id`` wrote again.
+
+        Workload records are updated in place by newer exports (a run that finished, a job
+        that ended): the newest load of a ``workload_id`` wins. Returns rows deleted.
+        """
+        self._require_transaction()
+        if not re.fullmatch(r"[A-Za-z_]+", table + key):
+            raise WarehouseError(f"bad table or column name {table!r}.{key!r}")
+        rows = self._sql(
+            f"""DELETE FROM {table} WHERE ingest_id <> $id
+                AND "{key}" IN (SELECT "{key}" FROM {table} WHERE ingest_id = $id)""",
+            {"id": ingest_id},
+        )
+        return int(rows[0][0]) if rows else 0
+
+    def fill_gpu_columns(self, ingest_id: int, pattern: str, catalog: Any) -> int:
+        """Fill ``x_InstanceType``, ``x_GpuModel`` and ``x_GpuCount`` where one ingest left them
+        empty; return how many rows now name a GPU model.
+
+        The instance type is the first match of ``pattern`` (a regular expression with one
+        group) in ChargeDescription, SkuMeter or SkuPriceDetails; GPU model and count come from
+        ``catalog``, an Arrow table of (instance_type lower-cased, gpu, gpu_count).
+        """
+        self._require_transaction()
+        text = """concat_ws(' ', "ChargeDescription", "SkuMeter", "SkuPriceDetails"::VARCHAR)"""
+        self._sql(
+            f"""UPDATE cost_line_items
+                SET x_InstanceType = nullif(regexp_extract({text}, $pattern, 1), '')
+                WHERE x_IngestId = $id AND x_InstanceType IS NULL""",
+            {"id": ingest_id, "pattern": pattern},
+        )
+        view = f"_mlcost_catalog_{threading.get_ident()}"
+        self._raw.register(view, catalog)
+        try:
+            self._sql(
+                f"""UPDATE cost_line_items AS c
+                    SET x_GpuModel = coalesce(c.x_GpuModel, k.gpu),
+                        x_GpuCount = coalesce(c.x_GpuCount, k.gpu_count)
+                    FROM {view} AS k
+                    WHERE c.x_IngestId = $id AND lower(c.x_InstanceType) = k.instance_type
+                      AND (c.x_GpuModel IS NULL OR c.x_GpuCount IS NULL)""",
+                {"id": ingest_id},
+            )
+        finally:
+            self._raw.unregister(view)
+        rows = self._sql(
+            "SELECT count(*) FROM cost_line_items WHERE x_IngestId = ? AND x_GpuModel IS NOT NULL",
+            [ingest_id],
+        )
+        return int(rows[0][0])
 
     def _run_with_progress(self, sql: str, progress: Callable[[float], None] | None) -> None:
         if progress is None:

@@ -25,6 +25,11 @@ def _json_transform(value: dt.JSON, structure: str) -> dt.Map(dt.string, dt.stri
     """JSON object → MAP(VARCHAR, VARCHAR)."""
 
 
+@ibis.udf.scalar.builtin(name="rtrim")
+def rtrim_chars(value: str, characters: str) -> str:
+    """``value`` without any of ``characters`` at its end (DuckDB ``rtrim(s, chars)``)."""
+
+
 def fail(message: str, dtype: dt.DataType) -> ir.Value:
     """A value of ``dtype`` that, when evaluated, fails the whole query with ``message``."""
     return _error(message).cast(dtype)

@@ -63,9 +63,118 @@ def _v2() -> list[str]:
     ]
 
 
+def _v3() -> list[str]:
+    # GPU telemetry, workloads and tracker cache counters (issue 5). Raw resource names stay
+    # as the source wrote them; the views below resolve them to billed resources on read, so
+    # loading a bill after its telemetry links them without rewriting samples.
+    return [
+        """CREATE TABLE gpu_samples (
+            time TIMESTAMP NOT NULL,          -- start of the sample bucket, UTC
+            resolution_s INTEGER NOT NULL,    -- bucket width; raw samples inside are summarized
+            resource_id VARCHAR NOT NULL,     -- host as the source names it (file, Hostname, ...)
+            gpu_index INTEGER,
+            gpu_uuid VARCHAR,
+            gpu_model VARCHAR,                -- canonical, e.g. 'H100', 'A100-40GB'
+            utilization DOUBLE,               -- mean over the bucket, 0..1
+            utilization_min DOUBLE,
+            utilization_max DOUBLE,
+            memory_used_bytes BIGINT,         -- mean over the bucket
+            memory_used_max_bytes BIGINT,
+            memory_total_bytes BIGINT,
+            power_watts DOUBLE,               -- mean over the bucket
+            sample_count INTEGER NOT NULL,    -- raw samples summarized in this row
+            labels MAP(VARCHAR, VARCHAR),     -- pod, namespace, container, job_id, run_id
+            source VARCHAR NOT NULL,
+            ingest_id BIGINT NOT NULL
+        )""",
+        """CREATE TABLE workloads (
+            workload_id VARCHAR NOT NULL,     -- '<source>:<id in that system>'
+            source VARCHAR NOT NULL,
+            kind VARCHAR,                     -- training, fine-tuning, inference, batch, notebook
+            name VARCHAR,
+            status VARCHAR,
+            start TIMESTAMP,
+            "end" TIMESTAMP,                  -- null while running
+            resource_id VARCHAR,              -- billed ResourceId or instance id, when known
+            node VARCHAR,                     -- node / host name, when known
+            cluster VARCHAR,
+            owner VARCHAR,                    -- user
+            gpu_count DOUBLE,                 -- GPUs requested; fractions for MIG / time-slicing
+            gpu_model VARCHAR,
+            instance_type VARCHAR,
+            gpu_hours DOUBLE,
+            used_gpu_hours DOUBLE,
+            experiment VARCHAR,
+            run_id VARCHAR,
+            tags MAP(VARCHAR, VARCHAR),
+            params MAP(VARCHAR, VARCHAR),
+            metrics MAP(VARCHAR, DOUBLE),
+            requests DOUBLE,                  -- inference requests served
+            tokens DOUBLE,                    -- inference tokens served
+            cost DECIMAL(38, 12),             -- what the source says the workload cost
+            currency VARCHAR,
+            ingest_id BIGINT NOT NULL
+        )""",
+        """CREATE TABLE cache_stats (
+            time TIMESTAMP NOT NULL,
+            run_id VARCHAR,
+            cache VARCHAR NOT NULL,
+            hits BIGINT,
+            misses BIGINT,
+            saved_seconds DOUBLE,
+            saved DECIMAL(38, 12),
+            currency VARCHAR,
+            source VARCHAR NOT NULL,
+            ingest_id BIGINT NOT NULL
+        )""",
+        # One row per billed resource. Keys a telemetry host or workload may be known by:
+        # the ResourceId itself, its last path segment (instance id / VM name) and ResourceName.
+        """CREATE VIEW billed_resources AS
+            SELECT "ResourceId" AS billed_resource_id,
+                   any_value("ResourceName") AS resource_name,
+                   any_value("ServiceProviderName") AS provider,
+                   any_value(x_InstanceType) AS instance_type,
+                   any_value(x_GpuModel) AS gpu_model,
+                   max(x_GpuCount) AS gpu_count
+            FROM cost_line_items WHERE "ResourceId" IS NOT NULL GROUP BY 1""",
+        """CREATE VIEW resource_keys AS
+            SELECT lower(billed_resource_id) AS key, billed_resource_id, 'resource_id' AS rule,
+                   1 AS priority FROM billed_resources
+            UNION ALL
+            SELECT lower(regexp_extract(billed_resource_id, '[^/:]+$')), billed_resource_id,
+                   'instance_id', 2 FROM billed_resources
+            UNION ALL
+            SELECT lower(resource_name), billed_resource_id, 'resource_name', 3
+            FROM billed_resources WHERE resource_name IS NOT NULL""",
+        # What telemetry and workloads name, and how many rows name it.
+        """CREATE VIEW observed_resources AS
+            SELECT 'gpu_samples' AS "table", resource_id AS name, count(*) AS rows
+            FROM gpu_samples GROUP BY resource_id
+            UNION ALL
+            SELECT 'workloads', coalesce(resource_id, node), count(*)
+            FROM workloads GROUP BY coalesce(resource_id, node)""",
+        # Each observed name resolved by the best rule: exact id, instance id, resource name,
+        # then the first DNS label of a host name (gpu-7.cluster.local -> gpu-7).
+        """CREATE VIEW resource_links AS
+            SELECT name, billed_resource_id, rule FROM (
+                SELECT o.name, k.billed_resource_id, k.rule,
+                       row_number() OVER (PARTITION BY o.name
+                                          ORDER BY k.priority, k.billed_resource_id) AS pick
+                FROM (SELECT DISTINCT name FROM observed_resources WHERE name IS NOT NULL) o
+                JOIN resource_keys k
+                  ON k.key = lower(o.name)
+                  OR k.key = lower(regexp_extract(o.name, '[^/:]+$'))
+                  OR k.key = lower(split_part(o.name, '.', 1))
+            ) WHERE pick = 1""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
+    Migration(
+        3, "gpu_samples, workloads, cache_stats; views linking them to billed resources", _v3
+    ),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,95 @@
+"""Telemetry ingest benchmark: nvidia-smi logs of many GPUs at 1-minute samples.
+
+Writes ``--hosts`` logs of ``--gpus`` GPUs each, one sample a minute for ``--days`` days (the
+default, 125 hosts x 4 GPUs x 30 days, is 21.6 million samples), then loads them with
+``ingest_nvidia_smi`` at 60 s resolution and reports samples/s and the process's peak memory.
+
+    python benchmarks/telemetry.py --fraction 0.25 --dir /tmp/mlcost-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HEADER = (
+    "timestamp, index, uuid, name, utilization.gpu [%], memory.used [MiB], "
+    "memory.total [MiB], power.draw [W]\n"
+)
+
+
+def write_logs(folder: Path, hosts: int, gpus: int, minutes: int, seed: int = 0) -> int:
+    """One nvidia-smi CSV per host; returns the number of samples written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    start = datetime(2026, 5, 1)
+    stamps = [
+        (start + timedelta(minutes=m)).strftime("%Y/%m/%d %H:%M:%S.000") for m in range(minutes)
+    ]
+    utils = [f"{u} %" for u in range(101)]
+    for h in range(hosts):
+        uuids = [f"GPU-{rng.getrandbits(128):032x}" for _ in range(gpus)]
+        lines = [HEADER]
+        base = rng.randint(0, 100)
+        for m, stamp in enumerate(stamps):
+            util = (base + m) % 101
+            for g in range(gpus):
+                lines.append(
+                    f"{stamp}, {g}, {uuids[g]}, NVIDIA H100 80GB HBM3, {utils[util]}, "
+                    f"{40000 + util * 300} MiB, 81559 MiB, {150 + util * 5}.00 W\n"
+                )
+            if len(lines) > 200_000:
+                _append(folder / f"bench-host-{h:04d}.csv", lines)
+                lines = []
+        _append(folder / f"bench-host-{h:04d}.csv", lines)
+    return hosts * gpus * minutes
+
+
+def _append(path: Path, lines: list[str]) -> None:
+    with path.open("a", encoding="utf-8") as fh:
+        fh.writelines(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=125)
+    parser.add_argument("--gpus", type=int, default=4)
+    parser.add_argument("--days", type=float, default=30)
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the days to run")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write logs (kept)")
+    args = parser.parse_args()
+
+    from mlcost import open_warehouse
+    from mlcost.sources.nvidia_smi import ingest_nvidia_smi
+
+    minutes = int(args.days * args.fraction * 24 * 60)
+    root = args.dir or Path(tempfile.mkdtemp(prefix="mlcost-bench-"))
+    logs = root / "logs"
+    if not logs.exists():
+        t0 = time.perf_counter()
+        n = write_logs(logs, args.hosts, args.gpus, minutes)
+        print(f"wrote {n:,} samples in {time.perf_counter() - t0:.1f} s")
+    n = args.hosts * args.gpus * minutes
+    size = sum(p.stat().st_size for p in logs.iterdir())
+    db = root / "bench.duckdb"
+    for p in root.glob("bench.duckdb*"):
+        p.unlink()
+    with open_warehouse(f"duckdb://{db}") as wh:
+        t0 = time.perf_counter()
+        result = ingest_nvidia_smi(wh, [logs], resolution=60)
+        seconds = time.perf_counter() - t0
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"loaded {n:,} samples ({size / 2**30:.2f} GiB, {args.hosts} files) into "
+        f"{result.rows['gpu_samples']:,} rows in {seconds:.1f} s: {n / seconds:,.0f} samples/s, "
+        f"peak RSS {peak_mib:,.0f} MiB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""DCGM-exporter GPU metrics from Prometheus → ``gpu_samples``.
+
+Two ways in, one mapping:
+
+- **A running Prometheus** (``url``), over the HTTP API's ``/api/v1/query_range`` for a time
+  window, in chunks of at most ``CHUNK_POINTS`` steps (Prometheus refuses more than 11,000
+  points per series). Each bucket of ``resolution`` seconds is asked for as
+  ``avg_over_time`` / ``min_over_time`` / ``max_over_time`` / ``count_over_time`` over the
+  bucket, so samples faster than the resolution keep their mean, min and max, and slower ones
+  are not repeated by Prometheus' look-back.
+- **OpenMetrics / text exposition files** (``*.om.txt``, ``*.prom``) holding the same metrics
+  with timestamps, such as ``promtool tsdb create-blocks-from openmetrics`` backfills.
+
+Exporter labels map as: ``Hostname`` (else ``instance`` without its port) → ``resource_id``;
+``gpu`` → GPU index; ``UUID``; ``modelName`` → canonical GPU model; ``pod``, ``namespace``,
+``container`` → labels. Metrics: ``DCGM_FI_DEV_GPU_UTIL`` (%), ``DCGM_FI_DEV_FB_USED`` and
+``DCGM_FI_DEV_FB_FREE`` (MiB; total = used + free), ``DCGM_FI_DEV_POWER_USAGE`` (W).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from mlcost.errors import BadValue, InvalidInput
+from mlcost.sources._common import (
+    LoadResult,
+    Written,
+    expand_files,
+    gpu_model_name,
+    load_once,
+    open_text,
+    sha256_bytes,
+    sha256_file,
+)
+from mlcost.sources._samples import downsample
+from mlcost.sources._tables import arrow_rows
+
+if TYPE_CHECKING:
+    from mlcost.warehouse import Warehouse
+
+NAME = "prometheus"
+DESCRIPTION = "DCGM-exporter metrics: Prometheus query_range (--url) or OpenMetrics files"
+SUFFIXES = (".om.txt", ".prom", ".openmetrics")
+DEFAULT_RESOLUTION_S = 60
+CHUNK_POINTS = 10_000  # below Prometheus' 11,000 points-per-series limit
+UTIL = "DCGM_FI_DEV_GPU_UTIL"
+FB_USED = "DCGM_FI_DEV_FB_USED"
+FB_FREE = "DCGM_FI_DEV_FB_FREE"
+POWER = "DCGM_FI_DEV_POWER_USAGE"
+METRICS = (UTIL, FB_USED, FB_FREE, POWER)
+LABELS = ("pod", "namespace", "container")
+_MIB = 1 << 20
+_EARLY = 0.001  # seconds before a bucket's end at which it is evaluated
+_LINE = re.compile(
+    r"^(?P<name>[A-Za-z_:][A-Za-z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)(?:\s+(?P<ts>\S+))?$"
+)
+_LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def detect(path: Path) -> bool:
+    if not path.name.lower().endswith(SUFFIXES):
+        return False
+    try:
+        with open_text(path) as fh:
+            head = fh.read(65536)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return any(m in head for m in METRICS)
+
+
+def _series_key(labels: dict[str, str]) -> tuple[str, int | None, str | None]:
+    host = labels.get("Hostname") or labels.get("instance", "").rsplit(":", 1)[0] or "unknown"
+    gpu = labels.get("gpu")
+    return host, int(gpu) if gpu is not None and gpu.isdigit() else None, labels.get("UUID")
+
+
+def _gpu_fields(labels: dict[str, str]) -> dict[str, Any]:
+    host, index, uuid = _series_key(labels)
+    return {
+        "resource_id": host,
+        "gpu_index": index,
+        "gpu_uuid": uuid,
+        "gpu_model": gpu_model_name(labels.get("modelName")),
+        "labels": {k: labels[k] for k in LABELS if labels.get(k)},
+    }
+
+
+# -- OpenMetrics files ---------------------------------------------------------------------------
+def _file_samples(path: Path) -> Iterator[dict[str, Any]]:
+    """Raw samples of a DCGM OpenMetrics file, one dict per (GPU, time), in file order."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    with open_text(path) as fh:
+        for number_, line in enumerate(fh, start=1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            m = _LINE.match(line)
+            if not m:
+                raise BadValue(
+                    "is not an OpenMetrics sample line (name{labels} value timestamp)",
+                    file=path,
+                    row=number_,
+                )
+            name = m.group("name")
+            if name not in METRICS:
+                continue
+            labels = dict(_LABEL.findall(m.group("labels") or ""))
+            try:
+                value = float(m.group("value"))
+                stamp = float(m.group("ts")) if m.group("ts") else None
+            except ValueError:
+                raise BadValue(
+                    f"{m.group('value')!r} / {m.group('ts')!r} is not a number",
+                    file=path,
+                    row=number_,
+                    column=name,
+                ) from None
+            if stamp is None:
+                raise BadValue(
+                    "has no timestamp; only timestamped history can be loaded",
+                    file=path,
+                    row=number_,
+                    column=name,
+                )
+            key = (*_series_key(labels), stamp)
+            sample = merged.get(key)
+            if sample is None:
+                sample = merged[key] = {
+                    **_gpu_fields(labels),
+                    "time": datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
+                }
+            sample[name] = value
+    for sample in merged.values():
+        yield _to_units(sample)
+
+
+def _to_units(s: dict[str, Any]) -> dict[str, Any]:
+    used, free = s.get(FB_USED), s.get(FB_FREE)
+    return {
+        **s,
+        "utilization": s[UTIL] / 100 if s.get(UTIL) is not None else None,
+        "memory_used_bytes": used * _MIB if used is not None else None,
+        "memory_total_bytes": (used + free) * _MIB
+        if used is not None and free is not None
+        else None,
+        "power_watts": s.get(POWER),
+    }
+
+
+# -- the HTTP API --------------------------------------------------------------------------------
+def _get(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    from urllib.error import HTTPError, URLError
+    from urllib.request import urlopen
+
+    full = f"{url.rstrip('/')}/api/v1/query_range?{urlencode(params)}"
+    try:
+        with urlopen(full, timeout=120) as response:
+            doc: dict[str, Any] = json.load(response)
+    except HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:300]
+        raise InvalidInput(f"Prometheus refused the query: {detail}", file=full) from None
+    except (URLError, OSError) as exc:
+        raise InvalidInput(
+            f"Prometheus at {url} did not answer ({exc})",
+            file=full,
+            fix="Check --url (e.g. http://127.0.0.1:9090) and that Prometheus is running.",
+        ) from None
+    if doc.get("status") != "success":
+        raise InvalidInput(f"Prometheus answered {doc.get('error', doc)}", file=full)
+    return doc
+
+
+def query_buckets(
+    url: str, start: datetime, end: datetime, resolution: int, selector: str = ""
+) -> tuple[list[dict[str, Any]], bytes]:
+    """Bucketed rows for [start, end) from Prometheus, and the raw answers (for the hash)."""
+    window = f"[{resolution}s]"
+    queries = {
+        "utilization": f"avg_over_time({UTIL}{selector}{window}) / 100",
+        "utilization_min": f"min_over_time({UTIL}{selector}{window}) / 100",
+        "utilization_max": f"max_over_time({UTIL}{selector}{window}) / 100",
+        "sample_count": f"count_over_time({UTIL}{selector}{window})",
+        "memory_used_bytes": f"avg_over_time({FB_USED}{selector}{window}) * {_MIB}",
+        "memory_used_max_bytes": f"max_over_time({FB_USED}{selector}{window}) * {_MIB}",
+        "memory_free_bytes": f"avg_over_time({FB_FREE}{selector}{window}) * {_MIB}",
+        "power_watts": f"avg_over_time({POWER}{selector}{window})",
+    }
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
+    raw: list[bytes] = []
+    chunk = timedelta(seconds=resolution * CHUNK_POINTS)
+    # Prometheus range windows are (t - r, t]; a bucket [b, b + r) is evaluated just before
+    # its end, at t = b + r - 1 ms, so a sample on a bucket's first instant stays in it.
+    at = start + timedelta(seconds=resolution)
+    while at <= end:
+        stop = min(at + chunk, end)
+        for field, query in queries.items():
+            doc = _get(
+                url,
+                {
+                    "query": query,
+                    "start": at.replace(tzinfo=UTC).timestamp() - _EARLY,
+                    "end": stop.replace(tzinfo=UTC).timestamp() - _EARLY,
+                    "step": resolution,
+                },
+            )
+            raw.append(json.dumps(doc, sort_keys=True).encode())
+            for series in doc["data"]["result"]:
+                labels = series["metric"]
+                fields = _gpu_fields(labels)
+                for stamp, value in series["values"]:
+                    bucket = datetime.fromtimestamp(
+                        round(float(stamp) + _EARLY) - resolution, UTC
+                    ).replace(tzinfo=None)
+                    key = (fields["resource_id"], fields["gpu_index"], fields["gpu_uuid"], bucket)
+                    row = rows.setdefault(key, {**fields, "time": bucket})
+                    row[field] = float(value)
+        at = stop + timedelta(seconds=resolution)
+    out = []
+    for row in rows.values():
+        if "sample_count" not in row:
+            continue  # memory or power without utilization: not a GPU sample we can use
+        free = row.pop("memory_free_bytes", None)
+        used = row.get("memory_used_bytes")
+        row["memory_total_bytes"] = (
+            round(used + free) if used is not None and free is not None else None
+        )
+        for k in ("memory_used_bytes", "memory_used_max_bytes"):
+            row[k] = round(row[k]) if row.get(k) is not None else None
+        row["sample_count"] = int(row["sample_count"])
+        row["resolution_s"] = resolution
+        out.append(row)
+    out.sort(key=lambda r: (r["resource_id"], r["gpu_index"] or 0, r["time"]))
+    return out, b"".join(raw)
+
+
+def ingest_prometheus(
+    warehouse: Warehouse,
+    paths: Iterable[str | Path] | str | Path = (),
+    *,
+    url: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    resolution: int = DEFAULT_RESOLUTION_S,
+    selector: str = "",
+) -> LoadResult:
+    """Load DCGM metrics from Prometheus (``url``, ``start``..``end``) or OpenMetrics files.
+
+    ``selector`` narrows the series, e.g. ``{Hostname=~"gpu-.*"}``.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    rows: list[dict[str, Any]] = []
+    inputs: list[tuple[str, str]] = []
+    if url:
+        if start is None or end is None or end <= start:
+            raise InvalidInput(
+                "a Prometheus load needs a time window",
+                fix="Pass --start and --end (RFC 3339), end after start.",
+            )
+        fetched, raw = query_buckets(url, start, end, resolution, selector)
+        rows.extend(fetched)
+        inputs.append(
+            (f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw))
+        )
+    files = expand_files(paths, SUFFIXES, "OpenMetrics files") if paths else []
+    for f in files:
+        rows.extend(downsample(_file_samples(f), resolution))
+        inputs.append((str(f), sha256_file(f)))
+    if not inputs:
+        raise InvalidInput("nothing to load", fix="Give OpenMetrics files or --url.")
+
+    def write(ingest_id: int) -> Written:
+        written = Written()
+        if rows:
+            table = arrow_rows("gpu_samples", rows, source=NAME, ingest_id=ingest_id)
+            written.add("gpu_samples", warehouse.insert_arrow("gpu_samples", table))
+        else:
+            written.warnings.append("no DCGM_FI_DEV_GPU_UTIL samples in the window")
+        return written
+
+    return load_once(
+        warehouse, NAME, inputs, write, options={"resolution": resolution, "selector": selector}
+    )
+
+
+ingest = ingest_prometheus
