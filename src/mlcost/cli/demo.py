@@ -121,6 +121,7 @@ def _load_and_summarize(out: Path, *, quiet: bool) -> DemoSummary:
 
     from mlcost import ingest_focus, open_warehouse
     from mlcost.demo import summarize
+    from mlcost.sources import ingest_auto
 
     db = out / WAREHOUSE
     for stale in (db, db.with_name(db.name + ".wal")):
@@ -133,9 +134,17 @@ def _load_and_summarize(out: Path, *, quiet: bool) -> DemoSummary:
         task = bar.add_task("ingesting", total=1.0)
 
         def step(done: float, name: str) -> None:
-            bar.update(task, completed=done, description=f"ingesting {name}")
+            bar.update(task, completed=done / 2, description=f"ingesting {name}")
 
         ingest_focus(wh, files, progress=step)
+        # Then everything else the sources can read: GPU telemetry and workload records.
+        bar.update(task, description="ingesting telemetry and workloads")
+        loaded = ingest_auto(wh, [out / "telemetry", out / "workloads"])
+        bar.update(task, completed=1.0)
+        if not quiet:
+            for r in loaded:
+                counts = ", ".join(f"{n:,} {table}" for table, n in r.rows.items())
+                click.echo(f"Loaded {r.source}: {counts} from {len(r.inputs)} file(s)")
         return summarize(wh)
 
 
