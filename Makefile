@@ -37,10 +37,14 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlcost-demo
 
-# promtool checks that the demo's DCGM OpenMetrics load into Prometheus (tests/demo).
-# Debian/Ubuntu: installed from the distribution's `prometheus` package when we may;
-# elsewhere the test is skipped and says so.
+# promtool checks that the demo's DCGM OpenMetrics load into Prometheus (tests/demo);
+# redis-server backs the Redis cache tests (tests/cache), each run on a free loopback port.
+# Debian/Ubuntu: installed from the distribution's packages when we may; elsewhere those
+# tests are skipped and say so.
 tools:
 	@command -v promtool >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
 		|| echo "promtool not installed: the OpenMetrics test will be skipped"; }
+	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null) \
+		|| echo "redis-server not installed: the Redis cache tests will be skipped"; }

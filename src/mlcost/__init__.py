@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     "IngestResult": "mlcost.sources.focus",
     "MemoryEstimate": "mlcost.plan.memory",
     "MlcostError": "mlcost.errors",
+    "ModelIdentity": "mlcost.cache",
+    "PredictionCache": "mlcost.cache",
+    "SemanticCache": "mlcost.cache",
     "Settings": "mlcost.config",
     "Warehouse": "mlcost.warehouse",
     "estimate_memory": "mlcost.plan.memory",
@@ -30,14 +33,19 @@ _EXPORTS: dict[str, str] = {
     "list_gpus": "mlcost.catalog",
     "load_settings": "mlcost.config",
     "open_warehouse": "mlcost.warehouse",
+    "pareto": "mlcost.plan.pareto",
     "plan_spot": "mlcost.plan.spot",
     "plan_tco": "mlcost.plan.tco",
+    "plan_workers": "mlcost.plan.batch",
     "spend": "mlcost.spend",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from mlcost.cache import ModelIdentity as ModelIdentity
+    from mlcost.cache import PredictionCache as PredictionCache
+    from mlcost.cache import SemanticCache as SemanticCache
     from mlcost.catalog import gpu_spec as gpu_spec
     from mlcost.catalog import hourly_price as hourly_price
     from mlcost.catalog import list_gpus as list_gpus
@@ -45,8 +53,10 @@ if TYPE_CHECKING:
     from mlcost.config import load_settings as load_settings
     from mlcost.demo import generate_demo as generate_demo
     from mlcost.errors import MlcostError as MlcostError
+    from mlcost.plan.batch import plan_workers as plan_workers
     from mlcost.plan.memory import MemoryEstimate as MemoryEstimate
     from mlcost.plan.memory import estimate_memory as estimate_memory
+    from mlcost.plan.pareto import pareto as pareto
     from mlcost.plan.spot import plan_spot as plan_spot
     from mlcost.plan.tco import plan_tco as plan_tco
     from mlcost.sources.focus import IngestResult as IngestResult
