@@ -38,9 +38,13 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mlcost-demo
 
 # Debian's `prometheus` package gives `promtool` (tests/demo: the DCGM OpenMetrics load) and the
-# `prometheus` server that tests/sources/test_prometheus.py backfills and starts on loopback.
+# `prometheus` server that tests/sources/test_prometheus.py backfills and starts on loopback;
+# redis-server backs the Redis cache tests (tests/cache). Each runs on a free loopback port.
 # Installed when we may (root with apt); elsewhere those tests are skipped and say so.
 tools:
 	@{ command -v promtool && command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null) \
 		|| echo "prometheus not installed: the Prometheus tests will be skipped"; }
+	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null) \
+		|| echo "redis-server not installed: the Redis cache tests will be skipped"; }

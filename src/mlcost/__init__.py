@@ -20,6 +20,9 @@ _EXPORTS: dict[str, str] = {
     "IngestResult": "mlcost.sources.focus",
     "MemoryEstimate": "mlcost.plan.memory",
     "MlcostError": "mlcost.errors",
+    "ModelIdentity": "mlcost.cache",
+    "PredictionCache": "mlcost.cache",
+    "SemanticCache": "mlcost.cache",
     "Settings": "mlcost.config",
     "StopRule": "mlcost.runtime",
     "Warehouse": "mlcost.warehouse",
@@ -33,8 +36,10 @@ _EXPORTS: dict[str, str] = {
     "load_settings": "mlcost.config",
     "on_interruption": "mlcost.runtime",
     "open_warehouse": "mlcost.warehouse",
+    "pareto": "mlcost.plan.pareto",
     "plan_spot": "mlcost.plan.spot",
     "plan_tco": "mlcost.plan.tco",
+    "plan_workers": "mlcost.plan.batch",
     "spend": "mlcost.spend",
     "track": "mlcost.runtime",
 }
@@ -42,6 +47,9 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from mlcost.cache import ModelIdentity as ModelIdentity
+    from mlcost.cache import PredictionCache as PredictionCache
+    from mlcost.cache import SemanticCache as SemanticCache
     from mlcost.catalog import gpu_spec as gpu_spec
     from mlcost.catalog import hourly_price as hourly_price
     from mlcost.catalog import list_gpus as list_gpus
@@ -49,8 +57,10 @@ if TYPE_CHECKING:
     from mlcost.config import load_settings as load_settings
     from mlcost.demo import generate_demo as generate_demo
     from mlcost.errors import MlcostError as MlcostError
+    from mlcost.plan.batch import plan_workers as plan_workers
     from mlcost.plan.memory import MemoryEstimate as MemoryEstimate
     from mlcost.plan.memory import estimate_memory as estimate_memory
+    from mlcost.plan.pareto import pareto as pareto
     from mlcost.plan.spot import plan_spot as plan_spot
     from mlcost.plan.tco import plan_tco as plan_tco
     from mlcost.runtime import StopRule as StopRule

@@ -4,6 +4,7 @@ Every error mlcost raises on purpose is an :class:`MlcostError`. Leaves also inh
 builtin they resemble, so ``except ValueError`` in a caller's code still works::
 
     MlcostError
+    ├── CacheError(RuntimeError)           a cache backend cannot be reached or read
     ├── ConfigError(ValueError)            a setting or config file is wrong
     ├── InvalidInput(ValueError)           a file the user gave us is wrong; names file/row/column
     │   ├── MissingColumn                  a mandatory column is absent
@@ -34,6 +35,7 @@ from pathlib import Path
 __all__ = [
     "BadValue",
     "BudgetExceeded",
+    "CacheError",
     "ConfigError",
     "InvalidInput",
     "MissingColumn",
@@ -54,6 +56,10 @@ __all__ = [
 
 class MlcostError(Exception):
     """Base of every error mlcost raises on purpose."""
+
+
+class CacheError(MlcostError, RuntimeError):
+    """A cache backend (SQLite file, Redis server) cannot be reached, read or written."""
 
 
 class ConfigError(MlcostError, ValueError):

@@ -15,6 +15,7 @@ from mlcost.errors import MlcostError
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "cache": "mlcost.cli.cache:cache",
     "catalog": "mlcost.cli.catalog:catalog",
     "demo": "mlcost.cli.demo:demo",
     "gpus": "mlcost.cli.gpus:gpus",

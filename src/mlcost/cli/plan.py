@@ -308,3 +308,139 @@ def tco(
             if result.break_even_utilization is not None
             else f"Cheapest: {result.cheapest}."
         )
+
+
+@plan.command()
+@click.argument("variants_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--quality-floor", type=float, default=None, help="Lowest acceptable quality.")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None)
+@format_option
+def pareto(
+    fmt: str, variants_csv: Path, quality_floor: float | None, plot_path: Path | None
+) -> None:
+    """Cost per 1,000 predictions of each model variant, the frontier, the cheapest above a floor.
+
+    VARIANTS_CSV: variant,quality,items_per_second,instance[,region,purchase,usd_per_hour]
+    """
+    from mlcost.plan.pareto import pareto as run_pareto
+    from mlcost.plan.pareto import plot_pareto, read_variants
+
+    result = run_pareto(read_variants(variants_csv), quality_floor=quality_floor)
+    rows = [v.__dict__ for v in sorted(result.variants, key=lambda v: v.cost_per_1000)]
+    cols = [
+        "variant",
+        "quality",
+        "items_per_second",
+        "instance",
+        "usd_per_hour",
+        "cost_per_1000",
+        "on_frontier",
+    ]
+    _emit(
+        result.to_dict(),
+        rows,
+        cols,
+        fmt,
+        "Cost per 1,000 predictions (USD)",
+        ("usd_per_hour", "cost_per_1000"),
+    )
+    if plot_path is not None:
+        plot_pareto(result, plot_path)
+    if fmt == "table":
+        click.echo(f"Frontier (cheapest first): {', '.join(result.frontier)}")
+        if quality_floor is not None:
+            click.echo(
+                f"Cheapest meeting quality {quality_floor}: {result.cheapest_meeting_floor}"
+                if result.cheapest_meeting_floor
+                else f"No variant reaches quality {quality_floor}."
+            )
+
+
+def _parse_curve(text: str) -> list[tuple[int, float]]:
+    from mlcost.errors import InvalidInput
+
+    try:
+        return [(int(w), float(t)) for w, t in (p.split(":") for p in text.split(","))]
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--curve {text!r} is not WORKERS:ITEMS_PER_SECOND,...", fix="e.g. 1:100,2:190,4:330"
+        ) from exc
+
+
+@plan.command()
+@click.option("--items", type=int, required=True, help="Items in the batch job.")
+@click.option(
+    "--curve",
+    required=True,
+    help="Measured throughput: WORKERS:ITEMS_PER_SECOND,... e.g. 1:100,2:190",
+)
+@click.option("--usd-per-worker-hour", type=float, required=True)
+@click.option("--deadline-hours", type=float, default=None, help="Hours from the earliest start.")
+@click.option(
+    "--min-marginal",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="An added worker must add this share of one worker's throughput.",
+)
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Price history CSV time,usd_per_hour (per worker) for the window.",
+)
+@click.option("--earliest", default=None, help="Earliest start, ISO 8601 (default: first price).")
+@format_option
+def batch(
+    fmt: str,
+    items: int,
+    curve: str,
+    usd_per_worker_hour: float,
+    deadline_hours: float | None,
+    min_marginal: float,
+    prices: Path | None,
+    earliest: str | None,
+) -> None:
+    """Workers past which adding more stops paying, and the cheapest start before a deadline."""
+    from datetime import datetime, timedelta
+
+    from mlcost.plan.batch import cheapest_start, plan_workers, read_prices
+
+    result = plan_workers(
+        items,
+        _parse_curve(curve),
+        usd_per_worker_hour=usd_per_worker_hour,
+        deadline_hours=deadline_hours,
+        min_marginal=min_marginal,
+    )
+    obj = result.to_dict()
+    window = None
+    if prices is not None:
+        schedule = read_prices(prices)
+        start = datetime.fromisoformat(earliest) if earliest else schedule[0][0]
+        run = next(o for o in result.options if o.workers == result.recommended_workers)
+        end = start + timedelta(hours=deadline_hours if deadline_hours else 24 * 7)
+        window = cheapest_start(
+            schedule, hours=run.hours, earliest=start, deadline=end, workers=run.workers
+        )
+        obj["window"] = window.to_dict()
+    rows = [o.__dict__ for o in result.options]
+    cols = [
+        "workers",
+        "items_per_second",
+        "marginal_items_per_second",
+        "hours",
+        "cost",
+        "cost_per_1000",
+    ]
+    _emit(obj, rows, cols, fmt, f"Batch of {items:,} items (USD)", ("cost",))
+    if fmt == "table":
+        click.echo(
+            f"Adding workers stops paying past {result.saturation_workers}. "
+            f"Run {result.recommended_workers} ({result.reason})."
+        )
+        if window is not None:
+            click.echo(
+                f"Cheapest start {window.start.isoformat()}: {window.cost:,.2f} USD "
+                f"({window.saving:,.2f} USD less than starting at the earliest)."
+            )
