@@ -57,8 +57,7 @@ def _duckdb_spend(parquet: str, db: str) -> Callable[[], object]:
     con = duckdb.connect(db, read_only=True)
     sql = """SELECT ServiceProviderName, ServiceName, BillingCurrency, sum(EffectiveCost) AS cost
              FROM cost_line_items
-             WHERE NOT coalesce(ChargeCategory = 'Purchase' AND CommitmentDiscountId IS NOT NULL,
-                                false)
+             WHERE ChargeCategory IS DISTINCT FROM 'Purchase' OR CommitmentDiscountId IS NULL
              GROUP BY ALL ORDER BY cost DESC, ServiceProviderName, ServiceName"""
     return lambda: con.execute(sql).arrow()
 

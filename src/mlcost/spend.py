@@ -46,8 +46,8 @@ def countable_rows(t: ir.Table, metric: str) -> ir.Table:
     """The rows whose ``metric`` adds up to spend without counting a commitment twice."""
     if metric == "BilledCost":
         return t
-    purchase = (t.ChargeCategory == "Purchase") & t.CommitmentDiscountId.notnull()
-    return t.filter(~purchase.fill_null(False))
+    # ChargeCategory is non-null in FOCUS; IS DISTINCT FROM keeps a null one all the same.
+    return t.filter(~t.ChargeCategory.identical_to("Purchase") | t.CommitmentDiscountId.isnull())
 
 
 def resolve_dimension(t: ir.Table, name: str) -> ir.Value:

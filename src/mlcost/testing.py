@@ -36,7 +36,7 @@ def focus_table(
     currency: str = "USD",
     cost_scale: float = 1.0,
 ) -> pa.Table:
-    """``rows`` rows of FOCUS 1.2 Cost and Usage with every mandatory column.
+    """``rows`` rows of FOCUS 1.2 Cost and Usage: all 57 columns, as a provider exports them.
 
     Row ``i`` costs ``(i % 1000) / 100 * cost_scale``; providers, services and ``team`` tags
     cycle, so group totals are easy to compute independently.
@@ -91,6 +91,40 @@ def focus_table(
             "sub-", pc.cast(pc.remainder(idx, 7), pa.string()), ""
         ),
         "Tags": tags,
+        # The rest of FOCUS 1.2's columns, filled the way an on-demand usage row has them.
+        "AvailabilityZone": cycle(("us-east-1a", "us-east-1b", "us-west-2a")),
+        "CapacityReservationId": pa.nulls(rows, pa.string()),
+        "CapacityReservationStatus": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountCategory": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountId": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountName": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountQuantity": pa.nulls(rows, pa.float64()),
+        "CommitmentDiscountStatus": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountType": pa.nulls(rows, pa.string()),
+        "CommitmentDiscountUnit": pa.nulls(rows, pa.string()),
+        "ContractedUnitPrice": cost,
+        "InvoiceId": const(f"INV-{period:%Y-%m}"),
+        "ListUnitPrice": pc.multiply(cost, 1.25),
+        "PricingCategory": const("Standard"),
+        "PricingCurrency": const(currency),
+        "PricingCurrencyContractedUnitPrice": cost,
+        "PricingCurrencyEffectiveCost": cost,
+        "PricingCurrencyListUnitPrice": pc.multiply(cost, 1.25),
+        "RegionId": cycle(("us-east-1", "us-east-1", "us-west-2")),
+        "RegionName": cycle(("US East (N. Virginia)", "US East (N. Virginia)", "US West (Oregon)")),
+        "ResourceName": pc.binary_join_element_wise(
+            "name-", pc.cast(pc.remainder(idx, 5000), pa.string()), ""
+        ),
+        "ResourceType": const("Virtual Machine"),
+        "ServiceSubcategory": const("Virtual Machines"),
+        "SkuId": cycle(("SKU-A", "SKU-B", "SKU-C", "SKU-D")),
+        "SkuMeter": const("Compute"),
+        "SkuPriceDetails": pa.nulls(rows, pa.string()),
+        "SkuPriceId": cycle(("P-A", "P-B", "P-C", "P-D")),
+        "SubAccountName": pc.binary_join_element_wise(
+            "team-account-", pc.cast(pc.remainder(idx, 7), pa.string()), ""
+        ),
+        "SubAccountType": const("Linked Account"),
     }
     return pa.table(columns)
 

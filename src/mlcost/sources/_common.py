@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from mlcost.errors import BadValue, InvalidInput
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from mlcost.warehouse import Warehouse
 
 Progress = Callable[[float, str], None]
@@ -262,16 +264,60 @@ INSTANCE_TYPE_PATTERN = (
 )
 
 
-def fill_gpu_columns(warehouse: Warehouse, ingest_id: int) -> int:
-    """Instance type, GPU model and GPU count for one ingest's bill rows, via the catalog."""
+GPU_COLUMNS = ("x_InstanceType", "x_GpuModel", "x_GpuCount")
+
+
+def with_gpu_columns(warehouse: Warehouse, t: ir.Table) -> ir.Table:
+    """``t`` with ``x_InstanceType``, ``x_GpuModel`` and ``x_GpuCount`` filled where empty.
+
+    The instance type is the file's own, or the first match of :data:`INSTANCE_TYPE_PATTERN`
+    in ChargeDescription, SkuMeter or SkuPriceDetails; GPU model and count come from the
+    catalog by instance type. Done in the load query itself (a join with a small lookup), so
+    it costs one hash probe per row rather than a second pass over the new rows.
+    """
+    import ibis
+    import ibis.expr.datatypes as dt
     import pyarrow as pa
 
     rows = catalog_gpu_rows()
-    catalog = pa.table(
-        {
-            "instance_type": [r[0] for r in rows],
-            "gpu": [r[1] for r in rows],
-            "gpu_count": pa.array([r[2] for r in rows], type=pa.int64()),
-        }
+    lookup = warehouse.lookup_table(
+        "_mlcost_instance_gpus",
+        pa.table(
+            {
+                "instance_type": [r[0] for r in rows],
+                "gpu": [r[1] for r in rows],
+                "gpu_count": pa.array([r[2] for r in rows], type=pa.int64()),
+            }
+        ),
     )
-    return warehouse.fill_gpu_columns(ingest_id, INSTANCE_TYPE_PATTERN, catalog)
+
+    def existing(name: str, dtype: dt.DataType) -> ir.Value:
+        return t[name] if name in t.columns else ibis.null(dtype)
+
+    texts = [
+        t[c].cast(dt.string).fill_null("")
+        for c in ("ChargeDescription", "SkuMeter", "SkuPriceDetails")
+        if c in t.columns
+    ]
+    found = (
+        ibis.literal("")
+        .concat(*[part for text in texts for part in (text, ibis.literal(" "))])
+        .re_extract(INSTANCE_TYPE_PATTERN, 1)
+        .nullif("")
+        if texts
+        else ibis.null(dt.string)
+    )
+    typed = t.mutate(x_InstanceType=existing("x_InstanceType", dt.string).fill_null(found))
+    typed = typed.mutate(_mlcost_key=typed.x_InstanceType.lower())
+    joined = typed.left_join(lookup, typed._mlcost_key == lookup.instance_type)
+    count = dt.Decimal(18, 6)
+
+    def carried(name: str, dtype: dt.DataType) -> ir.Value:
+        return typed[name] if name in t.columns else ibis.null(dtype)
+
+    return joined.select(
+        *[typed[c] for c in t.columns if c not in GPU_COLUMNS],
+        x_InstanceType=typed.x_InstanceType,
+        x_GpuModel=ibis.coalesce(carried("x_GpuModel", dt.string), lookup.gpu),
+        x_GpuCount=ibis.coalesce(carried("x_GpuCount", count), lookup.gpu_count.cast(count)),
+    )

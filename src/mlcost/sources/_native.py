@@ -23,10 +23,10 @@ from mlcost.sources._common import (
     LoadResult,
     Written,
     expand_files,
-    fill_gpu_columns,
     load_once,
     open_text,
     sha256_file,
+    with_gpu_columns,
 )
 
 if TYPE_CHECKING:
@@ -206,12 +206,15 @@ def ingest_native(
         for f in files:
             t = _read(warehouse, f)
             try:
-                warehouse.insert("cost_line_items", _select(t, fmt, f, ingest_id))
+                expr = with_gpu_columns(warehouse, _select(t, fmt, f, ingest_id))
+                warehouse.insert("cost_line_items", expr)
             except DuckDBError as exc:
                 raise _explain(exc, f) from None
         written.rows_replaced = warehouse.replace_restated(ingest_id)
-        gpu_rows = fill_gpu_columns(warehouse, ingest_id)
         rows, _, _ = warehouse.coverage(ingest_id)
+        items = warehouse.table("cost_line_items")
+        mine = items.filter((items.x_IngestId == ingest_id) & items.x_GpuModel.notnull())
+        gpu_rows = int(mine.count().to_pyarrow().as_py())
         written.add("cost_line_items", rows)
         if gpu_rows:
             written.warnings.append(f"{gpu_rows:,} row(s) priced GPU instances")

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
-from mlcost.sources._common import fill_gpu_columns
+from mlcost.sources._common import with_gpu_columns
 from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, Warehouse
 
 if TYPE_CHECKING:
@@ -392,13 +392,18 @@ _CSP_ALIASES = (
 
 
 def _entity_key(col: ir.StringValue) -> ir.StringValue:
-    """One key per cloud provider, so 'AWS' and 'Amazon Web Services, Inc.' compare equal."""
+    """One key per cloud provider, so 'AWS' and 'Amazon Web Services, Inc.' compare equal.
+
+    Substring tests for the long names and whole first words for the short ones ('aws',
+    'oci'), which are cheaper than a regular expression per alias.
+    """
     import ibis
 
     low = col.lower()
+    first = low.re_replace(r"[^a-z0-9]+", " ").strip().split(" ")[0]
     cases = [
-        (ibis.or_(*[low.re_search(rf"\b{word}\b") for word in words]), key)
-        for key, words in _CSP_ALIASES
+        (ibis.or_(*[low.contains(w) if len(w) > 4 else first == w for w in aliases]), key)
+        for key, aliases in _CSP_ALIASES
     ]
     return ibis.cases(*cases, else_=low.strip())
 
@@ -420,10 +425,13 @@ def _legacy_providers(t: ir.Table) -> dict[str, ir.Value]:
         return {"ServiceProviderName": publisher, "HostProviderName": publisher}
     if publisher is None:
         return {"ServiceProviderName": provider, "HostProviderName": provider}
-    direct = publisher.isnull() | (_entity_key(publisher) == _entity_key(provider))
+    # Equal names (the common case) decide first; the alias comparison runs only on the rest.
+    same = publisher.isnull() | provider.isnull() | (publisher == provider)
     return {
-        "ServiceProviderName": ibis.ifelse(
-            direct | provider.isnull(), provider.fill_null(publisher), publisher
+        "ServiceProviderName": ibis.cases(
+            (same, provider.fill_null(publisher)),
+            (_entity_key(publisher) == _entity_key(provider), provider),
+            else_=publisher,
         ),
         "HostProviderName": provider,
     }
@@ -457,8 +465,8 @@ def _cost_and_usage_select(
             out[c.name] = derived[c.name]
         elif c.name == "BillingCurrency" and currency:
             out[c.name] = ibis.literal(currency)
-        else:
-            out[c.name] = ibis.null(target)
+        # Columns the file lacks are left out: the INSERT names only the columns it fills,
+        # and the table's default (NULL) fills the rest at no cost.
     for legacy in LEGACY_PROVIDER_COLUMNS:
         if legacy in present:
             out[f"x_{legacy}"] = t[legacy].cast(dt.string)
@@ -693,8 +701,11 @@ def ingest_focus(
                         "(neither FOCUS nor x_-prefixed)"
                     )
                 warehouse.add_text_columns("cost_line_items", extra_x)
-                expr = _cost_and_usage_select(
-                    source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x
+                expr = with_gpu_columns(
+                    warehouse,
+                    _cost_and_usage_select(
+                        source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x
+                    ),
                 )
             else:
                 expr = _contract_commitment_select(source, f, ingest_id=ingest_id)
@@ -709,7 +720,6 @@ def ingest_focus(
                 raise _explain(exc, f) from None
             done_bytes += f.size
         rows_replaced = warehouse.replace_restated(ingest_id)
-        fill_gpu_columns(warehouse, ingest_id)  # x_InstanceType / x_GpuModel / x_GpuCount
         rows, accounts, periods = warehouse.coverage(ingest_id)
         warnings += _commitment_warnings(warehouse, ingest_id)
         warehouse.record_ingest(

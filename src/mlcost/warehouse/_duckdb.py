@@ -221,41 +221,13 @@ class Warehouse:
         )
         return int(rows[0][0]) if rows else 0
 
-    def fill_gpu_columns(self, ingest_id: int, pattern: str, catalog: Any) -> int:
-        """Fill ``x_InstanceType``, ``x_GpuModel`` and ``x_GpuCount`` where one ingest left them
-        empty; return how many rows now name a GPU model.
+    def lookup_table(self, name: str, data: Any) -> ir.Table:
+        """A small Arrow table (a lookup such as the catalog's instance types) as an Ibis table.
 
-        The instance type is the first match of ``pattern`` (a regular expression with one
-        group) in ChargeDescription, SkuMeter or SkuPriceDetails; GPU model and count come from
-        ``catalog``, an Arrow table of (instance_type lower-cased, gpu, gpu_count).
+        It lives in this connection only, so queries can join it; the data is not stored.
         """
-        self._require_transaction()
-        text = """concat_ws(' ', "ChargeDescription", "SkuMeter", "SkuPriceDetails"::VARCHAR)"""
-        self._sql(
-            f"""UPDATE cost_line_items
-                SET x_InstanceType = nullif(regexp_extract({text}, $pattern, 1), '')
-                WHERE x_IngestId = $id AND x_InstanceType IS NULL""",
-            {"id": ingest_id, "pattern": pattern},
-        )
-        view = f"_mlcost_catalog_{threading.get_ident()}"
-        self._raw.register(view, catalog)
-        try:
-            self._sql(
-                f"""UPDATE cost_line_items AS c
-                    SET x_GpuModel = coalesce(c.x_GpuModel, k.gpu),
-                        x_GpuCount = coalesce(c.x_GpuCount, k.gpu_count)
-                    FROM {view} AS k
-                    WHERE c.x_IngestId = $id AND lower(c.x_InstanceType) = k.instance_type
-                      AND (c.x_GpuModel IS NULL OR c.x_GpuCount IS NULL)""",
-                {"id": ingest_id},
-            )
-        finally:
-            self._raw.unregister(view)
-        rows = self._sql(
-            "SELECT count(*) FROM cost_line_items WHERE x_IngestId = ? AND x_GpuModel IS NOT NULL",
-            [ingest_id],
-        )
-        return int(rows[0][0])
+        self._raw.register(name, data)
+        return self.ibis.table(name)
 
     def _run_with_progress(self, sql: str, progress: Callable[[float], None] | None) -> None:
         if progress is None:
