@@ -7,21 +7,16 @@ the window over the HTTP API.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from urllib.error import URLError
-from urllib.request import urlopen
 
 import pytest
 
 from mlcost import Warehouse
 from mlcost.errors import BadValue
 from mlcost.sources.prometheus import ingest_prometheus
+from tests.sources.promserver import running_prometheus
 
 T0 = 1777636800  # 2026-05-01T12:00:00Z
 LABELS = 'gpu="{g}",UUID="GPU-{g}",modelName="NVIDIA H100 80GB HBM3",Hostname="gpu-node-1",container="main",namespace="search",pod="embedder-0"'
@@ -43,54 +38,10 @@ def _openmetrics() -> str:
     return "\n".join(lines) + "\n# EOF\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not (shutil.which("prometheus") and shutil.which("promtool")):
-        pytest.skip("prometheus/promtool not installed (make tools installs Debian's package)")
-    root = tmp_path_factory.mktemp("prom")
-    history = root / "dcgm.om.txt"
-    history.write_text(_openmetrics())
-    data = root / "data"
-    subprocess.run(
-        ["promtool", "tsdb", "create-blocks-from", "openmetrics", str(history), str(data)],
-        check=True,
-        capture_output=True,
-    )
-    config = root / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.tsdb.retention.time=100y",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                with urlopen(f"{url}/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except (URLError, OSError):
-                time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready")
+    with running_prometheus(_openmetrics(), tmp_path_factory.mktemp("prom")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _rows(wh: Warehouse) -> list[dict[str, object]]:

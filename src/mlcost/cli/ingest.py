@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,52 @@ def ingest_opencost_cmd(
 
     with warehouse_from(ctx) as wh:
         report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
+
+
+@ingest.command("served")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--url", help="A Prometheus server with request counters, e.g. http://127.0.0.1:9090."
+)
+@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
+@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@click.option(
+    "--requests-metric", help="Counter of requests served, e.g. vllm:request_success_total."
+)
+@click.option(
+    "--tokens-metric", help="Counter of tokens served, e.g. vllm:generation_tokens_total."
+)
+@click.option("--label", default="endpoint", show_default=True, help="Label naming the endpoint.")
+@click.option("--step", default=3600, show_default=True, help="Window length in seconds.")
+@click.pass_context
+def ingest_served_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    url: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    requests_metric: str | None,
+    tokens_metric: str | None,
+    label: str,
+    step: int,
+) -> None:
+    """Load inference served volume (requests, tokens per endpoint and window) into workloads."""
+    from mlcost.sources.served import ingest_served
+
+    with warehouse_from(ctx) as wh:
+        report(
+            ingest_served(
+                wh,
+                paths,
+                url=url,
+                start=start,
+                end=end,
+                requests_metric=requests_metric,
+                tokens_metric=tokens_metric,
+                label=label,
+                step=step,
+            )
+        )
 
 
 @ingest.command("prometheus")

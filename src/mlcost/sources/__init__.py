@@ -75,6 +75,11 @@ REGISTRY: dict[str, SourceEntry] = {
         "mlcost.sources.mlflow",
         "MLflow tracking store runs (experiments, params, metrics, tags) → workloads",
     ),
+    "served": SourceEntry(
+        "served",
+        "mlcost.sources.served",
+        "Inference served volume per endpoint (requests, tokens): CSV or Prometheus counters",
+    ),
     "opencost": SourceEntry(
         "opencost",
         "mlcost.sources.opencost",

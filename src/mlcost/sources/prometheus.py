@@ -176,6 +176,19 @@ def _get(url: str, params: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def query_range(url: str, query: str, start: datetime, end: datetime, step: int) -> dict[str, Any]:
+    """One ``query_range`` call, evaluated from ``start`` to ``end`` every ``step`` seconds."""
+    return _get(
+        url,
+        {
+            "query": query,
+            "start": start.replace(tzinfo=UTC).timestamp(),
+            "end": end.replace(tzinfo=UTC).timestamp(),
+            "step": step,
+        },
+    )
+
+
 def query_buckets(
     url: str, start: datetime, end: datetime, resolution: int, selector: str = ""
 ) -> tuple[list[dict[str, Any]], bytes]:
