@@ -46,3 +46,12 @@ def test_bad_config_files_say_which_file_and_what(tmp_path: Path) -> None:
     (tmp_path / "mlcost.toml").write_text('warehous = "x"\n')
     with pytest.raises(ConfigError, match=r"unknown setting\(s\) warehous"):
         load_settings(env=_env(tmp_path), cwd=tmp_path)
+
+
+def test_memory_limit_default_file_and_environment(tmp_path: Path) -> None:
+    assert load_settings(env=_env(tmp_path), cwd=tmp_path).memory_limit == "1GB"
+    (tmp_path / "mlcost.toml").write_text('memory_limit = "4GB"\n')
+    assert load_settings(env=_env(tmp_path), cwd=tmp_path).memory_limit == "4GB"
+    env = _env(tmp_path, MLCOST_MEMORY_LIMIT="2GB")
+    s = load_settings(env=env, cwd=tmp_path)
+    assert (s.memory_limit, s.sources["memory_limit"]) == ("2GB", "environment MLCOST_MEMORY_LIMIT")

@@ -25,7 +25,10 @@ from mlcost.errors import ConfigError
 __all__ = ["Settings", "default_warehouse_url", "load_settings"]
 
 PROJECT_FILE = "mlcost.toml"
-_KNOWN_KEYS = frozenset({"warehouse"})
+_KNOWN_KEYS = frozenset({"warehouse", "memory_limit"})
+# DuckDB's own default is 80% of RAM; a cap keeps a 10-million-row ingest under 2 GiB, and
+# DuckDB spills to disk rather than fail when a query needs more (docs/benchmarks.md).
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 
 @dataclass(frozen=True)
@@ -33,12 +36,14 @@ class Settings:
     """What mlcost needs to know before it does anything.
 
     ``warehouse`` is a URL (``duckdb:///abs/path.duckdb``) or a plain path to a DuckDB file.
+    ``memory_limit`` caps the embedded engine's memory (DuckDB syntax: ``"1GB"``, ``"512MB"``).
     ``sources`` says, per setting, where its value came from, for ``mlcost config`` output
     and error messages.
     """
 
     warehouse: str
     sources: Mapping[str, str]
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
 
 
 def default_warehouse_url(env: Mapping[str, str]) -> str:
@@ -87,8 +92,11 @@ def load_settings(
     """Assemble :class:`Settings` from defaults, files, environment and arguments."""
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    values: dict[str, str] = {"warehouse": default_warehouse_url(env)}
-    origin: dict[str, str] = {"warehouse": "default"}
+    values: dict[str, str] = {
+        "warehouse": default_warehouse_url(env),
+        "memory_limit": DEFAULT_MEMORY_LIMIT,
+    }
+    origin: dict[str, str] = {"warehouse": "default", "memory_limit": "default"}
 
     config_home = env.get("XDG_CONFIG_HOME") or str(
         Path(env.get("HOME", "~")).expanduser() / ".config"
@@ -102,10 +110,14 @@ def load_settings(
             for key, value in _read_toml(path).items():
                 values[key] = str(value)
                 origin[key] = f"{label} {path}"
-    if env.get("MLCOST_WAREHOUSE"):
-        values["warehouse"] = env["MLCOST_WAREHOUSE"]
-        origin["warehouse"] = "environment MLCOST_WAREHOUSE"
+    for key in sorted(_KNOWN_KEYS):
+        name = f"MLCOST_{key.upper()}"
+        if env.get(name):
+            values[key] = env[name]
+            origin[key] = f"environment {name}"
     if warehouse:
         values["warehouse"] = warehouse
         origin["warehouse"] = "argument"
-    return Settings(warehouse=values["warehouse"], sources=origin)
+    return Settings(
+        warehouse=values["warehouse"], sources=origin, memory_limit=values["memory_limit"]
+    )

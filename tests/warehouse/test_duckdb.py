@@ -101,3 +101,13 @@ def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
             open_warehouse(str(path))
     finally:
         holder.communicate("")
+
+
+def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    from mlcost.errors import ConfigError
+
+    with open_warehouse(str(tmp_path / "m.duckdb"), memory_limit="512MB") as wh:
+        (limit,) = wh._sql("SELECT current_setting('memory_limit')")[0]
+        assert str(limit).replace(" ", "").upper().startswith(("488", "512"))  # MiB vs MB
+    with pytest.raises(ConfigError, match="'lots'"):
+        open_warehouse(str(tmp_path / "m.duckdb"), memory_limit="lots")

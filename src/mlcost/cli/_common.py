@@ -36,7 +36,7 @@ def warehouse_from(ctx: click.Context, *, read_only: bool = False) -> Iterator[W
     root = ctx.find_root()
     explicit = (root.obj or {}).get("warehouse")
     settings = load_settings(warehouse=explicit)
-    wh = open_warehouse(settings.warehouse, read_only=read_only)
+    wh = open_warehouse(settings.warehouse, read_only=read_only, memory_limit=settings.memory_limit)
     try:
         yield wh
     finally:

@@ -9,7 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcost.errors import UnsupportedWarehouse, WarehouseError, WarehouseLocked, WarehouseTooNew
+from mlcost.errors import (
+    ConfigError,
+    UnsupportedWarehouse,
+    WarehouseError,
+    WarehouseLocked,
+    WarehouseTooNew,
+)
 from mlcost.warehouse import _migrations
 
 if TYPE_CHECKING:
@@ -299,11 +305,16 @@ class Warehouse:
 
 
 def open_warehouse(
-    url: str, *, read_only: bool = False, migrate_to: int | None = None
+    url: str,
+    *,
+    read_only: bool = False,
+    memory_limit: str = "1GB",
+    migrate_to: int | None = None,
 ) -> Warehouse:
     """Open (creating and migrating if needed) the warehouse at ``url``.
 
-    ``migrate_to`` stops migrations at a version; it exists for tests of upgrades.
+    ``memory_limit`` caps DuckDB's memory (it spills to disk beyond it; see
+    ``mlcost.config``). ``migrate_to`` stops migrations at a version, for tests of upgrades.
     """
     import duckdb
     import ibis
@@ -325,6 +336,14 @@ def open_warehouse(
             ) from exc
         raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
     wh = Warehouse(con, url, read_only=read_only)
+    try:
+        wh._sql(f"SET memory_limit = '{memory_limit}'")
+    except duckdb.Error as exc:
+        wh.close()
+        raise ConfigError(
+            f"memory_limit {memory_limit!r} is not a size DuckDB understands ({exc}). "
+            "Write it like '1GB' or '512MB'."
+        ) from None
     if not read_only:
         raw = con.con
         version = _migrations.current_version(raw)
