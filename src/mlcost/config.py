@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mlcost.errors import ConfigError
 
-__all__ = ["Settings", "default_warehouse_url", "load_settings"]
+__all__ = ["Settings", "data_dir", "default_warehouse_url", "load_settings"]
 
 PROJECT_FILE = "mlcost.toml"
 _KNOWN_KEYS = frozenset({"warehouse", "memory_limit"})
@@ -46,12 +46,16 @@ class Settings:
     memory_limit: str = DEFAULT_MEMORY_LIMIT
 
 
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """mlcost's XDG data folder: ``$XDG_DATA_HOME/mlcost`` (``~/.local/share/mlcost``)."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME", "~")).expanduser()
+    return Path(env.get("XDG_DATA_HOME") or home / ".local/share") / "mlcost"
+
+
 def default_warehouse_url(env: Mapping[str, str]) -> str:
     """The XDG data-dir default: ``$XDG_DATA_HOME/mlcost/warehouse.duckdb``."""
-    data_home = env.get("XDG_DATA_HOME") or str(
-        Path(env.get("HOME", "~")).expanduser() / ".local/share"
-    )
-    return f"duckdb://{Path(data_home) / 'mlcost' / 'warehouse.duckdb'}"
+    return f"duckdb://{data_dir(env) / 'warehouse.duckdb'}"
 
 
 def _read_toml(path: Path) -> dict[str, object]:

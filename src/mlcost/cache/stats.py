@@ -18,11 +18,8 @@ The spool is a folder of ``*.jsonl`` files that ``sources/`` reads into the ware
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcost.errors import InvalidInput
+from mlcost.runtime._records import spool_dir, write_spool_file
 
 __all__ = ["CacheStats", "Money", "spool_dir", "write_stats"]
 
@@ -95,17 +93,6 @@ class CacheStats:
         }
 
 
-def spool_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$MLCOST_SPOOL``, else ``$XDG_DATA_HOME/mlcost/spool`` (``~/.local/share`` default)."""
-    env = os.environ if env is None else env
-    if env.get("MLCOST_SPOOL"):
-        return Path(env["MLCOST_SPOOL"])
-    data_home = env.get("XDG_DATA_HOME") or str(
-        Path(env.get("HOME", "~")).expanduser() / ".local/share"
-    )
-    return Path(data_home) / "mlcost" / "spool"
-
-
 def write_stats(
     stats: CacheStats | list[CacheStats],
     *,
@@ -116,15 +103,7 @@ def write_stats(
     """Write one JSON line per stats object into a new spool file; returns its path."""
     items = stats if isinstance(stats, list) else [stats]
     folder = Path(spool) if spool is not None else spool_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", items[0].cache if items else "cache")[:64]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     final = folder / f"cache_stats-{safe}-{stamp}-{uuid.uuid4().hex[:8]}.jsonl"
-    tmp = final.with_name(final.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for s in items:
-            fh.write(json.dumps(s.to_record(run_id=run_id, time=time)) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
-    return final
+    return write_spool_file(final, [s.to_record(run_id=run_id, time=time) for s in items])

@@ -123,13 +123,12 @@ class CatalogImport:
 
 def catalog_home(env: Mapping[str, str] | None = None) -> Path:
     """Where imported catalog versions live: ``$MLCOST_CATALOG_DIR`` or the XDG data dir."""
+    from mlcost.config import data_dir
+
     env = os.environ if env is None else env
     if env.get("MLCOST_CATALOG_DIR"):
         return Path(env["MLCOST_CATALOG_DIR"])
-    data_home = env.get("XDG_DATA_HOME") or str(
-        Path(env.get("HOME", "~")).expanduser() / ".local/share"
-    )
-    return Path(data_home) / "mlcost" / "catalog"
+    return data_dir(env) / "catalog"
 
 
 def _num(text: str) -> float | None:

@@ -56,13 +56,12 @@ def money(amount: Decimal | None, currency: str = "USD") -> dict[str, str] | Non
 
 def spool_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$MLCOST_SPOOL``, else ``$XDG_DATA_HOME/mlcost/spool`` (``~/.local/share/mlcost/spool``)."""
+    from mlcost.config import data_dir
+
     env = os.environ if env is None else env
     if env.get("MLCOST_SPOOL"):
         return Path(env["MLCOST_SPOOL"])
-    data_home = env.get("XDG_DATA_HOME") or str(
-        Path(env.get("HOME", "~")).expanduser() / ".local/share"
-    )
-    return Path(data_home) / "mlcost" / "spool"
+    return data_dir(env) / "spool"
 
 
 class Sink(Protocol):
@@ -75,6 +74,21 @@ class Sink(Protocol):
 
 def _jsonl(records: Sequence[Record]) -> bytes:
     return "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
+
+
+def write_spool_file(final: Path, records: Sequence[Record]) -> Path:
+    """Write ``records`` as JSON lines to ``final`` atomically: ``final.tmp``, fsync, rename.
+
+    A reader of the spool never sees half a file. Raises OSError (a full disk, say).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(final.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(_jsonl(records))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    return final
 
 
 class SpoolSink:
@@ -92,14 +106,8 @@ class SpoolSink:
         with self._lock:
             self._seq += 1
             final = self.directory / f"{self.prefix}-{self._seq:06d}.jsonl"
-            tmp = final.with_name(final.name + ".tmp")
             try:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                with tmp.open("wb") as fh:
-                    fh.write(_jsonl(records))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, final)
+                write_spool_file(final, records)
             except OSError as exc:  # a full disk must not stop training
                 log.warning("mlcost: could not write the spool file %s: %s", final, exc)
 
