@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from mlcost.attribution.classify import workload_type
-from mlcost.attribution.gpu import gpu_lines, gpu_portions, linked_workloads
+from mlcost.attribution.gpu import gpu_lines, gpu_portions, linked_workloads, no_workload
 from mlcost.attribution.tags import TagRules, learn_tag_rules
 from mlcost.config import AttributionConfig, SharedRule
 from mlcost.warehouse import FOCUS_COLUMNS
@@ -121,19 +121,14 @@ def _portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.Tabl
 
     keys = rules.canonical_keys
     gpu = gpu_portions(warehouse, lines, rules)
-    null_s = ibis.null().cast("string")
     other = lines.filter(~gpu_lines(lines))
     direct = other.select(
         "x_OriginRow",
         bucket=ibis.literal("direct"),
         ratio=ibis.literal(1.0),
-        workload_id=null_s,
-        workload_source=null_s,
-        workload_kind=null_s,
-        workload_name=null_s,
         gpu_hours=ibis.null().cast("float64"),
         utilization=ibis.null().cast("float64"),
-        **{f"w_{k}": null_s for k in keys},
+        **no_workload(rules),
     )
     cols = [*_PORTION, *(f"w_{k}" for k in keys)]
     return gpu.select(*cols).union(direct.select(*cols))

@@ -43,7 +43,13 @@ if TYPE_CHECKING:
 
     from mlcost.warehouse import Warehouse
 
-__all__ = ["gpu_lines", "gpu_portions", "linked_workloads", "workload_gpu_share"]
+__all__ = [
+    "gpu_lines",
+    "gpu_portions",
+    "linked_workloads",
+    "no_workload",
+    "workload_gpu_share",
+]
 
 _MIG = r"(\d+)g\."
 
@@ -57,6 +63,21 @@ def gpu_lines(lines: ir.Table) -> ir.Value:
         & lines.ResourceId.notnull()
         & ~unused
     ).fill_null(False)
+
+
+def no_workload(rules: TagRules, *, workload_id: ir.Value | None = None) -> dict[str, ir.Value]:
+    """The workload columns of a share that no workload record stands behind (all NULL)."""
+    import ibis
+
+    null = ibis.null().cast("string")
+    return {
+        "workload_id": null if workload_id is None else workload_id,
+        "workload_source": null,
+        "workload_kind": null,
+        "workload_name": null,
+        "workload_run": null,
+        **{f"w_{k}": null for k in rules.canonical_keys},
+    }
 
 
 def _attr(w: ir.Table, key: str) -> ir.Value:
@@ -144,21 +165,15 @@ def gpu_portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.T
     # GPU resources with no workload record: the resource is its own workload.
     has_wl = wl.select(rid=wl.billed_resource_id).distinct()
     alone = g.anti_join(has_wl, g.ResourceId == has_wl.rid)
-    null_s = ibis.null().cast("string")
     own = alone.select(
         "x_OriginRow",
         "ResourceId",
         "x_GpuCount",
         "capacity",
-        workload_id="resource:" + alone.ResourceId,
-        workload_source=null_s,
-        workload_kind=null_s,
-        workload_name=null_s,
-        workload_run=null_s,
         ws=alone.ChargePeriodStart.cast("timestamp"),
         we=alone.ChargePeriodEnd.cast("timestamp"),
         ratio=ibis.literal(1.0),
-        **{f"w_{k}": null_s for k in rules.canonical_keys},
+        **no_workload(rules, workload_id="resource:" + alone.ResourceId),
     )
     cols = own.columns
     claims = pairs.select(*cols).union(own)
@@ -193,14 +208,9 @@ def gpu_portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.T
         "ResourceId",
         "x_GpuCount",
         "capacity",
-        workload_id=null_s,
-        workload_source=null_s,
-        workload_kind=null_s,
-        workload_name=null_s,
-        workload_run=null_s,
         ws=ibis.null().cast("timestamp"),
         we=ibis.null().cast("timestamp"),
-        **{f"w_{k}": null_s for k in rules.canonical_keys},
+        **no_workload(rules),
         bucket=ibis.literal("gpu_unallocated"),
         ratio=rest.left,
         gpu_hours=rest.left * rest.capacity,
