@@ -28,11 +28,11 @@ The mapping is then applied to every row as an Ibis expression (a ``CASE`` over 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlcost.config import AttributionConfig
 
@@ -121,10 +121,6 @@ class TagRules:
         mapping = {k: v for k, v in self.values.get(key, {}).items() if k != v}
         normalized = raw.substitute(mapping) if mapping else raw
         return normalized.nullif("")
-
-    def normalized(self, tags: ir.Value) -> dict[str, ir.Value]:
-        """Every canonical key's value, as named expressions."""
-        return {k: self.value(tags, k).name(k) for k in self.canonical_keys}
 
 
 def _distinct(expr: ir.Table, column: str) -> list[str]:
@@ -306,19 +302,3 @@ def _one_currency(currencies: Iterable[str | None]) -> str:
             fix="Load one currency per warehouse, or filter by BillingCurrency first.",
         )
     return found[0] if found else "USD"
-
-
-def normalized_keys(rules: TagRules) -> Sequence[str]:
-    return rules.canonical_keys
-
-
-def as_dict(row: AuditRow) -> dict[str, Any]:
-    return {
-        "account": row.account,
-        "resource": row.resource,
-        "status": row.status,
-        "missing": ", ".join(row.missing),
-        "invalid": ", ".join(row.invalid),
-        "cost": row.cost,
-        "share": row.share,
-    }
