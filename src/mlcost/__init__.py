@@ -26,7 +26,11 @@ _EXPORTS: dict[str, str] = {
     "Settings": "mlcost.config",
     "StopRule": "mlcost.runtime",
     "Warehouse": "mlcost.warehouse",
+    "allocate": "mlcost.attribution",
+    "audit_tags": "mlcost.attribution",
+    "drill_down": "mlcost.attribution",
     "estimate_memory": "mlcost.plan.memory",
+    "export_focus": "mlcost.attribution",
     "generate_demo": "mlcost.demo",
     "gpu_spec": "mlcost.catalog",
     "hourly_price": "mlcost.catalog",
@@ -40,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "plan_spot": "mlcost.plan.spot",
     "plan_tco": "mlcost.plan.tco",
     "plan_workers": "mlcost.plan.batch",
+    "showback": "mlcost.attribution",
     "spend": "mlcost.spend",
     "track": "mlcost.runtime",
 }
@@ -47,6 +52,11 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from mlcost.attribution import allocate as allocate
+    from mlcost.attribution import audit_tags as audit_tags
+    from mlcost.attribution import drill_down as drill_down
+    from mlcost.attribution import export_focus as export_focus
+    from mlcost.attribution import showback as showback
     from mlcost.cache import ModelIdentity as ModelIdentity
     from mlcost.cache import PredictionCache as PredictionCache
     from mlcost.cache import SemanticCache as SemanticCache

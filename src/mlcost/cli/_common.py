@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from mlcost.config import Settings
     from mlcost.warehouse import Warehouse
 
 FORMATS = ("table", "csv", "json")
@@ -27,15 +28,20 @@ format_option = click.option(
 )
 
 
+def settings_from(ctx: click.Context) -> Settings:
+    """The settings, with --warehouse from the root command applied."""
+    from mlcost.config import load_settings
+
+    root = ctx.find_root()
+    return load_settings(warehouse=(root.obj or {}).get("warehouse"))
+
+
 @contextmanager
 def warehouse_from(ctx: click.Context, *, read_only: bool = False) -> Iterator[Warehouse]:
     """Open the warehouse chosen by --warehouse / MLCOST_WAREHOUSE / mlcost.toml / default."""
-    from mlcost.config import load_settings
     from mlcost.warehouse import open_warehouse
 
-    root = ctx.find_root()
-    explicit = (root.obj or {}).get("warehouse")
-    settings = load_settings(warehouse=explicit)
+    settings = settings_from(ctx)
     wh = open_warehouse(settings.warehouse, read_only=read_only, memory_limit=settings.memory_limit)
     try:
         yield wh

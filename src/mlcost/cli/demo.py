@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,6 +13,7 @@ import click
 from mlcost.cli._common import format_option, render_rows
 
 if TYPE_CHECKING:
+    from mlcost.attribution import Showback, TagAudit
     from mlcost.demo import DemoSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,7 +82,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
     quiet = fmt != "table"
     if not _is_current(out, days, seed, scale):
         _generate(out, days, seed, scale, quiet=quiet)
-    s = _load_and_summarize(out, quiet=quiet)
+    s, sb, audit = _load_and_summarize(out, quiet=quiet)
     money = f"EffectiveCost ({s.currency})"
     render_rows(
         [{"team": t, money: c, "share": f"{c / s.total:.1%}"} for t, c in s.by_team],
@@ -104,23 +106,81 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
     )
     click.echo(
         "Team tags are grouped as the bill writes them (team, Team or team_name); spellings "
-        "such as 'ml-search' and 'search' are still apart."
+        "such as 'ml-search' and 'search' are still apart. Showback normalizes them:"
+    )
+    if sb is not None and audit is not None:
+        _print_attribution(sb, audit)
+    click.echo(
+        f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json; "
+        f"settings: {out}/mlcost.toml.\n"
+        f"Explore: cd {out} && mlcost showback --month {sb.month if sb else 'YYYY-MM'} "
+        "--format html > showback.html; mlcost tags audit; mlcost spend --by ServiceName"
+    )
+
+
+def _print_attribution(sb: Showback, audit: TagAudit) -> None:
+    money = [
+        "direct",
+        "shared",
+        "gpu_used",
+        "gpu_idle",
+        "unallocated",
+        "total",
+    ]
+    render_rows(
+        [s.as_dict() for s in sb.statements],
+        ["owner", *money],
+        "table",
+        title=f"Showback {sb.month} by {sb.owner_key} ({sb.currency}, EffectiveCost)",
+        money_columns=money,
+    )
+    rec = sb.reconciliation
+    gpu = sum((x.gpu_used + x.gpu_idle for x in sb.statements), Decimal(0))
+    idle = sum((x.gpu_idle for x in sb.statements), Decimal(0))
+    click.echo(
+        f"GPUs cost {gpu:,.2f} {sb.currency} with workloads on them, {idle:,.2f} of it idle. "
+        f"Statements {rec.effective[1]:,.2f} = bill {rec.effective[0]:,.2f} (EffectiveCost); "
+        f"{rec.billed[1]:,.2f} = {rec.billed[0]:,.2f} (BilledCost)."
+    )
+    rows = [
+        {
+            "resource": (r.resource or "(no resource)").rsplit("/", 1)[-1],
+            "status": r.status,
+            "missing": ", ".join(r.missing),
+            "cost": r.cost,
+            "share": f"{r.share:.1%}",
+        }
+        for r in audit.rows[:8]
+    ]
+    render_rows(
+        rows,
+        ["resource", "status", "missing", "cost", "share"],
+        "table",
+        title=f"Tag audit: worst of {len(audit.rows)} resources ({audit.currency})",
+        money_columns=["cost"],
     )
     click.echo(
-        f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json.\n"
-        f"Explore: mlcost --warehouse {out / WAREHOUSE} spend --by ServiceName"
+        f"Untagged {audit.untagged_share:.1%}, non-compliant {audit.non_compliant_share:.1%} "
+        f"of the bill; no team tag: {audit.owner_missing:,.2f} {audit.currency} "
+        f"({audit.owner_missing_share:.1%})."
     )
 
 
 WAREHOUSE = "warehouse.duckdb"
 
 
-def _load_and_summarize(out: Path, *, quiet: bool) -> DemoSummary:
-    """Ingest the demo's FOCUS files into a fresh warehouse in ``out`` and summarize it."""
+def _load_and_summarize(
+    out: Path, *, quiet: bool
+) -> tuple[DemoSummary, Showback | None, TagAudit | None]:
+    """Ingest the demo's files into a fresh warehouse in ``out``; summarize, and (for people)
+    allocate its first month and audit its tags with the demo's ``mlcost.toml``."""
     from rich.progress import Progress
 
     from mlcost import ingest_focus, open_warehouse
+    from mlcost.attribution import audit_tags, showback
     from mlcost.demo import summarize
+    from mlcost.demo._config import DEMO_CONFIG_TOML, demo_attribution
+    from mlcost.demo._org import START
     from mlcost.sources import ingest_auto
 
     db = out / WAREHOUSE
@@ -145,7 +205,13 @@ def _load_and_summarize(out: Path, *, quiet: bool) -> DemoSummary:
             for r in loaded:
                 counts = ", ".join(f"{n:,} {table}" for table, n in r.rows.items())
                 click.echo(f"Loaded {r.source}: {counts} from {len(r.inputs)} file(s)")
-        return summarize(wh)
+        (out / "mlcost.toml").write_text(DEMO_CONFIG_TOML, encoding="utf-8")
+        if quiet:
+            return summarize(wh), None, None
+        config = demo_attribution()
+        bar.update(task, description="allocating")
+        month = f"{START:%Y-%m}"  # the first month of the organization
+        return summarize(wh), showback(wh, config, month), audit_tags(wh, config)
 
 
 @demo.command()

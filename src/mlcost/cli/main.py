@@ -18,12 +18,15 @@ COMMANDS: dict[str, str] = {
     "cache": "mlcost.cli.cache:cache",
     "catalog": "mlcost.cli.catalog:catalog",
     "demo": "mlcost.cli.demo:demo",
+    "export": "mlcost.cli.attribution:export",
     "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
     "plan": "mlcost.cli.plan:plan",
     "run": "mlcost.cli.run:run",
+    "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
+    "tags": "mlcost.cli.attribution:tags",
 }
 
 

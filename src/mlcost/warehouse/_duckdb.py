@@ -120,6 +120,22 @@ class Warehouse:
             filename=filename,
         )
 
+    @contextmanager
+    def temporary(self, expr: ir.Table) -> Iterator[ir.Table]:
+        """``expr`` computed once into a session-private table, dropped on exit.
+
+        For results that later expressions read several times and that must not change
+        between reads (row numbers). Allowed on a read-only warehouse: nothing is persisted.
+        """
+        import uuid
+
+        name = f"_mlcost_tmp_{uuid.uuid4().hex}"
+        table = self.ibis.create_table(name, obj=expr, temp=True)
+        try:
+            yield table
+        finally:
+            self._sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+
     # -- writes ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -182,6 +198,8 @@ class Warehouse:
 
         target = self.columns(table)
         expr = expr.select(*[c for c in target if c in expr.columns])
+        # Small lookup tables built in Python (ibis.memtable) must exist in the engine first.
+        self.ibis._register_in_memory_tables(expr)
         sql = ibis.to_sql(expr, dialect="duckdb")
         cols = ", ".join(f'"{c}"' for c in expr.columns)
         self._run_with_progress(f"INSERT INTO {table} ({cols}) {sql}", progress)
@@ -202,6 +220,22 @@ class Warehouse:
         finally:
             self._raw.unregister(view)
         return int(data.num_rows)
+
+    def replace_window(
+        self, table: str, expr: ir.Table, *, column: str, start: Any, end: Any
+    ) -> int:
+        """Delete the rows of ``table`` whose ``column`` is in ``[start, end)``, insert ``expr``.
+
+        Derived tables (``allocated_costs``) are rebuilt a window at a time. Returns rows
+        inserted.
+        """
+        self._require_transaction()
+        if not re.fullmatch(r"[A-Za-z_]+", table + column):
+            raise WarehouseError(f"bad table or column name {table!r}.{column!r}")
+        self._sql(f'DELETE FROM {table} WHERE "{column}" >= ? AND "{column}" < ?', [start, end])
+        before = int(self._sql(f"SELECT count(*) FROM {table}")[0][0])
+        self.insert(table, expr)
+        return int(self._sql(f"SELECT count(*) FROM {table}")[0][0]) - before
 
     def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
         """Rows of ``table`` written by one ingest."""

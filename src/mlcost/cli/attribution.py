@@ -1,0 +1,161 @@
+"""``mlcost showback``, ``mlcost tags audit`` and ``mlcost export focus``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+
+_COLUMNS = (
+    "owner",
+    "direct",
+    "shared",
+    "gpu_used",
+    "gpu_idle",
+    "gpu_unmeasured",
+    "unallocated",
+    "total",
+    "currency",
+)
+
+
+@click.command()
+@click.option("--month", required=True, help="Billing month, YYYY-MM (charges starting in it).")
+@click.option("--by", default=None, help="Owner tag key (default: [attribution] owner, team).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "html"]),
+    default="table",
+    show_default=True,
+    help="table for people, csv / json for scripts, html for a readable page.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write showback-<month>.csv and .html into this folder.",
+)
+@click.pass_context
+def showback(ctx: click.Context, month: str, by: str | None, fmt: str, out: Path | None) -> None:
+    """Statements per owner: direct, shared, GPU used vs idle, unallocated; reconciled."""
+    import json
+
+    from mlcost.attribution import render_html
+    from mlcost.attribution import showback as build
+
+    config = settings_from(ctx).attribution
+    with warehouse_from(ctx) as wh:
+        sb = build(wh, config, month, by=by)
+    rows = [s.as_dict() for s in sb.statements]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(out / f"showback-{month}.csv", rows)
+        (out / f"showback-{month}.html").write_text(render_html(sb), encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if fmt == "html":
+        click.echo(render_html(sb), nl=False)
+        return
+    money = [c for c in _COLUMNS if c not in ("owner", "currency")]
+    render_rows(
+        rows, _COLUMNS, fmt, title=f"Showback {month} by {sb.owner_key}", money_columns=money
+    )
+    if fmt == "table":
+        rec = sb.reconciliation
+        state = "balanced" if rec.balanced else "NOT BALANCED"
+        click.echo(
+            f"Bill {month}: EffectiveCost {rec.effective[0]:,.2f}, allocated "
+            f"{rec.effective[1]:,.2f}; BilledCost {rec.billed[0]:,.2f}, allocated "
+            f"{rec.billed[1]:,.2f} {sb.currency} ({state})."
+        )
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    names = [*_COLUMNS, "gpu_unallocated", "billed", "gpu_hours", "coverage"]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=names, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@click.group()
+def tags() -> None:
+    """Tag policy: what is untagged or breaks the policy ([attribution] in mlcost.toml)."""
+
+
+@tags.command()
+@click.option("--month", default=None, help="Only charges starting in this month (YYYY-MM).")
+@click.option("--limit", type=int, default=20, show_default=True, help="Rows to show (0: all).")
+@format_option
+@click.pass_context
+def audit(ctx: click.Context, month: str | None, limit: int, fmt: str) -> None:
+    """Untagged and non-compliant spend by account and resource, worst first."""
+    from mlcost.attribution import audit_tags, month_window
+
+    config = settings_from(ctx).attribution
+    start, end = month_window(month) if month else (None, None)
+    with warehouse_from(ctx, read_only=True) as wh:
+        result = audit_tags(wh, config, start=start, end=end)
+    rows = [
+        {
+            "account": r.account,
+            "resource": r.resource or "(no resource)",
+            "status": r.status,
+            "missing": ", ".join(r.missing),
+            "invalid": ", ".join(r.invalid),
+            f"cost ({result.currency})": r.cost,
+            "share": r.share if fmt == "json" else f"{r.share:.1%}",
+        }
+        for r in result.rows[: limit or None]
+    ]
+    columns = list(rows[0]) if rows else ["account", "resource", "status"]
+    render_rows(
+        rows,
+        columns,
+        fmt,
+        title=f"Tag audit ({result.metric}, {result.currency})",
+        money_columns=[f"cost ({result.currency})"],
+    )
+    if fmt == "table":
+        click.echo(
+            f"Untagged {result.untagged:,.2f} {result.currency} ({result.untagged_share:.1%}), "
+            f"non-compliant {result.non_compliant:,.2f} ({result.non_compliant_share:.1%}) of "
+            f"{result.total:,.2f}; no owner tag ({config.owner}) "
+            f"{result.owner_missing:,.2f} ({result.owner_missing_share:.1%})."
+        )
+
+
+@click.group()
+def export() -> None:
+    """Write mlcost data in formats other tools read."""
+
+
+@export.command()
+@click.option(
+    "--version",
+    "version",
+    type=click.Choice(["1.3"]),
+    default="1.3",
+    show_default=True,
+    help="FOCUS version to write.",
+)
+@click.option("--month", default=None, help="Only charges starting in this month (YYYY-MM).")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def focus(ctx: click.Context, version: str, month: str | None, out: Path) -> None:
+    """The allocated costs as FOCUS (CSV, or Parquet for *.parquet) with split-allocation columns.
+
+    Run `mlcost showback --month YYYY-MM` first: it builds the allocation.
+    """
+    from mlcost.attribution import export_focus
+
+    with warehouse_from(ctx, read_only=True) as wh:
+        n = export_focus(wh, out, version=version, month=month)
+    click.echo(f"Wrote {n:,} FOCUS {version} rows to {out}")

@@ -1,0 +1,73 @@
+"""What Acme's platform team writes in its ``mlcost.toml``: teams, tag policy, shared rules.
+
+The demo writes this next to its warehouse. It names the organization's teams and the two
+team nicknames no heuristic could guess (``recsys``, ``asr``); every other spelling in the
+bill (``Search``, ``ml-search``, ``LLM-Platform``, ``llm``, ``cv-vision``, ``dataeng``,
+``Team``, ``team_name``) is left to mlcost's normalization heuristics.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from mlcost.config import AttributionConfig, parse_attribution
+
+DEMO_CONFIG_TOML = """\
+# mlcost configuration of the fictional Acme ML organization (written by `mlcost demo`).
+[mlcost]
+warehouse = "warehouse.duckdb"
+
+[attribution]
+owner = "team"
+required = ["project", "team", "model", "env"]
+
+[attribution.aliases]
+account = "team"          # Slurm accounts are named after teams
+
+[attribution.values.team]
+recsys = "recommendations"
+asr = "speech"
+
+[attribution.allowed]
+team = ["search", "recommendations", "llm-platform", "vision", "data-eng", "speech"]
+env = ["prod", "staging", "dev"]
+
+# The Kubernetes control planes serve every team's GPU pods: spread by GPU-hours.
+[[attribution.shared]]
+name = "kubernetes-control-plane"
+match = { ServiceName = ["Amazon Elastic Kubernetes Service", "Kubernetes Engine"] }
+method = "proportional"
+basis = "gpu_hours"
+
+# Support and tax follow what each team spends.
+[[attribution.shared]]
+name = "support-and-tax"
+match = { ServiceName = ["AWS Support (Business)", "Tax"] }
+method = "proportional"
+
+# The untagged Azure file share is used by the two teams that run on Azure, evenly.
+[[attribution.shared]]
+name = "azure-shared-storage"
+match = { ServiceName = "Storage", ServiceProviderName = "Microsoft Azure" }
+method = "even"
+owners = ["search", "vision"]
+
+# The GCP credit was negotiated for vision's training; a little goes to data-eng's pipelines.
+[[attribution.shared]]
+name = "gcp-credit"
+match = { ChargeCategory = "Credit", ServiceProviderName = "Google Cloud" }
+method = "fixed"
+weights = { vision = 9, data-eng = 1 }
+
+# The p4d reservation was bought for llm-platform's research cluster.
+[[attribution.shared]]
+name = "p4d-reservation"
+match = { ChargeCategory = "Purchase", ServiceName = "Amazon Elastic Compute Cloud" }
+method = "fixed"
+weights = { llm-platform = 1 }
+"""
+
+
+def demo_attribution() -> AttributionConfig:
+    """The demo organization's ``[attribution]`` settings."""
+    return parse_attribution(tomllib.loads(DEMO_CONFIG_TOML)["attribution"], where="demo")
