@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -95,4 +96,8 @@ def render_rows(
         table.add_column(c, justify="right" if c in money_columns else "left")
     for r in rows:
         table.add_row(*(_cell(r[c], c in money_columns) for c in columns))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # Piped into a file or a CI log: rich would assume 80 columns and cut the amounts.
+        console = Console(width=160)
+    console.print(table)
