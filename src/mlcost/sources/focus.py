@@ -554,6 +554,9 @@ def _currencies(f: FocusFile) -> list[str]:
 _CONVERT = re.compile(
     r'Could not convert string "(?P<value>.*?)" to (?P<type>[A-Z][A-Z ()0-9,]*)'
     r'|(?P<type2>timestamp|date) field[a-z ]*: "(?P<value2>.*?)"'
+    # Spark (ANSI mode): [CAST_INVALID_INPUT] The value '12,50' of the type "STRING" cannot
+    # be cast to "DECIMAL(38,12)"
+    r"|The value '(?P<value3>.*?)' of the type \"STRING\" cannot be cast to \"(?P<type3>[A-Z_]+)"
 )
 _CAST_COLUMN = re.compile(r"source column (?P<column>\w+)")
 _JSON_INPUT = re.compile(r'Malformed JSON.*?Input: "(?P<value>.*)"', re.S)
@@ -597,8 +600,8 @@ def _explain(exc: Exception, f: FocusFile) -> InvalidInput:
         )
     convert = _CONVERT.search(message)
     if convert:
-        value = convert.group("value") or convert.group("value2")
-        type_name = (convert.group("type") or convert.group("type2")).upper()
+        value = next(v for v in convert.group("value", "value2", "value3") if v is not None)
+        type_name = next(t for t in convert.group("type", "type2", "type3") if t).upper()
         named = _CAST_COLUMN.search(message)
         kind = "timestamp" if "TIME" in type_name else "number"
         candidates = (

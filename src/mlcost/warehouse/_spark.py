@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from mlcost.errors import UnsupportedWarehouse, WarehouseError
 from mlcost.warehouse import _migrations
@@ -110,7 +110,7 @@ def parse_spark_url(url: str) -> SparkSettings:
     folder = params.get("warehouse_dir")
     return SparkSettings(
         master=master,
-        warehouse_dir=str(Path(unquote(folder)).expanduser().resolve()) if folder else None,
+        warehouse_dir=str(Path(folder).expanduser().resolve()) if folder else None,
         database=database,
         table_format=fmt,
         conf=conf,
