@@ -365,13 +365,6 @@ class SparkWarehouse(Warehouse):
         if progress is not None:
             progress(1.0)
 
-    def insert_arrow(self, table: str, data: Any) -> int:
-        """Stage the rows of a pyarrow Table for ``table``; return the count."""
-        import ibis
-
-        self.insert(table, ibis.memtable(data))
-        return int(data.num_rows)
-
     def fill_gpu_columns(self, ingest_id: int, pattern: str, catalog: Any) -> int:
         """Fill instance type, GPU model and count in this ingest's staged rows (Spark
         cannot UPDATE Parquet tables; the stage is rewritten before it is written)."""
