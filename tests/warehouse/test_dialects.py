@@ -17,8 +17,7 @@ import ibis.expr.types as ir
 import pytest
 import sqlglot
 
-from mlcost import open_warehouse
-from mlcost.spend import spend
+from mlcost import open_warehouse, spend
 
 DIALECTS = ("trino", "bigquery", "snowflake", "clickhouse", "databricks", "pyspark")
 

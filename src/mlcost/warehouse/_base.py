@@ -13,6 +13,7 @@ The methods written here in Ibis run unchanged on both.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -105,9 +106,18 @@ class Warehouse(ABC):
         if not self._in_transaction:
             raise WarehouseError("writes must run inside Warehouse.transaction()")
 
-    @abstractmethod
     def add_text_columns(self, table: str, names: Sequence[str]) -> None:
         """Add nullable text columns (our ``x_`` extensions) that the table lacks."""
+        self._require_transaction()
+        existing = set(self.columns(table))
+        for name in names:
+            if name not in existing:
+                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
+                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
+                self._add_text_column(table, name)
+
+    @abstractmethod
+    def _add_text_column(self, table: str, name: str) -> None: ...
 
     @abstractmethod
     def insert(

@@ -140,15 +140,8 @@ class DuckDBWarehouse(Warehouse):
         finally:
             self._in_transaction = False
 
-    def add_text_columns(self, table: str, names: Sequence[str]) -> None:
-        """Add nullable VARCHAR columns (our ``x_`` extensions) that the table lacks."""
-        self._require_transaction()
-        existing = set(self.columns(table))
-        for name in names:
-            if name not in existing:
-                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
-                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
-                self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
+    def _add_text_column(self, table: str, name: str) -> None:
+        self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
 
     def insert(
         self,

@@ -321,20 +321,11 @@ class SparkWarehouse(Warehouse):
         # stage has rows for.
         df.write.insertInto(self._name(table), overwrite=overwrite_partitions)
 
-    def add_text_columns(self, table: str, names: Sequence[str]) -> None:
-        """Add STRING columns (``x_`` names). Spark cannot roll this back: the columns stay
-        (empty) if the load then fails."""
-        self._require_transaction()
-        existing = set(self.columns(table))
-        for name in names:
-            if name not in existing:
-                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
-                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
-                for target in (table, self._staged.get(table)):
-                    if target is not None:
-                        self._session.sql(
-                            f"ALTER TABLE {self._name(target)} ADD COLUMNS (`{name}` STRING)"
-                        )
+    def _add_text_column(self, table: str, name: str) -> None:
+        # Spark cannot roll this back: the column stays (empty) if the load then fails.
+        for target in (table, self._staged.get(table)):
+            if target is not None:
+                self._session.sql(f"ALTER TABLE {self._name(target)} ADD COLUMNS (`{name}` STRING)")
 
     def _conform(self, table: str, expr: ir.Table) -> ir.Table:
         """``expr`` with every column of ``table``, in its order and types (NULL if absent)."""
