@@ -163,8 +163,7 @@ def main() -> None:
         print(f"{rows:,}: {json.dumps(results[rows])}", file=sys.stderr, flush=True)
         subprocess.run(["rm", "-rf", str(work)], check=True)
     slopes = {
-        stage: exponent([(r, v[stage]["seconds"]) for r, v in results.items()])
-        for stage in STAGES
+        stage: exponent([(r, v[stage]["seconds"]) for r, v in results.items()]) for stage in STAGES
     }
     if args.json:
         print(json.dumps({"engine": args.engine, "results": results, "exponents": slopes}))

@@ -36,28 +36,36 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "billing"
 
 
-def _load(url: str, billing: Path) -> Iterator[tuple[Warehouse, IngestResult]]:
+Loaded = tuple[str, IngestResult]  # a warehouse URL and what loading the demo bills did
+
+
+def _load(url: str, billing: Path) -> Loaded:
     with open_warehouse(url) as wh:
-        yield wh, ingest_focus(wh, [billing])
+        return url, ingest_focus(wh, [billing])
 
 
 @pytest.fixture(scope="module")
-def demo_duckdb(
-    demo_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Warehouse, IngestResult]]:
-    yield from _load(f"duckdb://{tmp_path_factory.mktemp('duck') / 'w.duckdb'}", demo_dir)
+def demo_duckdb(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    return _load(f"duckdb://{tmp_path_factory.mktemp('duck') / 'w.duckdb'}", demo_dir)
 
 
 @pytest.fixture(scope="module")
-def demo_spark(demo_dir: Path, spark_dir: Path) -> Iterator[tuple[Warehouse, IngestResult]]:
-    yield from _load(spark_url(spark_dir), demo_dir)
+def demo_spark(demo_dir: Path, spark_dir: Path) -> Loaded:
+    return _load(spark_url(spark_dir), demo_dir)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
-def demo(request: pytest.FixtureRequest) -> tuple[Warehouse, IngestResult]:
+def demo_loaded(request: pytest.FixtureRequest) -> Loaded:
     """The tiny demo organization's bills (3 providers, 3 FOCUS versions), loaded once."""
-    loaded: tuple[Warehouse, IngestResult] = request.getfixturevalue(f"demo_{request.param}")
+    loaded: Loaded = request.getfixturevalue(f"demo_{request.param}")
     return loaded
+
+
+@pytest.fixture
+def demo(demo_loaded: Loaded) -> Iterator[tuple[Warehouse, IngestResult]]:
+    url, result = demo_loaded
+    with open_warehouse(url) as wh:
+        yield wh, result
 
 
 def _csv_rows(billing: Path) -> list[dict[str, str]]:
@@ -196,14 +204,19 @@ def test_bad_input_names_file_row_column_and_changes_nothing(
 # -- the two engines side by side ------------------------------------------------------------
 @pytest.mark.spark
 def test_spark_and_duckdb_give_the_same_spend_to_the_cent(
-    demo_duckdb: tuple[Warehouse, IngestResult], demo_spark: tuple[Warehouse, IngestResult]
+    demo_duckdb: Loaded, demo_spark: Loaded
 ) -> None:
-    (duck, duck_result), (spark, spark_result) = demo_duckdb, demo_spark
+    (duck_at, duck_result), (spark_at, spark_result) = demo_duckdb, demo_spark
+    with open_warehouse(duck_at, read_only=True) as duck, open_warehouse(spark_at) as spark:
+        _same_spend(duck, spark)
     assert spark_result.effective_cost == duck_result.effective_cost
     assert (spark_result.rows, spark_result.billing_accounts) == (
         duck_result.rows,
         duck_result.billing_accounts,
     )
+
+
+def _same_spend(duck: Warehouse, spark: Warehouse) -> None:
     reports = [
         (["ServiceProviderName"], "EffectiveCost"),
         ([TEAM, "ServiceName"], "EffectiveCost"),
@@ -217,3 +230,23 @@ def test_spark_and_duckdb_give_the_same_spend_to_the_cent(
         cents = {k: v.quantize(CENT) for k, v in on_duck.items()}
         assert cents == {k: v.quantize(CENT) for k, v in on_spark.items()}
         assert len(on_duck) > 1
+
+
+def test_the_spend_command_reads_either_engine(demo_loaded: Loaded) -> None:
+    from click.testing import CliRunner
+
+    from mlcost.cli.main import cli
+
+    url, _ = demo_loaded
+    args = ["--warehouse", url, "spend", "--by", "ServiceProviderName", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    got = {
+        (r["ServiceProviderName"], r["BillingCurrency"]): Decimal(str(r["EffectiveCost"]))
+        for r in json.loads(result.output)
+    }
+    with open_warehouse(url, read_only=True) as wh:
+        want = _spend(wh, ["ServiceProviderName"])
+    assert {k: v.quantize(CENT) for k, v in got.items()} == {
+        k: v.quantize(CENT) for k, v in want.items()
+    }
