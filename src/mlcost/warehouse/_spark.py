@@ -45,6 +45,14 @@ FORMATS = ("parquet", "delta", "iceberg")
 # A restatement replaces one billing period of one billing account: the partition keys.
 PARTITION_BY = ("BillingPeriodStart", "BillingAccountId")
 _STAGE = "_mlcost_stage_"
+# What every mlcost SQL session runs with.
+SESSION_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    # A bad number or timestamp fails the query instead of becoming NULL (Spark 4 default).
+    "spark.sql.ansi.enabled": "true",
+    # An overwrite replaces only the partitions written: a restatement, not a truncation.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+}
 
 SPARK_TYPES: dict[Kind, str] = {
     "string": "STRING",
@@ -144,10 +152,7 @@ def spark_session(settings: SparkSettings) -> tuple[Any, bool]:
     defaults = {
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",  # no progress bars in our callers' output
-        "spark.sql.session.timeZone": "UTC",
-        # A bad number or timestamp fails the query instead of becoming NULL (Spark 4 default).
-        "spark.sql.ansi.enabled": "true",
-        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        **SESSION_SETTINGS,
     }
     if settings.local:
         # 200 shuffle partitions is sized for clusters; on a few local cores it is overhead.
@@ -233,6 +238,10 @@ class SparkWarehouse(Warehouse):
         # A session of our own per warehouse: its current database and temporary views are
         # its own, while the Spark context (the JVM, the executors) is shared.
         self._session = session.newSession()
+        # Set on our own SQL session whoever started the context: a notebook's session may
+        # have static partition overwrite, which would replace the whole table.
+        for key, value in SESSION_SETTINGS.items():
+            self._session.conf.set(key, value)
         self._base_session = session
         self._owns = owns
         self.settings = settings
