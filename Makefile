@@ -26,8 +26,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The Spark tests share one local Spark session (a JVM) and run in their own pytest, so the
+# rest of the suite neither waits for nor shares memory with it.
 pytest: $(STAMP) tools
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not spark"
+	$(BIN)/pytest -m spark
 
 test: lint typecheck pytest
 
@@ -40,6 +43,8 @@ clean:
 # Debian's `prometheus` package gives `promtool` (tests/demo: the DCGM OpenMetrics load) and the
 # `prometheus` server that tests/sources/test_prometheus.py backfills and starts on loopback;
 # redis-server backs the Redis cache tests (tests/cache). Each runs on a free loopback port.
+# A Java runtime (Debian's default-jre-headless: OpenJDK 17) runs local Spark for the
+# spark-marked tests (tests/warehouse/test_engines.py).
 # Installed when we may (root with apt); elsewhere those tests are skipped and say so.
 tools:
 	@{ command -v promtool && command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
@@ -48,3 +53,6 @@ tools:
 	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null) \
 		|| echo "redis-server not installed: the Redis cache tests will be skipped"; }
+	@command -v java >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null) \
+		|| echo "java not installed: the Spark tests will be skipped"; }

@@ -55,3 +55,38 @@ def test_memory_limit_default_file_and_environment(tmp_path: Path) -> None:
     env = _env(tmp_path, MLCOST_MEMORY_LIMIT="2GB")
     s = load_settings(env=env, cwd=tmp_path)
     assert (s.memory_limit, s.sources["memory_limit"]) == ("2GB", "environment MLCOST_MEMORY_LIMIT")
+
+
+def test_a_spark_section_becomes_a_spark_warehouse_url(tmp_path: Path) -> None:
+    from mlcost.warehouse import parse_spark_url
+
+    (tmp_path / "mlcost.toml").write_text(
+        '[spark]\nmaster = "local[2]"\nwarehouse_dir = "spark-wh"\ndatabase = "finops"\n'
+        '[spark.conf]\n"spark.driver.memory" = "4g"\n'
+    )
+    s = load_settings(env=_env(tmp_path), cwd=tmp_path)
+    settings = parse_spark_url(s.warehouse)
+    assert settings.master == "local[2]"
+    assert settings.warehouse_dir == str(tmp_path / "spark-wh")  # relative to the file
+    assert (settings.database, settings.table_format) == ("finops", "parquet")
+    assert settings.conf == {"spark.driver.memory": "4g"}
+    # A cluster master, inside [mlcost].
+    (tmp_path / "mlcost.toml").write_text(
+        '[mlcost.spark]\nmaster = "spark://head:7077"\nformat = "delta"\n'
+    )
+    s = load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert s.warehouse == "spark://head:7077?format=delta"
+    assert parse_spark_url(s.warehouse).master == "spark://head:7077"
+
+
+def test_bad_spark_sections_say_what_to_write(tmp_path: Path) -> None:
+    cases = {
+        '[spark]\nwarehouse_dir = "x"\n': r"\[spark\] needs master",
+        '[spark]\nmaster = "local[2]"\nmemory = "4g"\n': r"unknown \[spark\] setting\(s\) memory",
+        'warehouse = "duckdb:///a.duckdb"\n[spark]\nmaster = "local"\n': r"both 'warehouse'",
+        '[spark]\nmaster = "local"\nconf = { "driver.memory" = "4g" }\n': r"spark\.\* settings",
+    }
+    for text, message in cases.items():
+        (tmp_path / "mlcost.toml").write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            load_settings(env=_env(tmp_path), cwd=tmp_path)

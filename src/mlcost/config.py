@@ -35,6 +35,7 @@ __all__ = [
     "default_warehouse_url",
     "load_settings",
     "parse_attribution",
+    "spark_url",
 ]
 
 PROJECT_FILE = "mlcost.toml"
@@ -90,7 +91,8 @@ class AttributionConfig:
 class Settings:
     """What mlcost needs to know before it does anything.
 
-    ``warehouse`` is a URL (``duckdb:///abs/path.duckdb``) or a plain path to a DuckDB file.
+    ``warehouse`` is a URL (``duckdb:///abs/path.duckdb``, ``spark://local[2]?…``) or a plain
+    path to a DuckDB file. A ``[spark]`` section in a config file sets it to a Spark URL.
     ``memory_limit`` caps the embedded engine's memory (DuckDB syntax: ``"1GB"``, ``"512MB"``).
     ``sources`` says, per setting, where its value came from, for ``mlcost config`` output
     and error messages.
@@ -124,6 +126,13 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None]
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [mlcost] must be a table of settings.")
     section = dict(section)
+    spark = section.pop("spark", None) or data.get("spark")
+    if spark is not None:
+        if "warehouse" in section:
+            raise ConfigError(
+                f"{path}: both 'warehouse' and a [spark] section; keep the one you mean."
+            )
+        section["warehouse"] = spark_url(spark, path)
     raw = section.pop("attribution", None)
     if raw is None and "mlcost" in data:
         raw = data.get("attribution")
@@ -247,6 +256,43 @@ def parse_attribution(raw: object, *, where: str = "attribution") -> Attribution
         },
         shared=tuple(_shared_rule(r, where, n) for n, r in enumerate(shared)),
     )
+
+
+_SPARK_KEYS = frozenset({"master", "warehouse_dir", "database", "format", "conf"})
+
+
+def spark_url(table: object, path: Path) -> str:
+    """The ``spark://`` warehouse URL that a ``[spark]`` section of ``path`` describes.
+
+    ``master`` is ``local[N]`` or ``spark://HOST:PORT``; ``warehouse_dir`` is relative to the
+    file's folder; ``database`` and ``format`` (parquet, delta, iceberg) are optional;
+    ``conf`` is a table of ``spark.*`` session settings.
+
+    >>> spark_url({"master": "local[2]", "warehouse_dir": "/srv/wh"}, Path("mlcost.toml"))
+    'spark://local[2]?warehouse_dir=%2Fsrv%2Fwh'
+    """
+    from urllib.parse import urlencode
+
+    if not isinstance(table, dict) or not isinstance(table.get("master"), str):
+        raise ConfigError(f'{path}: [spark] needs master = "local[2]" (or "spark://HOST:PORT").')
+    unknown = sorted(set(table) - _SPARK_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown [spark] setting(s) {', '.join(unknown)}. "
+            f"Known: {', '.join(sorted(_SPARK_KEYS))}."
+        )
+    params: dict[str, str] = {}
+    if "warehouse_dir" in table:
+        params["warehouse_dir"] = str((path.parent / str(table["warehouse_dir"])).resolve())
+    for key in ("database", "format"):
+        if key in table:
+            params[key] = str(table[key])
+    conf = table.get("conf", {})
+    if not isinstance(conf, dict) or not all(str(k).startswith("spark.") for k in conf):
+        raise ConfigError(f"{path}: [spark] conf must be a table of spark.* settings.")
+    params.update({str(k): str(v) for k, v in conf.items()})
+    master = table["master"].removeprefix("spark://")
+    return f"spark://{master}" + (f"?{urlencode(params)}" if params else "")
 
 
 def _find_project_file(start: Path) -> Path | None:

@@ -130,7 +130,7 @@ def _getter(t: Any, fmt: NativeFormat) -> Columns:
     return col
 
 
-def _select(t: Any, fmt: NativeFormat, path: Path, ingest_id: int) -> Any:
+def _select(t: Any, fmt: NativeFormat, path: Path, ingest_id: int, fn: Any) -> Any:
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -141,7 +141,9 @@ def _select(t: Any, fmt: NativeFormat, path: Path, ingest_id: int) -> Any:
     out: dict[str, Any] = {}
     for c in FOCUS_COLUMNS:
         value = values.get(c.name)
-        out[c.name] = ibis.null(_ibis_type(c.kind)) if value is None else _as_kind(value, c.kind)
+        out[c.name] = (
+            ibis.null(_ibis_type(c.kind)) if value is None else _as_kind(value, c.kind, fn)
+        )
     for name, kind in (("x_InstanceType", dt.string), ("x_GpuModel", dt.string)):
         value = values.get(name)
         out[name] = ibis.null(kind) if value is None else value.cast(kind)
@@ -184,8 +186,6 @@ def ingest_native(
     warehouse: Warehouse, fmt: NativeFormat, paths: Iterable[str | Path] | str | Path
 ) -> LoadResult:
     """Load native billing files of one format as FOCUS rows, in one transaction."""
-    from duckdb import Error as DuckDBError
-
     if isinstance(paths, str | Path):
         paths = [paths]
     files = expand_files(paths, fmt.suffixes, f"{fmt.name} export files")
@@ -206,9 +206,11 @@ def ingest_native(
         for f in files:
             t = _read(warehouse, f)
             try:
-                expr = with_gpu_columns(warehouse, _select(t, fmt, f, ingest_id))
+                expr = with_gpu_columns(
+                    warehouse, _select(t, fmt, f, ingest_id, warehouse.functions)
+                )
                 warehouse.insert("cost_line_items", expr)
-            except DuckDBError as exc:
+            except warehouse.errors as exc:
                 raise _explain(exc, f) from None
         written.rows_replaced = warehouse.replace_restated(ingest_id)
         rows, _, _ = warehouse.coverage(ingest_id)

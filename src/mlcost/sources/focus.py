@@ -43,6 +43,8 @@ from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, W
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.warehouse._functions import EngineFunctions
+
 NAME = "focus"
 DESCRIPTION = "FOCUS 1.0–1.4 Cost and Usage exports (CSV, CSV.gz, Parquet)"
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4")
@@ -327,10 +329,8 @@ def inspect_file(
 
 
 # -- building the load query ------------------------------------------------------------------
-def _fail(check: str, column: str, dtype: Any) -> Any:
-    from mlcost.warehouse._functions import fail
-
-    return fail(f"{_MARKER}:{check}:{column}", dtype)
+def _fail(fn: EngineFunctions, check: str, column: str, dtype: Any) -> Any:
+    return fn.fail(f"{_MARKER}:{check}:{column}", dtype)
 
 
 def _ibis_type(kind: str) -> Any:
@@ -346,7 +346,7 @@ def _ibis_type(kind: str) -> Any:
     return types[kind]
 
 
-def _as_kind(col: ir.Column, kind: str) -> ir.Value:
+def _as_kind(col: ir.Column, kind: str, fn: EngineFunctions) -> ir.Value:
     """Convert a source column (text from CSV, typed from Parquet) to a FOCUS kind."""
     import ibis
     import ibis.expr.datatypes as dt
@@ -355,27 +355,23 @@ def _as_kind(col: ir.Column, kind: str) -> ir.Value:
     if kind == "decimal":
         return col.cast(dt.Decimal(38, 12))
     if kind == "timestamp":
-        from mlcost.warehouse._functions import utc_timestamp
-
         if src.is_timestamp() and src.timezone is None:
             return col  # already a wall time; FOCUS times are UTC
         if src.is_string() or src.is_timestamp():
-            return utc_timestamp(col.cast(dt.Timestamp(timezone="UTC")))
+            return fn.utc_timestamp(col.cast(dt.Timestamp(timezone="UTC")))
         return col.cast(dt.timestamp)
     if kind == "json":
-        return col.cast(dt.string).cast(dt.JSON) if not src.is_json() else col
+        return fn.json(col.cast(dt.string)) if not src.is_json() else col
     if kind == "tags":
         if src.is_map():
             return col.cast(dt.Map(dt.string, dt.string))
-        from mlcost.warehouse._functions import json_object_to_map
-
         text = col.cast(dt.string)
         # One JSON parse per row: a non-object (array, number) maps to NULL, which fails.
         return ibis.ifelse(
             text.isnull(),
             ibis.null(dt.Map(dt.string, dt.string)),
-            json_object_to_map(text.cast(dt.JSON)).fill_null(
-                _fail("object", col.get_name(), dt.Map(dt.string, dt.string))
+            fn.json_object_to_map(text).fill_null(
+                _fail(fn, "object", col.get_name(), dt.Map(dt.string, dt.string))
             ),
         )
     return col.cast(dt.string)
@@ -444,6 +440,7 @@ def _cost_and_usage_select(
     ingest_id: int,
     currency: str | None,
     extra_x: Sequence[str],
+    fn: EngineFunctions,
 ) -> ir.Table:
     import ibis
     import ibis.expr.datatypes as dt
@@ -454,12 +451,12 @@ def _cost_and_usage_select(
     for c in FOCUS_COLUMNS:
         target = _ibis_type(c.kind)
         if c.name in present:
-            value = _as_kind(t[c.name], c.kind)
+            value = _as_kind(t[c.name], c.kind, fn)
             if c.name == "BillingCurrency" and currency:
                 value = value.fill_null(currency)
             elif c.name in REQUIRED_VALUES:
                 # Test the source value: the converted one would be computed twice.
-                value = ibis.ifelse(t[c.name].isnull(), _fail("null", c.name, target), value)
+                value = ibis.ifelse(t[c.name].isnull(), _fail(fn, "null", c.name, target), value)
             out[c.name] = value
         elif c.name in derived:
             out[c.name] = derived[c.name]
@@ -482,7 +479,9 @@ def _cost_and_usage_select(
     return t.select(**out)
 
 
-def _contract_commitment_select(t: ir.Table, f: FocusFile, *, ingest_id: int) -> ir.Table:
+def _contract_commitment_select(
+    t: ir.Table, f: FocusFile, *, ingest_id: int, fn: EngineFunctions
+) -> ir.Table:
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -491,9 +490,9 @@ def _contract_commitment_select(t: ir.Table, f: FocusFile, *, ingest_id: int) ->
         if name not in f.columns:
             out[name] = ibis.null(dt.string)
         elif name in _CC_DECIMALS:
-            out[name] = _as_kind(t[name], "decimal")
+            out[name] = _as_kind(t[name], "decimal", fn)
         elif name in _CC_TIMESTAMPS:
-            out[name] = _as_kind(t[name], "timestamp")
+            out[name] = _as_kind(t[name], "timestamp", fn)
         else:
             out[name] = t[name].cast(dt.string)
     out["x_SourceId"] = ibis.literal(f"focus:{f.path}")
@@ -563,6 +562,9 @@ def _currencies(f: FocusFile) -> list[str]:
 _CONVERT = re.compile(
     r'Could not convert string "(?P<value>.*?)" to (?P<type>[A-Z][A-Z ()0-9,]*)'
     r'|(?P<type2>timestamp|date) field[a-z ]*: "(?P<value2>.*?)"'
+    # Spark (ANSI mode): [CAST_INVALID_INPUT] The value '12,50' of the type "STRING" cannot
+    # be cast to "DECIMAL(38,12)"
+    r"|The value '(?P<value3>.*?)' of the type \"STRING\" cannot be cast to \"(?P<type3>[A-Z_]+)"
 )
 _CAST_COLUMN = re.compile(r"source column (?P<column>\w+)")
 _JSON_INPUT = re.compile(r'Malformed JSON.*?Input: "(?P<value>.*)"', re.S)
@@ -606,8 +608,8 @@ def _explain(exc: Exception, f: FocusFile) -> InvalidInput:
         )
     convert = _CONVERT.search(message)
     if convert:
-        value = convert.group("value") or convert.group("value2")
-        type_name = (convert.group("type") or convert.group("type2")).upper()
+        value = next(v for v in convert.group("value", "value2", "value3") if v is not None)
+        type_name = next(t for t in convert.group("type", "type2", "type3") if t).upper()
         named = _CAST_COLUMN.search(message)
         kind = "timestamp" if "TIME" in type_name else "number"
         candidates = (
@@ -669,8 +671,6 @@ def ingest_focus(
     :class:`~mlcost.errors.InvalidInput` naming file, row and column on bad input, after
     which the warehouse is unchanged.
     """
-    from duckdb import Error as DuckDBError
-
     if isinstance(paths, str | Path):
         paths = [paths]
     files = [
@@ -686,6 +686,7 @@ def ingest_focus(
     warnings: list[str] = []
     total_bytes = sum(f.size for f in files) or 1
     done_bytes = 0
+    fn = warehouse.functions
     with warehouse.transaction():
         ingest_id = warehouse.next_ingest_id()
         for f in files:
@@ -704,11 +705,11 @@ def ingest_focus(
                 expr = with_gpu_columns(
                     warehouse,
                     _cost_and_usage_select(
-                        source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x
+                        source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x, fn=fn
                     ),
                 )
             else:
-                expr = _contract_commitment_select(source, f, ingest_id=ingest_id)
+                expr = _contract_commitment_select(source, f, ingest_id=ingest_id, fn=fn)
 
             def report(fraction: float, f: FocusFile = f, start: int = done_bytes) -> None:
                 if progress is not None:
@@ -716,7 +717,7 @@ def ingest_focus(
 
             try:
                 warehouse.insert(table, expr, progress=report if progress else None)
-            except DuckDBError as exc:
+            except warehouse.errors as exc:
                 raise _explain(exc, f) from None
             done_bytes += f.size
         rows_replaced = warehouse.replace_restated(ingest_id)

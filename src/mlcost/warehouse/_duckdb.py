@@ -17,12 +17,12 @@ from mlcost.errors import (
     WarehouseTooNew,
 )
 from mlcost.warehouse import _migrations
+from mlcost.warehouse._base import CSV_NULLS, Warehouse
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-# CSV spellings of "no value": FOCUS samples write NULL, null or leave the field empty.
-CSV_NULLS = ("", "NULL", "null")
+    from mlcost.warehouse._functions import EngineFunctions
 
 
 def parse_url(url: str) -> str:
@@ -37,21 +37,24 @@ def parse_url(url: str) -> str:
     if scheme != "duckdb":
         raise UnsupportedWarehouse(
             f"Warehouse URL {url!r} uses {scheme!r}, which this version of mlcost cannot open. "
-            "Use duckdb:///path/to/file.duckdb (the embedded default)."
+            "Use duckdb:///path/to/file.duckdb (the embedded default) or "
+            "spark://local[2]?warehouse_dir=/path (Spark; pip install 'mlcost[spark]')."
         )
     if rest in ("", ":memory:"):
         return ":memory:"
     return str(Path(rest).expanduser())
 
 
-class Warehouse:
-    """An open warehouse: Ibis for reads, a few audited methods for writes.
+class DuckDBWarehouse(Warehouse):
+    """The embedded warehouse: Ibis for reads, one DuckDB transaction for each load's writes.
 
-    >>> wh = open_warehouse("duckdb://:memory:")
+    >>> wh = open_duckdb("duckdb://:memory:")
     >>> wh.schema_version == _migrations.LATEST
     True
     >>> wh.close()
     """
+
+    engine = "duckdb"
 
     def __init__(self, con: Any, url: str, *, read_only: bool) -> None:
         self.ibis = con  # the Ibis backend; everything that reads goes through it
@@ -70,8 +73,17 @@ class Warehouse:
         return rows
 
     # -- reads -------------------------------------------------------------------------
-    def table(self, name: str) -> ir.Table:
-        return self.ibis.table(name)
+    @property
+    def functions(self) -> EngineFunctions:
+        from mlcost.warehouse._functions import DUCKDB
+
+        return DUCKDB
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        import duckdb
+
+        return (duckdb.Error,)
 
     @property
     def schema_version(self) -> int:
@@ -84,9 +96,6 @@ class Warehouse:
     def tables(self) -> list[str]:
         """Names of the tables in the warehouse."""
         return sorted(row[0] for row in self._sql("SELECT table_name FROM duckdb_tables()"))
-
-    def columns(self, table: str) -> list[str]:
-        return list(self.table(table).columns)
 
     def read_files(self, paths: Sequence[Path], fmt: str) -> ir.Table:
         """An Ibis table over CSV (every column as text) or Parquet files, streamed, not loaded.
@@ -153,34 +162,8 @@ class Warehouse:
         finally:
             self._in_transaction = False
 
-    def _require_writable(self) -> None:
-        if self.read_only:
-            raise WarehouseError(f"{self.url} was opened read-only; open it without read_only.")
-
-    def _require_transaction(self) -> None:
-        if not self._in_transaction:
-            raise WarehouseError("writes must run inside Warehouse.transaction()")
-
-    def next_ingest_id(self) -> int:
-        row = self._sql("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")[0]
-        return int(row[0])
-
-    def find_ingest(self, content_hash: str) -> int | None:
-        rows = self._sql(
-            "SELECT ingest_id FROM ingests WHERE content_hash = ? ORDER BY ingest_id LIMIT 1",
-            [content_hash],
-        )
-        return int(rows[0][0]) if rows else None
-
-    def add_text_columns(self, table: str, names: Sequence[str]) -> None:
-        """Add nullable VARCHAR columns (our ``x_`` extensions) that the table lacks."""
-        self._require_transaction()
-        existing = set(self.columns(table))
-        for name in names:
-            if name not in existing:
-                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
-                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
-                self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
+    def _add_text_column(self, table: str, name: str) -> None:
+        self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
 
     def insert(
         self,
@@ -307,18 +290,6 @@ class Warehouse:
         )
         return int(rows[0][0]) if rows else 0
 
-    def coverage(self, ingest_id: int) -> tuple[int, list[str], list[Any]]:
-        """Rows, billing accounts and billing periods written by one ingest."""
-        rows = self._sql(
-            """SELECT count(*), list(DISTINCT BillingAccountId ORDER BY BillingAccountId),
-                      list(DISTINCT BillingPeriodStart ORDER BY BillingPeriodStart)
-               FROM cost_line_items WHERE x_IngestId = ?""",
-            [ingest_id],
-        )[0]
-        accounts = [a for a in (rows[1] or []) if a is not None]
-        periods = [p for p in (rows[2] or []) if p is not None]
-        return int(rows[0]), accounts, periods
-
     def record_ingest(self, **fields: Any) -> None:
         self._require_transaction()
         names = ", ".join(fields)
@@ -331,20 +302,14 @@ class Warehouse:
     def close(self) -> None:
         self.ibis.disconnect()
 
-    def __enter__(self) -> Warehouse:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_warehouse(
+def open_duckdb(
     url: str,
     *,
     read_only: bool = False,
     memory_limit: str = "1GB",
     migrate_to: int | None = None,
-) -> Warehouse:
+) -> DuckDBWarehouse:
     """Open (creating and migrating if needed) the warehouse at ``url``.
 
     ``memory_limit`` caps DuckDB's memory (it spills to disk beyond it; see
@@ -369,7 +334,7 @@ def open_warehouse(
                 "or point --warehouse at another file."
             ) from exc
         raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
-    wh = Warehouse(con, url, read_only=read_only)
+    wh = DuckDBWarehouse(con, url, read_only=read_only)
     try:
         wh._sql(f"SET memory_limit = '{memory_limit}'")
     except duckdb.Error as exc:

@@ -1,9 +1,14 @@
-"""Engine functions that Ibis has no name for, declared once.
+"""Engine functions that Ibis has no name for, declared once per engine.
 
-DuckDB provides these builtins; a Spark backend would declare its own equivalents
-(``raise_error``, ``from_json``). This module deliberately has no
-``from __future__ import annotations``: Ibis reads the signatures at declaration time.
+Sources reach them through ``warehouse.functions`` (an :class:`EngineFunctions`): DuckDB's
+builtins (``error``, ``json_transform``, ``epoch_us``) here, Spark's (``raise_error``,
+``from_json``) in :data:`SPARK`. The module-level helpers are DuckDB's, for the sources that
+run on DuckDB only. This module deliberately has no ``from __future__ import annotations``:
+Ibis reads the signatures at declaration time.
 """
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -60,3 +65,62 @@ def utc_timestamp(value: ir.Value) -> ir.Value:
     round trip gives the same UTC wall time several times faster.
     """
     return _make_timestamp(_epoch_us(value))
+
+
+def _duckdb_json(text: ir.Value) -> ir.Value:
+    return text.cast(dt.JSON)
+
+
+def _duckdb_json_to_map(text: ir.Value) -> ir.Value:
+    return json_object_to_map(text.cast(dt.JSON))
+
+
+@dataclass(frozen=True)
+class EngineFunctions:
+    """What a source needs from an engine beyond Ibis, given as plain functions.
+
+    ``fail(message, dtype)``: a value that fails the query with ``message`` when evaluated;
+    ``json(text)``: checked JSON text (DuckDB's JSON type; Spark keeps text);
+    ``json_object_to_map(text)``: a JSON object as a string→string map, NULL for a
+    non-object; ``utc_timestamp(instant)``: an instant as its UTC wall time.
+    """
+
+    fail: Callable[[str, dt.DataType], ir.Value]
+    json: Callable[[ir.Value], ir.Value]
+    json_object_to_map: Callable[[ir.Value], ir.Value]
+    utc_timestamp: Callable[[ir.Value], ir.Value]
+
+
+DUCKDB = EngineFunctions(fail, _duckdb_json, _duckdb_json_to_map, utc_timestamp)
+
+
+# -- Spark ----------------------------------------------------------------------------------
+@ibis.udf.scalar.builtin(name="raise_error")
+def _raise_error(message: str) -> str:
+    """Fail the query with ``message`` (Spark 3.1+)."""
+
+
+@ibis.udf.scalar.builtin(name="from_json")
+def _from_json(value: str, schema: str) -> dt.Map(dt.string, dt.string):
+    """JSON text → map<string,string>; NULL for malformed JSON or a non-object (Spark)."""
+
+
+def _spark_fail(message: str, dtype: dt.DataType) -> ir.Value:
+    return _raise_error(message).cast(dtype)
+
+
+def _spark_json(text: ir.Value) -> ir.Value:
+    # Spark has no JSON type: JSON columns are text, checked where they are parsed.
+    return text.cast(dt.string)
+
+
+def _spark_json_to_map(text: ir.Value) -> ir.Value:
+    return _from_json(text.cast(dt.string), "map<string,string>")
+
+
+def _spark_utc_timestamp(value: ir.Value) -> ir.Value:
+    # The session time zone is UTC (the Ibis backend sets it), so the wall time is UTC.
+    return value.cast(dt.timestamp)
+
+
+SPARK = EngineFunctions(_spark_fail, _spark_json, _spark_json_to_map, _spark_utc_timestamp)

@@ -1,0 +1,188 @@
+"""What every warehouse engine offers: Ibis for reads, a few audited methods for writes.
+
+The seam between mlcost and an engine. Everything above ``warehouse/`` (sources, spend,
+attribution, insights) reads through :meth:`Warehouse.table` as Ibis expressions and writes
+through the methods here; engines differ only below it:
+
+- :class:`~mlcost.warehouse._duckdb.DuckDBWarehouse`: one file, one transaction per ingest.
+- :class:`~mlcost.warehouse._spark.SparkWarehouse`: tables in a Spark catalog; an ingest is
+  staged, then written by one dynamic partition overwrite, and recorded in ``ingests`` last.
+
+The methods written here in Ibis run unchanged on both.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mlcost.errors import WarehouseError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from mlcost.warehouse._functions import EngineFunctions
+
+# CSV spellings of "no value": FOCUS samples write NULL, null or leave the field empty.
+CSV_NULLS = ("", "NULL", "null")
+
+
+class Warehouse(ABC):
+    """An open warehouse. ``engine`` names it; ``ibis`` is its Ibis backend.
+
+    >>> from mlcost import open_warehouse
+    >>> with open_warehouse("duckdb://:memory:") as wh:
+    ...     wh.engine, "cost_line_items" in wh.tables()
+    ('duckdb', True)
+    """
+
+    engine: ClassVar[str]
+    ibis: Any  # the Ibis backend; everything that reads goes through it
+    url: str
+    read_only: bool
+    _in_transaction: bool = False
+
+    # -- reads -------------------------------------------------------------------------
+    def table(self, name: str) -> ir.Table:
+        return self.ibis.table(name)
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.table(table).columns)
+
+    @property
+    @abstractmethod
+    def schema_version(self) -> int: ...
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """Names of the tables in the warehouse."""
+
+    @abstractmethod
+    def read_files(self, paths: Sequence[Path], fmt: str) -> ir.Table:
+        """An Ibis table over CSV (every column as text) or Parquet files, streamed."""
+
+    @property
+    @abstractmethod
+    def functions(self) -> EngineFunctions:
+        """The engine's own functions that Ibis has no name for (fail, JSON → map, ...)."""
+
+    @property
+    @abstractmethod
+    def errors(self) -> tuple[type[Exception], ...]:
+        """Exception types the engine raises for a failed query (bad input, a failed check)."""
+
+    def find_ingest(self, content_hash: str) -> int | None:
+        t = self.table("ingests")
+        found = t.filter(t.content_hash == content_hash).ingest_id.min().execute()
+        return None if found is None or found != found else int(found)  # NaN: no rows
+
+    def next_ingest_id(self) -> int:
+        latest = self.table("ingests").ingest_id.max().execute()
+        return 1 if latest is None or latest != latest else int(latest) + 1
+
+    def coverage(self, ingest_id: int) -> tuple[int, list[str], list[Any]]:
+        """Rows, billing accounts and billing periods written by one ingest."""
+        t = self.table("cost_line_items")
+        mine = t.filter(t.x_IngestId == ingest_id)
+        keys = mine.select("BillingAccountId", "BillingPeriodStart").distinct().to_pyarrow()
+        accounts = sorted({a for a in keys["BillingAccountId"].to_pylist() if a is not None})
+        periods = sorted({p for p in keys["BillingPeriodStart"].to_pylist() if p is not None})
+        return int(mine.count().execute()), accounts, periods
+
+    # -- writes ------------------------------------------------------------------------
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside take effect together, or (as far as the engine allows) not at all."""
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise WarehouseError(f"{self.url} was opened read-only; open it without read_only.")
+
+    def _require_transaction(self) -> None:
+        if not self._in_transaction:
+            raise WarehouseError("writes must run inside Warehouse.transaction()")
+
+    def add_text_columns(self, table: str, names: Sequence[str]) -> None:
+        """Add nullable text columns (our ``x_`` extensions) that the table lacks."""
+        self._require_transaction()
+        existing = set(self.columns(table))
+        for name in names:
+            if name not in existing:
+                if not re.fullmatch(r"x_[A-Za-z0-9_]{1,60}", name):
+                    raise WarehouseError(f"refusing to add column {name!r}: not an x_ name")
+                self._add_text_column(table, name)
+
+    @abstractmethod
+    def _add_text_column(self, table: str, name: str) -> None: ...
+
+    @abstractmethod
+    def insert(
+        self, table: str, expr: ir.Table, *, progress: Callable[[float], None] | None = None
+    ) -> None:
+        """Write the rows of ``expr`` (columns named as the table's) into ``table``."""
+
+    def temporary(self, expr: ir.Table) -> AbstractContextManager[ir.Table]:
+        """``expr`` computed once into a session-private table (attribution's working set)."""
+        raise self._not_here("attribution (temporary tables)")
+
+    def replace_window(
+        self, table: str, expr: ir.Table, *, column: str, start: Any, end: Any
+    ) -> int:
+        """Replace the rows of ``table`` whose ``column`` is in ``[start, end)`` by ``expr``."""
+        raise self._not_here("attribution (replacing a month of allocated_costs)")
+
+    def insert_arrow(self, table: str, data: Any) -> int:
+        """Write the rows of a pyarrow Table (columns named as the table's); return the count."""
+        raise self._not_here("insert_arrow (telemetry and workload sources)")
+
+    def delete_replaced(self, table: str, key: str, ingest_id: int) -> int:
+        """Delete rows of ``table`` whose ``key`` the ingest ``ingest_id`` wrote again."""
+        raise self._not_here("delete_replaced (workload sources)")
+
+    def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
+        """Rows of ``table`` written by one ingest."""
+        t = self.table(table)
+        return int(t.filter(t[column] == ingest_id).count().execute())
+
+    def read_csv_files(
+        self, paths: Sequence[Path], header: Sequence[str], *, filename: bool = False
+    ) -> ir.Table:
+        """Comma-separated files that share ``header`` as one streamed table of text columns."""
+        raise self._not_here("read_csv_files (the nvidia-smi source)")
+
+    def _not_here(self, what: str) -> WarehouseError:
+        return WarehouseError(
+            f"{what} does not run on the {self.engine} warehouse yet; load these records into "
+            "a DuckDB warehouse (see docs/engines.md for what runs where)."
+        )
+
+    @abstractmethod
+    def replace_restated(self, ingest_id: int) -> int:
+        """Replace older rows of every (BillingAccountId, BillingPeriodStart) this ingest
+        covers with its own; return how many older rows were replaced."""
+
+    def lookup_table(self, name: str, data: Any) -> ir.Table:
+        """A small Arrow table (e.g. the catalog's instance types) to join in a load query.
+
+        The engine ships it with the query; nothing is stored.
+        """
+        import ibis
+
+        return ibis.memtable(data)
+
+    @abstractmethod
+    def record_ingest(self, **fields: Any) -> None:
+        """Add the row to ``ingests`` that makes this load known (and idempotent)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

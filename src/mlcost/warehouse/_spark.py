@@ -1,0 +1,468 @@
+"""The Spark warehouse: tables in a Spark catalog, read through Ibis's PySpark backend.
+
+``spark://local[2]?warehouse_dir=PATH`` starts a local session whose tables live under PATH
+(Parquet files, with the table catalog in an embedded Derby metastore next to them);
+``spark://HOST:PORT?…`` joins a standalone cluster and uses the catalog that cluster is
+configured with. Query parameters: ``warehouse_dir``, ``database`` (default ``mlcost``),
+``format`` (``parquet``, or ``delta`` / ``iceberg`` where the session has them), and any
+``spark.*`` setting, passed to the session as it is.
+
+Writes differ from DuckDB's because Spark has no multi-statement transaction over Parquet
+tables. An ingest is written in three steps:
+
+1. every file's rows go to a *stage* table (this is where bad values fail the load: the
+   warehouse is untouched until the stage is complete and checked);
+2. the stage replaces exactly the (BillingPeriodStart, BillingAccountId) partitions it covers
+   of ``cost_line_items``, in one dynamic partition overwrite — a restatement;
+3. the ``ingests`` row is written last: it is the commit record. A crash between 2 and 3
+   leaves the new rows without their record; loading the same files again repeats the
+   overwrite (same partitions, same rows) and records it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+from mlcost.errors import UnsupportedWarehouse, WarehouseError
+from mlcost.warehouse import _migrations
+from mlcost.warehouse._base import CSV_NULLS, Warehouse
+from mlcost.warehouse._schema import FOCUS_COLUMNS, X_COLUMNS, Kind
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from mlcost.warehouse._functions import EngineFunctions
+
+FORMATS = ("parquet", "delta", "iceberg")
+# A restatement replaces one billing period of one billing account: the partition keys.
+PARTITION_BY = ("BillingPeriodStart", "BillingAccountId")
+_STAGE = "_mlcost_stage_"
+# What every mlcost SQL session runs with.
+SESSION_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    # A bad number or timestamp fails the query instead of becoming NULL (Spark 4 default).
+    "spark.sql.ansi.enabled": "true",
+    # An overwrite replaces only the partitions written: a restatement, not a truncation.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+}
+
+SPARK_TYPES: dict[Kind, str] = {
+    "string": "STRING",
+    "decimal": "DECIMAL(38, 12)",
+    # Spark's TIMESTAMP is an instant; the session time zone is UTC, so it reads as UTC wall
+    # time, as DuckDB's TIMESTAMP does. Ibis maps both to a timestamp without zone.
+    "timestamp": "TIMESTAMP",
+    "json": "STRING",  # Spark has no JSON type
+    "tags": "MAP<STRING, STRING>",
+}
+_X_SPARK = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DECIMAL(18, 6)": "DECIMAL(18, 6)"}
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Where a Spark warehouse lives: the master, the folder, the database, the format."""
+
+    master: str  # "local[2]", "local[*]" or "spark://host:7077"
+    warehouse_dir: str | None = None
+    database: str = "mlcost"
+    table_format: str = "parquet"
+    conf: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def local(self) -> bool:
+        return self.master == "local" or self.master.startswith("local[")
+
+
+def parse_spark_url(url: str) -> SparkSettings:
+    """The settings of a ``spark://`` warehouse URL.
+
+    >>> s = parse_spark_url("spark://local[2]?warehouse_dir=/data/wh&database=finops")
+    >>> s.master, s.warehouse_dir, s.database, s.table_format
+    ('local[2]', '/data/wh', 'finops', 'parquet')
+    >>> parse_spark_url("spark://spark-master:7077").master
+    'spark://spark-master:7077'
+    """
+    if not url.startswith("spark://"):
+        raise UnsupportedWarehouse(f"{url!r} is not a spark:// URL")
+    target, _, query = url[len("spark://") :].partition("?")
+    if not target:
+        raise UnsupportedWarehouse(
+            f"Warehouse URL {url!r} names no Spark master. Write spark://local[2]?"
+            "warehouse_dir=/path for a local session or spark://HOST:PORT for a cluster."
+        )
+    master = target if target == "local" or target.startswith("local[") else f"spark://{target}"
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    conf = {k: v for k, v in params.items() if k.startswith("spark.")}
+    unknown = sorted(set(params) - set(conf) - {"warehouse_dir", "database", "format"})
+    if unknown:
+        raise UnsupportedWarehouse(
+            f"Warehouse URL {url!r}: unknown parameter(s) {', '.join(unknown)}. Known: "
+            "warehouse_dir, database, format, and spark.* session settings."
+        )
+    fmt = params.get("format", "parquet").lower()
+    if fmt not in FORMATS:
+        raise UnsupportedWarehouse(
+            f"Warehouse URL {url!r}: format {fmt!r} is not one of {', '.join(FORMATS)}."
+        )
+    database = params.get("database", "mlcost")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", database):
+        raise UnsupportedWarehouse(f"Warehouse URL {url!r}: {database!r} is not a database name.")
+    folder = params.get("warehouse_dir")
+    return SparkSettings(
+        master=master,
+        warehouse_dir=str(Path(folder).expanduser().resolve()) if folder else None,
+        database=database,
+        table_format=fmt,
+        conf=conf,
+    )
+
+
+def spark_session(settings: SparkSettings) -> tuple[Any, bool]:
+    """The Spark session for ``settings``, and whether this call started it.
+
+    An active session (a notebook's, a test's) is reused when it matches; its static
+    settings cannot change, so a different master or warehouse folder is refused.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        conf = active.sparkContext.getConf()
+        folder = conf.get("spark.sql.warehouse.dir", None)
+        same_folder = settings.warehouse_dir is None or (
+            folder is not None
+            and Path(folder.removeprefix("file:")) == Path(settings.warehouse_dir)
+        )
+        if active.sparkContext.master != settings.master or not same_folder:
+            raise WarehouseError(
+                f"A Spark session is already running ({active.sparkContext.master}, warehouse "
+                f"{folder}); a process has one. Open spark://... with the same master and "
+                "warehouse_dir, or start another process."
+            )
+        return active, False
+    builder = SparkSession.builder.master(settings.master).appName("mlcost")
+    defaults = {
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",  # no progress bars in our callers' output
+        **SESSION_SETTINGS,
+    }
+    if settings.local:
+        # 200 shuffle partitions is sized for clusters; on a few local cores it is overhead.
+        defaults["spark.sql.shuffle.partitions"] = "8"
+    if settings.warehouse_dir:
+        path = Path(settings.warehouse_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        defaults["spark.sql.warehouse.dir"] = str(path)
+        if settings.local:
+            # The table catalog persists in an embedded Derby metastore inside the folder
+            # (one process at a time, like a DuckDB file), not in the current directory.
+            metastore = f"jdbc:derby:;databaseName={path / 'metastore_db'};create=true"
+            defaults["spark.hadoop.javax.jdo.option.ConnectionURL"] = metastore
+            defaults["spark.driver.extraJavaOptions"] = f"-Dderby.system.home={path}"
+            builder = builder.enableHiveSupport()
+    for key, value in {**defaults, **settings.conf}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(settings.conf.get("spark.log.level", "FATAL"))
+    return session, True
+
+
+def _ddl_columns(columns: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(f"`{name}` {sql_type}" for name, sql_type in columns)
+
+
+def cost_line_items_columns() -> list[tuple[str, str]]:
+    """``cost_line_items`` as Spark columns: the partition keys last, as Spark stores them."""
+    cols = [(c.name, SPARK_TYPES[c.kind]) for c in FOCUS_COLUMNS if c.name not in PARTITION_BY]
+    cols += [(name, _X_SPARK[sql_type]) for name, sql_type in X_COLUMNS]
+    kinds = {c.name: c.kind for c in FOCUS_COLUMNS}
+    return cols + [(name, SPARK_TYPES[kinds[name]]) for name in PARTITION_BY]
+
+
+_INGESTS = (
+    ("ingest_id", "BIGINT"),
+    ("source", "STRING"),
+    ("paths", "ARRAY<STRING>"),
+    ("content_hash", "STRING"),
+    ("focus_version", "STRING"),
+    ("billing_accounts", "ARRAY<STRING>"),
+    ("billing_periods", "ARRAY<TIMESTAMP>"),
+    ("row_count", "BIGINT"),
+    ("rows_replaced", "BIGINT"),
+    ("warnings", "ARRAY<STRING>"),
+    ("loaded_at", "TIMESTAMP"),
+    ("dataset", "STRING"),
+)
+_CONTRACT_COMMITMENTS = (
+    *[
+        (name, "STRING")
+        for name in (
+            "ContractId",
+            "ContractCommitmentId",
+            "ContractCommitmentType",
+            "ContractCommitmentCategory",
+            "ContractCommitmentDescription",
+        )
+    ],
+    ("ContractCommitmentCost", "DECIMAL(38, 12)"),
+    ("ContractCommitmentQuantity", "DECIMAL(38, 12)"),
+    ("ContractCommitmentUnit", "STRING"),
+    ("ContractCommitmentPeriodStart", "TIMESTAMP"),
+    ("ContractCommitmentPeriodEnd", "TIMESTAMP"),
+    ("ContractPeriodStart", "TIMESTAMP"),
+    ("ContractPeriodEnd", "TIMESTAMP"),
+    ("BillingCurrency", "STRING"),
+    ("x_SourceId", "STRING"),
+    ("x_IngestId", "BIGINT"),
+)
+
+
+class SparkWarehouse(Warehouse):
+    """A warehouse in a Spark catalog: Ibis for reads, staged partition overwrites for writes."""
+
+    engine = "spark"
+
+    def __init__(
+        self, session: Any, settings: SparkSettings, url: str, *, read_only: bool, owns: bool
+    ) -> None:
+        import ibis
+
+        # A session of our own per warehouse: its current database and temporary views are
+        # its own, while the Spark context (the JVM, the executors) is shared.
+        self._session = session.newSession()
+        # Set on our own SQL session whoever started the context: a notebook's session may
+        # have static partition overwrite, which would replace the whole table.
+        for key, value in SESSION_SETTINGS.items():
+            self._session.conf.set(key, value)
+        self._base_session = session
+        self._owns = owns
+        self.settings = settings
+        self.url = url
+        self.read_only = read_only
+        self.ibis = ibis.pyspark.connect(self._session)
+        self._staged: dict[str, str] = {}  # table -> stage table of this transaction
+        self._pending_ingest: dict[str, Any] | None = None
+
+    # -- reads -------------------------------------------------------------------------
+    @property
+    def functions(self) -> EngineFunctions:
+        from mlcost.warehouse._functions import SPARK
+
+        return SPARK
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        return (PySparkException, Py4JJavaError)
+
+    def _name(self, table: str) -> str:
+        return f"`{self.settings.database}`.`{table}`"
+
+    @property
+    def schema_version(self) -> int:
+        latest = self.table("schema_migrations").version.max().execute()
+        return 0 if latest is None or latest != latest else int(latest)
+
+    def tables(self) -> list[str]:
+        listed = self._session.catalog.listTables(self.settings.database)
+        return sorted(t.name for t in listed if not t.isTemporary and not t.name.startswith(_STAGE))
+
+    def read_files(self, paths: Sequence[Path], fmt: str) -> ir.Table:
+        """CSV (every column as text; FOCUS null spellings as NULL) or Parquet, as a view."""
+        import ibis
+
+        files = [str(p) for p in paths]
+        reader = self._session.read
+        if fmt == "csv":
+            # RFC 4180 quoting (a quote inside a field is doubled, as in JSON tags); a row
+            # that does not parse fails the load instead of becoming NULLs.
+            df = reader.csv(files, header=True, inferSchema=False, escape='"', mode="FAILFAST")
+            df = df.toDF(*[c.lstrip("\ufeff").strip() for c in df.columns])
+        elif fmt == "parquet":
+            df = reader.parquet(*files)
+        else:
+            raise ValueError(f"unknown file format {fmt!r}")
+        view = f"mlcost_read_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        t = self.ibis.table(view)
+        if fmt == "csv":
+            spelled = [n for n in CSV_NULLS if n]
+            t = t.select(
+                **{c: ibis.ifelse(t[c].isin(spelled), ibis.null("string"), t[c]) for c in t.columns}
+            )
+        return t
+
+    # -- writes ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Stage writes; on success write them (``ingests`` last); on failure drop them."""
+        self._require_writable()
+        self._in_transaction = True
+        self._reset()
+        try:
+            yield
+            for table, stage in self._staged.items():
+                self._write(table, stage, overwrite_partitions=False)
+            if self._pending_ingest is not None:
+                self._append_row("ingests", self._pending_ingest)
+        finally:
+            for stage in self._staged.values():
+                self._session.sql(f"DROP TABLE IF EXISTS {self._name(stage)}")
+            self._reset()
+            self._in_transaction = False
+
+    def _reset(self) -> None:
+        self._staged, self._pending_ingest = {}, None
+
+    def _write(self, table: str, stage: str, *, overwrite_partitions: bool) -> None:
+        df = self._session.table(self._name(stage)).select(*self.columns(table))
+        # With partitionOverwriteMode=dynamic, overwrite replaces only the partitions the
+        # stage has rows for.
+        df.write.insertInto(self._name(table), overwrite=overwrite_partitions)
+
+    def _add_text_column(self, table: str, name: str) -> None:
+        # Spark cannot roll this back: the column stays (empty) if the load then fails.
+        for target in (table, self._staged.get(table)):
+            if target is not None:
+                self._session.sql(f"ALTER TABLE {self._name(target)} ADD COLUMNS (`{name}` STRING)")
+
+    def _conform(self, table: str, expr: ir.Table) -> ir.Table:
+        """``expr`` with every column of ``table``, in its order and types (NULL if absent)."""
+        import ibis
+
+        schema = self.table(table).schema()
+        out = {}
+        for name, dtype in schema.items():
+            if name not in expr.columns:
+                out[name] = ibis.null(dtype)
+            else:
+                out[name] = expr[name] if expr[name].type() == dtype else expr[name].cast(dtype)
+        return expr.select(**out)
+
+    def insert(
+        self, table: str, expr: ir.Table, *, progress: Callable[[float], None] | None = None
+    ) -> None:
+        """Stage the rows of ``expr`` for ``table``; they are checked as they are written."""
+        self._require_transaction()
+        full = self._conform(table, expr)
+        stage = self._staged.get(table)
+        if stage is None:
+            stage = f"{_STAGE}{table}_{uuid.uuid4().hex[:12]}"
+            self.ibis.create_table(stage, full, database=self.settings.database)
+            self._staged[table] = stage
+        else:
+            self.ibis.insert(stage, full, database=self.settings.database)
+        if progress is not None:
+            progress(1.0)
+
+    def replace_restated(self, ingest_id: int) -> int:
+        """Overwrite the (BillingPeriodStart, BillingAccountId) partitions this ingest's
+        staged rows cover; return how many older rows they held."""
+        self._require_transaction()
+        stage = self._staged.pop("cost_line_items", None)
+        if stage is None:
+            return 0
+        try:
+            keys = self.table(stage).select(*PARTITION_BY).distinct()
+            old = self.table("cost_line_items")
+            replaced = int(old.semi_join(keys, list(PARTITION_BY)).count().execute())
+            self._write("cost_line_items", stage, overwrite_partitions=True)
+        finally:
+            self._session.sql(f"DROP TABLE IF EXISTS {self._name(stage)}")
+        return replaced
+
+    def record_ingest(self, **fields: Any) -> None:
+        """Keep the ``ingests`` row; it is written last, when the transaction ends well."""
+        self._require_transaction()
+        self._pending_ingest = {**fields, "loaded_at": datetime.now(UTC).replace(tzinfo=None)}
+
+    def _append_row(self, table: str, values: Mapping[str, Any]) -> None:
+        schema = self._session.table(self._name(table)).schema
+        row = tuple(_aware(values.get(f.name)) for f in schema.fields)
+        self._session.createDataFrame([row], schema=schema).write.insertInto(self._name(table))
+
+    # -- schema ------------------------------------------------------------------------
+    def create_schema(self) -> None:
+        """Create the database and the tables it lacks (the DuckDB schema's tables)."""
+        db, fmt = self.settings.database, self.settings.table_format
+        self._session.sql(f"CREATE DATABASE IF NOT EXISTS `{db}`")
+        self._session.catalog.setCurrentDatabase(db)
+        tables = {
+            "cost_line_items": (cost_line_items_columns(), PARTITION_BY),
+            "ingests": (_INGESTS, ()),
+            "contract_commitments": (_CONTRACT_COMMITMENTS, ()),
+            "schema_migrations": (
+                (("version", "INT"), ("description", "STRING"), ("applied_at", "TIMESTAMP")),
+                (),
+            ),
+        }
+        existing = set(self.tables())
+        for name, (columns, partitions) in tables.items():
+            if name in existing:
+                continue
+            parts = f" PARTITIONED BY ({', '.join(partitions)})" if partitions else ""
+            self._session.sql(
+                f"CREATE TABLE {self._name(name)} ({_ddl_columns(columns)}) USING {fmt}{parts}"
+            )
+        if self.schema_version < _migrations.LATEST:
+            now = datetime.now(UTC).replace(tzinfo=None)
+            self._append_row(
+                "schema_migrations",
+                {
+                    "version": _migrations.LATEST,
+                    "description": "spark: cost_line_items, ingests, contract_commitments",
+                    "applied_at": now,
+                },
+            )
+
+    def close(self) -> None:
+        if self._owns:
+            self._base_session.stop()
+
+
+def _aware(value: Any) -> Any:
+    """Naive datetimes (UTC wall times) made explicit: PySpark reads a naive one as local."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    if isinstance(value, list):
+        return [_aware(v) for v in value]
+    return value
+
+
+def open_spark(url: str, *, read_only: bool = False) -> SparkWarehouse:
+    """Open (creating the database and tables if needed) the Spark warehouse at ``url``."""
+    settings = parse_spark_url(url)
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise UnsupportedWarehouse(
+            f"Warehouse URL {url!r} needs PySpark and Java 17+: pip install 'mlcost[spark]' "
+            "and install a JRE (Debian: apt-get install default-jre-headless)."
+        ) from None
+    session, owns = spark_session(settings)
+    wh = SparkWarehouse(session, settings, url, read_only=read_only, owns=owns)
+    if read_only:
+        if not _database_exists(wh) or "ingests" not in wh.tables():
+            wh.close()
+            raise WarehouseError(
+                f"No mlcost tables in Spark database {settings.database!r}. Load data first, "
+                f"e.g. `mlcost --warehouse '{url}' ingest focus FILE`."
+            )
+        wh._session.catalog.setCurrentDatabase(settings.database)
+    else:
+        wh.create_schema()
+    return wh
+
+
+def _database_exists(wh: SparkWarehouse) -> bool:
+    return bool(wh._session.catalog.databaseExists(wh.settings.database))
