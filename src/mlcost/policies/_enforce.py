@@ -1,0 +1,183 @@
+"""Guardrail policies: find violations, decide, act only when told, audit every decision."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from mlcost.config import PolicyConfig
+from mlcost.policies.executors import PLANNED, Executor, ExecutorError, make_executor
+
+if TYPE_CHECKING:
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["Decision", "Violation", "check", "enforce"]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A resource that breaks a policy, and the action the policy would take."""
+
+    policy: str
+    resource_id: str
+    action: str
+    executor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What :func:`enforce` did about a violation (one ``actions`` audit row)."""
+
+    violation: Violation
+    mode: str  # dry-run, execute
+    outcome: str  # would-act, executed, skipped, failed, unsupported
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        v = self.violation
+        return {
+            "policy": v.policy,
+            "resource": v.resource_id,
+            "action": v.action,
+            "executor": v.executor,
+            "mode": self.mode,
+            "outcome": self.outcome,
+            "reason": v.reason,
+            "detail": self.detail,
+        }
+
+
+def _idle(wh: Warehouse, policy: PolicyConfig, now: datetime | None) -> list[Violation]:
+    s = wh.table("gpu_samples")
+    if now is None:
+        latest = s.time.max().execute()
+        if latest is None:
+            return []
+        now = latest
+    start = now - timedelta(minutes=policy.minutes)
+    window = s.filter((s.time >= start) & (s.time <= now))
+    util = window.utilization_max.fill_null(window.utilization)
+    per = window.group_by(window.resource_id).aggregate(
+        first=window.time.min(),
+        peak=util.max(),
+        mean=window.utilization.mean(),
+        step=window.resolution_s.max(),
+    )
+    out = []
+    for r in per.to_pyarrow().to_pylist():
+        # Idle only if the samples reach back over the whole window, not since a late start.
+        covered = r["first"] <= start + timedelta(seconds=int(r["step"] or 0))
+        if covered and r["peak"] is not None and r["peak"] <= policy.max_utilization:
+            out.append(
+                Violation(
+                    policy=policy.name,
+                    resource_id=str(r["resource_id"]),
+                    action=policy.action,
+                    executor=policy.executor,
+                    reason=(
+                        f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
+                        f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
+                        f"allows {policy.max_utilization:.0%}"
+                    ),
+                )
+            )
+    return sorted(out, key=lambda v: v.resource_id)
+
+
+_KINDS: dict[str, Callable[[Warehouse, PolicyConfig, datetime | None], list[Violation]]] = {
+    "idle": _idle,
+}
+
+
+def check(
+    wh: Warehouse, policies: Sequence[PolicyConfig], *, now: datetime | None = None
+) -> list[Violation]:
+    """Every violation of ``policies``; reads only."""
+    return [v for p in policies for v in _KINDS[p.kind](wh, p, now)]
+
+
+def _actor() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def _decide(
+    v: Violation, policy: PolicyConfig, executor: Executor | None, execute: bool
+) -> tuple[str, str]:
+    if executor is None:
+        planned = " (planned, not built yet)" if v.executor in PLANNED else ""
+        return "unsupported", f"no executor {v.executor!r}{planned}"
+    if v.action not in executor.actions:
+        return "unsupported", f"{executor.name} can {', '.join(sorted(executor.actions))}"
+    target = executor.target(v.resource_id)
+    if target is None:
+        return "skipped", f"{v.resource_id!r} is not a resource {executor.name} acts on"
+    try:
+        tags = executor.tags(target)
+        if tags.get(policy.protect_tag, "").strip().lower() == "true":
+            return "skipped", f"protected: {policy.protect_tag}=true"
+        state = executor.state(target)
+        if state in ("stopped", "stopping", "terminated", "shutting-down"):
+            return "skipped", f"already {state}"
+        if not execute:
+            return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
+        return "executed", executor.act(v.action, target)
+    except ExecutorError as exc:
+        return "failed", str(exc)
+
+
+def enforce(
+    wh: Warehouse,
+    policies: Sequence[PolicyConfig],
+    *,
+    execute: bool = False,
+    now: datetime | None = None,
+    actor: str | None = None,
+    executors: Mapping[str, Executor] | None = None,
+) -> list[Decision]:
+    """Decide on every violation; act only with ``execute=True``; audit each decision.
+
+    Dry-run is the default. A resource whose live ``protect_tag`` is ``true`` is skipped.
+    ``executors`` overrides the ones made from each policy's settings (by executor name).
+    """
+    by_name = {p.name: p for p in policies}
+    made: dict[str, Executor | None] = dict(executors or {})
+    decisions = []
+    who = actor or _actor()
+    mode = "execute" if execute else "dry-run"
+    for v in check(wh, policies, now=now):
+        policy = by_name[v.policy]
+        key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
+        if policy.executor not in made and key not in made:
+            made[key] = make_executor(
+                policy.executor, region=policy.region, endpoint_url=policy.endpoint_url
+            )
+        executor = made.get(policy.executor, made.get(key))
+        outcome, detail = _decide(v, policy, executor, execute)
+        decision = Decision(v, mode, outcome, detail)
+        with wh.transaction():
+            wh.add_action(
+                {
+                    "acted_at": datetime.now().replace(microsecond=0),
+                    "actor": who,
+                    "policy": v.policy,
+                    "resource_id": v.resource_id,
+                    "action": v.action,
+                    "executor": v.executor,
+                    "mode": mode,
+                    "outcome": outcome,
+                    "reason": v.reason,
+                    "detail": detail,
+                }
+            )
+        decisions.append(decision)
+    return decisions
+

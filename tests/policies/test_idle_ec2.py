@@ -1,0 +1,150 @@
+"""Idle shutdown against a moto server on loopback: boto3 talks HTTP to it, nothing patched."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlcost import Warehouse
+from mlcost.config import parse_policies
+from mlcost.policies import check, enforce
+from tests.attribution.conftest import put, sample
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    port = _free_port()
+    server = Path(sys.executable).parent / "moto_server"
+    proc = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto_server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def ec2(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    import boto3
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    ).close()
+    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url)
+
+
+def _instance(ec2: Any, tags: dict[str, str]) -> str:
+    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    out = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        InstanceType="g5.xlarge",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[spec] if tags else [],
+    )
+    return str(out["Instances"][0]["InstanceId"])
+
+
+def _state(ec2: Any, iid: str) -> str:
+    return str(ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"])
+
+
+def _policies(moto_url: str) -> Any:
+    return parse_policies(
+        {"idle-gpu": {"kind": "idle", "max_utilization": 0.05, "minutes": 60, "endpoint_url": moto_url}}
+    )
+
+
+def _idle_for_two_hours(wh: Warehouse, *ids: str, busy: tuple[str, ...] = ()) -> None:
+    rows = [sample(i, m / 60, 0.01) for i in ids for m in range(0, 121, 10)]
+    rows += [sample(b, m / 60, 0.7) for b in busy for m in range(0, 121, 10)]
+    put(wh, "gpu_samples", rows)
+
+
+def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
+    wh: Warehouse, ec2: Any, moto_url: str
+) -> None:
+    idle = _instance(ec2, {"team": "vision"})
+    protected = _instance(ec2, {"team": "vision", "mlcost:protect": "true"})
+    busy = _instance(ec2, {"team": "search"})
+    _idle_for_two_hours(wh, idle, protected, busy=(busy,))
+    policies = _policies(moto_url)
+    assert {v.resource_id for v in check(wh, policies)} == {idle, protected}
+
+    # Dry-run (the default): nothing changes, the audit says what would happen.
+    dry = {d.violation.resource_id: d for d in enforce(wh, policies, actor="test")}
+    assert (dry[idle].outcome, dry[protected].outcome) == ("would-act", "skipped")
+    assert {_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
+
+    done = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
+    assert done[idle].outcome == "executed" and "-> stopping" in done[idle].detail
+    assert done[protected].outcome == "skipped" and "mlcost:protect=true" in done[protected].detail
+    assert _state(ec2, idle) in ("stopping", "stopped")
+    assert (_state(ec2, protected), _state(ec2, busy)) == ("running", "running")
+
+    a = wh.table("actions")
+    rows = a.order_by([a.acted_at, a.mode, a.resource_id]).to_pyarrow().to_pylist()
+    audit = sorted((r["mode"], r["resource_id"], r["outcome"]) for r in rows)
+    assert audit == sorted(
+        [
+            ("dry-run", idle, "would-act"),
+            ("dry-run", protected, "skipped"),
+            ("execute", idle, "executed"),
+            ("execute", protected, "skipped"),
+        ]
+    )
+    assert all(r["actor"] == "test" and r["policy"] == "idle-gpu" for r in rows)
+    assert all(r["action"] == "stop" and "GPU utilization at most 1.0%" in r["reason"] for r in rows)
+
+    # Run again: the stopped instance is skipped, not stopped twice.
+    again = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
+    assert again[idle].outcome == "skipped" and "already" in again[idle].detail
+
+
+def test_unsupported_executor_is_reported_not_skipped(wh: Warehouse) -> None:
+    _idle_for_two_hours(wh, "slurm-node-3")
+    policies = parse_policies({"p": {"kind": "idle", "executor": "slurm", "action": "scancel"}})
+    (d,) = enforce(wh, policies, execute=True, actor="test")
+    assert d.outcome == "unsupported" and "planned" in d.detail
+    assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["unsupported"]
+
+
+def test_short_idle_spell_is_not_a_violation(wh: Warehouse) -> None:
+    # Only 30 minutes of samples for a 60-minute policy: not idle long enough to tell.
+    put(wh, "gpu_samples", [sample("i-0123456789abcdef0", 1.5 + m / 60, 0.0) for m in range(0, 31, 10)])
+    assert check(wh, parse_policies({"p": {"kind": "idle", "minutes": 60}})) == []
