@@ -374,7 +374,8 @@ _SCOPE_TAGS = ("team", "project", "model", "env")
 def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig, ...]:
     """Validate ``[budgets.<name>]`` tables; errors name ``where``.
 
-    >>> parse_budgets({"vision": {"amount": 500, "currency": "USD", "scope": {"team": "vision"}}})[0].scope
+    >>> table = {"amount": 500, "currency": "USD", "scope": {"team": "vision"}}
+    >>> parse_budgets({"vision": table})[0].scope
     {'tag:team': ('vision',)}
     """
     known = frozenset(
@@ -398,7 +399,9 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
         try:
             amount = Decimal(str(t["amount"]))
         except (KeyError, InvalidOperation) as exc:
-            raise ConfigError(f"{where}: {label}.amount must be a number, e.g. amount = 5000.") from exc
+            raise ConfigError(
+                f"{where}: {label}.amount must be a number, e.g. amount = 5000."
+            ) from exc
         currency = t.get("currency")
         if not isinstance(currency, str) or len(currency) != 3:
             raise ConfigError(f'{where}: {label}.currency must be an ISO code such as "USD".')
@@ -410,7 +413,9 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
         start = _iso_date(t.get("start"), where, f"{label}.start")
         end = _iso_date(t.get("end"), where, f"{label}.end")
         if period == "custom" and (start is None or end is None or end <= start):
-            raise ConfigError(f"{where}: {label} is custom: give start and a later end (ISO dates).")
+            raise ConfigError(
+                f"{where}: {label} is custom: give start and a later end (ISO dates)."
+            )
         scope = {
             (f"tag:{k}" if k in _SCOPE_TAGS else str(k)): _strings(v, where, f"{label}.scope.{k}")
             for k, v in _table(t.get("scope", {}), where, f"{label}.scope", None).items()
@@ -433,11 +438,29 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
     return tuple(out)
 
 
+def _beside(path: str, where: str) -> str:
+    # A relative file channel path is relative to the config file that names it.
+    if not path or Path(path).expanduser().is_absolute() or not where.endswith(".toml"):
+        return path
+    return str(Path(where).parent / path)
+
+
 def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelConfig]:
     """Validate the ``[notify.channels.<name>]`` tables; errors name ``where``."""
     top = _table(raw, where, "notify", frozenset({"channels"}))
     known = frozenset(
-        {"kind", "url", "path", "smtp_host", "smtp_port", "from", "to", "retries", "backoff_s", "timeout_s"}
+        {
+            "kind",
+            "url",
+            "path",
+            "smtp_host",
+            "smtp_port",
+            "from",
+            "to",
+            "retries",
+            "backoff_s",
+            "timeout_s",
+        }
     )
     out = {}
     for name, value in _table(top.get("channels", {}), where, "notify.channels", None).items():
@@ -455,7 +478,7 @@ def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelCo
             name=str(name),
             kind=str(kind),
             url=str(t.get("url", "")),
-            path=str(t.get("path", "")),
+            path=_beside(str(t.get("path", "")), where),
             smtp_host=str(t.get("smtp_host", "localhost")),
             smtp_port=int(_number(t.get("smtp_port", 25), where, f"{label}.smtp_port", low=1)),
             sender=str(t.get("from", "mlcost@localhost")),
@@ -470,7 +493,16 @@ def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelCo
 def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfig, ...]:
     """Validate ``[policies.<name>]`` tables; errors name ``where``."""
     known = frozenset(
-        {"kind", "action", "executor", "max_utilization", "minutes", "protect_tag", "region", "endpoint_url"}
+        {
+            "kind",
+            "action",
+            "executor",
+            "max_utilization",
+            "minutes",
+            "protect_tag",
+            "region",
+            "endpoint_url",
+        }
     )
     out = []
     for name, value in _table(raw, where, "policies", None).items():
@@ -487,7 +519,9 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 kind=str(kind),
                 action=str(t.get("action", "stop")),
                 executor=str(t.get("executor", "aws-ec2")),
-                max_utilization=_number(t.get("max_utilization", 0.05), where, f"{label}.max_utilization"),
+                max_utilization=_number(
+                    t.get("max_utilization", 0.05), where, f"{label}.max_utilization"
+                ),
                 minutes=int(_number(t.get("minutes", 60), where, f"{label}.minutes", low=1)),
                 protect_tag=str(t.get("protect_tag", DEFAULT_PROTECT_TAG)),
                 region=str(t.get("region", "us-east-1")),

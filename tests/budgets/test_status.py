@@ -49,7 +49,15 @@ def test_periods() -> None:
     (q,) = parse_budgets({"q": {"amount": 1, "currency": "EUR", "period": "quarterly"}})
     assert period_of(q, date(2026, 11, 30)) == (date(2026, 10, 1), date(2027, 1, 1))
     (c,) = parse_budgets(
-        {"c": {"amount": 1, "currency": "EUR", "period": "custom", "start": "2026-01-10", "end": "2026-02-10"}}
+        {
+            "c": {
+                "amount": 1,
+                "currency": "EUR",
+                "period": "custom",
+                "start": "2026-01-10",
+                "end": "2026-02-10",
+            }
+        }
     )
     assert period_of(c, date(2026, 1, 20)) == (date(2026, 1, 10), date(2026, 2, 10))
 
@@ -57,7 +65,10 @@ def test_periods() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"b": {"amount": 1, "currency": "USD", "colour": "red"}}, r"unknown key\(s\) colour in \[budgets.b\].*docs/budgets.md"),
+        (
+            {"b": {"amount": 1, "currency": "USD", "colour": "red"}},
+            r"unknown key\(s\) colour in \[budgets.b\].*docs/budgets.md",
+        ),
         ({"b": {"amount": 1}}, "currency must be an ISO code"),
         ({"b": {"amount": 1, "currency": "USD", "period": "weekly"}}, "choose one of"),
         ({"b": {"amount": 1, "currency": "USD", "period": "custom"}}, "give start"),

@@ -19,7 +19,11 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"duckdb://{tmp_path / 'w.duckdb'}"
     with open_warehouse(url) as wh:
         daily_spend(wh, 20, {"vision": 40.0, "search": 10.0})
-        put(wh, "gpu_samples", [sample("i-0abc12345678def00", m / 60, 0.0) for m in range(0, 121, 10)])
+        put(
+            wh,
+            "gpu_samples",
+            [sample("i-0abc12345678def00", m / 60, 0.0) for m in range(0, 121, 10)],
+        )
     (tmp_path / "mlcost.toml").write_text(
         f"""
 [budgets.vision]
@@ -47,7 +51,11 @@ def test_budgets_status_and_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "status", "--format", "json"])
     assert r.exit_code == 0, r.output
     (row,) = json.loads(r.output)
-    assert (row["spent"], row["currency"], row["crossed"]) == (800.0, "USD", "actual 75%, forecast 100%")
+    assert (row["spent"], row["currency"], row["crossed"]) == (
+        800.0,
+        "USD",
+        "actual 75%, forecast 100%",
+    )
     for _ in range(2):
         r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "check", "--format", "json"])
         assert r.exit_code == 0, r.output

@@ -99,9 +99,16 @@ def test_a_failing_receiver_gets_the_alert_later_once(
 
 
 def test_insight_hook_alerts_once_above_the_impact(wh_url: str, tmp_path: Path) -> None:
-    channels = parse_channels({"channels": {"f": {"kind": "file", "path": str(tmp_path / "a.jsonl")}}})
+    channels = parse_channels(
+        {"channels": {"f": {"kind": "file", "path": str(tmp_path / "a.jsonl")}}}
+    )
     findings = [
-        {"id": "idle-gpu:node-7", "title": "Idle GPUs on node-7", "impact": 1200.0, "currency": "USD"},
+        {
+            "id": "idle-gpu:node-7",
+            "title": "Idle GPUs on node-7",
+            "impact": 1200.0,
+            "currency": "USD",
+        },
         {"id": "tiny", "title": "Small thing", "impact": 3.0, "currency": "USD"},
     ]
     with open_warehouse(wh_url) as wh:

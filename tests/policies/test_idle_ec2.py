@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -81,12 +80,23 @@ def _instance(ec2: Any, tags: dict[str, str]) -> str:
 
 
 def _state(ec2: Any, iid: str) -> str:
-    return str(ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"]["Name"])
+    return str(
+        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
+    )
 
 
 def _policies(moto_url: str) -> Any:
     return parse_policies(
-        {"idle-gpu": {"kind": "idle", "max_utilization": 0.05, "minutes": 60, "endpoint_url": moto_url}}
+        {
+            "idle-gpu": {
+                "kind": "idle",
+                "max_utilization": 0.05,
+                "minutes": 60,
+                "endpoint_url": moto_url,
+            }
+        }
     )
 
 
@@ -129,7 +139,9 @@ def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
         ]
     )
     assert all(r["actor"] == "test" and r["policy"] == "idle-gpu" for r in rows)
-    assert all(r["action"] == "stop" and "GPU utilization at most 1.0%" in r["reason"] for r in rows)
+    assert all(
+        r["action"] == "stop" and "GPU utilization at most 1.0%" in r["reason"] for r in rows
+    )
 
     # Run again: the stopped instance is skipped, not stopped twice.
     again = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
@@ -146,5 +158,9 @@ def test_unsupported_executor_is_reported_not_skipped(wh: Warehouse) -> None:
 
 def test_short_idle_spell_is_not_a_violation(wh: Warehouse) -> None:
     # Only 30 minutes of samples for a 60-minute policy: not idle long enough to tell.
-    put(wh, "gpu_samples", [sample("i-0123456789abcdef0", 1.5 + m / 60, 0.0) for m in range(0, 31, 10)])
+    put(
+        wh,
+        "gpu_samples",
+        [sample("i-0123456789abcdef0", 1.5 + m / 60, 0.0) for m in range(0, 31, 10)],
+    )
     assert check(wh, parse_policies({"p": {"kind": "idle", "minutes": 60}})) == []

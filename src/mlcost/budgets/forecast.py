@@ -4,6 +4,7 @@ The model is ordinary least squares on daily cost: a level, a linear trend in da
 two weeks or more of history) one offset per weekday. The interval is the OLS prediction
 interval of the *sum* of the remaining days, which counts both the day-to-day noise and the
 uncertainty of the fitted coefficients; the t quantile uses the residual degrees of freedom.
+The forecast and its bounds never fall below what was already spent.
 With fewer than ``MIN_DAYS`` days the forecast says so instead of guessing.
 
     >>> from datetime import date
@@ -118,11 +119,12 @@ def forecast_total(
     half = _t_quantile(z, df) * math.sqrt(max(var, 0.0))
     rest = float(xf.sum(axis=0) @ beta)
     total = spent + rest
+    # Spend already incurred does not come back: the bounds never go below it.
     return Forecast(
         spent,
-        total,
-        total - half,
-        total + half,
+        max(total, spent),
+        max(total - half, spent),
+        max(total + half, spent),
         n,
         len(future),
         "trend+weekday" if weekday else "trend",
