@@ -98,7 +98,7 @@ class AttributionConfig:
 
 BUDGET_PERIODS = ("monthly", "quarterly", "custom")
 CHANNEL_KINDS = ("webhook", "slack", "email", "file")
-POLICY_KINDS = ("idle",)
+POLICY_KINDS = ("idle", "budget")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
 
 
@@ -147,8 +147,10 @@ class ChannelConfig:
 @dataclass(frozen=True)
 class PolicyConfig:
     """A guardrail. ``kind = "idle"``: GPU utilization at most ``max_utilization`` (0..1) for
-    ``minutes`` minutes; the ``action`` runs through ``executor``; resources whose tag
-    ``protect_tag`` is ``true`` are never acted on."""
+    ``minutes`` minutes. ``kind = "budget"``: once ``budget`` reaches 100% of actual spend, its
+    scope's GPU resources whose ``env`` tag is one of ``envs`` (billed on the latest day).
+    The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
+    are never acted on."""
 
     name: str
     kind: str
@@ -159,6 +161,8 @@ class PolicyConfig:
     protect_tag: str = DEFAULT_PROTECT_TAG
     region: str = "us-east-1"
     endpoint_url: str = ""
+    budget: str = ""
+    envs: tuple[str, ...] = ("dev", "staging")
 
 
 @dataclass(frozen=True)
@@ -502,6 +506,8 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "protect_tag",
             "region",
             "endpoint_url",
+            "budget",
+            "envs",
         }
     )
     out = []
@@ -513,10 +519,14 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             raise ConfigError(
                 f"{where}: {label}.kind is {kind!r}; supported now: {', '.join(POLICY_KINDS)}."
             )
+        if kind == "budget" and not isinstance(t.get("budget"), str):
+            raise ConfigError(f'{where}: {label} (budget) needs budget = "<a [budgets.*] name>".')
         out.append(
             PolicyConfig(
                 name=str(name),
                 kind=str(kind),
+                budget=str(t.get("budget", "")),
+                envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
                 action=str(t.get("action", "stop")),
                 executor=str(t.get("executor", "aws-ec2")),
                 max_utilization=_number(

@@ -164,3 +164,47 @@ def test_short_idle_spell_is_not_a_violation(wh: Warehouse) -> None:
         [sample("i-0123456789abcdef0", 1.5 + m / 60, 0.0) for m in range(0, 31, 10)],
     )
     assert check(wh, parse_policies({"p": {"kind": "idle", "minutes": 60}})) == []
+
+
+def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
+    wh: Warehouse, ec2: Any, moto_url: str
+) -> None:
+    from mlcost.config import parse_budgets
+    from tests.attribution.conftest import line
+
+    dev = _instance(ec2, {"team": "vision", "env": "dev"})
+    prod = _instance(ec2, {"team": "vision", "env": "prod"})
+    guarded = _instance(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
+    other = _instance(ec2, {"team": "search", "env": "dev"})
+
+    def arn(iid: str) -> str:
+        return f"arn:aws:ec2:us-east-1:111122223333:instance/{iid}"
+
+    lines = [
+        line("30.00", resource=arn(i), start=24 * d, hours=24, gpus=1, tags={"team": t, "env": e})
+        for d in range(3)
+        for i, t, e in (
+            (dev, "vision", "dev"),
+            (prod, "vision", "prod"),
+            (guarded, "vision", "staging"),
+            (other, "search", "dev"),
+        )
+    ]
+    put(wh, "cost_line_items", lines)
+    budgets = parse_budgets(
+        {"vision": {"amount": 200, "currency": "USD", "scope": {"team": "vision"}}}
+    )
+    policies = parse_policies(
+        {"vision-cap": {"kind": "budget", "budget": "vision", "endpoint_url": moto_url}}
+    )
+    # 270 of 200 USD spent: the dev and staging GPUs of vision are in scope, prod and search not.
+    assert {v.resource_id for v in check(wh, policies, budgets=budgets)} == {arn(dev), arn(guarded)}
+    done = {
+        d.violation.resource_id: d
+        for d in enforce(wh, policies, execute=True, actor="test", budgets=budgets)
+    }
+    assert done[arn(dev)].outcome == "executed" and done[arn(guarded)].outcome == "skipped"
+    assert _state(ec2, dev) in ("stopping", "stopped")
+    assert {_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
+    (reason,) = set(wh.table("actions").reason.to_pyarrow().to_pylist())
+    assert "budget 'vision' spent 270.00 of 200.00 USD" in reason

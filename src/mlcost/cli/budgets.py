@@ -10,7 +10,7 @@ import click
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
 if TYPE_CHECKING:
-    from mlcost.config import PolicyConfig
+    from mlcost.config import BudgetConfig, PolicyConfig
 
 _STATUS = (
     "budget",
@@ -70,11 +70,11 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
     if not settings.budgets:
         raise _no_budgets()
     with warehouse_from(ctx) as wh:
-        _, report = evaluate(
-            wh, settings.budgets, settings.channels, as_of=as_of, send=not no_send
-        )
+        _, report = evaluate(wh, settings.budgets, settings.channels, as_of=as_of, send=not no_send)
     rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
-    rows += [{"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed]
+    rows += [
+        {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
+    ]
     rows += [{"alert": k, "channel": c, "outcome": "held", "error": ""} for k, c in report.held]
     render_rows(rows, ["alert", "channel", "outcome", "error"], fmt, title="Alert deliveries")
 
@@ -84,7 +84,7 @@ def policies() -> None:
     """Guardrail policies from mlcost.toml: violations, and (with --execute) actions."""
 
 
-def _policies(ctx: click.Context) -> tuple[PolicyConfig, ...]:
+def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...]]:
     settings = settings_from(ctx)
     if not settings.policies:
         raise click.ClickException(
@@ -92,7 +92,7 @@ def _policies(ctx: click.Context) -> tuple[PolicyConfig, ...]:
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
             "See docs/budgets.md."
         )
-    return settings.policies
+    return settings.policies, settings.budgets
 
 
 @policies.command(name="check")
@@ -102,9 +102,9 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
     """List violations and the action each would take; changes nothing."""
     from mlcost.policies import check
 
-    found = _policies(ctx)
+    found, budgets = _policies(ctx)
     with warehouse_from(ctx, read_only=True) as wh:
-        rows = [vars(v) for v in check(wh, found)]
+        rows = [vars(v) for v in check(wh, found, budgets=budgets)]
     render_rows(
         rows, ["policy", "resource_id", "action", "executor", "reason"], fmt, title="Violations"
     )
@@ -118,9 +118,9 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
     """Decide on every violation and, with --execute, act; every decision is audited."""
     from mlcost.policies import enforce as run
 
-    found = _policies(ctx)
+    found, budgets = _policies(ctx)
     with warehouse_from(ctx) as wh:
-        rows = [d.as_dict() for d in run(wh, found, execute=execute)]
+        rows = [d.as_dict() for d in run(wh, found, execute=execute, budgets=budgets)]
     render_rows(
         rows,
         ["policy", "resource", "action", "mode", "outcome", "detail"],

@@ -86,7 +86,9 @@ def watch(ctx: click.Context, every: str, once: bool, execute: bool) -> None:
                         f"sent, {len(report.failed)} delivery failure(s) kept for retry"
                     )
                 if settings.policies:
-                    decisions = enforce(wh, settings.policies, execute=execute)
+                    decisions = enforce(
+                        wh, settings.policies, execute=execute, budgets=settings.budgets
+                    )
                     acted = sum(d.outcome == "executed" for d in decisions)
                     click.echo(f"policies: {len(decisions)} decision(s), {acted} executed")
             if once:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlcost.config import PolicyConfig
+from mlcost.config import BudgetConfig, PolicyConfig
+from mlcost.errors import ConfigError
 from mlcost.policies.executors import PLANNED, Executor, ExecutorError, make_executor
 
 if TYPE_CHECKING:
@@ -52,7 +53,9 @@ class Decision:
         }
 
 
-def _idle(wh: Warehouse, policy: PolicyConfig, now: datetime | None) -> list[Violation]:
+def _idle(
+    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+) -> list[Violation]:
     s = wh.table("gpu_samples")
     if now is None:
         latest = s.time.max().execute()
@@ -89,16 +92,57 @@ def _idle(wh: Warehouse, policy: PolicyConfig, now: datetime | None) -> list[Vio
     return sorted(out, key=lambda v: v.resource_id)
 
 
-_KINDS: dict[str, Callable[[Warehouse, PolicyConfig, datetime | None], list[Violation]]] = {
-    "idle": _idle,
-}
+def _budget(
+    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+) -> list[Violation]:
+    from mlcost.budgets import budget_status
+    from mlcost.spend import resolve_dimension
+
+    found = {b.name: b for b in budgets}
+    if policy.budget not in found:
+        raise ConfigError(
+            f"policy {policy.name!r} names budget {policy.budget!r}; configured: "
+            f"{', '.join(sorted(found)) or 'none'}. Add [budgets.{policy.budget}] to mlcost.toml."
+        )
+    budget = found[policy.budget]
+    status = budget_status(wh, budget, as_of=now)
+    if status.spent < budget.amount:
+        return []
+    # The scope's GPU resources in non-production envs billed on the evaluation day.
+    t = wh.table("cost_line_items")
+    day = datetime.combine(status.period_start, datetime.min.time())
+    last = t.filter(t.ChargePeriodStart >= day).ChargePeriodStart.max().execute()
+    if last is None:
+        return []
+    since = datetime.combine(last.date(), datetime.min.time())
+    t = t.filter((t.ChargePeriodStart >= since) & (t.x_GpuCount > 0) & t.ResourceId.notnull())
+    for dim, values in budget.scope.items():
+        t = t.filter(resolve_dimension(t, dim).isin(list(values)))
+    env = resolve_dimension(t, "tag:env|Env|environment")
+    t = t.filter(env.isin(list(policy.envs)))
+    ids = sorted(set(t.ResourceId.to_pyarrow().to_pylist()))
+    why = (
+        f"budget {budget.name!r} spent {status.spent:,.2f} of {budget.amount:,.2f} "
+        f"{budget.currency} (100% reached); resource in env {'/'.join(policy.envs)}"
+    )
+    return [Violation(policy.name, str(r), policy.action, policy.executor, why) for r in ids]
+
+
+_Kind = Callable[
+    ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig]], list[Violation]
+]
+_KINDS: dict[str, _Kind] = {"idle": _idle, "budget": _budget}
 
 
 def check(
-    wh: Warehouse, policies: Sequence[PolicyConfig], *, now: datetime | None = None
+    wh: Warehouse,
+    policies: Sequence[PolicyConfig],
+    *,
+    now: datetime | None = None,
+    budgets: Sequence[BudgetConfig] = (),
 ) -> list[Violation]:
-    """Every violation of ``policies``; reads only."""
-    return [v for p in policies for v in _KINDS[p.kind](wh, p, now)]
+    """Every violation of ``policies``; reads only. ``budgets``: for ``kind = "budget"``."""
+    return [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets)]
 
 
 def _actor() -> str:
@@ -142,6 +186,7 @@ def enforce(
     now: datetime | None = None,
     actor: str | None = None,
     executors: Mapping[str, Executor] | None = None,
+    budgets: Sequence[BudgetConfig] = (),
 ) -> list[Decision]:
     """Decide on every violation; act only with ``execute=True``; audit each decision.
 
@@ -153,7 +198,7 @@ def enforce(
     decisions = []
     who = actor or _actor()
     mode = "execute" if execute else "dry-run"
-    for v in check(wh, policies, now=now):
+    for v in check(wh, policies, now=now, budgets=budgets):
         policy = by_name[v.policy]
         key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
         if policy.executor not in made and key not in made:
@@ -180,4 +225,3 @@ def enforce(
             )
         decisions.append(decision)
     return decisions
-
