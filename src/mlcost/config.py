@@ -98,7 +98,7 @@ class AttributionConfig:
 
 BUDGET_PERIODS = ("monthly", "quarterly", "custom")
 CHANNEL_KINDS = ("webhook", "slack", "email", "file")
-POLICY_KINDS = ("idle", "budget")
+POLICY_KINDS = ("idle", "budget", "required-tags")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
 
 
@@ -149,6 +149,8 @@ class PolicyConfig:
     """A guardrail. ``kind = "idle"``: GPU utilization at most ``max_utilization`` (0..1) for
     ``minutes`` minutes. ``kind = "budget"``: once ``budget`` reaches 100% of actual spend, its
     scope's GPU resources whose ``env`` tag is one of ``envs`` (billed on the latest day).
+    ``kind = "required-tags"``: GPU resources still billed on the latest day, first billed
+    ``hours`` or more before it, that lack one of ``tags``.
     The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
     are never acted on."""
 
@@ -163,6 +165,8 @@ class PolicyConfig:
     endpoint_url: str = ""
     budget: str = ""
     envs: tuple[str, ...] = ("dev", "staging")
+    tags: tuple[str, ...] = ("team",)
+    hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -508,6 +512,8 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "endpoint_url",
             "budget",
             "envs",
+            "tags",
+            "hours",
         }
     )
     out = []
@@ -527,6 +533,8 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 kind=str(kind),
                 budget=str(t.get("budget", "")),
                 envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
+                tags=_strings(t.get("tags", ["team"]), where, f"{label}.tags"),
+                hours=int(_number(t.get("hours", 24), where, f"{label}.hours")),
                 action=str(t.get("action", "stop")),
                 executor=str(t.get("executor", "aws-ec2")),
                 max_utilization=_number(

@@ -208,3 +208,29 @@ def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
     assert {_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
     (reason,) = set(wh.table("actions").reason.to_pyarrow().to_pylist())
     assert "budget 'vision' spent 270.00 of 200.00 USD" in reason
+
+
+def test_untagged_gpu_resources_older_than_n_hours(wh: Warehouse) -> None:
+    from tests.attribution.conftest import line
+
+    put(
+        wh,
+        "cost_line_items",
+        [
+            # untagged for two days and still running: a violation
+            *[line("3.00", resource="i-00000000000000001", start=h, gpus=1) for h in range(48)],
+            # untagged but started an hour ago: not yet
+            line("3.00", resource="i-00000000000000002", start=47, gpus=1),
+            # tagged: fine; untagged CPU storage: not a GPU resource
+            *[
+                line(
+                    "3.00", resource="i-00000000000000003", start=h, gpus=1, tags={"team": "vision"}
+                )
+                for h in range(48)
+            ],
+            *[line("1.00", resource="bucket", start=h) for h in range(48)],
+        ],
+    )
+    policies = parse_policies({"tags": {"kind": "required-tags", "tags": ["team"], "hours": 24}})
+    (v,) = check(wh, policies)
+    assert v.resource_id == "i-00000000000000001" and "without tag(s) team" in v.reason

@@ -128,10 +128,48 @@ def _budget(
     return [Violation(policy.name, str(r), policy.action, policy.executor, why) for r in ids]
 
 
+def _required_tags(
+    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+) -> list[Violation]:
+    from mlcost.spend import resolve_dimension
+
+    t = wh.table("cost_line_items")
+    t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
+    if now is not None:
+        t = t.filter(t.ChargePeriodStart <= now)
+    last = t.ChargePeriodStart.max().execute()
+    if last is None:
+        return []
+    today = datetime.combine(last.date(), datetime.min.time())
+    missing = [resolve_dimension(t, f"tag:{k}").isnull().name(k) for k in policy.tags]
+    m = t.mutate(*missing)
+    per = m.group_by(m.ResourceId).aggregate(
+        first=m.ChargePeriodStart.min(),
+        latest=m.ChargePeriodStart.max(),
+        **{k: m[k].all() for k in policy.tags},
+    )
+    out = []
+    for r in per.to_pyarrow().to_pylist():
+        lacks = [k for k in policy.tags if r[k]]
+        old = r["first"] <= last - timedelta(hours=policy.hours)
+        if lacks and old and r["latest"] >= today:
+            out.append(
+                Violation(
+                    policy.name,
+                    str(r["ResourceId"]),
+                    policy.action,
+                    policy.executor,
+                    f"GPU resource without tag(s) {', '.join(lacks)} since "
+                    f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
+                )
+            )
+    return sorted(out, key=lambda v: v.resource_id)
+
+
 _Kind = Callable[
     ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig]], list[Violation]
 ]
-_KINDS: dict[str, _Kind] = {"idle": _idle, "budget": _budget}
+_KINDS: dict[str, _Kind] = {"idle": _idle, "budget": _budget, "required-tags": _required_tags}
 
 
 def check(
