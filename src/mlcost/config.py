@@ -98,7 +98,7 @@ class AttributionConfig:
 
 BUDGET_PERIODS = ("monthly", "quarterly", "custom")
 CHANNEL_KINDS = ("webhook", "slack", "email", "file")
-POLICY_KINDS = ("idle", "budget", "required-tags")
+POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
 
 
@@ -150,7 +150,8 @@ class PolicyConfig:
     ``minutes`` minutes. ``kind = "budget"``: once ``budget`` reaches 100% of actual spend, its
     scope's GPU resources whose ``env`` tag is one of ``envs`` (billed on the latest day).
     ``kind = "required-tags"``: GPU resources still billed on the latest day, first billed
-    ``hours`` or more before it, that lack one of ``tags``.
+    ``hours`` or more before it, that lack one of ``tags``. ``kind = "max-duration"``: running
+    workloads older than ``max_hours[kind]`` hours (``workloads.kind``; ``"*"`` for any).
     The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
     are never acted on."""
 
@@ -167,6 +168,7 @@ class PolicyConfig:
     envs: tuple[str, ...] = ("dev", "staging")
     tags: tuple[str, ...] = ("team",)
     hours: int = 24
+    max_hours: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -514,6 +516,7 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "envs",
             "tags",
             "hours",
+            "max_hours",
         }
     )
     out = []
@@ -525,6 +528,11 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             raise ConfigError(
                 f"{where}: {label}.kind is {kind!r}; supported now: {', '.join(POLICY_KINDS)}."
             )
+        if kind == "max-duration" and not t.get("max_hours"):
+            raise ConfigError(
+                f"{where}: {label} (max-duration) needs max_hours = {{ training = 72, "
+                '"*" = 24 }} (hours per workload kind).'
+            )
         if kind == "budget" and not isinstance(t.get("budget"), str):
             raise ConfigError(f'{where}: {label} (budget) needs budget = "<a [budgets.*] name>".')
         out.append(
@@ -535,6 +543,12 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
                 tags=_strings(t.get("tags", ["team"]), where, f"{label}.tags"),
                 hours=int(_number(t.get("hours", 24), where, f"{label}.hours")),
+                max_hours={
+                    str(k): _number(v, where, f"{label}.max_hours.{k}")
+                    for k, v in _table(
+                        t.get("max_hours", {}), where, f"{label}.max_hours", None
+                    ).items()
+                },
                 action=str(t.get("action", "stop")),
                 executor=str(t.get("executor", "aws-ec2")),
                 max_utilization=_number(

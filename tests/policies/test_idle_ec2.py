@@ -234,3 +234,39 @@ def test_untagged_gpu_resources_older_than_n_hours(wh: Warehouse) -> None:
     policies = parse_policies({"tags": {"kind": "required-tags", "tags": ["team"], "hours": 24}})
     (v,) = check(wh, policies)
     assert v.resource_id == "i-00000000000000001" and "without tag(s) team" in v.reason
+
+
+def test_running_workloads_over_their_kind_limit(wh: Warehouse) -> None:
+    from datetime import datetime
+
+    from tests.attribution.conftest import workload
+
+    def running(wid: str, start: float, kind: str) -> dict[str, Any]:
+        return {**workload(wid, "node", start, start, 1, kind=kind), "end": None}
+
+    put(
+        wh,
+        "workloads",
+        [
+            running("slurm:1", 0, "training"),  # 100 h: over 72
+            running("slurm:2", 50, "training"),  # 50 h: fine
+            running("k8s:nb", 70, "notebook"),  # 30 h: over "*" 24
+            workload("slurm:3", "node-1", 0, 90, 8, kind="training"),  # finished
+        ],
+    )
+    policies = parse_policies(
+        {
+            "long": {
+                "kind": "max-duration",
+                "max_hours": {"training": 72, "*": 24},
+                "executor": "slurm",
+                "action": "scancel",
+            }
+        }
+    )
+    now = datetime(2026, 10, 5, 4)  # 100 hours after T0
+    found = check(wh, policies, now=now)
+    assert [v.resource_id for v in found] == ["k8s:nb", "slurm:1"]
+    assert "training running 100.0 h" in found[1].reason and "limit is 72 h" in found[1].reason
+    decisions = enforce(wh, policies, now=now, execute=True, actor="test")
+    assert {d.outcome for d in decisions} == {"unsupported"}  # no Slurm executor yet: reported

@@ -6,7 +6,7 @@ import getpass
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlcost.config import BudgetConfig, PolicyConfig
@@ -166,10 +166,42 @@ def _required_tags(
     return sorted(out, key=lambda v: v.resource_id)
 
 
+def _max_duration(
+    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+) -> list[Violation]:
+    w = wh.table("workloads")
+    running = w.filter(w["end"].isnull() & w.start.notnull())
+    rows = running.select("workload_id", "kind", "start").to_pyarrow().to_pylist()
+    at = now or datetime.now(UTC).replace(tzinfo=None)
+    out = []
+    for r in rows:
+        limit = policy.max_hours.get(r["kind"] or "", policy.max_hours.get("*"))
+        if limit is None:
+            continue
+        hours = (at - r["start"]).total_seconds() / 3600
+        if hours > limit:
+            out.append(
+                Violation(
+                    policy.name,
+                    str(r["workload_id"]),
+                    policy.action,
+                    policy.executor,
+                    f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
+                    f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
+                )
+            )
+    return sorted(out, key=lambda v: v.resource_id)
+
+
 _Kind = Callable[
     ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig]], list[Violation]
 ]
-_KINDS: dict[str, _Kind] = {"idle": _idle, "budget": _budget, "required-tags": _required_tags}
+_KINDS: dict[str, _Kind] = {
+    "idle": _idle,
+    "budget": _budget,
+    "required-tags": _required_tags,
+    "max-duration": _max_duration,
+}
 
 
 def check(
