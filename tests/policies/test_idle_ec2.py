@@ -270,3 +270,27 @@ def test_running_workloads_over_their_kind_limit(wh: Warehouse) -> None:
     assert "training running 100.0 h" in found[1].reason and "limit is 72 h" in found[1].reason
     decisions = enforce(wh, policies, now=now, execute=True, actor="test")
     assert {d.outcome for d in decisions} == {"unsupported"}  # no Slurm executor yet: reported
+
+
+def test_local_process_over_its_limit_is_stopped_only_with_execute(wh: Warehouse) -> None:
+    from datetime import timedelta
+
+    from tests.attribution.conftest import T0, workload
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        wid = f"local:{proc.pid}"
+        put(wh, "workloads", [{**workload(wid, "laptop", 0, 0, 1, kind="training"), "end": None}])
+        policies = parse_policies(
+            {"long": {"kind": "max-duration", "max_hours": {"*": 1}, "executor": "local-process"}}
+        )
+        now = T0 + timedelta(hours=2)
+        (dry,) = enforce(wh, policies, now=now, actor="test")
+        assert dry.outcome == "would-act" and proc.poll() is None
+        (done,) = enforce(wh, policies, now=now, execute=True, actor="test")
+        assert done.outcome == "executed" and "SIGTERM" in done.detail
+        assert proc.wait(timeout=10) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

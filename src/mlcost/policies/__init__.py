@@ -4,7 +4,13 @@ the ``actions`` table. See docs/budgets.md.
 """
 
 from mlcost.policies._enforce import Decision, Violation, check, enforce
-from mlcost.policies.executors import EXECUTORS, Ec2Executor, Executor, ExecutorError
+from mlcost.policies.executors import (
+    EXECUTORS,
+    Ec2Executor,
+    Executor,
+    ExecutorError,
+    LocalProcessExecutor,
+)
 
 __all__ = [
     "EXECUTORS",
@@ -12,6 +18,7 @@ __all__ = [
     "Ec2Executor",
     "Executor",
     "ExecutorError",
+    "LocalProcessExecutor",
     "Violation",
     "check",
     "enforce",

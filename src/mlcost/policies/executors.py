@@ -1,19 +1,30 @@
 """Executors: what acts on the real systems. Each declares the actions it can take.
 
-Only the AWS EC2 executor is built so far (stop, terminate through boto3); the registry names
-the ones still to come so a policy that needs them is reported as unsupported, never skipped
+Built: AWS EC2 (stop, terminate through boto3) and local processes (stop = SIGTERM,
+terminate = SIGKILL, for runs of the in-process tracker); the registry names the ones still
+to come so a policy that needs them is reported as unsupported, never skipped
 in silence. boto3 is imported only when an executor is made.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+import signal
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mlcost.errors import MlcostError
 
-__all__ = ["EXECUTORS", "PLANNED", "Ec2Executor", "Executor", "ExecutorError", "make_executor"]
+__all__ = [
+    "EXECUTORS",
+    "PLANNED",
+    "Ec2Executor",
+    "Executor",
+    "ExecutorError",
+    "LocalProcessExecutor",
+    "make_executor",
+]
 
 _INSTANCE = re.compile(r"\bi-[0-9a-f]{8,17}\b")
 
@@ -93,9 +104,53 @@ class Ec2Executor:
         return f"{change['PreviousState']['Name']} -> {change['CurrentState']['Name']}"
 
 
-# executor name -> its class; PLANNED: named in issue 8, not built yet.
-EXECUTORS: dict[str, type[Ec2Executor]] = {"aws-ec2": Ec2Executor}
-PLANNED = ("aws-sagemaker", "kubernetes", "local-process", "slurm")
+class LocalProcessExecutor:
+    """Processes on this machine, named ``pid:<n>`` or ``local:<n>`` (the tracker's runs).
+
+    They have no tags, so nothing here is protected by tag; ``stop`` sends SIGTERM (the
+    tracker saves a checkpoint on it), ``terminate`` SIGKILL.
+    """
+
+    name = "local-process"
+    actions = frozenset({"stop", "terminate"})
+    _PID = re.compile(r"\b(?:pid|local)[:=](\d+)\b")
+
+    def __init__(self, **_options: Any) -> None:
+        pass
+
+    def target(self, resource_id: str) -> str | None:
+        match = self._PID.search(resource_id)
+        return match.group(1) if match else None
+
+    def tags(self, target: str) -> Mapping[str, str]:
+        return {}
+
+    def state(self, target: str) -> str:
+        try:
+            os.kill(int(target), 0)
+        except ProcessLookupError:
+            return "terminated"
+        except PermissionError:
+            return "running"  # someone else's: act() will say it may not
+        return "running"
+
+    def act(self, action: str, target: str) -> str:
+        sig = {"stop": signal.SIGTERM, "terminate": signal.SIGKILL}.get(action)
+        if sig is None:
+            raise ExecutorError(f"{self.name} cannot {action!r}")
+        try:
+            os.kill(int(target), sig)
+        except OSError as exc:
+            raise ExecutorError(f"pid {target}: {exc}") from exc
+        return f"sent {sig.name} to pid {target}"
+
+
+# executor name -> a factory; PLANNED: named in issue 8, not built yet.
+EXECUTORS: dict[str, Callable[..., Executor]] = {
+    "aws-ec2": Ec2Executor,
+    "local-process": LocalProcessExecutor,
+}
+PLANNED = ("aws-sagemaker", "kubernetes", "slurm")
 
 
 def make_executor(name: str, **options: Any) -> Executor | None:
