@@ -98,7 +98,7 @@ class AttributionConfig:
 
 BUDGET_PERIODS = ("monthly", "quarterly", "custom")
 CHANNEL_KINDS = ("webhook", "slack", "email", "file")
-POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration")
+POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration", "max-gpus")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
 
 
@@ -152,6 +152,9 @@ class PolicyConfig:
     ``kind = "required-tags"``: GPU resources still billed on the latest day, first billed
     ``hours`` or more before it, that lack one of ``tags``. ``kind = "max-duration"``: running
     workloads older than ``max_hours[kind]`` hours (``workloads.kind``; ``"*"`` for any).
+    ``kind = "max-gpus"``: per owner (``owner``, a dimension such as ``tag:team``), GPUs billed
+    in the latest hour above ``max_gpus[owner]`` (``"*"`` for any); the newest resources over
+    the cap are the violations.
     The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
     are never acted on."""
 
@@ -169,6 +172,8 @@ class PolicyConfig:
     tags: tuple[str, ...] = ("team",)
     hours: int = 24
     max_hours: Mapping[str, float] = field(default_factory=dict)
+    max_gpus: Mapping[str, float] = field(default_factory=dict)
+    owner: str = "tag:team"
 
 
 @dataclass(frozen=True)
@@ -517,6 +522,8 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "tags",
             "hours",
             "max_hours",
+            "max_gpus",
+            "owner",
         }
     )
     out = []
@@ -527,6 +534,10 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
         if kind not in POLICY_KINDS:
             raise ConfigError(
                 f"{where}: {label}.kind is {kind!r}; supported now: {', '.join(POLICY_KINDS)}."
+            )
+        if kind == "max-gpus" and not t.get("max_gpus"):
+            raise ConfigError(
+                f'{where}: {label} (max-gpus) needs max_gpus = {{ vision = 16, "*" = 8 }}.'
             )
         if kind == "max-duration" and not t.get("max_hours"):
             raise ConfigError(
@@ -543,6 +554,13 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
                 tags=_strings(t.get("tags", ["team"]), where, f"{label}.tags"),
                 hours=int(_number(t.get("hours", 24), where, f"{label}.hours")),
+                owner=str(t.get("owner", "tag:team")),
+                max_gpus={
+                    str(k): _number(v, where, f"{label}.max_gpus.{k}")
+                    for k, v in _table(
+                        t.get("max_gpus", {}), where, f"{label}.max_gpus", None
+                    ).items()
+                },
                 max_hours={
                     str(k): _number(v, where, f"{label}.max_hours.{k}")
                     for k, v in _table(

@@ -294,3 +294,28 @@ def test_local_process_over_its_limit_is_stopped_only_with_execute(wh: Warehouse
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_gpus_over_a_team_cap_flag_the_newest_resources(wh: Warehouse) -> None:
+    from tests.attribution.conftest import line
+
+    def node(name: str, since: int, team: str) -> list[dict[str, Any]]:
+        return [
+            line("30.00", resource=name, start=h, gpus=8, tags={"team": team})
+            for h in range(since, 10)
+        ]
+
+    # vision runs 3 x 8 GPUs in hour 9, cap 16: the newest (started hour 5) is over.
+    put(
+        wh,
+        "cost_line_items",
+        [
+            *node("a", 0, "vision"),
+            *node("b", 2, "vision"),
+            *node("c", 5, "vision"),
+            *node("d", 0, "search"),
+        ],
+    )
+    policies = parse_policies({"cap": {"kind": "max-gpus", "max_gpus": {"vision": 16, "*": 8}}})
+    (v,) = check(wh, policies)
+    assert v.resource_id == "c" and "vision runs 24 GPUs" in v.reason and "cap 16" in v.reason

@@ -193,6 +193,50 @@ def _max_duration(
     return sorted(out, key=lambda v: v.resource_id)
 
 
+def _max_gpus(
+    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+) -> list[Violation]:
+    from mlcost.spend import resolve_dimension
+
+    t = wh.table("cost_line_items")
+    t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
+    if now is not None:
+        t = t.filter(t.ChargePeriodStart <= now)
+    last = t.ChargePeriodStart.max().execute()
+    if last is None:
+        return []
+    first_seen = t.group_by(t.ResourceId).aggregate(first=t.ChargePeriodStart.min())
+    live = t.filter(t.ChargePeriodStart == last)
+    owner = resolve_dimension(live, policy.owner).name("owner")
+    now_gpus = live.group_by([owner, live.ResourceId]).aggregate(gpus=live.x_GpuCount.max())
+    rows = now_gpus.join(first_seen, "ResourceId").to_pyarrow().to_pylist()
+    by_owner: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_owner.setdefault("(no owner)" if r["owner"] is None else str(r["owner"]), []).append(r)
+    out = []
+    for who, items in sorted(by_owner.items()):
+        cap = policy.max_gpus.get(who, policy.max_gpus.get("*"))
+        if cap is None:
+            continue
+        total = sum(float(r["gpus"]) for r in items)
+        # The newest resources go first: the cap was fine before they started.
+        for r in sorted(items, key=lambda r: (r["first"], r["ResourceId"]), reverse=True):
+            if total <= cap:
+                break
+            out.append(
+                Violation(
+                    policy.name,
+                    str(r["ResourceId"]),
+                    policy.action,
+                    policy.executor,
+                    f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
+                    f"this resource ({float(r['gpus']):g} GPUs) started last",
+                )
+            )
+            total -= float(r["gpus"])
+    return out
+
+
 _Kind = Callable[
     ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig]], list[Violation]
 ]
@@ -201,6 +245,7 @@ _KINDS: dict[str, _Kind] = {
     "budget": _budget,
     "required-tags": _required_tags,
     "max-duration": _max_duration,
+    "max-gpus": _max_gpus,
 }
 
 
