@@ -90,3 +90,55 @@ def test_bad_spark_sections_say_what_to_write(tmp_path: Path) -> None:
         (tmp_path / "mlcost.toml").write_text(text)
         with pytest.raises(ConfigError, match=message):
             load_settings(env=_env(tmp_path), cwd=tmp_path)
+
+
+def test_budgets_channels_and_policies_tables(tmp_path: Path) -> None:
+    (tmp_path / "mlcost.toml").write_text(
+        """
+[budgets.vision]
+scope = { team = "vision", ServiceName = ["Amazon EC2", "Amazon S3"] }
+amount = 5000.50
+currency = "usd"
+channels = ["log"]
+
+[notify.channels.log]
+kind = "file"
+path = "alerts.jsonl"
+
+[policies.idle-gpu]
+kind = "idle"
+minutes = 30
+"""
+    )
+    s = load_settings(env=_env(tmp_path), cwd=tmp_path)
+    (b,) = s.budgets
+    assert (str(b.amount), b.currency, b.period, b.thresholds) == (
+        "5000.5",
+        "USD",
+        "monthly",
+        (0.75, 0.9, 1.0),
+    )
+    assert b.scope == {"tag:team": ("vision",), "ServiceName": ("Amazon EC2", "Amazon S3")}
+    assert s.channels["log"].path == str(tmp_path / "alerts.jsonl")  # beside the file
+    assert (s.policies[0].minutes, s.policies[0].protect_tag) == (30, "mlcost:protect")
+    assert s.sources["budgets"] == f"project {tmp_path / 'mlcost.toml'}"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[notify.channels.x]\nkind = "webhook"\nurl = "http://h"\nretry = 2\n',
+            r"unknown key\(s\) retry in \[notify.channels.x\]",
+        ),
+        ('[notify.channels.x]\nkind = "pager"\n', "choose one of webhook, slack, email, file"),
+        ('[notify.channels.x]\nkind = "slack"\n', r"\(slack\) needs url"),
+        ('[policies.p]\nkind = "idle"\nminutes = -5\n', "minutes must be a number >= 1"),
+        ('[policies.p]\nkind = "nap"\n', "supported now: idle"),
+    ],
+)
+def test_bad_budget_tables_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "mlcost.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert str(tmp_path / "mlcost.toml") in str(err.value)

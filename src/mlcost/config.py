@@ -7,7 +7,9 @@ the nearest parent that has one) < ``MLCOST_*`` environment variables < explicit
 
 The ``[attribution]`` table (tag aliases, value normalization, tag policy, account owners and
 shared-cost rules, see docs/attribution.md) is read from the same files; a project file's table
-replaces the user file's as a whole.
+replaces the user file's as a whole. So do ``[budgets.<name>]``, ``[notify.channels.<name>]``
+and ``[policies.<name>]`` (see docs/budgets.md): each of those three is taken whole from the
+highest layer that has it.
 
 Example::
 
@@ -22,6 +24,8 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +33,18 @@ from mlcost.errors import ConfigError
 
 __all__ = [
     "AttributionConfig",
+    "BudgetConfig",
+    "ChannelConfig",
+    "PolicyConfig",
     "Settings",
     "SharedRule",
     "data_dir",
     "default_warehouse_url",
     "load_settings",
     "parse_attribution",
+    "parse_budgets",
+    "parse_channels",
+    "parse_policies",
     "spark_url",
 ]
 
@@ -87,6 +97,86 @@ class AttributionConfig:
     shared: tuple[SharedRule, ...] = ()
 
 
+BUDGET_PERIODS = ("monthly", "quarterly", "custom")
+CHANNEL_KINDS = ("webhook", "slack", "email", "file")
+POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration", "max-gpus")
+DEFAULT_PROTECT_TAG = "mlcost:protect"
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """A budget: ``amount`` in ``currency`` per period for the spend that ``scope`` selects.
+
+    ``scope`` maps a dimension (a FOCUS column or ``tag:<key>``; ``team``, ``project``,
+    ``model`` and ``env`` mean their tags) to the values it may take; empty: all spend.
+    ``thresholds`` fire on actual spend, ``forecast_thresholds`` on the forecast, both as
+    fractions of ``amount`` (AWS Budgets' defaults: 75%, 90%, 100% actual, 100% forecast).
+    ``start``/``end`` (ISO dates, end exclusive) only for ``period = "custom"``.
+    """
+
+    name: str
+    amount: Decimal
+    currency: str
+    scope: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    period: str = "monthly"
+    start: date | None = None
+    end: date | None = None
+    thresholds: tuple[float, ...] = (0.75, 0.9, 1.0)
+    forecast_thresholds: tuple[float, ...] = (1.0,)
+    channels: tuple[str, ...] = ()
+    metric: str = "EffectiveCost"
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Where alerts go: ``webhook`` (generic JSON POST), ``slack`` (incoming webhook),
+    ``email`` (SMTP) or ``file`` (JSON lines appended to ``path``)."""
+
+    name: str
+    kind: str
+    url: str = ""
+    path: str = ""
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    sender: str = "mlcost@localhost"
+    to: tuple[str, ...] = ()
+    retries: int = 3
+    backoff_s: float = 1.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """A guardrail. ``kind = "idle"``: GPU utilization at most ``max_utilization`` (0..1) for
+    ``minutes`` minutes. ``kind = "budget"``: once ``budget`` reaches 100% of actual spend, its
+    scope's GPU resources whose ``env`` tag is one of ``envs`` (billed on the latest day).
+    ``kind = "required-tags"``: GPU resources still billed on the latest day, first billed
+    ``hours`` or more before it, that lack one of ``tags``. ``kind = "max-duration"``: running
+    workloads older than ``max_hours[kind]`` hours (``workloads.kind``; ``"*"`` for any).
+    ``kind = "max-gpus"``: per owner (``owner``, a dimension such as ``tag:team``), GPUs billed
+    in the latest hour above ``max_gpus[owner]`` (``"*"`` for any); the newest resources over
+    the cap are the violations.
+    The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
+    are never acted on."""
+
+    name: str
+    kind: str
+    action: str = "stop"
+    executor: str = "aws-ec2"
+    max_utilization: float = 0.05
+    minutes: int = 60
+    protect_tag: str = DEFAULT_PROTECT_TAG
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+    budget: str = ""
+    envs: tuple[str, ...] = ("dev", "staging")
+    tags: tuple[str, ...] = ("team",)
+    hours: int = 24
+    max_hours: Mapping[str, float] = field(default_factory=dict)
+    max_gpus: Mapping[str, float] = field(default_factory=dict)
+    owner: str = "tag:team"
+
+
 @dataclass(frozen=True)
 class Settings:
     """What mlcost needs to know before it does anything.
@@ -102,6 +192,9 @@ class Settings:
     sources: Mapping[str, str]
     memory_limit: str = DEFAULT_MEMORY_LIMIT
     attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    budgets: tuple[BudgetConfig, ...] = ()
+    channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
+    policies: tuple[PolicyConfig, ...] = ()
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -116,7 +209,7 @@ def default_warehouse_url(env: Mapping[str, str]) -> str:
     return f"duckdb://{data_dir(env) / 'warehouse.duckdb'}"
 
 
-def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None]:
+def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None, dict[str, Any]]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -137,6 +230,17 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None]
     if raw is None and "mlcost" in data:
         raw = data.get("attribution")
     attribution = None if raw is None else parse_attribution(raw, where=str(path))
+    extra: dict[str, Any] = {}
+    for key, parse in (
+        ("budgets", parse_budgets),
+        ("notify", parse_channels),
+        ("policies", parse_policies),
+    ):
+        raw = section.pop(key, None)
+        if raw is None and "mlcost" in data:
+            raw = data.get(key)
+        if raw is not None:
+            extra[key] = parse(raw, where=str(path))
     unknown = sorted(set(section) - _KNOWN_KEYS)
     if unknown:
         raise ConfigError(
@@ -146,7 +250,11 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None]
     for key, value in section.items():
         if not isinstance(value, str):
             raise ConfigError(f"{path}: setting {key!r} must be a string, got {value!r}.")
-    return section, attribution
+    return section, attribution, extra
+
+
+def _doc(name: str) -> str:
+    return "budgets.md" if name.startswith(("budgets", "notify", "policies")) else "attribution.md"
 
 
 def _table(value: object, where: str, name: str, known: frozenset[str] | None) -> dict[str, Any]:
@@ -157,7 +265,7 @@ def _table(value: object, where: str, name: str, known: frozenset[str] | None) -
         if unknown:
             raise ConfigError(
                 f"{where}: unknown key(s) {', '.join(unknown)} in [{name}]. "
-                f"Known: {', '.join(sorted(known))}. See docs/attribution.md."
+                f"Known: {', '.join(sorted(known))}. See docs/{_doc(name)}."
             )
     return dict(value)
 
@@ -295,6 +403,230 @@ def spark_url(table: object, path: Path) -> str:
     return f"spark://{master}" + (f"?{urlencode(params)}" if params else "")
 
 
+def _number(value: object, where: str, name: str, *, low: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+        raise ConfigError(f"{where}: {name} must be a number >= {low:g}, got {value!r}.")
+    return float(value)
+
+
+def _fractions(value: object, where: str, name: str) -> tuple[float, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: {name} must be a list such as [0.75, 0.9, 1.0].")
+    out = tuple(_number(v, where, name) for v in value)
+    if len(out) > 10:  # AWS Budgets' limit per budget, kept so alerts stay meaningful
+        raise ConfigError(f"{where}: {name} has {len(out)} thresholds; 10 at most.")
+    return tuple(sorted(set(out)))
+
+
+def _iso_date(value: object, where: str, name: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {name} must be an ISO date such as 2026-03-01.") from exc
+
+
+_SCOPE_TAGS = ("team", "project", "model", "env")
+
+
+def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig, ...]:
+    """Validate ``[budgets.<name>]`` tables; errors name ``where``.
+
+    >>> table = {"amount": 500, "currency": "USD", "scope": {"team": "vision"}}
+    >>> parse_budgets({"vision": table})[0].scope
+    {'tag:team': ('vision',)}
+    """
+    known = frozenset(
+        {
+            "amount",
+            "currency",
+            "scope",
+            "period",
+            "start",
+            "end",
+            "thresholds",
+            "forecast_thresholds",
+            "channels",
+            "metric",
+        }
+    )
+    out = []
+    for name, value in _table(raw, where, "budgets", None).items():
+        label = f"budgets.{name}"
+        t = _table(value, where, label, known)
+        try:
+            amount = Decimal(str(t["amount"]))
+        except (KeyError, InvalidOperation) as exc:
+            raise ConfigError(
+                f"{where}: {label}.amount must be a number, e.g. amount = 5000."
+            ) from exc
+        currency = t.get("currency")
+        if not isinstance(currency, str) or len(currency) != 3:
+            raise ConfigError(f'{where}: {label}.currency must be an ISO code such as "USD".')
+        period = t.get("period", "monthly")
+        if period not in BUDGET_PERIODS:
+            raise ConfigError(
+                f"{where}: {label}.period is {period!r}; choose one of {', '.join(BUDGET_PERIODS)}."
+            )
+        start = _iso_date(t.get("start"), where, f"{label}.start")
+        end = _iso_date(t.get("end"), where, f"{label}.end")
+        if period == "custom" and (start is None or end is None or end <= start):
+            raise ConfigError(
+                f"{where}: {label} is custom: give start and a later end (ISO dates)."
+            )
+        scope = {
+            (f"tag:{k}" if k in _SCOPE_TAGS else str(k)): _strings(v, where, f"{label}.scope.{k}")
+            for k, v in _table(t.get("scope", {}), where, f"{label}.scope", None).items()
+        }
+        out.append(
+            BudgetConfig(
+                name=str(name),
+                amount=amount,
+                currency=currency.upper(),
+                scope=scope,
+                period=str(period),
+                start=start,
+                end=end,
+                thresholds=_fractions(t.get("thresholds", [0.75, 0.9, 1.0]), where, label),
+                forecast_thresholds=_fractions(t.get("forecast_thresholds", [1.0]), where, label),
+                channels=_strings(t.get("channels", []), where, f"{label}.channels"),
+                metric=str(t.get("metric", "EffectiveCost")),
+            )
+        )
+    return tuple(out)
+
+
+def _beside(path: str, where: str) -> str:
+    # A relative file channel path is relative to the config file that names it.
+    if not path or Path(path).expanduser().is_absolute() or not where.endswith(".toml"):
+        return path
+    return str(Path(where).parent / path)
+
+
+def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelConfig]:
+    """Validate the ``[notify.channels.<name>]`` tables; errors name ``where``."""
+    top = _table(raw, where, "notify", frozenset({"channels"}))
+    known = frozenset(
+        {
+            "kind",
+            "url",
+            "path",
+            "smtp_host",
+            "smtp_port",
+            "from",
+            "to",
+            "retries",
+            "backoff_s",
+            "timeout_s",
+        }
+    )
+    out = {}
+    for name, value in _table(top.get("channels", {}), where, "notify.channels", None).items():
+        label = f"notify.channels.{name}"
+        t = _table(value, where, label, known)
+        kind = t.get("kind")
+        if kind not in CHANNEL_KINDS:
+            raise ConfigError(
+                f"{where}: {label}.kind is {kind!r}; choose one of {', '.join(CHANNEL_KINDS)}."
+            )
+        need = {"webhook": "url", "slack": "url", "file": "path", "email": "to"}[str(kind)]
+        if not t.get(need):
+            raise ConfigError(f"{where}: {label} ({kind}) needs {need}.")
+        out[str(name)] = ChannelConfig(
+            name=str(name),
+            kind=str(kind),
+            url=str(t.get("url", "")),
+            path=_beside(str(t.get("path", "")), where),
+            smtp_host=str(t.get("smtp_host", "localhost")),
+            smtp_port=int(_number(t.get("smtp_port", 25), where, f"{label}.smtp_port", low=1)),
+            sender=str(t.get("from", "mlcost@localhost")),
+            to=_strings(t.get("to", []), where, f"{label}.to"),
+            retries=int(_number(t.get("retries", 3), where, f"{label}.retries", low=1)),
+            backoff_s=_number(t.get("backoff_s", 1.0), where, f"{label}.backoff_s"),
+            timeout_s=_number(t.get("timeout_s", 10.0), where, f"{label}.timeout_s"),
+        )
+    return out
+
+
+def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfig, ...]:
+    """Validate ``[policies.<name>]`` tables; errors name ``where``."""
+    known = frozenset(
+        {
+            "kind",
+            "action",
+            "executor",
+            "max_utilization",
+            "minutes",
+            "protect_tag",
+            "region",
+            "endpoint_url",
+            "budget",
+            "envs",
+            "tags",
+            "hours",
+            "max_hours",
+            "max_gpus",
+            "owner",
+        }
+    )
+    out = []
+    for name, value in _table(raw, where, "policies", None).items():
+        label = f"policies.{name}"
+        t = _table(value, where, label, known)
+        kind = t.get("kind")
+        if kind not in POLICY_KINDS:
+            raise ConfigError(
+                f"{where}: {label}.kind is {kind!r}; supported now: {', '.join(POLICY_KINDS)}."
+            )
+        if kind == "max-gpus" and not t.get("max_gpus"):
+            raise ConfigError(
+                f'{where}: {label} (max-gpus) needs max_gpus = {{ vision = 16, "*" = 8 }}.'
+            )
+        if kind == "max-duration" and not t.get("max_hours"):
+            raise ConfigError(
+                f"{where}: {label} (max-duration) needs max_hours = {{ training = 72, "
+                '"*" = 24 }} (hours per workload kind).'
+            )
+        if kind == "budget" and not isinstance(t.get("budget"), str):
+            raise ConfigError(f'{where}: {label} (budget) needs budget = "<a [budgets.*] name>".')
+        out.append(
+            PolicyConfig(
+                name=str(name),
+                kind=str(kind),
+                budget=str(t.get("budget", "")),
+                envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
+                tags=_strings(t.get("tags", ["team"]), where, f"{label}.tags"),
+                hours=int(_number(t.get("hours", 24), where, f"{label}.hours")),
+                owner=str(t.get("owner", "tag:team")),
+                max_gpus={
+                    str(k): _number(v, where, f"{label}.max_gpus.{k}")
+                    for k, v in _table(
+                        t.get("max_gpus", {}), where, f"{label}.max_gpus", None
+                    ).items()
+                },
+                max_hours={
+                    str(k): _number(v, where, f"{label}.max_hours.{k}")
+                    for k, v in _table(
+                        t.get("max_hours", {}), where, f"{label}.max_hours", None
+                    ).items()
+                },
+                action=str(t.get("action", "stop")),
+                executor=str(t.get("executor", "aws-ec2")),
+                max_utilization=_number(
+                    t.get("max_utilization", 0.05), where, f"{label}.max_utilization"
+                ),
+                minutes=int(_number(t.get("minutes", 60), where, f"{label}.minutes", low=1)),
+                protect_tag=str(t.get("protect_tag", DEFAULT_PROTECT_TAG)),
+                region=str(t.get("region", "us-east-1")),
+                endpoint_url=str(t.get("endpoint_url", "")),
+            )
+        )
+    return tuple(out)
+
+
 def _find_project_file(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         candidate = folder / PROJECT_FILE
@@ -326,9 +658,13 @@ def load_settings(
         ("project", _find_project_file(cwd)),
     ]
     attribution = AttributionConfig()
+    tables: dict[str, Any] = {}
     for label, path in layers:
         if path is not None and path.is_file():
-            section, found = _read_toml(path)
+            section, found, extra = _read_toml(path)
+            for key, value in extra.items():
+                tables[key] = value
+                origin[key] = f"{label} {path}"
             for key, value in section.items():
                 values[key] = str(value)
                 origin[key] = f"{label} {path}"
@@ -348,4 +684,7 @@ def load_settings(
         sources=origin,
         memory_limit=values["memory_limit"],
         attribution=attribution,
+        budgets=tables.get("budgets", ()),
+        channels=tables.get("notify", {}),
+        policies=tables.get("policies", ()),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from mlcost.cli.main import cli
@@ -34,3 +35,17 @@ def test_demo_prints_spend_by_team_and_reuses_the_folder(tmp_path: Path) -> None
     assert again.exit_code == 0
     assert again.output == first.output
     assert (tmp_path / "manifest.json").stat().st_mtime_ns == stamp  # reused, not rewritten
+
+
+@pytest.mark.slow
+def test_default_demo_shows_budgets_and_writes_crossed_alerts_to_the_file_channel(
+    tmp_path: Path,
+) -> None:
+    # The default organization (30 days): budgets sized so some thresholds are crossed.
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "Monthly budgets (USD" in result.output
+    alerts = [json.loads(x) for x in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert alerts and all(a["currency"] == "USD" for a in alerts)
+    assert {a["budget"] for a in alerts} >= {"recommendations", "vision"}
+    assert f"{len(alerts)} alert(s) written" in result.output

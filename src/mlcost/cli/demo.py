@@ -110,6 +110,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
     )
     if sb is not None and audit is not None:
         _print_attribution(sb, audit)
+    _print_budgets(out)
     click.echo(
         f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json; "
         f"settings: {out}/mlcost.toml.\n"
@@ -167,6 +168,49 @@ def _print_attribution(sb: Showback, audit: TagAudit) -> None:
 
 
 WAREHOUSE = "warehouse.duckdb"
+ALERTS = "alerts.jsonl"
+
+
+def _print_budgets(out: Path) -> None:
+    """Evaluate the demo's monthly budgets; new alerts go to the file channel."""
+    from mlcost.budgets import evaluate
+    from mlcost.demo._config import demo_budgets
+    from mlcost.warehouse import open_warehouse
+
+    budgets, channels = demo_budgets(out)
+    with open_warehouse(f"duckdb://{(out / WAREHOUSE).resolve()}") as wh:
+        found, report = evaluate(wh, budgets, channels)
+    rows = []
+    for st in found:
+        f = st.forecast
+        rows.append(
+            {
+                "budget": st.budget.name,
+                "spent": st.spent,
+                "of": st.budget.amount,
+                "used": f"{st.used:.0%}",
+                "forecast": "-"
+                if f.total is None or f.low is None or f.high is None
+                else f"{f.total / 1e3:,.1f}k ({f.low / 1e3:,.1f}-{f.high / 1e3:,.1f}k)",
+                "crossed": ", ".join(
+                    f"{c.threshold:.0%}{'*' if c.kind == 'forecast' else ''}" for c in st.crossed
+                )
+                or "-",
+            }
+        )
+    currency = found[0].currency if found else ""
+    render_rows(
+        rows,
+        ["budget", "spent", "of", "used", "forecast", "crossed"],
+        "table",
+        title=f"Monthly budgets ({currency}, EffectiveCost; forecast with its 80% interval; "
+        "* = forecast threshold)",
+        money_columns=["spent", "of"],
+    )
+    click.echo(
+        f"{len(report.sent)} alert(s) written to {out / ALERTS} (each threshold fires once per "
+        f"budget per month). Run again: cd {out} && mlcost budgets check"
+    )
 
 
 def _load_and_summarize(
@@ -184,7 +228,7 @@ def _load_and_summarize(
     from mlcost.sources import ingest_auto
 
     db = out / WAREHOUSE
-    for stale in (db, db.with_name(db.name + ".wal")):
+    for stale in (db, db.with_name(db.name + ".wal"), out / ALERTS):
         stale.unlink(missing_ok=True)
     files = sorted((out / "billing").glob("*.csv"))
     with (

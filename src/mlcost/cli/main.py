@@ -15,6 +15,7 @@ from mlcost.errors import MlcostError
 
 # command name -> "module:attribute" of a click command or group.
 COMMANDS: dict[str, str] = {
+    "budgets": "mlcost.cli.budgets:budgets",
     "cache": "mlcost.cli.cache:cache",
     "catalog": "mlcost.cli.catalog:catalog",
     "demo": "mlcost.cli.demo:demo",
@@ -22,11 +23,13 @@ COMMANDS: dict[str, str] = {
     "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
     "plan": "mlcost.cli.plan:plan",
+    "policies": "mlcost.cli.budgets:policies",
     "run": "mlcost.cli.run:run",
     "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
     "tags": "mlcost.cli.attribution:tags",
+    "watch": "mlcost.cli.watch:watch",
 }
 
 

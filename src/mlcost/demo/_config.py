@@ -1,4 +1,5 @@
-"""What Acme's platform team writes in its ``mlcost.toml``: teams, tag policy, shared rules.
+"""What Acme's platform team writes in its ``mlcost.toml``: teams, tag policy, shared rules,
+monthly budgets and the file channel their alerts go to.
 
 The demo writes this next to its warehouse. It names the organization's teams and the two
 team nicknames no heuristic could guess (``recsys``, ``asr``); every other spelling in the
@@ -9,8 +10,16 @@ bill (``Search``, ``ml-search``, ``LLM-Platform``, ``llm``, ``cv-vision``, ``dat
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
-from mlcost.config import AttributionConfig, parse_attribution
+from mlcost.config import (
+    AttributionConfig,
+    BudgetConfig,
+    ChannelConfig,
+    parse_attribution,
+    parse_budgets,
+    parse_channels,
+)
 
 DEMO_CONFIG_TOML = """\
 # mlcost configuration of the fictional Acme ML organization (written by `mlcost demo`).
@@ -59,13 +68,51 @@ match = { ChargeCategory = "Credit", ServiceProviderName = "Google Cloud" }
 method = "fixed"
 weights = { vision = 9, data-eng = 1 }
 
+
 # The p4d reservation was bought for llm-platform's research cluster.
 [[attribution.shared]]
 name = "p4d-reservation"
 match = { ChargeCategory = "Purchase", ServiceName = "Amazon Elastic Compute Cloud" }
 method = "fixed"
 weights = { llm-platform = 1 }
+
+# Monthly budgets per team (USD, EffectiveCost). The bill spells the team tag three ways.
+[budgets.llm-platform]
+scope = { "tag:team|Team|team_name" = ["llm-platform", "LLM-Platform", "llm"] }
+amount = 200000
+currency = "USD"
+channels = ["alerts-file"]
+
+[budgets.vision]
+scope = { "tag:team|Team|team_name" = ["vision", "cv-vision"] }
+amount = 40000
+currency = "USD"
+channels = ["alerts-file"]
+
+[budgets.recommendations]
+scope = { "tag:team|Team|team_name" = ["recommendations", "recsys"] }
+amount = 18000
+currency = "USD"
+channels = ["alerts-file"]
+
+[budgets.search]
+scope = { "tag:team|Team|team_name" = ["search", "Search", "ml-search"] }
+amount = 20000
+currency = "USD"
+channels = ["alerts-file"]
+
+# Alerts as JSON lines in a file beside this one (a webhook, Slack or email in real life).
+[notify.channels.alerts-file]
+kind = "file"
+path = "alerts.jsonl"
 """
+
+
+def demo_budgets(folder: Path) -> tuple[tuple[BudgetConfig, ...], dict[str, ChannelConfig]]:
+    """The demo's budgets and channels, file paths resolved in ``folder``."""
+    data = tomllib.loads(DEMO_CONFIG_TOML)
+    where = str(folder / "mlcost.toml")
+    return parse_budgets(data["budgets"], where=where), parse_channels(data["notify"], where=where)
 
 
 def demo_attribution() -> AttributionConfig:

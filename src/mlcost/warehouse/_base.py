@@ -135,6 +135,23 @@ class Warehouse(ABC):
         """Replace the rows of ``table`` whose ``column`` is in ``[start, end)`` by ``expr``."""
         raise self._not_here("attribution (replacing a month of allocated_costs)")
 
+    # Budgets' alert state and the guardrail audit (DuckDB-only for now, docs/engines.md).
+    def add_alert(self, row: dict[str, Any], channels: Sequence[str]) -> bool:
+        """Record an alert and a pending delivery per channel; False if its key exists."""
+        raise self._not_here("budget alerts")
+
+    def pending_deliveries(self) -> list[tuple[str, str, str, int]]:
+        """(alert_key, channel, payload JSON, attempts) of every undelivered alert."""
+        raise self._not_here("budget alerts")
+
+    def mark_delivery(self, alert_key: str, channel: str, *, error: str | None) -> None:
+        """Record one delivery try: sent when ``error`` is None, else still pending."""
+        raise self._not_here("budget alerts")
+
+    def add_action(self, row: dict[str, Any]) -> None:
+        """Append one guardrail decision to the ``actions`` audit table."""
+        raise self._not_here("the guardrail audit")
+
     def insert_arrow(self, table: str, data: Any) -> int:
         """Write the rows of a pyarrow Table (columns named as the table's); return the count."""
         raise self._not_here("insert_arrow (telemetry and workload sources)")

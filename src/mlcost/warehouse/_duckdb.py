@@ -299,6 +299,58 @@ class DuckDBWarehouse(Warehouse):
             list(fields.values()),
         )
 
+    # -- alerts and the guardrail audit -------------------------------------------------
+    def add_alert(self, row: dict[str, Any], channels: Sequence[str]) -> bool:
+        """Record an alert and a pending delivery per channel; False if its key exists."""
+        self._require_transaction()
+        cols = list(row)
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        inserted = self._sql(
+            f"INSERT INTO alerts ({names}) VALUES ({marks}) "
+            "ON CONFLICT DO NOTHING RETURNING alert_key",
+            [row[c] for c in cols],
+        )
+        if not inserted:
+            return False
+        for channel in channels:
+            self._sql(
+                "INSERT INTO alert_deliveries VALUES (?, ?, 'pending', 0, NULL, NULL, NULL) "
+                "ON CONFLICT DO NOTHING",
+                [row["alert_key"], channel],
+            )
+        return True
+
+    def pending_deliveries(self) -> list[tuple[str, str, str, int]]:
+        """(alert_key, channel, payload JSON, attempts) of every undelivered alert, oldest first."""
+        return [
+            (str(k), str(c), str(p), int(n))
+            for k, c, p, n in self._sql(
+                "SELECT d.alert_key, d.channel, a.payload, d.attempts FROM alert_deliveries d "
+                "JOIN alerts a USING (alert_key) WHERE d.status = 'pending' "
+                "ORDER BY a.created_at, d.alert_key, d.channel"
+            )
+        ]
+
+    def mark_delivery(self, alert_key: str, channel: str, *, error: str | None) -> None:
+        """Record one delivery try: sent when ``error`` is None, else still pending."""
+        self._require_transaction()
+        self._sql(
+            "UPDATE alert_deliveries SET attempts = attempts + 1, last_attempt_at = now(), "
+            "last_error = ?, status = CASE WHEN ? IS NULL THEN 'sent' ELSE status END, "
+            "sent_at = CASE WHEN ? IS NULL THEN now() ELSE sent_at END "
+            "WHERE alert_key = ? AND channel = ?",
+            [error, error, error, alert_key, channel],
+        )
+
+    def add_action(self, row: dict[str, Any]) -> None:
+        """Append one guardrail decision to the ``actions`` audit table."""
+        self._require_transaction()
+        cols = list(row)
+        names = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" for _ in cols)
+        self._sql(f"INSERT INTO actions ({names}) VALUES ({marks})", [row[c] for c in cols])
+
     def close(self) -> None:
         self.ibis.disconnect()
 

@@ -193,6 +193,53 @@ def _v4() -> list[str]:
     ]
 
 
+def _v5() -> list[str]:
+    return [
+        # One row per alert ever raised. The key (budget|period|kind|threshold, or
+        # insight|<id>) is the primary key, so a threshold fires once per budget per period
+        # however often and from however many processes the evaluation runs.
+        """CREATE TABLE alerts (
+            alert_key VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,          -- budget, insight
+            subject VARCHAR NOT NULL,         -- the budget's name, or the insight's id
+            period_start DATE,
+            kind VARCHAR NOT NULL,            -- actual, forecast, insight
+            threshold DOUBLE,                 -- fraction of the budget, 1.0 = 100%
+            amount DOUBLE,                    -- spent or forecast when it fired
+            limit_amount DOUBLE,
+            currency VARCHAR,
+            message VARCHAR NOT NULL,
+            payload VARCHAR NOT NULL,         -- JSON sent to the channels
+            created_at TIMESTAMP NOT NULL
+        )""",
+        # One row per alert and channel: pending until delivered; a failure keeps it pending
+        # for the next run, with the attempts and last error.
+        """CREATE TABLE alert_deliveries (
+            alert_key VARCHAR NOT NULL,
+            channel VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,          -- pending, sent
+            attempts INTEGER NOT NULL,
+            last_error VARCHAR,
+            last_attempt_at TIMESTAMP,
+            sent_at TIMESTAMP,
+            PRIMARY KEY (alert_key, channel)
+        )""",
+        # The audit of every guardrail decision: who/what/why and how it ended.
+        """CREATE TABLE actions (
+            acted_at TIMESTAMP NOT NULL,
+            actor VARCHAR NOT NULL,           -- user@host that ran the check
+            policy VARCHAR NOT NULL,
+            resource_id VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,          -- stop, terminate, scale-to-zero, ...
+            executor VARCHAR,
+            mode VARCHAR NOT NULL,            -- dry-run, execute
+            outcome VARCHAR NOT NULL,         -- executed, skipped, failed, would-act, unsupported
+            reason VARCHAR NOT NULL,          -- why the policy matched
+            detail VARCHAR                    -- why skipped / the error / the API's answer
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -200,6 +247,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         3, "gpu_samples, workloads, cache_stats; views linking them to billed resources", _v3
     ),
     Migration(4, "allocated_costs (FOCUS 1.3 split cost allocation shape)", _v4),
+    Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
 )
 LATEST = MIGRATIONS[-1].version
 

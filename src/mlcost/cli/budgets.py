@@ -1,0 +1,129 @@
+"""``mlcost budgets status|check`` and ``mlcost policies check|enforce``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+
+if TYPE_CHECKING:
+    from mlcost.config import BudgetConfig, PolicyConfig
+
+_STATUS = (
+    "budget",
+    "period",
+    "amount",
+    "spent",
+    "used",
+    "forecast",
+    "forecast_low",
+    "forecast_high",
+    "forecast_note",
+    "crossed",
+    "currency",
+)
+_MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
+
+
+@click.group()
+def budgets() -> None:
+    """Budgets from mlcost.toml: spent, forecast with its 80% interval, thresholds crossed."""
+
+
+def _no_budgets() -> click.ClickException:
+    return click.ClickException(
+        "No budgets configured. Add one to mlcost.toml, e.g.\n"
+        '  [budgets.vision]\n  scope = { team = "vision" }\n  amount = 5000\n'
+        '  currency = "USD"\nSee docs/budgets.md.'
+    )
+
+
+@budgets.command()
+@click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
+@format_option
+@click.pass_context
+def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
+    """Each budget in its current period; reads only, sends nothing."""
+    from mlcost.budgets import statuses
+
+    settings = settings_from(ctx)
+    if not settings.budgets:
+        raise _no_budgets()
+    with warehouse_from(ctx, read_only=True) as wh:
+        rows = [s.as_dict() for s in statuses(wh, settings.budgets, as_of=as_of)]
+    render_rows(rows, _STATUS, fmt, title="Budgets", money_columns=_MONEY)
+
+
+@budgets.command(name="check")
+@click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
+@click.option("--no-send", is_flag=True, help="Record new alerts but do not deliver them yet.")
+@format_option
+@click.pass_context
+def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt: str) -> None:
+    """Record alerts for thresholds newly crossed (once per period) and deliver pending ones."""
+    from mlcost.budgets import evaluate
+
+    settings = settings_from(ctx)
+    if not settings.budgets:
+        raise _no_budgets()
+    with warehouse_from(ctx) as wh:
+        _, report = evaluate(wh, settings.budgets, settings.channels, as_of=as_of, send=not no_send)
+    rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
+    rows += [
+        {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
+    ]
+    rows += [{"alert": k, "channel": c, "outcome": "held", "error": ""} for k, c in report.held]
+    render_rows(rows, ["alert", "channel", "outcome", "error"], fmt, title="Alert deliveries")
+
+
+@click.group()
+def policies() -> None:
+    """Guardrail policies from mlcost.toml: violations, and (with --execute) actions."""
+
+
+def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...]]:
+    settings = settings_from(ctx)
+    if not settings.policies:
+        raise click.ClickException(
+            "No policies configured. Add one to mlcost.toml, e.g.\n"
+            '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
+            "See docs/budgets.md."
+        )
+    return settings.policies, settings.budgets
+
+
+@policies.command(name="check")
+@format_option
+@click.pass_context
+def check_policies(ctx: click.Context, fmt: str) -> None:
+    """List violations and the action each would take; changes nothing."""
+    from mlcost.policies import check
+
+    found, budgets = _policies(ctx)
+    with warehouse_from(ctx, read_only=True) as wh:
+        rows = [vars(v) for v in check(wh, found, budgets=budgets)]
+    render_rows(
+        rows, ["policy", "resource_id", "action", "executor", "reason"], fmt, title="Violations"
+    )
+
+
+@policies.command()
+@click.option("--execute", is_flag=True, help="Act. Without it nothing is changed (dry-run).")
+@format_option
+@click.pass_context
+def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
+    """Decide on every violation and, with --execute, act; every decision is audited."""
+    from mlcost.policies import enforce as run
+
+    found, budgets = _policies(ctx)
+    with warehouse_from(ctx) as wh:
+        rows = [d.as_dict() for d in run(wh, found, execute=execute, budgets=budgets)]
+    render_rows(
+        rows,
+        ["policy", "resource", "action", "mode", "outcome", "detail"],
+        fmt,
+        title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
+    )

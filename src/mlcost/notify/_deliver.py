@@ -1,0 +1,226 @@
+"""Alerts: recorded once in the warehouse, then delivered to named channels with retries.
+
+Each alert has a key; the ``alerts`` table's primary key keeps the first and ignores repeats,
+so a threshold fires once per budget per period across runs, restarts and concurrent
+watchers. Each (alert, channel) pair is a row in ``alert_deliveries`` that stays ``pending``
+until the channel accepts it: a failed delivery is retried with backoff in the same run, and
+again on every later run, until it is sent. Delivery is at-least-once at the network level
+(a crash between the receiver's 200 and our commit would resend); every payload carries its
+``alert_key`` so a receiver can drop the rare repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlcost.config import ChannelConfig
+from mlcost.errors import ConfigError, MlcostError
+
+if TYPE_CHECKING:
+    from mlcost.warehouse import Warehouse
+
+__all__ = [
+    "DeliveryError",
+    "DeliveryReport",
+    "deliver_pending",
+    "insight_alerts",
+    "record_alerts",
+    "send",
+]
+
+
+class DeliveryError(MlcostError, OSError):
+    """A channel did not accept an alert (it stays pending and is retried later)."""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one delivery pass did: alert keys per outcome, as (key, channel) pairs."""
+
+    sent: tuple[tuple[str, str], ...] = ()
+    failed: tuple[tuple[str, str, str], ...] = ()  # (key, channel, error)
+    held: tuple[tuple[str, str], ...] = field(default=())  # not sent: send=False
+
+
+def _slack_body(payload: Mapping[str, Any]) -> dict[str, Any]:
+    # Slack incoming webhooks take {"text": ...} and optional blocks (api.slack.com, 2026);
+    # Mattermost and Rocket.Chat accept the same shape.
+    return {
+        "text": str(payload.get("message", "")),
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": str(payload.get("message"))}}
+        ],
+    }
+
+
+def _post(url: str, body: Mapping[str, Any], timeout: float) -> None:
+    import urllib.error
+    import urllib.request
+
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            if not 200 <= resp.status < 300:
+                raise DeliveryError(f"{url} answered HTTP {resp.status}")
+    except urllib.error.HTTPError as exc:
+        raise DeliveryError(f"{url} answered HTTP {exc.code}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise DeliveryError(f"{url}: {exc}") from exc
+
+
+def _email(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"] = f"[mlcost] {payload.get('message', 'alert')}"[:200]
+    msg["From"] = channel.sender
+    msg["To"] = ", ".join(channel.to)
+    msg["X-Mlcost-Alert-Key"] = str(payload.get("alert_key", ""))
+    msg.set_content(json.dumps(payload, indent=2, sort_keys=True))
+    try:
+        with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s) as s:
+            s.send_message(msg)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise DeliveryError(f"SMTP {channel.smtp_host}:{channel.smtp_port}: {exc}") from exc
+
+
+def _file(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
+    path = Path(channel.path).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(payload, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise DeliveryError(f"{path}: {exc}") from exc
+
+
+def send(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
+    """Deliver one payload to one channel once; raise :class:`DeliveryError` on failure."""
+    if channel.kind == "webhook":
+        _post(channel.url, payload, channel.timeout_s)
+    elif channel.kind == "slack":
+        _post(channel.url, _slack_body(payload), channel.timeout_s)
+    elif channel.kind == "email":
+        _email(channel, payload)
+    elif channel.kind == "file":
+        _file(channel, payload)
+    else:  # pragma: no cover - config validation rejects other kinds
+        raise ConfigError(f"channel {channel.name!r}: unknown kind {channel.kind!r}")
+
+
+def record_alerts(
+    wh: Warehouse, alerts: Iterable[Mapping[str, Any]], channels: Mapping[str, ChannelConfig]
+) -> list[str]:
+    """Record new alerts with a pending delivery per channel; return the keys that were new.
+
+    An alert's ``_channels`` names its channels; a name with no configured channel is an
+    error that says which names exist.
+    """
+    new = []
+    with wh.transaction():
+        for alert in alerts:
+            names: Sequence[str] = alert.get("_channels", ())
+            missing = [n for n in names if n not in channels]
+            if missing:
+                raise ConfigError(
+                    f"alert {alert['alert_key']!r} names unknown channel(s) {', '.join(missing)}. "
+                    f"Configured: {', '.join(sorted(channels)) or 'none'}; add "
+                    f"[notify.channels.{missing[0]}] to mlcost.toml."
+                )
+            row = {k: v for k, v in alert.items() if not k.startswith("_")}
+            if wh.add_alert(row, names):
+                new.append(str(row["alert_key"]))
+    return new
+
+
+def deliver_pending(
+    wh: Warehouse,
+    channels: Mapping[str, ChannelConfig],
+    *,
+    send: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """Try every pending delivery: ``retries`` tries with exponential backoff per channel.
+
+    Each outcome is committed right after its try, so a kill loses at most the one in flight.
+    """
+    sent: list[tuple[str, str]] = []
+    failed: list[tuple[str, str, str]] = []
+    held: list[tuple[str, str]] = []
+    for key, name, payload, _attempts in wh.pending_deliveries():
+        channel = channels.get(name)
+        if channel is None or not send:
+            held.append((key, name))
+            continue
+        error: str | None = None
+        for attempt in range(channel.retries):
+            try:
+                _send(channel, json.loads(payload))
+                error = None
+                break
+            except DeliveryError as exc:
+                error = str(exc)
+                if attempt + 1 < channel.retries:
+                    sleep(channel.backoff_s * 2**attempt)
+        with wh.transaction():
+            wh.mark_delivery(key, name, error=error)
+        if error is None:
+            sent.append((key, name))
+        else:
+            failed.append((key, name, error))
+    return DeliveryReport(tuple(sent), tuple(failed), tuple(held))
+
+
+_send = send
+
+
+def insight_alerts(
+    findings: Iterable[Mapping[str, Any]],
+    *,
+    min_impact: float,
+    channels: Sequence[str],
+) -> list[dict[str, Any]]:
+    """Alert rows for findings (insights, anomalies) whose impact reaches ``min_impact``.
+
+    The hook for issue 7's insights: each finding is a mapping with ``id``, ``title``,
+    ``impact`` (money per month) and ``currency``; pass the result to :func:`record_alerts`.
+    The key ``insight|<id>`` makes each finding alert once, ever.
+    """
+    from datetime import datetime
+
+    out = []
+    now = datetime.now().replace(microsecond=0)
+    for f in findings:
+        impact = float(f["impact"])
+        if impact < min_impact:
+            continue
+        key = f"insight|{f['id']}"
+        message = f"{f['title']}: about {impact:,.2f} {f['currency']} a month."
+        payload = {"alert_key": key, "source": "insight", **dict(f), "message": message}
+        out.append(
+            {
+                "alert_key": key,
+                "source": "insight",
+                "subject": str(f["id"]),
+                "period_start": None,
+                "kind": "insight",
+                "threshold": None,
+                "amount": impact,
+                "limit_amount": None,
+                "currency": str(f["currency"]),
+                "message": message,
+                "payload": json.dumps(payload, sort_keys=True, default=str),
+                "created_at": now,
+                "_channels": tuple(channels),
+            }
+        )
+    return out

@@ -1,0 +1,88 @@
+"""`mlcost budgets status|check`, `mlcost policies check|enforce` and `mlcost watch`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlcost import open_warehouse
+from mlcost.cli.main import cli
+from mlcost.cli.watch import parse_every, watch_lock
+from tests.attribution.conftest import put, sample
+from tests.budgets.conftest import daily_spend
+
+
+def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    with open_warehouse(url) as wh:
+        daily_spend(wh, 20, {"vision": 40.0, "search": 10.0})
+        put(
+            wh,
+            "gpu_samples",
+            [sample("i-0abc12345678def00", m / 60, 0.0) for m in range(0, 121, 10)],
+        )
+    (tmp_path / "mlcost.toml").write_text(
+        f"""
+[budgets.vision]
+scope = {{ team = "vision" }}
+amount = 1000
+currency = "USD"
+channels = ["file"]
+
+[notify.channels.file]
+kind = "file"
+path = "{tmp_path / "alerts.jsonl"}"
+
+[policies.idle-gpu]
+kind = "idle"
+executor = "kubernetes"
+action = "scale-to-zero"
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+    return url
+
+
+def test_budgets_status_and_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = _setup(tmp_path, monkeypatch)
+    r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "status", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    (row,) = json.loads(r.output)
+    assert (row["spent"], row["currency"], row["crossed"]) == (
+        800.0,
+        "USD",
+        "actual 75%, forecast 100%",
+    )
+    for _ in range(2):
+        r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "check", "--format", "json"])
+        assert r.exit_code == 0, r.output
+    assert len((tmp_path / "alerts.jsonl").read_text().splitlines()) == 2
+
+
+def test_policies_and_watch_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = _setup(tmp_path, monkeypatch)
+    r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "check", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert [v["resource_id"] for v in json.loads(r.output)] == ["i-0abc12345678def00"]
+    r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "enforce", "--format", "json"])
+    assert json.loads(r.output)[0]["outcome"] == "unsupported"
+    r = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
+    assert r.exit_code == 0, r.output
+    assert "1 alert(s) sent" not in r.output and "2 alert(s) sent" in r.output
+
+
+def test_a_second_watch_exits_while_the_first_holds_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _setup(tmp_path, monkeypatch)
+    with watch_lock(tmp_path / "w.duckdb.watch.lock"):
+        r = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
+    assert r.exit_code == 0 and "another mlcost watch holds" in r.output
+    assert not (tmp_path / "alerts.jsonl").exists()
+
+
+def test_parse_every() -> None:
+    assert (parse_every("15m"), parse_every("30s"), parse_every("1h")) == (900, 30, 3600)

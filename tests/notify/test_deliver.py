@@ -1,0 +1,119 @@
+"""Exactly one alert per threshold per period, over repeated runs, a restart and a failure."""
+
+from __future__ import annotations
+
+import json
+from email import message_from_bytes
+from pathlib import Path
+
+from mlcost import open_warehouse
+from mlcost.budgets import evaluate
+from mlcost.config import parse_budgets, parse_channels
+from mlcost.notify import deliver_pending, insight_alerts, record_alerts
+from tests.budgets.conftest import daily_spend
+from tests.notify.conftest import Mailbox, Receiver
+
+VISION = parse_budgets(
+    {
+        "vision": {
+            "amount": 1000,
+            "currency": "USD",
+            "scope": {"team": "vision"},
+            "channels": ["hook", "slack", "mail"],
+        }
+    }
+)
+
+
+def _channels(rec: Receiver, box: Mailbox) -> dict[str, object]:
+    return dict(
+        parse_channels(
+            {
+                "channels": {
+                    "hook": {"kind": "webhook", "url": rec.url, "retries": 2, "backoff_s": 0},
+                    "slack": {"kind": "slack", "url": rec.url, "retries": 2, "backoff_s": 0},
+                    "mail": {
+                        "kind": "email",
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": box.port,
+                        "to": "ml-team@example.com",
+                    },
+                }
+            }
+        )
+    )
+
+
+def test_each_threshold_fires_once_over_runs_and_a_restart(
+    wh_url: str, receiver: Receiver, mailbox: Mailbox
+) -> None:
+    channels = _channels(receiver, mailbox)
+    with open_warehouse(wh_url) as wh:
+        daily_spend(wh, 20, {"vision": 40.0})  # 800 of 1000: actual 75%, forecast 100%
+        for _ in range(3):
+            evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+    with open_warehouse(wh_url) as wh:  # a restart: new process state, same warehouse
+        evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+        generic = [b for b in receiver.bodies if "alert_key" in b]
+        slack = [b for b in receiver.bodies if "alert_key" not in b]
+        assert sorted((b["kind"], b["threshold"]) for b in generic) == [
+            ("actual", 0.75),
+            ("forecast", 1.0),
+        ]
+        assert all(b["currency"] == "USD" for b in generic)
+        assert len(slack) == 2 and all("Budget 'vision'" in b["text"] for b in slack)
+        assert len(mailbox.messages) == 2
+        mail = message_from_bytes(mailbox.messages[0])
+        assert mail["To"] == "ml-team@example.com" and "vision" in mail["Subject"]
+        # The next threshold in the same period fires once more, and only it.
+        daily_spend(wh, 5, {"vision": 20.0})  # +100 -> 900: 90%
+        evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+        evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+        kinds = [(b["kind"], b["threshold"]) for b in receiver.bodies if "alert_key" in b]
+        assert kinds.count(("actual", 0.9)) == 1 and len(kinds) == 3
+        assert wh.table("alerts").count().execute() == 3
+
+
+def test_a_failing_receiver_gets_the_alert_later_once(
+    wh_url: str, receiver: Receiver, mailbox: Mailbox
+) -> None:
+    channels = _channels(receiver, mailbox)
+    receiver.failing = True
+    with open_warehouse(wh_url) as wh:
+        daily_spend(wh, 20, {"vision": 40.0})
+        _, report = evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+        assert {c for _, c, _ in report.failed} == {"hook", "slack"}
+        assert {c for _, c in report.sent} == {"mail"}
+        d = wh.table("alert_deliveries")
+        tried = d.filter(d.channel == "hook").to_pyarrow().to_pylist()
+        assert all(r["status"] == "pending" and r["attempts"] == 1 for r in tried)
+        assert all("HTTP 503" in r["last_error"] for r in tried)
+    receiver.failing = False
+    with open_warehouse(wh_url) as wh:  # later, after a restart
+        for _ in range(2):
+            evaluate(wh, VISION, channels)  # type: ignore[arg-type]
+        assert len([b for b in receiver.bodies if "alert_key" in b]) == 2
+        assert len(receiver.bodies) == 4 and len(mailbox.messages) == 2
+        d = wh.table("alert_deliveries")
+        assert set(d.status.to_pyarrow().to_pylist()) == {"sent"}
+
+
+def test_insight_hook_alerts_once_above_the_impact(wh_url: str, tmp_path: Path) -> None:
+    channels = parse_channels(
+        {"channels": {"f": {"kind": "file", "path": str(tmp_path / "a.jsonl")}}}
+    )
+    findings = [
+        {
+            "id": "idle-gpu:node-7",
+            "title": "Idle GPUs on node-7",
+            "impact": 1200.0,
+            "currency": "USD",
+        },
+        {"id": "tiny", "title": "Small thing", "impact": 3.0, "currency": "USD"},
+    ]
+    with open_warehouse(wh_url) as wh:
+        for _ in range(2):
+            record_alerts(wh, insight_alerts(findings, min_impact=100, channels=["f"]), channels)
+            deliver_pending(wh, channels)
+    lines = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert [x["alert_key"] for x in lines] == ["insight|idle-gpu:node-7"]

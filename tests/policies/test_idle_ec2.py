@@ -1,0 +1,321 @@
+"""Idle shutdown against a moto server on loopback: boto3 talks HTTP to it, nothing patched."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlcost import Warehouse
+from mlcost.config import parse_policies
+from mlcost.policies import check, enforce
+from tests.attribution.conftest import put, sample
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    port = _free_port()
+    server = Path(sys.executable).parent / "moto_server"
+    proc = subprocess.Popen(
+        [str(server), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto_server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def ec2(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    import boto3
+
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
+    ).close()
+    return boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url)
+
+
+def _instance(ec2: Any, tags: dict[str, str]) -> str:
+    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    out = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        InstanceType="g5.xlarge",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[spec] if tags else [],
+    )
+    return str(out["Instances"][0]["InstanceId"])
+
+
+def _state(ec2: Any, iid: str) -> str:
+    return str(
+        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
+            "Name"
+        ]
+    )
+
+
+def _policies(moto_url: str) -> Any:
+    return parse_policies(
+        {
+            "idle-gpu": {
+                "kind": "idle",
+                "max_utilization": 0.05,
+                "minutes": 60,
+                "endpoint_url": moto_url,
+            }
+        }
+    )
+
+
+def _idle_for_two_hours(wh: Warehouse, *ids: str, busy: tuple[str, ...] = ()) -> None:
+    rows = [sample(i, m / 60, 0.01) for i in ids for m in range(0, 121, 10)]
+    rows += [sample(b, m / 60, 0.7) for b in busy for m in range(0, 121, 10)]
+    put(wh, "gpu_samples", rows)
+
+
+def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
+    wh: Warehouse, ec2: Any, moto_url: str
+) -> None:
+    idle = _instance(ec2, {"team": "vision"})
+    protected = _instance(ec2, {"team": "vision", "mlcost:protect": "true"})
+    busy = _instance(ec2, {"team": "search"})
+    _idle_for_two_hours(wh, idle, protected, busy=(busy,))
+    policies = _policies(moto_url)
+    assert {v.resource_id for v in check(wh, policies)} == {idle, protected}
+
+    # Dry-run (the default): nothing changes, the audit says what would happen.
+    dry = {d.violation.resource_id: d for d in enforce(wh, policies, actor="test")}
+    assert (dry[idle].outcome, dry[protected].outcome) == ("would-act", "skipped")
+    assert {_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
+
+    done = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
+    assert done[idle].outcome == "executed" and "-> stopping" in done[idle].detail
+    assert done[protected].outcome == "skipped" and "mlcost:protect=true" in done[protected].detail
+    assert _state(ec2, idle) in ("stopping", "stopped")
+    assert (_state(ec2, protected), _state(ec2, busy)) == ("running", "running")
+
+    a = wh.table("actions")
+    rows = a.order_by([a.acted_at, a.mode, a.resource_id]).to_pyarrow().to_pylist()
+    audit = sorted((r["mode"], r["resource_id"], r["outcome"]) for r in rows)
+    assert audit == sorted(
+        [
+            ("dry-run", idle, "would-act"),
+            ("dry-run", protected, "skipped"),
+            ("execute", idle, "executed"),
+            ("execute", protected, "skipped"),
+        ]
+    )
+    assert all(r["actor"] == "test" and r["policy"] == "idle-gpu" for r in rows)
+    assert all(
+        r["action"] == "stop" and "GPU utilization at most 1.0%" in r["reason"] for r in rows
+    )
+
+    # Run again: the stopped instance is skipped, not stopped twice.
+    again = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
+    assert again[idle].outcome == "skipped" and "already" in again[idle].detail
+
+
+def test_unsupported_executor_is_reported_not_skipped(wh: Warehouse) -> None:
+    _idle_for_two_hours(wh, "slurm-node-3")
+    policies = parse_policies({"p": {"kind": "idle", "executor": "slurm", "action": "scancel"}})
+    (d,) = enforce(wh, policies, execute=True, actor="test")
+    assert d.outcome == "unsupported" and "planned" in d.detail
+    assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["unsupported"]
+
+
+def test_short_idle_spell_is_not_a_violation(wh: Warehouse) -> None:
+    # Only 30 minutes of samples for a 60-minute policy: not idle long enough to tell.
+    put(
+        wh,
+        "gpu_samples",
+        [sample("i-0123456789abcdef0", 1.5 + m / 60, 0.0) for m in range(0, 31, 10)],
+    )
+    assert check(wh, parse_policies({"p": {"kind": "idle", "minutes": 60}})) == []
+
+
+def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
+    wh: Warehouse, ec2: Any, moto_url: str
+) -> None:
+    from mlcost.config import parse_budgets
+    from tests.attribution.conftest import line
+
+    dev = _instance(ec2, {"team": "vision", "env": "dev"})
+    prod = _instance(ec2, {"team": "vision", "env": "prod"})
+    guarded = _instance(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
+    other = _instance(ec2, {"team": "search", "env": "dev"})
+
+    def arn(iid: str) -> str:
+        return f"arn:aws:ec2:us-east-1:111122223333:instance/{iid}"
+
+    lines = [
+        line("30.00", resource=arn(i), start=24 * d, hours=24, gpus=1, tags={"team": t, "env": e})
+        for d in range(3)
+        for i, t, e in (
+            (dev, "vision", "dev"),
+            (prod, "vision", "prod"),
+            (guarded, "vision", "staging"),
+            (other, "search", "dev"),
+        )
+    ]
+    put(wh, "cost_line_items", lines)
+    budgets = parse_budgets(
+        {"vision": {"amount": 200, "currency": "USD", "scope": {"team": "vision"}}}
+    )
+    policies = parse_policies(
+        {"vision-cap": {"kind": "budget", "budget": "vision", "endpoint_url": moto_url}}
+    )
+    # 270 of 200 USD spent: the dev and staging GPUs of vision are in scope, prod and search not.
+    assert {v.resource_id for v in check(wh, policies, budgets=budgets)} == {arn(dev), arn(guarded)}
+    done = {
+        d.violation.resource_id: d
+        for d in enforce(wh, policies, execute=True, actor="test", budgets=budgets)
+    }
+    assert done[arn(dev)].outcome == "executed" and done[arn(guarded)].outcome == "skipped"
+    assert _state(ec2, dev) in ("stopping", "stopped")
+    assert {_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
+    (reason,) = set(wh.table("actions").reason.to_pyarrow().to_pylist())
+    assert "budget 'vision' spent 270.00 of 200.00 USD" in reason
+
+
+def test_untagged_gpu_resources_older_than_n_hours(wh: Warehouse) -> None:
+    from tests.attribution.conftest import line
+
+    put(
+        wh,
+        "cost_line_items",
+        [
+            # untagged for two days and still running: a violation
+            *[line("3.00", resource="i-00000000000000001", start=h, gpus=1) for h in range(48)],
+            # untagged but started an hour ago: not yet
+            line("3.00", resource="i-00000000000000002", start=47, gpus=1),
+            # tagged: fine; untagged CPU storage: not a GPU resource
+            *[
+                line(
+                    "3.00", resource="i-00000000000000003", start=h, gpus=1, tags={"team": "vision"}
+                )
+                for h in range(48)
+            ],
+            *[line("1.00", resource="bucket", start=h) for h in range(48)],
+        ],
+    )
+    policies = parse_policies({"tags": {"kind": "required-tags", "tags": ["team"], "hours": 24}})
+    (v,) = check(wh, policies)
+    assert v.resource_id == "i-00000000000000001" and "without tag(s) team" in v.reason
+
+
+def test_running_workloads_over_their_kind_limit(wh: Warehouse) -> None:
+    from datetime import datetime
+
+    from tests.attribution.conftest import workload
+
+    def running(wid: str, start: float, kind: str) -> dict[str, Any]:
+        return {**workload(wid, "node", start, start, 1, kind=kind), "end": None}
+
+    put(
+        wh,
+        "workloads",
+        [
+            running("slurm:1", 0, "training"),  # 100 h: over 72
+            running("slurm:2", 50, "training"),  # 50 h: fine
+            running("k8s:nb", 70, "notebook"),  # 30 h: over "*" 24
+            workload("slurm:3", "node-1", 0, 90, 8, kind="training"),  # finished
+        ],
+    )
+    policies = parse_policies(
+        {
+            "long": {
+                "kind": "max-duration",
+                "max_hours": {"training": 72, "*": 24},
+                "executor": "slurm",
+                "action": "scancel",
+            }
+        }
+    )
+    now = datetime(2026, 10, 5, 4)  # 100 hours after T0
+    found = check(wh, policies, now=now)
+    assert [v.resource_id for v in found] == ["k8s:nb", "slurm:1"]
+    assert "training running 100.0 h" in found[1].reason and "limit is 72 h" in found[1].reason
+    decisions = enforce(wh, policies, now=now, execute=True, actor="test")
+    assert {d.outcome for d in decisions} == {"unsupported"}  # no Slurm executor yet: reported
+
+
+def test_local_process_over_its_limit_is_stopped_only_with_execute(wh: Warehouse) -> None:
+    from datetime import timedelta
+
+    from tests.attribution.conftest import T0, workload
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        wid = f"local:{proc.pid}"
+        put(wh, "workloads", [{**workload(wid, "laptop", 0, 0, 1, kind="training"), "end": None}])
+        policies = parse_policies(
+            {"long": {"kind": "max-duration", "max_hours": {"*": 1}, "executor": "local-process"}}
+        )
+        now = T0 + timedelta(hours=2)
+        (dry,) = enforce(wh, policies, now=now, actor="test")
+        assert dry.outcome == "would-act" and proc.poll() is None
+        (done,) = enforce(wh, policies, now=now, execute=True, actor="test")
+        assert done.outcome == "executed" and "SIGTERM" in done.detail
+        assert proc.wait(timeout=10) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_gpus_over_a_team_cap_flag_the_newest_resources(wh: Warehouse) -> None:
+    from tests.attribution.conftest import line
+
+    def node(name: str, since: int, team: str) -> list[dict[str, Any]]:
+        return [
+            line("30.00", resource=name, start=h, gpus=8, tags={"team": team})
+            for h in range(since, 10)
+        ]
+
+    # vision runs 3 x 8 GPUs in hour 9, cap 16: the newest (started hour 5) is over.
+    put(
+        wh,
+        "cost_line_items",
+        [
+            *node("a", 0, "vision"),
+            *node("b", 2, "vision"),
+            *node("c", 5, "vision"),
+            *node("d", 0, "search"),
+        ],
+    )
+    policies = parse_policies({"cap": {"kind": "max-gpus", "max_gpus": {"vision": 16, "*": 8}}})
+    (v,) = check(wh, policies)
+    assert v.resource_id == "c" and "vision runs 24 GPUs" in v.reason and "cap 16" in v.reason
