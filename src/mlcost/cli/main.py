@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "export": "mlcost.cli.attribution:export",
     "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
+    "insights": "mlcost.cli.insights:insights",
     "plan": "mlcost.cli.plan:plan",
     "run": "mlcost.cli.run:run",
     "showback": "mlcost.cli.attribution:showback",
