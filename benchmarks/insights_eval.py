@@ -113,15 +113,17 @@ def _ratio(a: float, b: float) -> str:
 def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
     """Markdown: per planted kind over all seeds, then the money share with/without untagged."""
     lines = [
-        "| planted kind | cases | recall | findings | precision | planted USD | found USD | money |",
+        "| planted kind | cases | recall | findings | precision | planted USD | found USD "
+        "| money |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     total = dict.fromkeys(("planted_usd", "found_usd"), 0.0)
     waste = dict.fromkeys(("planted_usd", "found_usd"), 0.0)
     for planted in KIND_MAP:
-        r = {k: sum(res[planted][k] for res in results.values()) for k in next(
-            iter(results.values())
-        )[planted]}
+        r = {
+            k: sum(res[planted][k] for res in results.values())
+            for k in next(iter(results.values()))[planted]
+        }
         for k in total:
             total[k] += r[k]
             if planted != "untagged_share":

@@ -73,7 +73,7 @@ class Context:
     def window(self) -> tuple[datetime, datetime]:
         t = self.lines()
         # Usage-based rows only: monthly charges (support, tax) span the calendar month.
-        t = t.filter(t.ChargeFrequency == "Usage-Based")
+        t = t.filter(t.ChargeFrequency.isnull() | (t.ChargeFrequency == "Usage-Based"))
         row = t.aggregate(a=t.ChargePeriodStart.min(), b=t.ChargePeriodEnd.max()).execute()
         a, b = row["a"][0], row["b"][0]
         if a is None or b is None or str(a) == "NaT":

@@ -75,7 +75,8 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
 def detect_anomalies(ctx: Context) -> list[Finding]:
     """Anomalous days per owner and per service, with their root cause by money."""
     t = ctx.lines()
-    t = t.filter(t.ChargeFrequency == "Usage-Based").mutate(day=t.ChargePeriodStart.date())
+    t = t.filter(t.ChargeFrequency.isnull() | (t.ChargeFrequency == "Usage-Based"))
+    t = t.mutate(day=t.ChargePeriodStart.date())
     cols = {name: t[col] for name, col in DIMENSIONS.items()}
     daily = t.group_by(day=t.day, **cols).aggregate(cost=t.EffectiveCost.sum())
     rows = daily.to_pyarrow().to_pylist()
