@@ -5,7 +5,9 @@ other days of the window with the same weekday (the weekday effect: a weekly bat
 its weekday, so it is its own baseline and never fires); the spread is 1.4826 x the median
 absolute deviation of all days from their baselines. A day is anomalous when its excess over
 the baseline exceeds ``SIGMAS`` spreads, ``MIN_RELATIVE`` of the baseline and the
-minimum-impact floor ``MIN_IMPACT`` (USD a day). Consecutive anomalous days form one event.
+minimum-impact floor ``MIN_IMPACT`` (USD a day). Neighbouring days over one spread and the
+relative threshold (not the floor) join the event, so a burst that starts late in a day is
+counted whole.
 
 Root cause, ranked by money as AWS Cost Anomaly Detection reports it: for each dimension
 (service, account, region, resource, owner), the excess of each value on the event days over
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, timedelta  # noqa: F401 (doctest)
 from decimal import Decimal
 from typing import Any
 
@@ -60,15 +62,28 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
     if len(rows) < 7:
         return []
     spread = 1.4826 * statistics.median(abs(v - b) for _, v, b in rows)
-    hot = [
-        (d, v, b) for d, v, b in rows if v - b > max(SIGMAS * spread, MIN_RELATIVE * b, MIN_IMPACT)
-    ]
+    # Hysteresis: a day over every threshold starts an event; its neighbours join it while
+    # they stay over one spread and the relative threshold (a burst that starts at 20:00 spends
+    # only a few hours on its first day, under the floor, but belongs to it).
+    def over(v: float, b: float, sigmas: float = 1.0) -> bool:
+        return v - b > max(sigmas * spread, MIN_RELATIVE * b)
+
     events: list[list[tuple[date, float, float]]] = []
-    for r in hot:
-        if events and r[0] - events[-1][-1][0] == timedelta(days=1):
-            events[-1].append(r)
-        else:
-            events.append([r])
+    i = 0
+    while i < len(rows):
+        _, v, b = rows[i]
+        if not (over(v, b, SIGMAS) and v - b > MIN_IMPACT):
+            i += 1
+            continue
+        a, z = i, i
+        while a > 0 and over(rows[a - 1][1], rows[a - 1][2]):
+            a -= 1
+        while z + 1 < len(rows) and over(rows[z + 1][1], rows[z + 1][2]):
+            z += 1
+        if events and events[-1][-1][0] >= rows[a][0]:
+            a = rows.index(events.pop()[0])
+        events.append(rows[a : z + 1])
+        i = z + 1
     return events
 
 
