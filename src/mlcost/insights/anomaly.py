@@ -62,6 +62,7 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
     if len(rows) < 7:
         return []
     spread = 1.4826 * statistics.median(abs(v - b) for _, v, b in rows)
+
     # Hysteresis: a day over every threshold starts an event; its neighbours join it while
     # they stay over one spread and the relative threshold (a burst that starts at 20:00 spends
     # only a few hours on its first day, under the floor, but belongs to it).

@@ -109,7 +109,8 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
     expected = ctx.monthly(Decimal(str(mid.saving)))
     if expected < MIN_MONTHLY:
         return None
-    every = max(1, round(mid.checkpoint_interval_hours * 60))
+    # The Daly optimum is often longer than the run; a 30-minute cap bounds lost work.
+    every = max(1, min(30, round(mid.checkpoint_interval_hours * 60)))
     return Finding(
         id=finding_id("spot", rid),
         kind="spot",
