@@ -5,9 +5,9 @@ other days of the window with the same weekday (the weekday effect: a weekly bat
 its weekday, so it is its own baseline and never fires); the spread is 1.4826 x the median
 absolute deviation of all days from their baselines. A day is anomalous when its excess over
 the baseline exceeds ``SIGMAS`` spreads, ``MIN_RELATIVE`` of the baseline and the
-minimum-impact floor ``MIN_IMPACT`` (USD a day). Neighbouring days over one spread and the
-relative threshold (not the floor) join the event, so a burst that starts late in a day is
-counted whole.
+minimum-impact floor ``MIN_IMPACT`` (USD a day); it needs ``MIN_HISTORY_DAYS`` of usage.
+Neighbouring days over one spread and the relative threshold (not the floor) join the event,
+so a burst that starts late in a day is counted whole.
 
 Root cause, ranked by money as AWS Cost Anomaly Detection reports it: for each dimension
 (service, account, region, resource, owner), the excess of each value on the event days over
@@ -33,6 +33,10 @@ SIGMAS = 3.0
 MIN_RELATIVE = 0.2
 MIN_IMPACT = 1000.0  # USD a day
 LEVEL_SHIFT_DAYS = 7
+# Three of each weekday: with fewer, a leave-one-out weekday median is one other day, and
+# a spread from two weeks is mostly the level shifts inside them. (AWS Cost Anomaly
+# Detection also waits for about ten days of history before it alerts.)
+MIN_HISTORY_DAYS = 21
 DIMENSIONS = {
     "service": "ServiceName",
     "account": "SubAccountId",
@@ -59,7 +63,7 @@ def baseline_excess(values: Sequence[tuple[date, float]]) -> list[tuple[date, fl
 
 def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float, float]]]:
     rows = baseline_excess(series)
-    if len(rows) < 7:
+    if len(rows) < MIN_HISTORY_DAYS:
         return []
     spread = 1.4826 * statistics.median(abs(v - b) for _, v, b in rows)
 
@@ -91,7 +95,11 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
 def detect_anomalies(ctx: Context) -> list[Finding]:
     """Anomalous days per owner and per service, with their root cause by money."""
     t = ctx.lines()
-    t = t.filter(t.ChargeFrequency.isnull() | (t.ChargeFrequency == "Usage-Based"))
+    # Usage only: a month's credit or tax on its first day is a posting, not a spend change.
+    t = t.filter(
+        (t.ChargeCategory == "Usage")
+        & (t.ChargeFrequency.isnull() | (t.ChargeFrequency == "Usage-Based"))
+    )
     t = t.mutate(day=t.ChargePeriodStart.date())
     cols = {name: t[col] for name, col in DIMENSIONS.items()}
     daily = t.group_by(day=t.day, **cols).aggregate(cost=t.EffectiveCost.sum())
