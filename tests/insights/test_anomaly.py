@@ -54,3 +54,10 @@ def test_small_bump_is_under_the_impact_floor(wh: Warehouse) -> None:
     # Near-miss: a 500 USD extra day is under the 1,000 USD minimum impact.
     put(wh, "cost_line_items", [*_steady(), _day("tiny", 500, 19)])
     assert detect_anomalies(Context(wh)) == []
+
+
+def test_two_weeks_are_too_short_for_a_weekday_baseline(wh: Warehouse) -> None:
+    # Near-miss: the same burst in a 14-day bill: under 21 days of history, no verdict.
+    rows = [_day("trainer", 2000, d) for d in range(14)]
+    put(wh, "cost_line_items", [*rows, _day("eval-fleet", 6000, 9)])
+    assert detect_anomalies(Context(wh)) == []
