@@ -7,7 +7,9 @@ with ``ground_truth.json`` (only this script and the tests read it). Per planted
 - recall: planted cases matched by at least one finding of the matching kind;
 - precision: findings of that kind that match a planted case;
 - money: sum over cases of min(planted USD, matched findings' ``evidence.window_waste``),
-  over the planted USD (the window's money, before the x 30 / days monthly scaling).
+  over the planted USD (the window's money, before the x 30 / days monthly scaling);
+  ``estimated USD`` is the matched findings' window_waste without that cap (where the
+  catalog's prices differ from the demo's private ones, estimates differ from the truth).
 
 A finding matches a case when it names one of the case's resources (``resource_id``, an
 endpoint's ``replica_resource_ids``, an anomaly's ``spike_resources``); the untagged case is
@@ -79,6 +81,7 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str,
             "true": float(sum(any(_matches(f, c) for c in cases) for f in mine)),
             "planted_usd": sum(c["wasted_usd"] for c in cases),
             "found_usd": 0.0,
+            "estimated_usd": 0.0,
         }
         for c in cases:
             hits = [f for f in mine if _matches(f, c)]
@@ -86,6 +89,7 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str,
                 row["found"] += 1
                 got = sum(float(f["evidence"].get("window_waste", 0.0)) for f in hits)
                 row["found_usd"] += min(c["wasted_usd"], got)
+                row["estimated_usd"] += got
         out[planted] = row
     return out
 
@@ -114,8 +118,8 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
     """Markdown: per planted kind over all seeds, then the money share with/without untagged."""
     lines = [
         "| planted kind | cases | recall | findings | precision | planted USD | found USD "
-        "| money |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| money | estimated USD |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     total = dict.fromkeys(("planted_usd", "found_usd"), 0.0)
     waste = dict.fromkeys(("planted_usd", "found_usd"), 0.0)
@@ -132,15 +136,15 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
             f"| {planted} | {r['cases']:.0f} | {_ratio(r['found'], r['cases'])} | "
             f"{r['findings']:.0f} | {_ratio(r['true'], r['findings'])} | "
             f"{r['planted_usd']:,.0f} | {r['found_usd']:,.0f} | "
-            f"{_ratio(r['found_usd'], r['planted_usd'])} |"
+            f"{_ratio(r['found_usd'], r['planted_usd'])} | {r['estimated_usd']:,.0f} |"
         )
     lines.append(
         f"| **all but untagged** | | | | | {waste['planted_usd']:,.0f} | "
-        f"{waste['found_usd']:,.0f} | {_ratio(waste['found_usd'], waste['planted_usd'])} |"
+        f"{waste['found_usd']:,.0f} | {_ratio(waste['found_usd'], waste['planted_usd'])} | |"
     )
     lines.append(
         f"| **all** | | | | | {total['planted_usd']:,.0f} | {total['found_usd']:,.0f} | "
-        f"{_ratio(total['found_usd'], total['planted_usd'])} |"
+        f"{_ratio(total['found_usd'], total['planted_usd'])} | |"
     )
     return "\n".join(lines)
 
