@@ -42,7 +42,12 @@ def test_ids_are_stable_and_reruns_update_rows(wh: Warehouse) -> None:
     second = run_insights(wh)
     assert [f.id for f in first] == [f.id for f in second] and first
     save_findings(wh, first)
+    seen = wh.table("recommendations").first_seen.min().execute()
     save_findings(wh, second)
+    t = wh.table("recommendations")
+    assert t.count().execute() == len(first)
+    assert t.first_seen.min().execute() == seen  # kept; last_seen moves
+    assert t.last_seen.max().execute() >= seen
     stored = load_findings(wh)
     assert [f.id for f in stored] == [f.id for f in first]  # updated, not duplicated
     assert stored[0].monthly_saving == first[0].monthly_saving
