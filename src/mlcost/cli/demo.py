@@ -15,6 +15,7 @@ from mlcost.cli._common import format_option, render_rows
 if TYPE_CHECKING:
     from mlcost.attribution import Showback, TagAudit
     from mlcost.demo import DemoSummary
+    from mlcost.insights import Finding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -82,7 +83,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
     quiet = fmt != "table"
     if not _is_current(out, days, seed, scale):
         _generate(out, days, seed, scale, quiet=quiet)
-    s, sb, audit = _load_and_summarize(out, quiet=quiet)
+    s, sb, audit, findings = _load_and_summarize(out, quiet=quiet)
     money = f"EffectiveCost ({s.currency})"
     render_rows(
         [{"team": t, money: c, "share": f"{c / s.total:.1%}"} for t, c in s.by_team],
@@ -110,12 +111,17 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
     )
     if sb is not None and audit is not None:
         _print_attribution(sb, audit)
+    if findings:
+        from mlcost.cli.insights import render_findings
+
+        render_findings(findings, "table", limit=8)
     _print_budgets(out)
     click.echo(
         f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json; "
         f"settings: {out}/mlcost.toml.\n"
-        f"Explore: cd {out} && mlcost showback --month {sb.month if sb else 'YYYY-MM'} "
-        "--format html > showback.html; mlcost tags audit; mlcost spend --by ServiceName"
+        f"Explore: cd {out} && mlcost insights; "
+        f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
+        "mlcost tags audit; mlcost spend --by ServiceName"
     )
 
 
@@ -215,9 +221,10 @@ def _print_budgets(out: Path) -> None:
 
 def _load_and_summarize(
     out: Path, *, quiet: bool
-) -> tuple[DemoSummary, Showback | None, TagAudit | None]:
+) -> tuple[DemoSummary, Showback | None, TagAudit | None, list[Finding]]:
     """Ingest the demo's files into a fresh warehouse in ``out``; summarize, and (for people)
-    allocate its first month and audit its tags with the demo's ``mlcost.toml``."""
+    allocate its first month, audit its tags with the demo's ``mlcost.toml`` and run the
+    insights (stored in ``recommendations``)."""
     from rich.progress import Progress
 
     from mlcost import ingest_focus, open_warehouse
@@ -225,6 +232,7 @@ def _load_and_summarize(
     from mlcost.demo import summarize
     from mlcost.demo._config import DEMO_CONFIG_TOML, demo_attribution
     from mlcost.demo._org import START
+    from mlcost.insights import run_insights, save_findings
     from mlcost.sources import ingest_auto
 
     db = out / WAREHOUSE
@@ -251,11 +259,15 @@ def _load_and_summarize(
                 click.echo(f"Loaded {r.source}: {counts} from {len(r.inputs)} file(s)")
         (out / "mlcost.toml").write_text(DEMO_CONFIG_TOML, encoding="utf-8")
         if quiet:
-            return summarize(wh), None, None
+            return summarize(wh), None, None, []
         config = demo_attribution()
         bar.update(task, description="allocating")
         month = f"{START:%Y-%m}"  # the first month of the organization
-        return summarize(wh), showback(wh, config, month), audit_tags(wh, config)
+        sb, audit = showback(wh, config, month), audit_tags(wh, config)
+        bar.update(task, description="finding waste")
+        findings = run_insights(wh, config)
+        save_findings(wh, findings)
+        return summarize(wh), sb, audit, findings
 
 
 @demo.command()

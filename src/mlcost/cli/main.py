@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "export": "mlcost.cli.attribution:export",
     "gpus": "mlcost.cli.gpus:gpus",
     "ingest": "mlcost.cli.ingest:ingest",
+    "insights": "mlcost.cli.insights:insights",
     "plan": "mlcost.cli.plan:plan",
     "policies": "mlcost.cli.budgets:policies",
     "run": "mlcost.cli.run:run",

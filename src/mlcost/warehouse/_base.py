@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -147,6 +147,10 @@ class Warehouse(ABC):
     def mark_delivery(self, alert_key: str, channel: str, *, error: str | None) -> None:
         """Record one delivery try: sent when ``error`` is None, else still pending."""
         raise self._not_here("budget alerts")
+
+    def upsert_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert or update insights' findings by their stable id; return how many."""
+        raise self._not_here("saving insights")
 
     def add_action(self, row: dict[str, Any]) -> None:
         """Append one guardrail decision to the ``actions`` audit table."""

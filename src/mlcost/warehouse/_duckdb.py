@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -219,6 +219,39 @@ class DuckDBWarehouse(Warehouse):
         before = int(self._sql(f"SELECT count(*) FROM {table}")[0][0])
         self.insert(table, expr)
         return int(self._sql(f"SELECT count(*) FROM {table}")[0][0]) - before
+
+    def upsert_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Insert findings (columns of ``recommendations``) or update the rows with their id.
+
+        ``first_seen`` of an existing row is kept; everything else is replaced. Returns the
+        number of rows written.
+        """
+        self._require_transaction()
+        cols = [
+            "id",
+            "kind",
+            "resource_id",
+            "owner",
+            "saving_low",
+            "saving_expected",
+            "saving_high",
+            "currency",
+            "confidence",
+            "action",
+            "evidence",
+            "first_seen",
+            "last_seen",
+        ]
+        names = ", ".join(cols)
+        marks = ", ".join("?" for _ in cols)
+        update = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("id", "first_seen"))
+        sql = (
+            f"INSERT INTO recommendations ({names}) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {update}"
+        )
+        for row in rows:
+            self._sql(sql, [row[c] for c in cols])
+        return len(rows)
 
     def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
         """Rows of ``table`` written by one ingest."""

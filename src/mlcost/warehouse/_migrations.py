@@ -240,6 +240,28 @@ def _v5() -> list[str]:
     ]
 
 
+def _v6() -> list[str]:
+    # Insights (issue 7): one row per finding, keyed by its stable id, so a rerun updates the
+    # row (saving, evidence, last_seen) instead of adding a second one.
+    return [
+        """CREATE TABLE recommendations (
+            id VARCHAR PRIMARY KEY,           -- stable: hash of kind and what the finding is about
+            kind VARCHAR NOT NULL,            -- idle_gpu, runaway, spot, anomaly, ...
+            resource_id VARCHAR,              -- FOCUS ResourceId, when it concerns one resource
+            owner VARCHAR,
+            saving_low DECIMAL(38, 6),        -- monthly saving range
+            saving_expected DECIMAL(38, 6),
+            saving_high DECIMAL(38, 6),
+            currency VARCHAR,
+            confidence DOUBLE,                -- 0..1
+            action VARCHAR,
+            evidence VARCHAR,                 -- JSON object: spans, figures, prices, query
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -248,6 +270,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(4, "allocated_costs (FOCUS 1.3 split cost allocation shape)", _v4),
     Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
+    Migration(6, "recommendations (insights, keyed by a stable finding id)", _v6),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -1,0 +1,26 @@
+"""Insights: detectors that find waste, say what to change and price each finding.
+
+One module per detector (``idle``, ``rightsize``, ``spot``, ``runaway``, ``endpoint``,
+``transfer``, ``anomaly``, ``untagged``), registered by kind in ``DETECTORS``; each takes a
+:class:`Context` and returns frozen :class:`Finding` values whose ids are stable across runs,
+so :func:`save_findings` updates the ``recommendations`` row of a finding seen before.
+See docs/insights.md.
+"""
+
+from mlcost.insights._data import Context, HourRow
+from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
+from mlcost.insights._registry import DETECTORS, load_findings, run_insights, save_findings
+
+__all__ = [
+    "DETECTORS",
+    "KINDS",
+    "Context",
+    "Finding",
+    "HourRow",
+    "Saving",
+    "finding_id",
+    "load_findings",
+    "money",
+    "run_insights",
+    "save_findings",
+]

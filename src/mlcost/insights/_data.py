@@ -1,0 +1,164 @@
+"""What every detector reads: the window, owners, and GPU resources hour by hour.
+
+The aggregations are Ibis expressions (they must run on other engines); detectors get the
+small, aggregated result (one row per GPU resource and hour) and read patterns in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from mlcost.config import AttributionConfig
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from mlcost.attribution.tags import TagRules
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["DAYS_PER_MONTH", "Context", "HourRow"]
+
+DAYS_PER_MONTH = 30  # monthly saving = saving over the window x 30 / window days
+
+
+@dataclass(frozen=True)
+class HourRow:
+    """One billed GPU resource in one hour, with what its GPUs did in that hour."""
+
+    resource_id: str
+    hour: datetime
+    cost: Decimal  # EffectiveCost of the hour
+    instance_type: str | None
+    gpu_count: int
+    gpu_model: str | None
+    pricing: str | None  # FOCUS PricingCategory: Standard (on-demand), Dynamic (spot), Committed
+    region: str | None
+    provider: str | None
+    owner: str | None
+    util_max: float | None  # highest GPU utilization seen in the hour, 0..1 (None: no data)
+    util_mean: float | None
+    memory_max_bytes: int | None
+    memory_total_bytes: int | None
+
+
+@dataclass
+class Context:
+    """A warehouse, the window the detectors look at, and the owner tag rules."""
+
+    wh: Warehouse
+    config: AttributionConfig = field(default_factory=AttributionConfig)
+    start: datetime | None = None
+    end: datetime | None = None
+
+    @cached_property
+    def rules(self) -> TagRules:
+        from mlcost.attribution.tags import learn_tag_rules
+
+        return learn_tag_rules(self.wh, self.config)
+
+    def lines(self) -> ir.Table:
+        """Cost line items of the window, with ``owner`` (the canonical owner tag)."""
+        t = self.wh.table("cost_line_items")
+        if self.start is not None:
+            t = t.filter(t.ChargePeriodStart >= self.start)
+        if self.end is not None:
+            t = t.filter(t.ChargePeriodStart < self.end)
+        return t.mutate(owner=self.rules.value(t.Tags, self.config.owner))
+
+    @cached_property
+    def window(self) -> tuple[datetime, datetime]:
+        t = self.lines()
+        # Usage-based rows only: monthly charges (support, tax) span the calendar month.
+        t = t.filter(t.ChargeFrequency.isnull() | (t.ChargeFrequency == "Usage-Based"))
+        row = t.aggregate(a=t.ChargePeriodStart.min(), b=t.ChargePeriodEnd.max()).execute()
+        a, b = row["a"][0], row["b"][0]
+        if a is None or b is None or str(a) == "NaT":
+            now = datetime(1970, 1, 1)
+            return now, now
+        return a.to_pydatetime(), b.to_pydatetime()
+
+    @property
+    def days(self) -> float:
+        a, b = self.window
+        return max((b - a).total_seconds() / 86400, 1 / 24)
+
+    def monthly(self, window_amount: Decimal) -> Decimal:
+        """Money over the window scaled to 30 days."""
+        from mlcost.insights._finding import money
+
+        return money(window_amount * Decimal(DAYS_PER_MONTH) / Decimal(str(round(self.days, 6))))
+
+    @property
+    def monthly_factor(self) -> float:
+        return round(DAYS_PER_MONTH / self.days, 6)
+
+    def samples(self) -> ir.Table:
+        """GPU samples with ``rid``, the billed ResourceId their host name links to."""
+        s = self.wh.table("gpu_samples")
+        links = self.wh.table("resource_links")
+        s = s.join(links, s.resource_id == links.name)
+        return s.mutate(rid=s.billed_resource_id)
+
+    @cached_property
+    def gpu_hours(self) -> dict[str, list[HourRow]]:
+        """Billed GPU resources hour by hour with their telemetry, by ResourceId, in order."""
+        import ibis
+
+        t = self.lines()
+        t = t.filter(
+            (t.ChargeCategory == "Usage")
+            & t.ResourceId.notnull()
+            & (t.x_GpuCount.cast("float64") > 0)
+        )
+        c = t.group_by(rid=t.ResourceId, hour=t.ChargePeriodStart.truncate("h")).aggregate(
+            cost=t.EffectiveCost.sum(),
+            instance_type=t.x_InstanceType.max(),
+            gpu_count=t.x_GpuCount.cast("float64").max(),
+            gpu_model=t.x_GpuModel.max(),
+            pricing=t.PricingCategory.max(),
+            region=t.RegionId.max(),
+            provider=t.ServiceProviderName.max(),
+            owner=t.owner.max(),
+        )
+        s = self.samples()
+        u = s.group_by(srid=s.rid, shour=s.time.truncate("h")).aggregate(
+            util_max=ibis.coalesce(s.utilization_max, s.utilization).max(),
+            util_mean=s.utilization.mean(),
+            memory_max=ibis.coalesce(s.memory_used_max_bytes, s.memory_used_bytes).max(),
+            memory_total=s.memory_total_bytes.max(),
+        )
+        j = c.left_join(u, (c.rid == u.srid) & (c.hour == u.shour))
+        j = j.select(*c.columns, "util_max", "util_mean", "memory_max", "memory_total")
+        out: dict[str, list[HourRow]] = {}
+        for r in j.order_by(["rid", "hour"]).to_pyarrow().to_pylist():
+            out.setdefault(r["rid"], []).append(_row(r))
+        return out
+
+
+def _row(r: dict[str, Any]) -> HourRow:
+    def num(x: Any) -> float | None:
+        return None if x is None else float(x)
+
+    def whole(x: Any) -> int | None:
+        return None if x is None else int(x)
+
+    return HourRow(
+        resource_id=r["rid"],
+        hour=r["hour"],
+        cost=Decimal(str(r["cost"] or 0)),
+        instance_type=r["instance_type"],
+        gpu_count=int(r["gpu_count"] or 0),
+        gpu_model=r["gpu_model"],
+        pricing=r["pricing"],
+        region=r["region"],
+        provider=r["provider"],
+        owner=r["owner"],
+        util_max=num(r["util_max"]),
+        util_mean=num(r["util_mean"]),
+        memory_max_bytes=whole(r["memory_max"]),
+        memory_total_bytes=whole(r["memory_total"]),
+    )
