@@ -79,52 +79,11 @@ CONTRACT_COMMITMENT_COLUMNS = (
 _CC_DECIMALS = {"ContractCommitmentCost", "ContractCommitmentQuantity"}
 _CC_TIMESTAMPS = {c for c in CONTRACT_COMMITMENT_COLUMNS if c.endswith(("Start", "End"))}
 
-# Columns whose presence marks the lowest FOCUS version a file can be (newest first).
-_VERSION_MARKERS: tuple[tuple[str, frozenset[str]], ...] = (
-    ("1.4", frozenset({"CommitmentProgramEligibilityDetails", "InvoiceDetailId"})),
-    (
-        "1.3",
-        frozenset(
-            {
-                "ServiceProviderName",
-                "HostProviderName",
-                "ContractApplied",
-                "AllocatedMethodId",
-                "AllocatedMethodDetails",
-                "AllocatedResourceId",
-                "AllocatedResourceName",
-                "AllocatedTags",
-            }
-        ),
-    ),
-    (
-        "1.2",
-        frozenset(
-            {
-                "BillingAccountType",
-                "SubAccountType",
-                "InvoiceId",
-                "PricingCurrency",
-                "PricingCurrencyContractedUnitPrice",
-                "PricingCurrencyEffectiveCost",
-                "PricingCurrencyListUnitPrice",
-            }
-        ),
-    ),
-    (
-        "1.1",
-        frozenset(
-            {
-                "CapacityReservationId",
-                "CapacityReservationStatus",
-                "CommitmentDiscountQuantity",
-                "CommitmentDiscountUnit",
-                "ServiceSubcategory",
-                "SkuMeter",
-                "SkuPriceDetails",
-            }
-        ),
-    ),
+# Columns whose presence marks the lowest FOCUS version a file can be (newest first): the
+# columns each version introduced, from the one table of FOCUS facts in warehouse/_schema.py.
+_VERSION_MARKERS: tuple[tuple[str, frozenset[str]], ...] = tuple(
+    (f"{major}.{minor}", frozenset(c.name for c in FOCUS_COLUMNS if c.since == (major, minor)))
+    for major, minor in ((1, 4), (1, 3), (1, 2), (1, 1))
 )
 _PRE_1_0_COLUMNS = frozenset({"AmortizedCost", "ChargeType", "UsageQuantity", "UsageUnit"})
 _MARKER = "mlcost-check"  # prefix of errors raised from inside the load query
