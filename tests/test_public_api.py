@@ -44,3 +44,12 @@ def test_import_is_fast() -> None:
     own = [line for line in out.stderr.splitlines() if line.rstrip().endswith("| mlcost")]
     cumulative_us = int(own[-1].split("|")[1])
     assert cumulative_us < 100_000  # 0.1 s: a budget, not a benchmark; heavy imports break it
+
+
+def test_no_public_name_is_also_a_submodule() -> None:
+    # `import mlcost.x` sets the attribute mlcost.x to the module, which would shadow a lazily
+    # exported function of the same name for everyone after that import.
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(mlcost.__path__)}
+    assert not submodules & set(mlcost.__all__)

@@ -45,7 +45,7 @@ _EXPORTS: dict[str, str] = {
     "plan_tco": "mlcost.plan.tco",
     "plan_workers": "mlcost.plan.batch",
     "showback": "mlcost.attribution",
-    "spend": "mlcost.spend",
+    "spend": "mlcost.spending",
     "track": "mlcost.runtime",
 }
 
@@ -79,7 +79,7 @@ if TYPE_CHECKING:
     from mlcost.runtime import track as track
     from mlcost.sources.focus import IngestResult as IngestResult
     from mlcost.sources.focus import ingest_focus as ingest_focus
-    from mlcost.spend import spend as spend
+    from mlcost.spending import spend as spend
     from mlcost.warehouse import Warehouse as Warehouse
     from mlcost.warehouse import open_warehouse as open_warehouse
 

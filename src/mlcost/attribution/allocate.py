@@ -137,7 +137,7 @@ def _portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.Tabl
 def _matches(rows: ir.Table, rule: SharedRule, owner: ir.Value) -> ir.Value:
     import ibis
 
-    from mlcost.spend import resolve_dimension
+    from mlcost.spending import resolve_dimension
 
     cond = ibis.literal(True)
     for dim, values in rule.match.items():

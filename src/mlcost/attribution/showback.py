@@ -132,7 +132,7 @@ def statements(
     """Statements from ``allocated_costs`` as built (see :func:`showback` to build first)."""
     import ibis
 
-    from mlcost.spend import countable_rows
+    from mlcost.spending import countable_rows
 
     a = _window(warehouse.table("allocated_costs"), start, end)
     a = a.filter(a.x_OwnerKey == owner_key)
@@ -197,7 +197,7 @@ def reconcile(
 ) -> Reconciliation:
     """The window's bill (EffectiveCost without commitment purchases, BilledCost) vs
     ``allocated_costs``."""
-    from mlcost.spend import countable_rows
+    from mlcost.spending import countable_rows
 
     bill = _window(warehouse.table("cost_line_items"), start, end)
     alloc = _window(warehouse.table("allocated_costs"), start, end)

@@ -222,7 +222,7 @@ def audit_tags(
     """
     import ibis
 
-    from mlcost.spend import countable_rows
+    from mlcost.spending import countable_rows
 
     rules = rules or learn_tag_rules(warehouse, config)
     t = warehouse.table("cost_line_items")

@@ -38,7 +38,7 @@ _PHASES = {
 
 
 def _allocated(warehouse: Warehouse, start: datetime | None, end: datetime | None) -> ir.Table:
-    from mlcost.spend import countable_rows
+    from mlcost.spending import countable_rows
 
     a = warehouse.table("allocated_costs")
     if start is not None:

@@ -80,7 +80,7 @@ def period_of(budget: BudgetConfig, day: date) -> tuple[date, date]:
 def _scoped(wh: Warehouse, budget: BudgetConfig, start: date, end: date) -> Any:
     import ibis
 
-    from mlcost.spend import countable_rows, resolve_dimension
+    from mlcost.spending import countable_rows, resolve_dimension
 
     t = wh.table("cost_line_items")
     t = t.filter(

@@ -41,7 +41,7 @@ def spend(
     fmt: str,
 ) -> None:
     """Spend grouped by dimensions, largest first, one currency per row."""
-    from mlcost.spend import spend as spend_query
+    from mlcost.spending import spend as spend_query
 
     dims = _dims(by)
     with warehouse_from(ctx, read_only=True) as wh:

@@ -35,7 +35,7 @@ class DemoSummary:
 
 def summarize(warehouse: Warehouse) -> DemoSummary:
     """Spend by team tag and by provider of what the warehouse holds (one currency)."""
-    from mlcost.spend import spend
+    from mlcost.spending import spend
 
     teams = spend(warehouse, by=[TEAM_TAG]).to_pyarrow().to_pylist()
     providers = spend(warehouse, by=["ServiceProviderName"]).to_pyarrow().to_pylist()

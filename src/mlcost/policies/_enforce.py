@@ -96,7 +96,7 @@ def _budget(
     wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
 ) -> list[Violation]:
     from mlcost.budgets import budget_status
-    from mlcost.spend import resolve_dimension
+    from mlcost.spending import resolve_dimension
 
     found = {b.name: b for b in budgets}
     if policy.budget not in found:
@@ -131,7 +131,7 @@ def _budget(
 def _required_tags(
     wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
 ) -> list[Violation]:
-    from mlcost.spend import resolve_dimension
+    from mlcost.spending import resolve_dimension
 
     t = wh.table("cost_line_items")
     t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
@@ -196,7 +196,7 @@ def _max_duration(
 def _max_gpus(
     wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
 ) -> list[Violation]:
-    from mlcost.spend import resolve_dimension
+    from mlcost.spending import resolve_dimension
 
     t = wh.table("cost_line_items")
     t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())

@@ -695,7 +695,7 @@ def ingest_focus(
             rows_replaced=rows_replaced,
             warnings=warnings,
         )
-    from mlcost.spend import total_by_currency
+    from mlcost.spending import total_by_currency
 
     return IngestResult(
         ingest_id=ingest_id,
