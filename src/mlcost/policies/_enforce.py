@@ -29,6 +29,11 @@ class Violation:
     executor: str
     reason: str
 
+    @classmethod
+    def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
+        """The violation of ``policy`` by one resource, with the action the policy names."""
+        return cls(policy.name, str(resource_id), policy.action, policy.executor, reason)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -77,12 +82,10 @@ def _idle(
         covered = r["first"] <= start + timedelta(seconds=int(r["step"] or 0))
         if covered and r["peak"] is not None and r["peak"] <= policy.max_utilization:
             out.append(
-                Violation(
-                    policy=policy.name,
-                    resource_id=str(r["resource_id"]),
-                    action=policy.action,
-                    executor=policy.executor,
-                    reason=(
+                Violation.of(
+                    policy,
+                    r["resource_id"],
+                    (
                         f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
                         f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
                         f"allows {policy.max_utilization:.0%}"
@@ -125,7 +128,7 @@ def _budget(
         f"budget {budget.name!r} spent {status.spent:,.2f} of {budget.amount:,.2f} "
         f"{budget.currency} (100% reached); resource in env {'/'.join(policy.envs)}"
     )
-    return [Violation(policy.name, str(r), policy.action, policy.executor, why) for r in ids]
+    return [Violation.of(policy, r, why) for r in ids]
 
 
 def _required_tags(
@@ -154,11 +157,9 @@ def _required_tags(
         old = r["first"] <= last - timedelta(hours=policy.hours)
         if lacks and old and r["latest"] >= today:
             out.append(
-                Violation(
-                    policy.name,
-                    str(r["ResourceId"]),
-                    policy.action,
-                    policy.executor,
+                Violation.of(
+                    policy,
+                    r["ResourceId"],
                     f"GPU resource without tag(s) {', '.join(lacks)} since "
                     f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
                 )
@@ -181,11 +182,9 @@ def _max_duration(
         hours = (at - r["start"]).total_seconds() / 3600
         if hours > limit:
             out.append(
-                Violation(
-                    policy.name,
-                    str(r["workload_id"]),
-                    policy.action,
-                    policy.executor,
+                Violation.of(
+                    policy,
+                    r["workload_id"],
                     f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
                     f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
                 )
@@ -224,11 +223,9 @@ def _max_gpus(
             if total <= cap:
                 break
             out.append(
-                Violation(
-                    policy.name,
-                    str(r["ResourceId"]),
-                    policy.action,
-                    policy.executor,
+                Violation.of(
+                    policy,
+                    r["ResourceId"],
                     f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
                     f"this resource ({float(r['gpus']):g} GPUs) started last",
                 )
