@@ -5,8 +5,10 @@
 1. writes an N-row FOCUS 1.2 Parquet file (mlcost.testing.write_focus_file);
 2. (a) times `CREATE TABLE … AS SELECT * FROM read_parquet(…)` in a fresh DuckDB file (the
    floor: no validation, no mapping) against `mlcost.ingest_focus` into a fresh warehouse;
-3. (b) times `mlcost.spend(by=[ServiceProviderName, ServiceName])` against the same aggregate
-   written by hand in DuckDB SQL on the same warehouse table;
+3. (b) times `mlcost.spend(by=[ServiceProviderName, ServiceName])` — as a user gets it, from
+   the daily rollup `cost_daily`, and with `rollup=False` from the line items — against the
+   same aggregate written by hand in DuckDB SQL on the line items (and, for the record, on
+   `cost_daily`);
 4. (c) times the same report in pandas (read the needed Parquet columns, filter, groupby-sum).
 
 Each step runs in its own process so its peak memory (max RSS) is its own. Results print as
@@ -51,6 +53,13 @@ def _mlcost_spend(parquet: str, db: str) -> Callable[[], object]:
     return lambda: spend(wh, by=list(DIMS)).to_pyarrow()
 
 
+def _mlcost_spend_lines(parquet: str, db: str) -> Callable[[], object]:
+    from mlcost import open_warehouse, spend
+
+    wh = open_warehouse(f"duckdb://{db}", read_only=True)
+    return lambda: spend(wh, by=list(DIMS), rollup=False).to_pyarrow()
+
+
 def _duckdb_spend(parquet: str, db: str) -> Callable[[], object]:
     import duckdb
 
@@ -58,6 +67,16 @@ def _duckdb_spend(parquet: str, db: str) -> Callable[[], object]:
     sql = """SELECT ServiceProviderName, ServiceName, BillingCurrency, sum(EffectiveCost) AS cost
              FROM cost_line_items
              WHERE ChargeCategory IS DISTINCT FROM 'Purchase' OR CommitmentDiscountId IS NULL
+             GROUP BY ALL ORDER BY cost DESC, ServiceProviderName, ServiceName"""
+    return lambda: con.execute(sql).arrow()
+
+
+def _duckdb_rollup_spend(parquet: str, db: str) -> Callable[[], object]:
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    sql = """SELECT ServiceProviderName, ServiceName, BillingCurrency, sum(EffectiveCost) AS cost
+             FROM cost_daily WHERE NOT x_CommitmentPurchase
              GROUP BY ALL ORDER BY cost DESC, ServiceProviderName, ServiceName"""
     return lambda: con.execute(sql).arrow()
 
@@ -80,7 +99,9 @@ STEPS = {
     "floor": _floor,
     "ingest": _mlcost_ingest,
     "spend": _mlcost_spend,
+    "spend_lines": _mlcost_spend_lines,
     "duckdb_spend": _duckdb_spend,
+    "duckdb_rollup": _duckdb_rollup_spend,
     "pandas_spend": _pandas_spend,
 }
 
@@ -145,13 +166,15 @@ def main() -> None:
         "floor": _run("floor", parquet, floor_db),
         "ingest": _run("ingest", parquet, wh_db),
     }
-    for step in ("spend", "duckdb_spend", "pandas_spend"):
+    for step in ("spend", "spend_lines", "duckdb_spend", "duckdb_rollup", "pandas_spend"):
         r[step] = _run(step, parquet, wh_db, repeat=args.repeat)
     summary = {
         "rows": args.rows,
         "parquet_mib": round(parquet.stat().st_size / 2**20, 1),
         "ingest_vs_floor": r["ingest"]["seconds"] / r["floor"]["seconds"],
         "spend_vs_duckdb": r["spend"]["seconds"] / r["duckdb_spend"]["seconds"],
+        "spend_lines_vs_duckdb": r["spend_lines"]["seconds"] / r["duckdb_spend"]["seconds"],
+        "spend_vs_duckdb_rollup": r["spend"]["seconds"] / r["duckdb_rollup"]["seconds"],
         "pandas_vs_spend": r["pandas_spend"]["seconds"] / r["spend"]["seconds"],
         "steps": r,
     }
@@ -164,6 +187,8 @@ def main() -> None:
         print(f"{step:<14}{v['seconds']:>10.2f}{v['peak_mib']:>10.0f}")
     print(f"ingest / DuckDB floor:      {summary['ingest_vs_floor']:.2f}x  (goal <= 1.5x)")
     print(f"spend / raw DuckDB SQL:     {summary['spend_vs_duckdb']:.2f}x  (goal <= 1.2x)")
+    print(f"  line-item path / same:    {summary['spend_lines_vs_duckdb']:.2f}x")
+    print(f"  spend / SQL on cost_daily: {summary['spend_vs_duckdb_rollup']:.2f}x")
     print(f"pandas / spend:             {summary['pandas_vs_spend']:.1f}x  (goal >= 10x)")
 
 

@@ -125,6 +125,13 @@ class Warehouse(ABC):
     ) -> None:
         """Write the rows of ``expr`` (columns named as the table's) into ``table``."""
 
+    def rollup(self) -> ir.Table | None:
+        """The daily rollup of cost_line_items (``cost_daily``) where this engine keeps one.
+
+        ``spend`` answers from it when it can; None means every query reads the line items.
+        """
+        return None
+
     def temporary(self, expr: ir.Table) -> AbstractContextManager[ir.Table]:
         """``expr`` computed once into a session-private table (attribution's working set)."""
         raise self._not_here("attribution (temporary tables)")

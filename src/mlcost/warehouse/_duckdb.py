@@ -18,6 +18,7 @@ from mlcost.errors import (
 )
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Warehouse
+from mlcost.warehouse._schema import ROLLUP_TABLE, rollup_select
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -66,6 +67,11 @@ class DuckDBWarehouse(Warehouse):
         # print into its caller's output. query_progress() keeps working without the drawing.
         self._sql("SET enable_progress_bar_print = false")
         self._in_transaction = False
+        self._rollup_stale = False  # a write to cost_line_items in the open transaction
+        # Ibis tables by name: reflecting a schema costs more than a small query. Schemas
+        # change only by our own DDL (migrations at open, added x_ columns, transactions),
+        # and DuckDB's file lock keeps other processes from writing meanwhile.
+        self._tables: dict[str, ir.Table] = {}
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all of its result (DuckDB wants results drained)."""
@@ -92,6 +98,11 @@ class DuckDBWarehouse(Warehouse):
     def _version(self) -> int:
         row = self._sql("SELECT coalesce(max(version), 0) FROM schema_migrations")[0]
         return int(row[0])
+
+    def table(self, name: str) -> ir.Table:
+        if name not in self._tables:
+            self._tables[name] = self.ibis.table(name)
+        return self._tables[name]
 
     def tables(self) -> list[str]:
         """Names of the tables in the warehouse."""
@@ -152,8 +163,11 @@ class DuckDBWarehouse(Warehouse):
         self._require_writable()
         self._sql("BEGIN TRANSACTION")
         self._in_transaction = True
+        self._tables.clear()
         try:
             yield
+            if self._rollup_stale:
+                self._refresh_rollup()
         except BaseException:
             self._sql("ROLLBACK")
             raise
@@ -161,9 +175,48 @@ class DuckDBWarehouse(Warehouse):
             self._sql("COMMIT")
         finally:
             self._in_transaction = False
+            self._rollup_stale = False
+            self._tables.clear()
+
+    def _wrote(self, table: str) -> None:
+        if table == "cost_line_items":
+            self._rollup_stale = True
+
+    def rollup(self) -> ir.Table | None:
+        """The daily rollup of cost_line_items, or None in a file migrated short of it."""
+        if ROLLUP_TABLE not in self._tables and ROLLUP_TABLE not in self.tables():
+            return None
+        return self.table(ROLLUP_TABLE)
+
+    def _refresh_rollup(self) -> None:
+        """Recompute the rollup rows of every ingest whose line-item count changed.
+
+        Line items are only ever inserted or deleted (never updated), so an ingest whose row
+        count in cost_line_items equals the rows its rollup summarizes is unchanged. Rows
+        without an ingest id (written by tests and tools) count as ingest -1.
+        """
+        if ROLLUP_TABLE not in self.tables():
+            return
+        stale = self._sql(
+            f"""SELECT k FROM
+                  (SELECT coalesce(x_IngestId, -1) AS k, count(*) AS n
+                   FROM cost_line_items GROUP BY ALL) AS l
+                FULL OUTER JOIN
+                  (SELECT coalesce(x_IngestId, -1) AS k, sum(x_Rows) AS n
+                   FROM {ROLLUP_TABLE} GROUP BY ALL) AS r
+                USING (k)
+                WHERE l.n IS DISTINCT FROM r.n"""
+        )
+        if not stale:
+            return
+        ids = [int(row[0]) for row in stale]
+        chosen = "coalesce(x_IngestId, -1) IN (SELECT unnest($ids))"
+        self._sql(f"DELETE FROM {ROLLUP_TABLE} WHERE {chosen}", {"ids": ids})
+        self._sql(f"INSERT INTO {ROLLUP_TABLE} {rollup_select('WHERE ' + chosen)}", {"ids": ids})
 
     def _add_text_column(self, table: str, name: str) -> None:
         self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
+        self._tables.pop(table, None)
 
     def insert(
         self,
@@ -186,6 +239,7 @@ class DuckDBWarehouse(Warehouse):
         sql = ibis.to_sql(expr, dialect="duckdb")
         cols = ", ".join(f'"{c}"' for c in expr.columns)
         self._run_with_progress(f"INSERT INTO {table} ({cols}) {sql}", progress)
+        self._wrote(table)
 
     def insert_arrow(self, table: str, data: Any) -> int:
         """INSERT the rows of a pyarrow Table (columns named as the table's); return the count.
@@ -202,6 +256,7 @@ class DuckDBWarehouse(Warehouse):
             self._sql(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
         finally:
             self._raw.unregister(view)
+        self._wrote(table)
         return int(data.num_rows)
 
     def replace_window(
@@ -270,6 +325,7 @@ class DuckDBWarehouse(Warehouse):
         self._require_transaction()
         if not re.fullmatch(r"[A-Za-z_]+", table + key):
             raise WarehouseError(f"bad table or column name {table!r}.{key!r}")
+        self._wrote(table)
         rows = self._sql(
             f"""DELETE FROM {table} WHERE ingest_id <> $id
                 AND "{key}" IN (SELECT "{key}" FROM {table} WHERE ingest_id = $id)""",
@@ -321,6 +377,7 @@ class DuckDBWarehouse(Warehouse):
                      FROM cost_line_items WHERE x_IngestId = $id)""",
             {"id": ingest_id},
         )
+        self._wrote("cost_line_items")
         return int(rows[0][0]) if rows else 0
 
     def record_ingest(self, **fields: Any) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlcost.warehouse._schema import cost_line_items_ddl
+from mlcost.warehouse._schema import ROLLUP_TABLE, cost_line_items_ddl, rollup_ddl, rollup_select
 
 
 @dataclass(frozen=True)
@@ -262,6 +262,11 @@ def _v6() -> list[str]:
     ]
 
 
+def _v10() -> list[str]:
+    # The daily rollup that spend answers from; filled from the line items already loaded.
+    return [rollup_ddl(), f"INSERT INTO {ROLLUP_TABLE} {rollup_select()}"]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -271,6 +276,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "allocated_costs (FOCUS 1.3 split cost allocation shape)", _v4),
     Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
     Migration(6, "recommendations (insights, keyed by a stable finding id)", _v6),
+    Migration(10, "cost_daily: the daily rollup of cost_line_items that spend reads", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

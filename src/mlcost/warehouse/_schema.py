@@ -126,3 +126,51 @@ def cost_line_items_ddl() -> str:
     cols = [f'"{c.name}" {DUCKDB_TYPES[c.kind]}' for c in FOCUS_COLUMNS]
     cols += [f'"{name}" {sql_type}' for name, sql_type in X_COLUMNS]
     return "CREATE TABLE cost_line_items (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+# The daily rollup of cost_line_items (table ``cost_daily``): the dimensions most spend
+# questions group or filter by, one row per day and combination, with the four cost metrics
+# summed. ``spend`` answers from it when every asked dimension is here and the window is whole
+# days; anything else (tags, resources, hours) reads the line items. The warehouse keeps it in
+# step with cost_line_items inside the same transaction as every write (docs/ingest.md).
+ROLLUP_TABLE = "cost_daily"
+ROLLUP_DIMENSIONS: tuple[str, ...] = (
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceProviderName",
+    "HostProviderName",
+    "InvoiceIssuerName",
+    "ServiceCategory",
+    "ServiceSubcategory",
+    "ServiceName",
+    "RegionId",
+    "ChargeCategory",
+    "PricingCategory",
+    "x_GpuModel",
+    "BillingCurrency",
+)
+ROLLUP_METRICS: tuple[str, ...] = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
+
+
+def rollup_ddl() -> str:
+    """``CREATE TABLE cost_daily``: day, ingest, the rollup dimensions, the summed metrics."""
+    dims = ",\n  ".join(f'"{d}" VARCHAR' for d in ROLLUP_DIMENSIONS)
+    sums = ",\n  ".join(f'"{m}" DECIMAL(38, 12)' for m in ROLLUP_METRICS)
+    return (
+        f"CREATE TABLE {ROLLUP_TABLE} (\n  ChargeDay DATE,\n  x_IngestId BIGINT,\n"
+        # a commitment purchase row, which spend leaves out of every metric but BilledCost
+        f"  x_CommitmentPurchase BOOLEAN NOT NULL,\n  {dims},\n  {sums},\n"
+        "  x_Rows BIGINT NOT NULL\n)"
+    )
+
+
+def rollup_select(where: str = "") -> str:
+    """The SELECT that computes rollup rows from cost_line_items (optionally ``where``)."""
+    dims = ", ".join(f'"{d}"' for d in ROLLUP_DIMENSIONS)
+    sums = ", ".join(f'sum("{m}") AS "{m}"' for m in ROLLUP_METRICS)
+    return (
+        "SELECT CAST(ChargePeriodStart AS DATE) AS ChargeDay, x_IngestId, "
+        "(ChargeCategory IS NOT DISTINCT FROM 'Purchase' AND CommitmentDiscountId IS NOT NULL)"
+        f" AS x_CommitmentPurchase, {dims}, {sums}, count(*) AS x_Rows "
+        f"FROM cost_line_items {where} GROUP BY ALL"
+    )
