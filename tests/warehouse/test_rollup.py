@@ -151,3 +151,26 @@ def test_timestamps_with_an_offset_read_the_line_items(wh: Warehouse) -> None:
     assert reads(spend(wh, by=["ServiceName"], start=datetime(2026, 5, 3, tzinfo=UTC))) == (
         "cost_line_items"
     )
+
+
+def test_a_refresh_that_fails_leaves_spend_right_and_is_redone_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    wh = open_warehouse(url)
+    ingest_focus(wh, [write_focus_file(tmp_path / "a.parquet", 2000)])
+    # The refresh runs after the load's COMMIT; here it fails the way an engine error would.
+    import mlcost.warehouse._duckdb as engine
+
+    monkeypatch.setattr(engine, "rollup_select", lambda where="": "SELECT no_such_column")
+    ingest_focus(wh, [write_focus_file(tmp_path / "b.parquet", 1000, account="acct-2")])
+    assert "could not be refreshed" in caplog.text
+    assert wh.rollup() is None  # out of date, so not used
+    expr = spend(wh, by=["BillingAccountId"])
+    assert reads(expr) == "cost_line_items"
+    assert {r["BillingAccountId"] for r in rows(expr)} == {"acct-1", "acct-2"}
+    wh.close()
+    monkeypatch.undo()
+    with open_warehouse(url) as reopened:  # a writable open brings it up to date
+        assert reopened.rollup() is not None
+        assert_rollup_agrees(reopened)

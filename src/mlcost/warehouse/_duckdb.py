@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -18,12 +19,14 @@ from mlcost.errors import (
 )
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Warehouse
-from mlcost.warehouse._schema import ROLLUP_TABLE, rollup_select
+from mlcost.warehouse._schema import ROLLUP_STATE, ROLLUP_TABLE, rollup_select
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from mlcost.warehouse._functions import EngineFunctions
+
+_log = logging.getLogger(__name__)
 
 
 def parse_url(url: str) -> str:
@@ -166,53 +169,85 @@ class DuckDBWarehouse(Warehouse):
         self._tables.clear()
         try:
             yield
-            if self._rollup_stale:
-                self._refresh_rollup()
         except BaseException:
             self._sql("ROLLBACK")
+            self._rollup_stale = False  # the mark rolled back with the writes
             raise
         else:
             self._sql("COMMIT")
         finally:
             self._in_transaction = False
-            self._rollup_stale = False
             self._tables.clear()
+        if self._rollup_stale:
+            self._rollup_stale = False
+            self.refresh_rollup()
 
     def _wrote(self, table: str) -> None:
-        if table == "cost_line_items":
+        """Note a write; the first to cost_line_items marks the rollup out of date with it."""
+        if table == "cost_line_items" and not self._rollup_stale and self._has_rollup():
+            self._sql(f"UPDATE {ROLLUP_STATE} SET current = false")
             self._rollup_stale = True
 
+    def _has_rollup(self) -> bool:
+        return ROLLUP_TABLE in self._tables or ROLLUP_TABLE in self.tables()
+
     def rollup(self) -> ir.Table | None:
-        """The daily rollup of cost_line_items, or None in a file migrated short of it."""
-        if ROLLUP_TABLE not in self._tables and ROLLUP_TABLE not in self.tables():
+        """The daily rollup of cost_line_items when it is current, else None.
+
+        None in a file migrated short of it, and between a commit that changed line items
+        and the end of the refresh that follows it (or after a refresh that failed).
+        """
+        if not self._has_rollup() or not self._sql(f"SELECT current FROM {ROLLUP_STATE}")[0][0]:
             return None
         return self.table(ROLLUP_TABLE)
 
-    def _refresh_rollup(self) -> None:
-        """Recompute the rollup rows of every ingest whose line-item count changed.
+    def refresh_rollup(self) -> bool:
+        """Bring the rollup up to date in its own transaction; False if it could not.
 
-        Line items are only ever inserted or deleted (never updated), so an ingest whose row
-        count in cost_line_items equals the rows its rollup summarizes is unchanged. Rows
-        without an ingest id (written by tests and tools) count as ingest -1.
+        Runs after every commit that wrote line items, and on opening a writable file whose
+        rollup is out of date. Line items are only inserted or deleted (never updated), so
+        an ingest whose line-item count equals the rows its rollup summarizes is unchanged;
+        the others (a new load, older loads a restatement cut) are recomputed. Rows without
+        an ingest id (written by tools and tests) count as ingest -1. It runs after the
+        load's COMMIT, not inside it: DuckDB holds a transaction's own writes in memory, and
+        grouping 10 million of them again there overran a 1 GB memory limit. If it fails,
+        ``spend`` reads the line items until a later refresh succeeds.
         """
-        if ROLLUP_TABLE not in self.tables():
-            return
-        stale = self._sql(
-            f"""SELECT k FROM
-                  (SELECT coalesce(x_IngestId, -1) AS k, count(*) AS n
-                   FROM cost_line_items GROUP BY ALL) AS l
-                FULL OUTER JOIN
-                  (SELECT coalesce(x_IngestId, -1) AS k, sum(x_Rows) AS n
-                   FROM {ROLLUP_TABLE} GROUP BY ALL) AS r
-                USING (k)
-                WHERE l.n IS DISTINCT FROM r.n"""
-        )
-        if not stale:
-            return
-        ids = [int(row[0]) for row in stale]
-        chosen = "coalesce(x_IngestId, -1) IN (SELECT unnest($ids))"
-        self._sql(f"DELETE FROM {ROLLUP_TABLE} WHERE {chosen}", {"ids": ids})
-        self._sql(f"INSERT INTO {ROLLUP_TABLE} {rollup_select('WHERE ' + chosen)}", {"ids": ids})
+        import duckdb
+
+        if not self._has_rollup():
+            return False
+        self._sql("BEGIN TRANSACTION")
+        try:
+            stale = self._sql(
+                f"""SELECT k FROM
+                      (SELECT coalesce(x_IngestId, -1) AS k, count(*) AS n
+                       FROM cost_line_items GROUP BY ALL) AS l
+                    FULL OUTER JOIN
+                      (SELECT coalesce(x_IngestId, -1) AS k, sum(x_Rows) AS n
+                       FROM {ROLLUP_TABLE} GROUP BY ALL) AS r
+                    USING (k)
+                    WHERE l.n IS DISTINCT FROM r.n"""
+            )
+            ids = [int(row[0]) for row in stale]
+            chosen = "coalesce(x_IngestId, -1) IN (SELECT unnest($ids))"
+            if ids:
+                self._sql(f"DELETE FROM {ROLLUP_TABLE} WHERE {chosen}", {"ids": ids})
+                self._sql(
+                    f"INSERT INTO {ROLLUP_TABLE} {rollup_select('WHERE ' + chosen)}", {"ids": ids}
+                )
+            self._sql(f"UPDATE {ROLLUP_STATE} SET current = true")
+        except duckdb.Error as exc:
+            self._sql("ROLLBACK")
+            _log.warning(
+                "the daily rollup of %s could not be refreshed (%s); spend reads the line "
+                "items until the next write or writable open refreshes it",
+                self.url,
+                exc,
+            )
+            return False
+        self._sql("COMMIT")
+        return True
 
     def _add_text_column(self, table: str, name: str) -> None:
         self._sql(f'ALTER TABLE {table} ADD COLUMN "{name}" VARCHAR')
@@ -496,4 +531,6 @@ def open_duckdb(
                 "the file was not changed."
             )
         _migrations.migrate(raw, _migrations.LATEST if migrate_to is None else migrate_to)
+        if wh._has_rollup() and wh.rollup() is None:
+            wh.refresh_rollup()  # a refresh that failed or was cut off last time
     return wh

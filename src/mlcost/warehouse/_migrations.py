@@ -10,7 +10,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlcost.warehouse._schema import ROLLUP_TABLE, cost_line_items_ddl, rollup_ddl, rollup_select
+from mlcost.warehouse._schema import (
+    ROLLUP_STATE,
+    ROLLUP_TABLE,
+    cost_line_items_ddl,
+    rollup_ddl,
+    rollup_select,
+)
 
 
 @dataclass(frozen=True)
@@ -264,7 +270,12 @@ def _v6() -> list[str]:
 
 def _v10() -> list[str]:
     # The daily rollup that spend answers from; filled from the line items already loaded.
-    return [rollup_ddl(), f"INSERT INTO {ROLLUP_TABLE} {rollup_select()}"]
+    return [
+        rollup_ddl(),
+        f"INSERT INTO {ROLLUP_TABLE} {rollup_select()}",
+        f"CREATE TABLE {ROLLUP_STATE} (current BOOLEAN NOT NULL)",
+        f"INSERT INTO {ROLLUP_STATE} VALUES (true)",
+    ]
 
 
 MIGRATIONS: tuple[Migration, ...] = (

@@ -134,6 +134,7 @@ def cost_line_items_ddl() -> str:
 # days; anything else (tags, resources, hours) reads the line items. The warehouse keeps it in
 # step with cost_line_items inside the same transaction as every write (docs/ingest.md).
 ROLLUP_TABLE = "cost_daily"
+ROLLUP_STATE = "cost_daily_state"  # one row: whether cost_daily matches the line items
 ROLLUP_DIMENSIONS: tuple[str, ...] = (
     "BillingAccountId",
     "SubAccountId",
