@@ -66,10 +66,12 @@ def ingest_configured(
             raise
         except MlcostError as exc:
             report.source_errors.append(f"{source.name}: {exc}")
+            say(f"source error: {source.name}: {exc}")
             continue
         new = sum(not getattr(r, "already_loaded", False) for r in results)
         if new:
             report.loaded.append(f"{source.name}: {new} new load(s)")
+            say(report.loaded[-1])
         else:
             report.unchanged.append(source.name)
 

@@ -83,8 +83,6 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
             began = time.monotonic()
             with warehouse_from(ctx) as wh:
                 r = run_round(wh, settings, execute=execute, say=_say)
-            for line in (*r.loaded, *(f"source error: {e}" for e in r.source_errors)):
-                _say(line)
             if settings.budgets:
                 _say(
                     f"budgets: {len(settings.budgets)} checked, {len(r.budget_alerts)} new alert(s)"
