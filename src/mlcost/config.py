@@ -160,7 +160,8 @@ class PolicyConfig:
     workloads older than ``max_hours[kind]`` hours (``workloads.kind``; ``"*"`` for any).
     ``kind = "max-gpus"``: per owner (``owner``, a dimension such as ``tag:team``), GPUs billed
     in the latest hour above ``max_gpus[owner]`` (``"*"`` for any); the newest resources over
-    the cap are the violations.
+    the cap are the violations. ``working_hours`` (idle only): while the evaluation moment is
+    inside one of these spans in ``timezone``, idle resources are left alone.
     The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
     are never acted on."""
 

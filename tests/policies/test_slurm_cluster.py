@@ -25,7 +25,9 @@ from mlcost.policies import enforce
 from tests.attribution.conftest import T0, put, workload
 
 pytestmark = pytest.mark.skipif(
-    not all(shutil.which(b) for b in ("slurmctld", "slurmd", "sbatch", "scancel", "squeue", "sinfo")),
+    not all(
+        shutil.which(b) for b in ("slurmctld", "slurmd", "sbatch", "scancel", "squeue", "sinfo")
+    ),
     reason="Slurm daemons not installed (make tools installs slurmctld, slurmd, slurm-client)",
 )
 
