@@ -214,18 +214,17 @@ def _start(project: Path) -> Watcher:
     return watcher
 
 
+def _once(project: Path) -> subprocess.CompletedProcess[str]:
+    """``mlcost watch --once`` as a process, to its end."""
+    argv = [str(Path(sys.executable).parent / "mlcost"), "watch", "--once"]
+    return subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=600)
+
+
 def _finish_and_check(project: Path, hub: Hub, in_flight: list[str]) -> None:
     """Restart, let it finish, and check nothing was lost and nothing repeated."""
     hub.hold_after = None
     hub.release.set()
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "mlcost"), "watch", "--once"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _once(project)
     assert done.returncode == 0, done.stdout + done.stderr
     keys, states = _recorded(project)
     assert len(keys) >= 7
@@ -256,14 +255,7 @@ def test_sigkill_with_a_delivery_in_flight_then_restart(
     watcher = _start(project)
     hub.wait_for_posts(3)
     # Meanwhile a second watcher on the same warehouse exits at once: the lock is held.
-    second = subprocess.run(
-        [str(Path(sys.executable).parent / "mlcost"), "watch", "--once"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    second = _once(project)
     assert second.returncode == 0 and "another mlcost watch holds" in second.stdout + second.stderr
     watcher.kill()
     in_flight = hub.posts[2:]

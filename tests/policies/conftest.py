@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 
+from mlcost.config import PolicyConfig, parse_policies
+from tests.attribution.conftest import workload
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -66,3 +69,18 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 @pytest.fixture
 def ec2(aws: Any, moto_url: str) -> Any:
     return aws.client("ec2", region_name="us-east-1", endpoint_url=moto_url)
+
+
+def long_jobs() -> tuple[PolicyConfig, ...]:
+    """Training jobs over 72 hours get scancel."""
+    table = {"kind": "max-duration", "max_hours": {"training": 72}, "action": "scancel"}
+    return parse_policies({"long": {**table, "executor": "slurm"}})
+
+
+def running_job(wid: str, start: float = 0) -> dict[str, Any]:
+    """A running training workload started ``start`` hours after T0."""
+    return {**workload(wid, "node", start, start, 8, kind="training"), "end": None}
+
+
+def by_resource(decisions: list[Any]) -> dict[str, Any]:
+    return {d.violation.resource_id: d for d in decisions}

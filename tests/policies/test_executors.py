@@ -20,16 +20,13 @@ from mlcost import Warehouse
 from mlcost.config import parse_policies
 from mlcost.policies import EXECUTORS, enforce
 from tests.attribution.conftest import T0, put, sample, workload
+from tests.policies.conftest import by_resource, long_jobs, running_job
 
 ROLE = "arn:aws:iam::123456789012:role/sagemaker"
 
 
 def _idle_for_two_hours(wh: Warehouse, *ids: str) -> None:
     put(wh, "gpu_samples", [sample(i, m / 60, 0.01) for i in ids for m in range(0, 121, 10)])
-
-
-def _by_resource(decisions: list[Any]) -> dict[str, Any]:
-    return {d.violation.resource_id: d for d in decisions}
 
 
 def _audit(wh: Warehouse) -> list[tuple[str, str, str]]:
@@ -100,7 +97,7 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
         }
     )
 
-    dry = _by_resource(enforce(wh, policies, actor="test"))
+    dry = by_resource(enforce(wh, policies, actor="test"))
     assert [dry[r].outcome for r in (endpoint, guarded, notebook)] == [
         "would-act",
         "skipped",
@@ -112,7 +109,7 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
         "NotebookInstanceStatus"
     ] == ("InService")
 
-    done = _by_resource(enforce(wh, policies, execute=True, actor="test"))
+    done = by_resource(enforce(wh, policies, execute=True, actor="test"))
     assert done[endpoint].outcome == "executed"
     assert "endpoint config llm-chat-config kept" in done[endpoint].detail
     assert done[guarded].outcome == "skipped" and "mlcost:protect=true" in done[guarded].detail
@@ -124,7 +121,7 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
         "NotebookInstanceStatus"
     ] in ("Stopping", "Stopped")
 
-    again = _by_resource(enforce(wh, policies, execute=True, actor="test"))
+    again = by_resource(enforce(wh, policies, execute=True, actor="test"))
     assert again[endpoint].detail == "already deleted"
     assert again[notebook].detail in ("already stopped", "already stopping")
     assert _audit(wh) == sorted(
@@ -192,28 +189,16 @@ def test_long_slurm_jobs_are_cancelled_with_scancel(wh: Warehouse, slurm: Path) 
     (slurm / "103").write_text("RUNNING|")
     (slurm / "104").write_text("COMPLETED|")
 
-    def running(wid: str) -> dict[str, Any]:
-        return {**workload(wid, "node", 0, 0, 8, kind="training"), "end": None}
-
-    put(wh, "workloads", [running(w) for w in ("slurm:101", "slurm:102", "slurm:gpu-a:103")])
-    put(wh, "workloads", [running("slurm:104"), running("slurm:105")])  # 105: purged
-    policies = parse_policies(
-        {
-            "long": {
-                "kind": "max-duration",
-                "max_hours": {"training": 72},
-                "executor": "slurm",
-                "action": "scancel",
-            }
-        }
-    )
+    jobs = ("slurm:101", "slurm:102", "slurm:gpu-a:103", "slurm:104", "slurm:105")  # 105: purged
+    put(wh, "workloads", [running_job(w) for w in jobs])
+    policies = long_jobs()
     now = T0 + timedelta(hours=100)
-    dry = _by_resource(enforce(wh, policies, now=now, actor="test"))
+    dry = by_resource(enforce(wh, policies, now=now, actor="test"))
     assert dry["slurm:101"].outcome == "would-act" and "(running)" in dry["slurm:101"].detail
     log = slurm / "argv.log"
     assert not any("scancel" in line for line in log.read_text().splitlines())
 
-    done = _by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
+    done = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
     assert {r: d.outcome for r, d in done.items()} == {
         "slurm:101": "executed",
         "slurm:102": "skipped",
@@ -363,11 +348,11 @@ def test_idle_kubernetes_deployment_scaled_to_zero_and_pod_deleted(
         {"idle-k8s": {"kind": "idle", "executor": "kubernetes", "endpoint_url": kube.url}}
     )
 
-    dry = _by_resource(enforce(wh, policies, actor="test"))
+    dry = by_resource(enforce(wh, policies, actor="test"))
     assert [dry[i].outcome for i in ids] == ["would-act", "skipped", "would-act"]
     assert not [r for r in kube.requests if r[0] != "GET"]  # dry-run only reads
 
-    done = _by_resource(enforce(wh, policies, execute=True, actor="test"))
+    done = by_resource(enforce(wh, policies, execute=True, actor="test"))
     assert [done[i].outcome for i in ids] == ["executed", "skipped", "executed"]
     assert "scaled 3 -> 0 replicas" in done[ids[0]].detail
     assert done[ids[1]].detail == "protected: mlcost:protect=true"
@@ -385,7 +370,7 @@ def test_idle_kubernetes_deployment_scaled_to_zero_and_pod_deleted(
     assert kube.deployments[("ml", "keep")]["replicas"] == 2
     assert ("ml", "nb-0") not in kube.pods
 
-    again = _by_resource(enforce(wh, policies, execute=True, actor="test"))
+    again = by_resource(enforce(wh, policies, execute=True, actor="test"))
     assert [again[i].detail for i in ids] == [
         "already scaled-to-zero",
         "protected: mlcost:protect=true",

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from mlcost import Warehouse
-from mlcost.config import parse_policies
 from mlcost.policies import enforce
-from tests.attribution.conftest import T0, put, workload
+from tests.attribution.conftest import T0, put
+from tests.policies.conftest import by_resource, long_jobs, running_job
 
 pytestmark = pytest.mark.skipif(
     not all(
@@ -137,40 +137,23 @@ def test_scancel_on_a_real_cluster(wh: Warehouse, cluster: Path) -> None:
         assert time.monotonic() < deadline, "jobs did not start"
         time.sleep(0.2)
 
-    def running(job: str, start: float) -> dict[str, object]:
-        return {**workload(f"slurm:{job}", "gpu0", start, start, 1, kind="training"), "end": None}
-
     # 100 h and 100 h over a 72 h limit; the third started 10 h ago.
-    put(wh, "workloads", [running(long_job, 0), running(guarded, 0), running(short_job, 90)])
-    policies = parse_policies(
-        {
-            "long": {
-                "kind": "max-duration",
-                "max_hours": {"training": 72},
-                "executor": "slurm",
-                "action": "scancel",
-            }
-        }
-    )
+    starts = {long_job: 0, guarded: 0, short_job: 90}
+    put(wh, "workloads", [running_job(f"slurm:{j}", h) for j, h in starts.items()])
+    policies = long_jobs()
     now = T0 + timedelta(hours=100)
 
-    dry = {d.violation.resource_id: d for d in enforce(wh, policies, now=now, actor="test")}
+    dry = by_resource(enforce(wh, policies, now=now, actor="test"))
     assert set(dry) == {f"slurm:{long_job}", f"slurm:{guarded}"}
     assert dry[f"slurm:{long_job}"].outcome == "would-act"
     assert _state(long_job) == "RUNNING"
 
-    done = {
-        d.violation.resource_id: d
-        for d in enforce(wh, policies, now=now, execute=True, actor="test")
-    }
+    done = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
     assert done[f"slurm:{long_job}"].outcome == "executed"
     assert done[f"slurm:{guarded}"].detail == "protected: mlcost:protect=true"
     assert _state(long_job) in ("COMPLETING", "CANCELLED", "gone")
     assert (_state(guarded), _state(short_job)) == ("RUNNING", "RUNNING")
 
-    again = {
-        d.violation.resource_id: d
-        for d in enforce(wh, policies, now=now, execute=True, actor="test")
-    }
+    again = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
     assert again[f"slurm:{long_job}"].outcome == "skipped"
     assert again[f"slurm:{long_job}"].detail.startswith("already ")

@@ -101,8 +101,10 @@ def _file(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # A line written before a kill cut the commit is there already: not written twice.
         marker = json.dumps({"alert_key": payload.get("alert_key")})[1:-1]
-        if path.exists() and any(marker in old for old in path.open(encoding="utf-8")):
-            return
+        if path.exists():
+            with path.open(encoding="utf-8") as fh:
+                if any(marker in old for old in fh):
+                    return
         with path.open("a", encoding="utf-8") as fh:
             fh.write(line)
     except OSError as exc:
