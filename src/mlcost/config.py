@@ -7,8 +7,8 @@ the nearest parent that has one) < ``MLCOST_*`` environment variables < explicit
 
 The ``[attribution]`` table (tag aliases, value normalization, tag policy, account owners and
 shared-cost rules, see docs/attribution.md) is read from the same files; a project file's table
-replaces the user file's as a whole. So do ``[budgets.<name>]``, ``[notify.channels.<name>]``
-and ``[policies.<name>]`` (see docs/budgets.md): each of those three is taken whole from the
+replaces the user file's as a whole. So do ``[budgets.<name>]``, ``[notify.channels.<name>]``,
+``[policies.<name>]`` and ``[watch]`` (see docs/budgets.md): each is taken whole from the
 highest layer that has it.
 
 Example::
@@ -21,10 +21,11 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ __all__ = [
     "PolicyConfig",
     "Settings",
     "SharedRule",
+    "SourceConfig",
+    "WatchConfig",
+    "WorkingHours",
     "data_dir",
     "default_warehouse_url",
     "load_settings",
@@ -45,6 +49,7 @@ __all__ = [
     "parse_budgets",
     "parse_channels",
     "parse_policies",
+    "parse_watch",
     "spark_url",
 ]
 
@@ -155,7 +160,8 @@ class PolicyConfig:
     workloads older than ``max_hours[kind]`` hours (``workloads.kind``; ``"*"`` for any).
     ``kind = "max-gpus"``: per owner (``owner``, a dimension such as ``tag:team``), GPUs billed
     in the latest hour above ``max_gpus[owner]`` (``"*"`` for any); the newest resources over
-    the cap are the violations.
+    the cap are the violations. ``working_hours`` (idle only): while the evaluation moment is
+    inside one of these spans in ``timezone``, idle resources are left alone.
     The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
     are never acted on."""
 
@@ -175,6 +181,8 @@ class PolicyConfig:
     max_hours: Mapping[str, float] = field(default_factory=dict)
     max_gpus: Mapping[str, float] = field(default_factory=dict)
     owner: str = "tag:team"
+    working_hours: tuple[WorkingHours, ...] = ()  # idle: act only outside these
+    timezone: str = "UTC"
 
 
 @dataclass(frozen=True)
@@ -195,6 +203,7 @@ class Settings:
     budgets: tuple[BudgetConfig, ...] = ()
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     policies: tuple[PolicyConfig, ...] = ()
+    watch: WatchConfig = field(default_factory=lambda: WatchConfig())
 
 
 def data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -235,6 +244,7 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None,
         ("budgets", parse_budgets),
         ("notify", parse_channels),
         ("policies", parse_policies),
+        ("watch", parse_watch),
     ):
         raw = section.pop(key, None)
         if raw is None and "mlcost" in data:
@@ -254,7 +264,8 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None,
 
 
 def _doc(name: str) -> str:
-    return "budgets.md" if name.startswith(("budgets", "notify", "policies")) else "attribution.md"
+    guard = ("budgets", "notify", "policies", "watch")
+    return "budgets.md" if name.startswith(guard) else "attribution.md"
 
 
 def _table(value: object, where: str, name: str, known: frozenset[str] | None) -> dict[str, Any]:
@@ -570,6 +581,8 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "max_hours",
             "max_gpus",
             "owner",
+            "working_hours",
+            "timezone",
         }
     )
     out = []
@@ -622,9 +635,156 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 protect_tag=str(t.get("protect_tag", DEFAULT_PROTECT_TAG)),
                 region=str(t.get("region", "us-east-1")),
                 endpoint_url=str(t.get("endpoint_url", "")),
+                **_policy_hours(t, where, label),
             )
         )
     return tuple(out)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Week days (0 = Monday) and a local time span, end exclusive: ``Mon-Fri 08:00-19:00``."""
+
+    days: frozenset[int]
+    start: time
+    end: time
+
+    def __contains__(self, local: datetime) -> bool:
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+
+def _day(text: str) -> int:
+    if text[:3].lower() not in _DAYS:
+        raise ValueError(text)
+    return _DAYS.index(text[:3].lower())
+
+
+def parse_working_hours(text: str) -> tuple[WorkingHours, ...]:
+    """``"Mon-Fri 08:00-19:00, Sat 10:00-14:00"`` -> spans; ValueError if malformed.
+
+    >>> parse_working_hours("Mon-Fri 08:00-19:00")[0].days == frozenset(range(5))
+    True
+    """
+    out = []
+    for part in text.split(","):
+        days, _, hours = part.strip().partition(" ")
+        first, _, last = days.partition("-")
+        a, b = _day(first), _day(last or first)
+        start, _, end = hours.strip().partition("-")
+        span = WorkingHours(
+            frozenset(range(a, b + 1) if a <= b else (*range(a, 7), *range(b + 1))),
+            time.fromisoformat(start.strip()),
+            time.fromisoformat(end.strip()),
+        )
+        if span.end <= span.start:
+            raise ValueError(part)
+        out.append(span)
+    return tuple(out)
+
+
+def _policy_hours(t: Mapping[str, Any], where: str, label: str) -> dict[str, Any]:
+    """A policy's ``working_hours`` and ``timezone`` (idle only), validated."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if "working_hours" not in t and "timezone" not in t:
+        return {}
+    if t.get("kind") != "idle":
+        raise ConfigError(f'{where}: {label}: working_hours applies to kind = "idle" only.')
+    try:
+        spans = parse_working_hours(str(t.get("working_hours", "")))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: {label}.working_hours is {t.get('working_hours')!r}; write days and "
+            'hours such as "Mon-Fri 08:00-19:00" (several: separate with commas).'
+        ) from exc
+    tz = str(t.get("timezone", "UTC"))
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f'{where}: {label}.timezone {tz!r} is not an IANA zone such as "Europe/Berlin".'
+        ) from exc
+    return {"working_hours": spans, "timezone": tz}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Files ``mlcost watch`` ingests each round: ``kind`` is a source name or ``auto``."""
+
+    name: str
+    kind: str
+    paths: tuple[str, ...]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    where: str = PROJECT_FILE
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """``[watch]``: the interval, the sources to ingest, and alerts on new insights whose
+    monthly saving reaches ``insight_min_impact`` in ``insight_currency``."""
+
+    every: str = "15m"
+    sources: tuple[SourceConfig, ...] = ()
+    insight_min_impact: float | None = None
+    insight_currency: str = "USD"
+    insight_channels: tuple[str, ...] = ()
+    insight_kinds: tuple[str, ...] = ()
+
+
+def parse_watch(raw: object, *, where: str = "watch") -> WatchConfig:
+    """Validate ``[watch]`` and its ``[watch.sources.<name>]`` tables; errors name ``where``."""
+    known = frozenset(
+        {
+            "every",
+            "sources",
+            "insight_min_impact",
+            "insight_currency",
+            "insight_channels",
+            "insight_kinds",
+        }
+    )
+    t = _table(raw, where, "watch", known)
+    sources = []
+    for name, value in _table(t.get("sources", {}), where, "watch.sources", None).items():
+        label = f"watch.sources.{name}"
+        s = _table(value, where, label, frozenset({"kind", "paths", "options"}))
+        paths = _strings(s.get("paths", []), where, f"{label}.paths")
+        if not paths:
+            raise ConfigError(f'{where}: {label} needs paths = ["exports/"] (files or folders).')
+        sources.append(
+            SourceConfig(
+                str(name),
+                str(s.get("kind", "auto")),
+                tuple(_beside(p, where) for p in paths),
+                _table(s.get("options", {}), where, f"{label}.options", None),
+                where,
+            )
+        )
+    impact = t.get("insight_min_impact")
+    currency = t.get("insight_currency", "USD")
+    if not isinstance(currency, str) or len(currency) != 3:
+        raise ConfigError(f'{where}: watch.insight_currency must be an ISO code such as "USD".')
+    channels = _strings(t.get("insight_channels", []), where, "watch.insight_channels")
+    if impact is not None and not channels:
+        raise ConfigError(
+            f'{where}: watch.insight_min_impact is set: add insight_channels = ["<channel>"].'
+        )
+    every = str(t.get("every", "15m"))
+    if not re.fullmatch(r"\d+(\.\d+)?[smh]", every):
+        raise ConfigError(f'{where}: watch.every is {every!r}; write e.g. "15m", "30s" or "1h".')
+    return WatchConfig(
+        every=every,
+        sources=tuple(sources),
+        insight_min_impact=None
+        if impact is None
+        else _number(impact, where, "watch.insight_min_impact"),
+        insight_currency=currency.upper(),
+        insight_channels=channels,
+        insight_kinds=_strings(t.get("insight_kinds", []), where, "watch.insight_kinds"),
+    )
 
 
 def _find_project_file(start: Path) -> Path | None:
@@ -687,4 +847,5 @@ def load_settings(
         budgets=tables.get("budgets", ()),
         channels=tables.get("notify", {}),
         policies=tables.get("policies", ()),
+        watch=tables.get("watch", WatchConfig()),
     )

@@ -38,8 +38,8 @@ path = "{tmp_path / "alerts.jsonl"}"
 
 [policies.idle-gpu]
 kind = "idle"
-executor = "kubernetes"
-action = "scale-to-zero"
+executor = "aws-ec2"
+action = "hibernate"
 """
     )
     monkeypatch.chdir(tmp_path)

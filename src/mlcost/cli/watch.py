@@ -1,4 +1,5 @@
-"""``mlcost watch --every 15m``: re-evaluate budgets and policies on a schedule.
+"""``mlcost watch --every 15m``: ingest, re-evaluate budgets, insights and policies on a
+schedule (:func:`mlcost.watching.run_round`).
 
 One watcher at a time: an exclusive ``flock`` on ``watch.lock`` beside the warehouse (the XDG
 data folder for an in-memory one); a second ``mlcost watch`` says who holds it and exits.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,32 +67,41 @@ def _lock_path(warehouse: str) -> Path:
 
 
 @click.command()
-@click.option("--every", default="15m", show_default=True, help="Interval: 30s, 15m, 1h.")
+@click.option("--every", help="Interval: 30s, 15m, 1h (default: [watch] every, else 15m).")
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 @click.option("--execute", is_flag=True, help="Let policies act (default: dry-run).")
 @click.pass_context
-def watch(ctx: click.Context, every: str, once: bool, execute: bool) -> None:
-    """Every interval: evaluate budgets (alerts once per threshold), then policies."""
-    from mlcost.budgets import evaluate
-    from mlcost.policies import enforce
+def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> None:
+    """Every interval: ingest [watch.sources], evaluate budgets and insights (alerts once
+    each), deliver pending alerts, enforce policies."""
+    from mlcost.watching import run_round
 
-    seconds = parse_every(every)
     settings = settings_from(ctx)
+    seconds = parse_every(every or settings.watch.every)
     with watch_lock(_lock_path(settings.warehouse)):
         while True:
+            began = time.monotonic()
             with warehouse_from(ctx) as wh:
-                if settings.budgets:
-                    _, report = evaluate(wh, settings.budgets, settings.channels)
-                    click.echo(
-                        f"budgets: {len(settings.budgets)} checked, {len(report.sent)} alert(s) "
-                        f"sent, {len(report.failed)} delivery failure(s) kept for retry"
-                    )
-                if settings.policies:
-                    decisions = enforce(
-                        wh, settings.policies, execute=execute, budgets=settings.budgets
-                    )
-                    acted = sum(d.outcome == "executed" for d in decisions)
-                    click.echo(f"policies: {len(decisions)} decision(s), {acted} executed")
+                r = run_round(wh, settings, execute=execute, say=_say)
+            if settings.budgets:
+                _say(
+                    f"budgets: {len(settings.budgets)} checked, {len(r.budget_alerts)} new alert(s)"
+                )
+            if settings.watch.insight_min_impact is not None:
+                _say(f"insights: {r.findings} finding(s), {len(r.insight_alerts)} new alert(s)")
+            if r.delivery is not None and (r.delivery.sent or r.delivery.failed):
+                _say(
+                    f"alerts: {len(r.delivery.sent)} alert(s) sent, {len(r.delivery.failed)} "
+                    "delivery failure(s) kept for retry"
+                )
+            if settings.policies:
+                acted = sum(d.outcome == "executed" for d in r.decisions)
+                _say(f"policies: {len(r.decisions)} decision(s), {acted} executed")
             if once:
                 return
-            time.sleep(seconds)
+            time.sleep(max(0.0, seconds - (time.monotonic() - began)))
+
+
+def _say(line: str) -> None:
+    click.echo(line)
+    sys.stdout.flush()  # a supervisor (or a test) reads the progress as it happens

@@ -9,7 +9,10 @@ from mlcost.policies.executors import (
     Ec2Executor,
     Executor,
     ExecutorError,
+    KubernetesExecutor,
     LocalProcessExecutor,
+    SageMakerExecutor,
+    SlurmExecutor,
 )
 
 __all__ = [
@@ -18,7 +21,10 @@ __all__ = [
     "Ec2Executor",
     "Executor",
     "ExecutorError",
+    "KubernetesExecutor",
     "LocalProcessExecutor",
+    "SageMakerExecutor",
+    "SlurmExecutor",
     "Violation",
     "check",
     "enforce",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.config import BudgetConfig, PolicyConfig
 from mlcost.errors import ConfigError
-from mlcost.policies.executors import PLANNED, Executor, ExecutorError, make_executor
+from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
@@ -67,6 +67,12 @@ def _idle(
         if latest is None:
             return []
         now = latest
+    if policy.working_hours:
+        from zoneinfo import ZoneInfo
+
+        local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(policy.timezone))
+        if any(local in span for span in policy.working_hours):
+            return []  # idle machines are left alone during working hours
     start = now - timedelta(minutes=policy.minutes)
     window = s.filter((s.time >= start) & (s.time <= now))
     util = window.utilization_max.fill_null(window.utilization)
@@ -266,11 +272,12 @@ def _actor() -> str:
 
 
 def _decide(
-    v: Violation, policy: PolicyConfig, executor: Executor | None, execute: bool
+    v: Violation, policy: PolicyConfig, executor: Executor | str | None, execute: bool
 ) -> tuple[str, str]:
     if executor is None:
-        planned = " (planned, not built yet)" if v.executor in PLANNED else ""
-        return "unsupported", f"no executor {v.executor!r}{planned}"
+        return "unsupported", f"no executor {v.executor!r}; mlcost has {', '.join(EXECUTORS)}"
+    if isinstance(executor, str):  # it could not be made (no credentials, no client library)
+        return "failed", executor
     if v.action not in executor.actions:
         return "unsupported", f"{executor.name} can {', '.join(sorted(executor.actions))}"
     target = executor.target(v.resource_id)
@@ -281,13 +288,25 @@ def _decide(
         if tags.get(policy.protect_tag, "").strip().lower() == "true":
             return "skipped", f"protected: {policy.protect_tag}=true"
         state = executor.state(target)
-        if state in ("stopped", "stopping", "terminated", "shutting-down"):
+        if state in executor.inactive:
             return "skipped", f"already {state}"
         if not execute:
             return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
         return "executed", executor.act(v.action, target)
     except ExecutorError as exc:
         return "failed", str(exc)
+
+
+def _make(policy: PolicyConfig) -> Executor | str | None:
+    try:
+        return make_executor(
+            policy.executor, region=policy.region, endpoint_url=policy.endpoint_url
+        )
+    except ExecutorError as exc:
+        return str(exc)
+    except ImportError as exc:
+        extra = "kubernetes" if policy.executor == "kubernetes" else "aws"
+        return f"{policy.executor}: {exc}; install it with pip install 'mlcost[{extra}]'"
 
 
 def enforce(
@@ -306,7 +325,7 @@ def enforce(
     ``executors`` overrides the ones made from each policy's settings (by executor name).
     """
     by_name = {p.name: p for p in policies}
-    made: dict[str, Executor | None] = dict(executors or {})
+    made: dict[str, Executor | str | None] = dict(executors or {})
     decisions = []
     who = actor or _actor()
     mode = "execute" if execute else "dry-run"
@@ -314,9 +333,7 @@ def enforce(
         policy = by_name[v.policy]
         key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
         if policy.executor not in made and key not in made:
-            made[key] = make_executor(
-                policy.executor, region=policy.region, endpoint_url=policy.endpoint_url
-            )
+            made[key] = _make(policy)
         executor = made.get(policy.executor, made.get(key))
         outcome, detail = _decide(v, policy, executor, execute)
         decision = Decision(v, mode, outcome, detail)

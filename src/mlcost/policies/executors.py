@@ -1,9 +1,11 @@
 """Executors: what acts on the real systems. Each declares the actions it can take.
 
-Built: AWS EC2 (stop, terminate through boto3) and local processes (stop = SIGTERM,
-terminate = SIGKILL, for runs of the in-process tracker); the registry names the ones still
-to come so a policy that needs them is reported as unsupported, never skipped
-in silence. boto3 is imported only when an executor is made.
+Built: AWS EC2 (stop, terminate) and SageMaker (endpoints: stop = delete the endpoint, keep
+its config; notebook instances: stop) through boto3; Slurm (``scancel``, the binary on PATH);
+Kubernetes (scale a deployment to zero, delete a pod) through the official client; local
+processes (stop = SIGTERM, terminate = SIGKILL, for runs of the in-process tracker). A
+policy naming an executor or action that none of these has is recorded as ``unsupported``,
+never skipped in silence. boto3 and kubernetes are imported only when an executor is made.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from mlcost.errors import MlcostError
 
 __all__ = [
     "EXECUTORS",
-    "PLANNED",
     "Ec2Executor",
     "Executor",
     "ExecutorError",
+    "KubernetesExecutor",
     "LocalProcessExecutor",
+    "SageMakerExecutor",
+    "SlurmExecutor",
     "make_executor",
 ]
 
@@ -38,6 +42,7 @@ class Executor(Protocol):
 
     name: str
     actions: frozenset[str]
+    inactive: frozenset[str]  # states in which there is nothing left to stop
 
     def target(self, resource_id: str) -> str | None:
         """The id this executor acts on for a warehouse resource id, or None if not its kind."""
@@ -60,6 +65,7 @@ class Ec2Executor:
 
     name = "aws-ec2"
     actions = frozenset({"stop", "terminate"})
+    inactive = frozenset({"stopped", "stopping", "terminated", "shutting-down"})
 
     def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None) -> None:
         import boto3
@@ -113,6 +119,7 @@ class LocalProcessExecutor:
 
     name = "local-process"
     actions = frozenset({"stop", "terminate"})
+    inactive = frozenset({"terminated"})
     _PID = re.compile(r"\b(?:pid|local)[:=](\d+)\b")
 
     def __init__(self, **_options: Any) -> None:
@@ -145,15 +152,301 @@ class LocalProcessExecutor:
         return f"sent {sig.name} to pid {target}"
 
 
-# executor name -> a factory; PLANNED: named in issue 8, not built yet.
+def _kebab(state: str) -> str:
+    """``InService`` -> ``in-service``: AWS status names in the style of the others."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "-", state).lower()
+
+
+_SAGEMAKER = re.compile(
+    r"\barn:aws[\w-]*:sagemaker:(?P<region>[\w-]+):\d{12}:"
+    r"(?P<kind>endpoint|notebook-instance)/(?P<name>[A-Za-z0-9-]+)"
+)
+
+
+class SageMakerExecutor:
+    """SageMaker endpoints and notebook instances, named by their ARN (the CUR ResourceId).
+
+    ``stop`` on a notebook instance is ``StopNotebookInstance`` (its volume stays; start it
+    again at will). ``stop`` or ``delete`` on an endpoint is ``DeleteEndpoint``: the endpoint
+    config and model stay, so ``CreateEndpoint`` with the same config brings it back. A
+    classic endpoint cannot be scaled to zero instances (only endpoints built from inference
+    components can), so deletion is the one action that ends the instance-hours of any
+    endpoint. The region comes from the ARN.
+    """
+
+    name = "aws-sagemaker"
+    actions = frozenset({"stop", "delete"})
+    inactive = frozenset({"stopped", "stopping", "deleting", "deleted"})
+
+    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None) -> None:
+        import boto3
+
+        self._boto3 = boto3
+        self._region = region
+        self._endpoint_url = endpoint_url or None
+        self._clients: dict[str, Any] = {}
+
+    def _client(self, target: str) -> Any:
+        match = _SAGEMAKER.search(target)
+        region = match.group("region") if match else self._region
+        if region not in self._clients:
+            self._clients[region] = self._boto3.client(
+                "sagemaker", region_name=region, endpoint_url=self._endpoint_url
+            )
+        return self._clients[region]
+
+    def target(self, resource_id: str) -> str | None:
+        match = _SAGEMAKER.search(resource_id)
+        return match.group(0) if match else None
+
+    def _describe(self, target: str) -> dict[str, Any] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        match = _SAGEMAKER.search(target)
+        assert match is not None
+        api = self._client(target)
+        try:
+            if match.group("kind") == "endpoint":
+                return dict(api.describe_endpoint(EndpointName=match.group("name")))
+            return dict(api.describe_notebook_instance(NotebookInstanceName=match.group("name")))
+        except BotoCoreError as exc:
+            raise ExecutorError(f"{target}: {exc}") from exc
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            missing = ("Could not find", "RecordNotFound")
+            if error.get("Code") == "ValidationException" and str(
+                error.get("Message", "")
+            ).startswith(missing):
+                return None  # how SageMaker says a resource does not exist
+            raise ExecutorError(f"{target}: {exc}") from exc
+
+    def tags(self, target: str) -> Mapping[str, str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if self._describe(target) is None:
+            return {}
+        try:
+            found = self._client(target).list_tags(ResourceArn=target)["Tags"]
+        except (BotoCoreError, ClientError) as exc:
+            raise ExecutorError(f"{target}: {exc}") from exc
+        return {t["Key"]: t["Value"] for t in found}
+
+    def state(self, target: str) -> str:
+        found = self._describe(target)
+        if found is None:
+            return "deleted"
+        status = found.get("EndpointStatus") or found.get("NotebookInstanceStatus") or "unknown"
+        return _kebab(str(status))
+
+    def act(self, action: str, target: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        match = _SAGEMAKER.search(target)
+        if match is None or action not in self.actions:
+            raise ExecutorError(f"{self.name} cannot {action!r} {target}")
+        name, api = match.group("name"), self._client(target)
+        try:
+            if match.group("kind") == "notebook-instance":
+                if action != "stop":
+                    raise ExecutorError(f"{target}: mlcost stops notebook instances, never deletes")
+                api.stop_notebook_instance(NotebookInstanceName=name)
+                return (
+                    f"stopped notebook instance {name} (start it again with StartNotebookInstance)"
+                )
+            config = api.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+            api.delete_endpoint(EndpointName=name)
+        except (BotoCoreError, ClientError) as exc:
+            raise ExecutorError(f"{target}: {exc}") from exc
+        return (
+            f"deleted endpoint {name}; endpoint config {config} kept: "
+            f"CreateEndpoint(EndpointName={name}, EndpointConfigName={config}) brings it back"
+        )
+
+
+class SlurmExecutor:
+    """Slurm jobs, named ``slurm:<job id>`` or ``slurm:<cluster>:<job id>`` (as ``sacct``
+    ingest names them), through the ``scancel`` and ``squeue`` binaries on PATH.
+
+    ``scancel`` (or ``stop``) cancels the job: Slurm sends SIGTERM, then SIGKILL after the
+    cluster's KillWait. The protect tag is read from the job's comment (``squeue -o %k``),
+    written as ``key=value`` pairs: ``sbatch --comment mlcost:protect=true``.
+    """
+
+    name = "slurm"
+    actions = frozenset({"scancel", "stop"})
+    inactive = frozenset(
+        {"gone", "completed", "completing", "cancelled", "failed", "timeout", "node_fail"}
+    )
+    _JOB = re.compile(r"^slurm:(?:(?P<cluster>[\w.-]+):)?(?P<job>\d+(?:_\d+)?)$")
+    _PAIR = re.compile(r"([^\s,=]+)=([^\s,]*)")
+
+    def __init__(self, *, scancel: str = "scancel", squeue: str = "squeue", **_options: Any):
+        self._scancel, self._squeue = scancel, squeue
+
+    def target(self, resource_id: str) -> str | None:
+        match = self._JOB.match(resource_id)
+        if match is None:
+            return None
+        return ":".join(p for p in (match.group("cluster"), match.group("job")) if p)
+
+    def _run(self, argv: list[str], target: str) -> str:
+        import subprocess
+
+        cluster, _, job = target.rpartition(":")
+        args = [*argv, *([f"--clusters={cluster}"] if cluster else []), job]
+        try:
+            done = subprocess.run(args, capture_output=True, text=True, timeout=60, check=False)
+        except FileNotFoundError as exc:
+            raise ExecutorError(
+                f"{argv[0]} is not on PATH: install the Slurm client tools on this machine"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise ExecutorError(f"{' '.join(args)}: no answer in 60 s") from exc
+        if done.returncode != 0:
+            if "Invalid job id" in done.stderr:
+                return ""  # finished long enough ago that slurmctld forgot it
+            raise ExecutorError(f"{' '.join(args)}: exit {done.returncode}: {done.stderr.strip()}")
+        # With --clusters squeue prints a "CLUSTER: name" line first.
+        return "\n".join(
+            line for line in done.stdout.splitlines() if not line.startswith("CLUSTER:")
+        ).strip()
+
+    def tags(self, target: str) -> Mapping[str, str]:
+        comment = self._run([self._squeue, "--noheader", "--format=%k", "--jobs"], target)
+        return dict(self._PAIR.findall(comment))
+
+    def state(self, target: str) -> str:
+        out = self._run([self._squeue, "--noheader", "--format=%T", "--jobs"], target)
+        return out.lower() or "gone"
+
+    def act(self, action: str, target: str) -> str:
+        if action not in self.actions:
+            raise ExecutorError(f"{self.name} cannot {action!r}")
+        out = self._run([self._scancel], target)
+        return f"scancel {target}: accepted{f' ({out})' if out else ''}"
+
+
+_K8S = re.compile(
+    r"\bk8s:(?P<ns>[a-z0-9-]+)/(?P<kind>deployment|pod)/(?P<name>[a-z0-9.-]+)"
+    r"|\bnamespaces/(?P<ns2>[a-z0-9-]+)/(?P<kind2>deployment|pod)s/(?P<name2>[a-z0-9.-]+)"
+)
+
+
+class KubernetesExecutor:
+    """Kubernetes deployments and pods through the official ``kubernetes`` client.
+
+    Resources are named ``k8s:<namespace>/deployment/<name>`` or ``k8s:<namespace>/pod/<name>``
+    (or an API path ``…/namespaces/<ns>/deployments/<name>``). ``stop`` / ``scale-to-zero`` on
+    a deployment patches its scale subresource to 0 replicas; ``stop`` / ``delete`` on a pod
+    deletes it (a pod owned by a deployment comes back: target the deployment instead).
+    Credentials: ``~/.kube/config`` (``$KUBECONFIG``) or the in-cluster service account;
+    ``endpoint_url`` overrides the API server. Label and annotation keys cannot hold ``:``, so
+    ``mlcost/protect: "true"`` stands for the protect tag ``mlcost:protect``.
+    """
+
+    name = "kubernetes"
+    actions = frozenset({"stop", "scale-to-zero", "delete"})
+    inactive = frozenset({"scaled-to-zero", "deleted", "succeeded", "failed"})
+
+    def __init__(self, *, endpoint_url: str | None = None, **_options: Any) -> None:
+        from kubernetes import client
+        from kubernetes import config as kube
+
+        config: Any = kube  # its loaders are untyped
+        cfg = client.Configuration()
+        try:
+            config.load_kube_config(client_configuration=cfg)
+        except (config.ConfigException, OSError):
+            try:
+                config.load_incluster_config(client_configuration=cfg)
+            except config.ConfigException as exc:
+                if not endpoint_url:
+                    raise ExecutorError(
+                        "kubernetes: no kubeconfig (~/.kube/config, $KUBECONFIG) and not in a "
+                        "cluster; set endpoint_url in the policy or configure kubectl"
+                    ) from exc
+        if endpoint_url:
+            cfg.host = endpoint_url
+        api = client.ApiClient(cfg)
+        self._apps = client.AppsV1Api(api)
+        self._core = client.CoreV1Api(api)
+        import urllib3
+
+        # The API's answers, and a server that cannot be reached.
+        self._error: tuple[type[Exception], ...] = (
+            client.ApiException,
+            urllib3.exceptions.HTTPError,
+        )
+
+    def target(self, resource_id: str) -> str | None:
+        m = _K8S.search(resource_id)
+        if m is None:
+            return None
+        ns, kind, name = (
+            m.group("ns") or m.group("ns2"),
+            m.group("kind") or m.group("kind2"),
+            (m.group("name") or m.group("name2")),
+        )
+        return f"{ns}/{kind}/{name}"
+
+    def _read(self, target: str) -> Any:
+        ns, kind, name = target.split("/")
+        try:
+            if kind == "deployment":
+                return self._apps.read_namespaced_deployment(name, ns)
+            return self._core.read_namespaced_pod(name, ns)
+        except self._error as exc:
+            if getattr(exc, "status", None) == 404:
+                return None
+            raise ExecutorError(f"{target}: {exc}") from exc
+
+    def tags(self, target: str) -> Mapping[str, str]:
+        found = self._read(target)
+        if found is None:
+            return {}
+        meta = found.metadata
+        keys = {**(meta.labels or {}), **(meta.annotations or {})}
+        return {**keys, **{k.replace("/", ":"): v for k, v in keys.items() if "/" in k}}
+
+    def state(self, target: str) -> str:
+        found = self._read(target)
+        if found is None:
+            return "deleted"
+        if target.split("/")[1] == "deployment":
+            return "scaled-to-zero" if found.spec.replicas == 0 else "running"
+        return str(found.status.phase or "unknown").lower()
+
+    def act(self, action: str, target: str) -> str:
+        ns, kind, name = target.split("/")
+        try:
+            if kind == "deployment" and action in ("stop", "scale-to-zero"):
+                scale: Any = self._apps.read_namespaced_deployment_scale(name, ns)
+                before = scale.spec.replicas
+                self._apps.patch_namespaced_deployment_scale(name, ns, {"spec": {"replicas": 0}})
+                return (
+                    f"deployment {ns}/{name} scaled {before} -> 0 replicas (back: kubectl scale "
+                    f"deployment/{name} -n {ns} --replicas={before})"
+                )
+            if kind == "pod" and action in ("stop", "delete"):
+                self._core.delete_namespaced_pod(name, ns)
+                return f"pod {ns}/{name} deleted"
+        except self._error as exc:
+            raise ExecutorError(f"{target}: {exc}") from exc
+        fix = "scale-to-zero" if kind == "deployment" else "delete"
+        raise ExecutorError(f"{self.name}: a {kind} takes {fix} or stop, not {action!r}")
+
+
+# executor name -> a factory taking the policy's region and endpoint_url.
 EXECUTORS: dict[str, Callable[..., Executor]] = {
     "aws-ec2": Ec2Executor,
+    "aws-sagemaker": SageMakerExecutor,
+    "kubernetes": KubernetesExecutor,
     "local-process": LocalProcessExecutor,
+    "slurm": SlurmExecutor,
 }
-PLANNED = ("aws-sagemaker", "kubernetes", "slurm")
 
 
 def make_executor(name: str, **options: Any) -> Executor | None:
-    """The executor called ``name``, or None if mlcost has none by that name (yet)."""
+    """The executor called ``name``, or None if mlcost has none by that name."""
     cls = EXECUTORS.get(name)
     return None if cls is None else cls(**options)

@@ -1,0 +1,133 @@
+"""One round of ``mlcost watch``: ingest the configured sources, evaluate budgets, alert on new
+high-value insights, deliver pending alerts, enforce policies. See docs/budgets.md.
+
+Every step is one or more warehouse transactions and every alert is recorded (once, by key)
+before any delivery, so a round killed at any moment is repeated by the next one without
+losing or repeating an alert: loads are skipped by content hash, recorded alerts are not
+recorded again, and a delivery cut short is still pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlcost.config import Settings, SourceConfig
+from mlcost.errors import ConfigError, MlcostError
+
+if TYPE_CHECKING:
+    from mlcost.insights import Finding
+    from mlcost.notify import DeliveryReport
+    from mlcost.policies import Decision
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["RoundReport", "ingest_configured", "insight_findings", "run_round"]
+
+
+@dataclass
+class RoundReport:
+    """What one round did."""
+
+    loaded: list[str] = field(default_factory=list)  # "<source>: <n> new load(s)"
+    unchanged: list[str] = field(default_factory=list)  # sources with nothing new
+    source_errors: list[str] = field(default_factory=list)
+    budget_alerts: list[str] = field(default_factory=list)  # keys recorded this round
+    insight_alerts: list[str] = field(default_factory=list)
+    findings: int = 0
+    delivery: DeliveryReport | None = None
+    decisions: list[Decision] = field(default_factory=list)
+
+
+def _ingest_one(wh: Warehouse, source: SourceConfig) -> list[Any]:
+    from mlcost.sources import get_source, ingest_auto
+
+    if source.kind == "auto":
+        return ingest_auto(wh, source.paths)
+    module = get_source(source.kind).load()
+    try:
+        return [module.ingest(wh, list(source.paths), **source.options)]
+    except TypeError as exc:
+        raise ConfigError(
+            f"{source.where}: [watch.sources.{source.name}] options {dict(source.options)} "
+            f"do not fit the {source.kind} source ({exc}); see mlcost ingest {source.kind} --help."
+        ) from exc
+
+
+def ingest_configured(
+    wh: Warehouse, settings: Settings, report: RoundReport, say: Callable[[str], None]
+) -> None:
+    """Load each ``[watch.sources.*]``; a source that fails is reported, the others load."""
+    for source in settings.watch.sources:
+        say(f"ingesting {source.name} ({source.kind}) ...")
+        try:
+            results = _ingest_one(wh, source)
+        except ConfigError:
+            raise
+        except MlcostError as exc:
+            report.source_errors.append(f"{source.name}: {exc}")
+            say(f"source error: {source.name}: {exc}")
+            continue
+        new = sum(not getattr(r, "already_loaded", False) for r in results)
+        if new:
+            report.loaded.append(f"{source.name}: {new} new load(s)")
+            say(report.loaded[-1])
+        else:
+            report.unchanged.append(source.name)
+
+
+def insight_findings(findings: list[Finding], currency: str) -> list[dict[str, Any]]:
+    """Findings as :func:`mlcost.notify.insight_alerts` takes them (one currency)."""
+    return [
+        {
+            "id": f.id,
+            "title": f"{f.kind.replace('_', ' ')} on {f.resource_id or f.owner or 'unknown'}",
+            "impact": float(f.monthly_saving.expected),
+            "currency": f.monthly_saving.currency,
+            "kind": f.kind,
+            "resource_id": f.resource_id,
+            "owner": f.owner,
+            "action": f.action,
+            "confidence": f.confidence,
+        }
+        for f in findings
+        if f.monthly_saving.currency == currency
+    ]
+
+
+def run_round(
+    wh: Warehouse,
+    settings: Settings,
+    *,
+    execute: bool = False,
+    say: Callable[[str], None] = lambda _line: None,
+) -> RoundReport:
+    """One round: sources, budgets, insights, deliveries, policies (dry-run unless told)."""
+    from mlcost.budgets import alerts_for, statuses
+    from mlcost.notify import deliver_pending, insight_alerts, record_alerts
+
+    report = RoundReport()
+    ingest_configured(wh, settings, report, say)
+    channels = settings.channels
+    if settings.budgets:
+        found = statuses(wh, settings.budgets)
+        report.budget_alerts = record_alerts(wh, alerts_for(found), channels)
+    w = settings.watch
+    if w.insight_min_impact is not None:
+        from mlcost.insights import run_insights, save_findings
+
+        findings = run_insights(wh, settings.attribution, kinds=w.insight_kinds or None)
+        save_findings(wh, findings)
+        report.findings = len(findings)
+        alerts = insight_alerts(
+            insight_findings(findings, w.insight_currency),
+            min_impact=w.insight_min_impact,
+            channels=w.insight_channels,
+        )
+        report.insight_alerts = record_alerts(wh, alerts, channels)
+    report.delivery = deliver_pending(wh, channels)
+    if settings.policies:
+        from mlcost.policies import enforce
+
+        report.decisions = enforce(wh, settings.policies, execute=execute, budgets=settings.budgets)
+    return report
