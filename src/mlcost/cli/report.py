@@ -87,8 +87,7 @@ def weekly(
     Numbers are those of `mlcost spend` (the week's total) and `mlcost showback` (owners,
     models, workload types, GPU). See docs/report.md.
     """
-    from mlcost.attribution import UNALLOCATED
-    from mlcost.report import parse_owner, parse_week, weekly_report
+    from mlcost.report import parse_owner, parse_week, weekly_reports
     from mlcost.report._send import check_channels, send_reports
 
     if owner is not None and per_owner:
@@ -98,30 +97,22 @@ def weekly(
     settings = settings_from(ctx)
     kind = _format_of(fmt, out)
     if channel is not None and not per_owner:
+        if "{owner}" in channel:
+            raise click.UsageError("--send with {owner} needs --per-owner.")
         check_channels([channel], settings.channels)
-    if channel is not None and "{owner}" in channel and not per_owner:
-        raise click.UsageError("--send with {owner} needs --per-owner.")
-
-    def build(who: str | None, rebuild: bool) -> WeeklyReport:
-        return weekly_report(
-            wh,
-            settings.attribution,
-            week=iso,
-            owner=who,
-            owner_key=key,
-            budgets=settings.budgets,
-            rebuild=rebuild,
-        )
 
     with warehouse_from(ctx) as wh:
-        first = build(value, not no_rebuild)
-        reports = [first]
-        if per_owner:
-            lines = first.breakdowns[first.owner_key]
-            owners = [x.key for x in lines if x.key != UNALLOCATED and x.this_week]
-            if channel is not None:
-                check_channels([channel.format(owner=o) for o in owners], settings.channels)
-            reports = [build(o, False) for o in owners]
+        reports = weekly_reports(
+            wh,
+            settings.attribution,
+            None if per_owner else [value],
+            week=iso,
+            owner_key=key,
+            budgets=settings.budgets,
+            rebuild=not no_rebuild,
+        )
+        if channel is not None and per_owner:
+            check_channels([channel.format(owner=r.owner) for r in reports], settings.channels)
         _write(reports, kind, out, per_owner)
         if channel is None:
             return

@@ -20,6 +20,7 @@ from mlcost.report._data import (
     WeekSpend,
     parse_owner,
     weekly_report,
+    weekly_reports,
 )
 from mlcost.report._render import FORMATS, render, render_html, render_markdown, render_slack
 from mlcost.report._week import Coverage, IsoWeek, coverage, default_week, parse_week
@@ -46,4 +47,5 @@ __all__ = [
     "render_markdown",
     "render_slack",
     "weekly_report",
+    "weekly_reports",
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "WeeklyReport",
     "parse_owner",
     "weekly_report",
+    "weekly_reports",
 ]
 
 AVERAGE_WEEKS = 4  # "vs the 4-week average": the four weeks before the report's week
@@ -343,15 +344,6 @@ def _months(weeks: Iterable[IsoWeek]) -> list[str]:
     return sorted(out)
 
 
-def _statements(
-    wh: Warehouse, w: IsoWeek, owner_key: str, owner: str | None, currency: str
-) -> list[Statement]:
-    from mlcost.attribution import statements
-
-    found = statements(wh, w.start_dt, w.end_dt, owner_key=owner_key)
-    return [s for s in found if s.currency == currency and (owner is None or s.owner == owner)]
-
-
 def _sum_maps(maps: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = {}
     for m in maps:
@@ -360,37 +352,102 @@ def _sum_maps(maps: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
     return out
 
 
-def _allocated_by(
-    wh: Warehouse,
-    weeks: Sequence[IsoWeek],
-    dimension: Any,
-    *,
-    owner_key: str,
-    owner: str | None,
-    currency: str,
-) -> dict[IsoWeek, dict[str, Decimal]]:
-    """EffectiveCost of ``allocated_costs`` per week and value of ``dimension(table)``."""
-    from mlcost.spending import countable_rows
+class _Reads:
+    """The warehouse reads a report needs, each done once however many owners' reports are
+    built from them (``mlcost report weekly --per-owner``): unscoped, filtered in Python."""
 
-    a = wh.table("allocated_costs")
-    lo, hi = min(weeks), max(weeks)
-    a = a.filter(
-        (a.ChargePeriodStart >= lo.start_dt)
-        & (a.ChargePeriodStart < hi.end_dt)
-        & (a.x_OwnerKey == owner_key)
-        & (a.BillingCurrency == currency)
-    )
-    if owner is not None:
-        a = a.filter(a.x_Owner == owner)
-    a = countable_rows(a, "EffectiveCost")
-    a = a.mutate(monday=a.ChargePeriodStart.truncate("W").date(), value=dimension(a))
-    g = a.group_by(["monday", "value"]).aggregate(cost=a.EffectiveCost.sum())
-    out: dict[IsoWeek, dict[str, Decimal]] = {}
-    for r in g.to_pyarrow().to_pylist():
-        key = "(none)" if r["value"] is None else str(r["value"])
-        cell = out.setdefault(IsoWeek.of(r["monday"]), {})
-        cell[key] = cell.get(key, ZERO) + Decimal(r["cost"] or 0)
-    return out
+    def __init__(self, wh: Warehouse, owner_key: str, currency: str, weeks: Sequence[IsoWeek]):
+        self.wh, self.owner_key, self.currency, self.weeks = wh, owner_key, currency, weeks
+        self._cache: dict[Any, Any] = {}
+
+    def _once(self, key: Any, compute: Any) -> Any:
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def statements(self, w: IsoWeek, owner: str | None) -> list[Statement]:
+        """:func:`mlcost.attribution.statements` of the week in the report's currency."""
+        from mlcost.attribution import statements
+
+        found: list[Statement] = self._once(
+            ("statements", w),
+            lambda: statements(self.wh, w.start_dt, w.end_dt, owner_key=self.owner_key),
+        )
+        return [
+            s for s in found if s.currency == self.currency and (owner is None or s.owner == owner)
+        ]
+
+    def allocated_by(
+        self, name: str, dimension: Any, owner: str | None
+    ) -> dict[IsoWeek, dict[str, Decimal]]:
+        """EffectiveCost of ``allocated_costs`` per week and value of ``dimension(table)``."""
+        rows: list[dict[str, Any]] = self._once(
+            ("allocated", name), lambda: self._allocated(dimension)
+        )
+        out: dict[IsoWeek, dict[str, Decimal]] = {}
+        for r in rows:
+            if owner is not None and r["owner"] != owner:
+                continue
+            key = "(none)" if r["value"] is None else str(r["value"])
+            cell = out.setdefault(IsoWeek.of(r["monday"]), {})
+            cell[key] = cell.get(key, ZERO) + Decimal(r["cost"] or 0)
+        return out
+
+    def _allocated(self, dimension: Any) -> list[dict[str, Any]]:
+        from mlcost.spending import countable_rows
+
+        a = self.wh.table("allocated_costs")
+        lo, hi = min(self.weeks), max(self.weeks)
+        a = a.filter(
+            (a.ChargePeriodStart >= lo.start_dt)
+            & (a.ChargePeriodStart < hi.end_dt)
+            & (a.x_OwnerKey == self.owner_key)
+            & (a.BillingCurrency == self.currency)
+        )
+        a = countable_rows(a, "EffectiveCost")
+        a = a.mutate(
+            monday=a.ChargePeriodStart.truncate("W").date(), value=dimension(a), owner=a.x_Owner
+        )
+        g = a.group_by(["monday", "owner", "value"]).aggregate(cost=a.EffectiveCost.sum())
+        rows: list[dict[str, Any]] = g.to_pyarrow().to_pylist()
+        return rows
+
+    def runs(self, w: IsoWeek) -> list[dict[str, Any]]:
+        from mlcost.attribution import cost_per_run
+
+        return list(
+            self._once(
+                ("runs", w), lambda: cost_per_run(self.wh, w.start_dt, w.end_dt).to_pyarrow()
+            ).to_pylist()
+        )
+
+    def endpoints(self, w: IsoWeek) -> list[dict[str, Any]]:
+        from mlcost.attribution import cost_per_endpoint
+
+        return list(
+            self._once(
+                ("endpoints", w),
+                lambda: cost_per_endpoint(self.wh, w.start_dt, w.end_dt).to_pyarrow(),
+            ).to_pylist()
+        )
+
+    def spans(self) -> dict[str, tuple[datetime | None, datetime | None]]:
+        def read() -> dict[str, tuple[datetime | None, datetime | None]]:
+            t = self.wh.table("workloads").select("workload_id", "start", "end")
+            return {r["workload_id"]: (r["start"], r["end"]) for r in t.to_pyarrow().to_pylist()}
+
+        found: dict[str, tuple[datetime | None, datetime | None]] = self._once("spans", read)
+        return found
+
+    def findings(self, config: AttributionConfig) -> tuple[list[Finding], str]:
+        found: tuple[list[Finding], str] = self._once(
+            "findings", lambda: _findings(self.wh, config)
+        )
+        return found
+
+    def week_totals(self, w: IsoWeek) -> dict[str, Decimal]:
+        found: dict[str, Decimal] = self._once(("totals", w), lambda: _week_totals(self.wh, w))
+        return found
 
 
 def _week_totals(wh: Warehouse, w: IsoWeek) -> dict[str, Decimal]:
@@ -520,13 +577,10 @@ def _insights(findings: Sequence[Finding]) -> list[Insight]:
 
 
 def _units(
-    wh: Warehouse, weeks: _Weeks, owned: Mapping[IsoWeek, set[str]] | None, currency: str
+    reads: _Reads, weeks: _Weeks, owned: Mapping[IsoWeek, set[str]] | None, currency: str
 ) -> tuple[UnitLine, ...]:
     """Cost per experiment, per run and per 1,000 predictions, week by week."""
-    from mlcost.attribution import cost_per_endpoint, cost_per_run
-
-    w_table = wh.table("workloads").select("workload_id", "start", "end")
-    spans = {r["workload_id"]: (r["start"], r["end"]) for r in w_table.to_pyarrow().to_pylist()}
+    spans = reads.spans()
     per_exp: dict[IsoWeek, tuple[Decimal, float]] = {}
     per_run: dict[IsoWeek, tuple[Decimal, float]] = {}
     per_1k: dict[IsoWeek, tuple[Decimal, float]] = {}
@@ -534,7 +588,7 @@ def _units(
         mine = None if owned is None else owned.get(w, set())
         runs = [
             r
-            for r in cost_per_run(wh, w.start_dt, w.end_dt).to_pyarrow().to_pylist()
+            for r in reads.runs(w)
             if r["currency"] == currency and (mine is None or r["workload_id"] in mine)
         ]
         cost = sum((Decimal(r["cost"] or 0) for r in runs), ZERO)
@@ -542,7 +596,7 @@ def _units(
         per_run[w] = (cost, len(runs))
         served = ZERO
         predictions = 0.0
-        for r in cost_per_endpoint(wh, w.start_dt, w.end_dt).to_pyarrow().to_pylist():
+        for r in reads.endpoints(w):
             if r["currency"] != currency or (mine is not None and r["workload_id"] not in mine):
                 continue
             if not r["requests"]:
@@ -602,7 +656,7 @@ def weekly_report(
 ) -> WeeklyReport:
     """The weekly report of ``week`` (``2026-W21``; default: the last complete ISO week of
     the data), for every owner or for ``owner`` alone (its ``owner_key`` tag, default the
-    ``[attribution] owner``).
+    ``[attribution] owner``; any spelling the tag rules know, ``Search`` → ``search``).
 
     ``rebuild`` allocates every month the report's weeks touch first (as ``mlcost showback``
     does); False reads ``allocated_costs`` as it is.
@@ -615,7 +669,34 @@ def weekly_report(
         ...
         mlcost.errors.NotFound: The warehouse has no cost data yet: run mlcost ingest first.
     """
-    from mlcost.attribution import showback
+    (found,) = weekly_reports(
+        wh,
+        config,
+        [owner],
+        week=week,
+        owner_key=owner_key,
+        budgets=budgets,
+        rebuild=rebuild,
+        now=now,
+    )
+    return found
+
+
+def weekly_reports(
+    wh: Warehouse,
+    config: AttributionConfig,
+    owners: Sequence[str | None] | None,
+    *,
+    week: str | IsoWeek | None = None,
+    owner_key: str | None = None,
+    budgets: Sequence[BudgetConfig] = (),
+    rebuild: bool = True,
+    now: datetime | None = None,
+) -> list[WeeklyReport]:
+    """:func:`weekly_report` for each of ``owners`` (an item None: everyone), reading the
+    warehouse once for all of them. ``owners=None``: one report per owner with costs in the
+    week (not the unallocated costs, which have no owner to send them to)."""
+    from mlcost.attribution import UNALLOCATED, showback
     from mlcost.attribution.tags import canonical_value
 
     cov = coverage(wh)
@@ -636,20 +717,48 @@ def weekly_report(
             showback(wh, config, month, by=key)
     totals = _week_totals(wh, iso)
     currency = max(totals, key=lambda c: (totals[c], c)) if totals else "USD"
-    others = {c: v for c, v in totals.items() if c != currency}
-    if owner is not None:
-        owner = canonical_value(owner, key, config)
+    reads = _Reads(wh, key, currency, data_weeks)
+    reads._cache[("totals", iso)] = totals
+    stamp = (now or datetime.now(UTC)).replace(microsecond=0)
+    if owners is None:
+        owners = [s.owner for s in reads.statements(iso, None) if s.owner != UNALLOCATED]
+    return [
+        _build(
+            reads,
+            config,
+            weeks,
+            None if who is None else canonical_value(who, key, config),
+            budgets,
+            stamp,
+        )
+        for who in owners
+    ]
 
-    by_week = {w: _statements(wh, w, key, owner, currency) for w in data_weeks}
+
+def _build(
+    reads: _Reads,
+    config: AttributionConfig,
+    weeks: _Weeks,
+    owner: str | None,
+    budgets: Sequence[BudgetConfig],
+    now: datetime,
+) -> WeeklyReport:
+    wh, key, currency, iso, cov = reads.wh, reads.owner_key, reads.currency, weeks.week, weeks.cov
+    assert cov.start is not None and cov.end is not None
+    data_weeks = list(reads.weeks)
+    totals = reads.week_totals(iso)
+    others = {c: v for c, v in totals.items() if c != currency}
+
+    by_week = {w: reads.statements(w, owner) for w in data_weeks}
     team = {w: {s.owner: s.total for s in ss} for w, ss in by_week.items()}
     model = {w: _sum_maps(s.by_model for s in ss) for w, ss in by_week.items()}
     wtype = {w: _sum_maps(s.by_workload_type for s in ss) for w, ss in by_week.items()}
     if owner is None:
-        total_per_week = {w: _week_totals(wh, w).get(currency, ZERO) for w in data_weeks}
+        total_per_week = {w: reads.week_totals(w).get(currency, ZERO) for w in data_weeks}
     else:
         total_per_week = {w: sum(team[w].values(), ZERO) for w in data_weeks}
     if owner is not None and not team.get(iso):
-        everyone = [s.owner for s in _statements(wh, iso, key, None, currency)]
+        everyone = [s.owner for s in reads.statements(iso, None)]
         raise NotFound(
             f"No costs of {key} {owner!r} in {iso}. Owners with costs that week: "
             f"{', '.join(everyone) or 'none'}; pass one of them to --owner {key}:NAME."
@@ -660,12 +769,11 @@ def weekly_report(
 
         return lambda a: ibis.coalesce(a.AllocatedTags.get(name), a.Tags.get(name))
 
-    def by(weeks_: Sequence[IsoWeek], dimension: Any) -> dict[IsoWeek, dict[str, Decimal]]:
-        return _allocated_by(wh, weeks_, dimension, owner_key=key, owner=owner, currency=currency)
-
-    project = by(data_weeks, tag("project"))
-    resource = by(data_weeks, lambda a: a.AllocatedResourceId.fill_null(a.ResourceId))
-    service = by(data_weeks, lambda a: a.ServiceName)
+    project = reads.allocated_by("project", tag("project"), owner)
+    resource = reads.allocated_by(
+        "resource", lambda a: a.AllocatedResourceId.fill_null(a.ResourceId), owner
+    )
+    service = reads.allocated_by("service", lambda a: a.ServiceName, owner)
 
     breakdowns = {key: _lines(team, weeks)}
     if key != "project":
@@ -701,7 +809,7 @@ def weekly_report(
     chosen = [b for b in budgets if owner is None or _budget_owner(b, key, owner, config)]
     budget_lines = tuple(_budget_line(wh, b, as_of) for b in chosen)
 
-    findings, source = _findings(wh, config)
+    findings, source = reads.findings(config)
     if owner is not None:
         findings = [f for f in findings if f.owner == owner]
     insights = _insights(findings)
@@ -709,7 +817,7 @@ def weekly_report(
 
     owned = None
     if owner is not None:
-        wid = by(data_weeks, lambda a: a.x_WorkloadId)
+        wid = reads.allocated_by("workload", lambda a: a.x_WorkloadId, owner)
         owned = {w: set(v) for w, v in wid.items()}
     notes = []
     if not cov.complete(iso):
@@ -737,7 +845,7 @@ def weekly_report(
         owner_key=key,
         owner=owner,
         currency=currency,
-        generated_at=(now or datetime.now(UTC)).replace(microsecond=0),
+        generated_at=now,
         data_start=cov.start.date(),
         data_end=(cov.end - timedelta(seconds=1)).date(),
         complete=cov.complete(iso),
@@ -754,7 +862,7 @@ def weekly_report(
         insights_total=open_total,
         insights_count=len(insights),
         insights_source=source,
-        units=_units(wh, weeks, owned, currency),
+        units=_units(reads, weeks, owned, currency),
         other_currencies=others,
         notes=tuple(notes),
     )
