@@ -22,11 +22,10 @@ from mlcost.report._data import (
     weekly_report,
     weekly_reports,
 )
-from mlcost.report._render import FORMATS, render, render_html, render_markdown, render_slack
+from mlcost.report._render import render, render_html, render_markdown, render_slack
 from mlcost.report._week import Coverage, IsoWeek, coverage, default_week, parse_week
 
 __all__ = [
-    "FORMATS",
     "Anomaly",
     "BudgetLine",
     "Change",

@@ -7,6 +7,7 @@ they always agree with it (and with each other).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from html import escape
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 from mlcost.report._svg import burn_down, stacked_spend, used_idle
 
 if TYPE_CHECKING:
-    from mlcost.report._data import Line, WeeklyReport
+    from mlcost.report._data import BudgetLine, Line, WeeklyReport
 
 __all__ = ["FORMATS", "render", "render_html", "render_markdown", "render_slack"]
 
@@ -82,44 +83,33 @@ _STYLE = (
 )
 
 
-def _cls(delta: Decimal) -> str:
-    return "up" if delta > 0 else "down" if delta < 0 else ""
+@dataclass(frozen=True)
+class _Table:
+    """One table of the report, as text cells: HTML and Markdown draw the same ones."""
+
+    head: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    numeric: frozenset[int]
+    empty: str  # what to say when there are no rows
 
 
-def _html_lines(
-    lines: Sequence[Line], label: str, currency: str, key: Callable[[str], str] = str
-) -> str:
-    rows = _line_rows(lines)
-    if not rows:
-        return "<p class='note'>No costs.</p>"
-    head = (
-        f"<tr><th>{escape(label)}</th><th class='n'>This week</th><th class='n'>Last week</th>"
-        "<th class='n'>Change</th><th class='n'>4-week avg</th><th class='n'>vs avg</th></tr>"
+def _line_table(lines: Sequence[Line], label: str, c: str, key: Callable[[str], str]) -> _Table:
+    return _Table(
+        (label, "This week", "Last week", "Change", "4-week avg", "vs avg"),
+        tuple(
+            (
+                key(x.key),
+                _m(x.this_week, c),
+                _m(x.last_week, c),
+                f"{_signed(x.delta, c)} ({_pct(x.change)})",
+                _m(x.average, c),
+                _pct(x.vs_average),
+            )
+            for x in _line_rows(lines)
+        ),
+        frozenset({1, 2, 3, 4, 5}),
+        "No costs.",
     )
-    body = "".join(
-        f"<tr><td>{escape(key(x.key))}</td><td class='n'>{_m(x.this_week, currency)}</td>"
-        f"<td class='n'>{_m(x.last_week, currency)}</td>"
-        f"<td class='n {_cls(x.delta)}'>{_signed(x.delta, currency)} ({_pct(x.change)})</td>"
-        f"<td class='n'>{_m(x.average, currency)}</td><td class='n'>{_pct(x.vs_average)}</td>"
-        "</tr>"
-        for x in rows
-    )
-    return f"<table>{head}{body}</table>"
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    th = "".join(
-        f"<th{' class=n' if i in numeric else ''}>{escape(h)}</th>" for i, h in enumerate(head)
-    )
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=n' if i in numeric else ''}>{escape(c)}</td>" for i, c in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{th}</tr>{body}</table>"
 
 
 def _counted(count: float, unit: str) -> str:
@@ -127,19 +117,175 @@ def _counted(count: float, unit: str) -> str:
     return f"{count:,.0f} {noun}"
 
 
+def _forecast(b: BudgetLine) -> str:
+    if b.forecast is None or b.forecast_low is None or b.forecast_high is None:
+        return f"– ({b.forecast_note})" if b.forecast_note else "–"
+    return f"{_m(b.forecast, b.currency)} ({b.forecast_low:,.0f}..{b.forecast_high:,.0f})"
+
+
+def _tables(r: WeeklyReport) -> dict[str, _Table]:
+    """Every table, by section, in the order the report shows them."""
+    c = r.currency
+    out = {
+        "What changed": _Table(
+            ("Dimension", "Value", "This week", "Last week", "Change"),
+            tuple(
+                (
+                    ch.dimension,
+                    ch.line.key,
+                    _m(ch.line.this_week, c),
+                    _m(ch.line.last_week, c),
+                    f"{_signed(ch.line.delta, c)} ({_pct(ch.line.change)})",
+                )
+                for ch in r.changes
+            ),
+            frozenset({2, 3, 4}),
+            "Nothing changed since last week.",
+        ),
+        "Top cost drivers (resources)": _line_table(r.top_resources, "Resource", c, _short_id),
+    }
+    for dim, lines in r.breakdowns.items():
+        out[f"By {dim}"] = _line_table(lines, dim.capitalize(), c, str)
+    out["GPU: used vs idle"] = _Table(
+        (r.owner_key.capitalize(), "Used", "Idle", "Unmeasured", "Unclaimed", "Idle %"),
+        tuple(
+            (
+                g.owner,
+                _m(g.used, c),
+                _m(g.idle, c),
+                _m(g.unmeasured, c),
+                _m(g.unallocated, c),
+                "–" if g.idle_share is None else f"{g.idle_share:.0%}",
+            )
+            for g in ((*r.gpu, r.gpu_total) if r.gpu else ())
+        ),
+        frozenset({1, 2, 3, 4, 5}),
+        "No GPU costs this week.",
+    )
+    out["Budgets"] = _Table(
+        ("Budget", "Period", "Amount", "Spent", "Used", "Forecast (80%)", "Crossed"),
+        tuple(
+            (
+                b.name,
+                f"{b.period_start}..{b.period_end - timedelta(days=1)}",
+                _m(b.amount, b.currency),
+                _m(b.spent, b.currency),
+                f"{b.used:.0%}",
+                _forecast(b),
+                ", ".join(b.crossed) or "–",
+            )
+            for b in r.budgets
+        ),
+        frozenset({2, 3, 4, 5}),
+        "No budgets for this scope (see [budgets] in mlcost.toml).",
+    )
+    out["Anomalies this week"] = _Table(
+        ("Days", "Owner", "Resource", "Excess", "What to check"),
+        tuple(
+            (
+                f"{a.first_day}..{a.last_day}",
+                a.owner or "–",
+                _short_id(a.resource),
+                _m(a.excess, a.currency),
+                a.action,
+            )
+            for a in r.anomalies
+        ),
+        frozenset({3}),
+        "No spend anomaly started this week.",
+    )
+    out["Top open insights"] = _Table(
+        ("Kind", "Owner", "Resource", "Saving / month", "Range", "Action"),
+        tuple(
+            (
+                i.kind,
+                i.owner or "–",
+                _short_id(i.resource),
+                _m(i.saving, i.currency),
+                f"{i.saving_low:,.0f}..{i.saving_high:,.0f}",
+                i.action,
+            )
+            for i in r.insights
+        ),
+        frozenset({3, 4}),
+        "No open findings.",
+    )
+    out["Unit costs"] = _Table(
+        ("Unit cost", "This week", "Last week", "4-week avg", "Counted this week"),
+        tuple(
+            (
+                u.name,
+                _m(u.this_week, c),
+                _m(u.last_week, c),
+                _m(u.average, c),
+                _counted(u.count, u.unit),
+            )
+            for u in r.units
+        ),
+        frozenset({1, 2, 3, 4}),
+        "No unit costs.",
+    )
+    return out
+
+
+def _html_table(t: _Table) -> str:
+    if not t.rows:
+        return f"<p class='note'>{escape(t.empty)}</p>"
+
+    def cell(tag: str, i: int, text: str) -> str:
+        cls = " class='n'" if i in t.numeric else ""
+        return f"<{tag}{cls}>{escape(text)}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(t.head))
+    body = "".join(
+        "<tr>" + "".join(cell("td", i, x) for i, x in enumerate(row)) + "</tr>" for row in t.rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _md_table(t: _Table) -> str:
+    if not t.rows:
+        return f"_{t.empty}_"
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    sep = ["---:" if i in t.numeric else "---" for i in range(len(t.head))]
+    lines = ["| " + " | ".join(t.head) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(cell(x) for x in row) + " |" for row in t.rows]
+    return "\n".join(lines)
+
+
+def _html_charts(r: WeeklyReport, section: str) -> str:
+    """The chart (and its note) that goes before a section's table."""
+    c = r.currency
+    if section == "GPU: used vs idle" and r.gpu:
+        return used_idle(r.gpu, c, title=f"GPU cost used vs idle by {r.owner_key} ({c})")
+    if section == "Budgets" and r.budgets:
+        return (
+            "<div class='charts'>"
+            + "".join(
+                f"<figure><figcaption>{escape(b.name)}</figcaption>"
+                + burn_down(b, title=f"Budget {b.name}: what is left, and the forecast band")
+                + "</figure>"
+                for b in r.budgets
+            )
+            + "</div>"
+        )
+    return ""
+
+
+_NOTES = {
+    "GPU: used vs idle": "Used and idle split each workload's GPU cost by measured GPU "
+    "utilization; unmeasured has no telemetry; unclaimed is capacity no workload ran on.",
+    "Budgets": "As of the week's last day with data; the band is the forecast's 80% interval.",
+}
+
+
 def render_html(r: WeeklyReport) -> str:
     """One HTML page with inline CSS and SVG charts: no script, no link, no image file."""
     c = r.currency
     e = escape
-    out = [
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
-        f"<title>{e(r.title)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>{e(r.title)}</h1>",
-        f"<p class='note'>{r.start}..{r.last} (ISO week, Monday to Sunday, UTC). Data "
-        f"{r.data_start}..{r.data_end}; generated {r.generated_at:%Y-%m-%d %H:%M} UTC. "
-        f"EffectiveCost (amortized) in {e(c)}.</p>",
-    ]
     t = r.total
     cards = [
         ("This week", _m(t.this_week, c)),
@@ -148,179 +294,35 @@ def render_html(r: WeeklyReport) -> str:
         ("GPU idle", _m(r.gpu_total.idle, c)),
         ("Open savings / month", _m(r.insights_total, c)),
     ]
-    out.append(
+    split = "workload type" if r.owner else r.owner_key
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{e(r.title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{e(r.title)}</h1>",
+        f"<p class='note'>{r.start}..{r.last} (ISO week, Monday to Sunday, UTC). Data "
+        f"{r.data_start}..{r.data_end}; generated {r.generated_at:%Y-%m-%d %H:%M} UTC. "
+        f"EffectiveCost (amortized) in {e(c)}.</p>",
         "<div class='cards'>"
         + "".join(f"<div class='card'>{e(k)}<b>{e(v)}</b></div>" for k, v in cards)
-        + "</div>"
-    )
-    out.append("<p>" + e(" ".join(_headline(r))) + "</p>")
-    for note in r.notes:
-        out.append(f"<p class='note'>{e(note)}</p>")
-
-    split = "workload type" if r.owner else "team"
-    out.append(f"<h2>Spend over time by {split}</h2>")
-    out.append(stacked_spend(r.history, c, title=f"Weekly spend by {split} ({c})"))
-    out.append("<p class='note'>* incomplete week (lighter).</p>")
-
-    out.append("<h2>What changed</h2>")
-    out.append(
-        _table(
-            ["Dimension", "Value", "This week", "Last week", "Change"],
-            [
-                [
-                    ch.dimension,
-                    ch.line.key,
-                    _m(ch.line.this_week, c),
-                    _m(ch.line.last_week, c),
-                    f"{_signed(ch.line.delta, c)} ({_pct(ch.line.change)})",
-                ]
-                for ch in r.changes
-            ],
-            {2, 3, 4},
-        )
-        if r.changes
-        else "<p class='note'>Nothing changed since last week.</p>"
-    )
-    out.append("<h3>Top cost drivers (resources)</h3>")
-    out.append(_html_lines(r.top_resources, "Resource", c, _short_id))
-
-    for dim, lines in r.breakdowns.items():
-        out.append(f"<h2>By {e(dim)}</h2>")
-        out.append(_html_lines(lines, dim.capitalize(), c))
-
-    out.append("<h2>GPU: used vs idle</h2>")
-    if r.gpu:
-        out.append(used_idle(r.gpu, c, title=f"GPU cost used vs idle by {r.owner_key} ({c})"))
-        out.append(
-            _table(
-                [r.owner_key.capitalize(), "Used", "Idle", "Unmeasured", "Unclaimed", "Idle %"],
-                [
-                    [
-                        g.owner,
-                        _m(g.used, c),
-                        _m(g.idle, c),
-                        _m(g.unmeasured, c),
-                        _m(g.unallocated, c),
-                        "–" if g.idle_share is None else f"{g.idle_share:.0%}",
-                    ]
-                    for g in (*r.gpu, r.gpu_total)
-                ],
-                {1, 2, 3, 4, 5},
-            )
-        )
-        out.append(
-            "<p class='note'>Used and idle split each workload's GPU cost by measured GPU "
-            "utilization; unmeasured has no telemetry; unclaimed is capacity no workload ran "
-            "on.</p>"
-        )
-    else:
-        out.append("<p class='note'>No GPU costs this week.</p>")
-
-    out.append("<h2>Budgets</h2>")
-    if r.budgets:
-        rows = []
-        for b in r.budgets:
-            band = (
-                "–"
-                if b.forecast is None
-                else f"{_m(b.forecast, b.currency)} ({b.forecast_low:,.0f}..{b.forecast_high:,.0f})"
-            )
-            rows.append(
-                [
-                    b.name,
-                    f"{b.period_start}..{b.period_end - timedelta(days=1)}",
-                    _m(b.amount, b.currency),
-                    _m(b.spent, b.currency),
-                    f"{b.used:.0%}",
-                    band,
-                    ", ".join(b.crossed) or "–",
-                ]
-            )
-        out.append(
-            _table(
-                ["Budget", "Period", "Amount", "Spent", "Used", "Forecast (80%)", "Crossed"],
-                rows,
-                {2, 3, 4, 5},
-            )
-        )
-        out.append(
-            f"<p class='note'>As of {r.budgets[0].as_of}, the week's last day with data.</p>"
-        )
-        out.append(
-            "<div class='charts'>"
-            + "".join(
-                f"<figure><figcaption>{e(b.name)}</figcaption>"
-                + burn_down(b, title=f"Budget {b.name}: what is left, and the forecast band")
-                + "</figure>"
-                for b in r.budgets
-            )
-            + "</div>"
-        )
-    else:
-        out.append("<p class='note'>No budgets for this scope (see [budgets] in mlcost.toml).</p>")
-
-    out.append("<h2>Anomalies this week</h2>")
-    out.append(
-        _table(
-            ["Days", "Owner", "Resource", "Excess", "What to check"],
-            [
-                [
-                    f"{a.first_day}..{a.last_day}",
-                    a.owner or "–",
-                    _short_id(a.resource),
-                    _m(a.excess, a.currency),
-                    a.action,
-                ]
-                for a in r.anomalies
-            ],
-            {3},
-        )
-        if r.anomalies
-        else "<p class='note'>No spend anomaly started this week.</p>"
-    )
-
-    out.append("<h2>Top open insights</h2>")
-    out.append(
-        _table(
-            ["Kind", "Owner", "Resource", "Saving / month", "Range", "Action"],
-            [
-                [
-                    i.kind,
-                    i.owner or "–",
-                    _short_id(i.resource),
-                    _m(i.saving, i.currency),
-                    f"{i.saving_low:,.0f}..{i.saving_high:,.0f}",
-                    i.action,
-                ]
-                for i in r.insights
-            ],
-            {3, 4},
-        )
-        if r.insights
-        else "<p class='note'>No open findings.</p>"
-    )
+        + "</div>",
+        "<p>" + e(" ".join(_headline(r))) + "</p>",
+        *(f"<p class='note'>{e(n)}</p>" for n in r.notes),
+        f"<h2>Spend over time by {e(split)}</h2>",
+        stacked_spend(r.history, c, title=f"Weekly spend by {split} ({c})"),
+        "<p class='note'>* incomplete week (lighter).</p>",
+    ]
+    for section, table in _tables(r).items():
+        level = "h3" if section.startswith("Top cost drivers") else "h2"
+        out.append(f"<{level}>{e(section)}</{level}>{_html_charts(r, section)}")
+        out.append(_html_table(table))
+        if section in _NOTES and table.rows:
+            out.append(f"<p class='note'>{e(_NOTES[section])}</p>")
     if r.insights_count > len(r.insights):
         out.append(
-            f"<p class='note'>{r.insights_count} findings in all; mlcost insights lists them.</p>"
+            f"<p class='note'>{r.insights_count} findings in all ({r.insights_source}); "
+            "mlcost insights lists them.</p>"
         )
-
-    out.append("<h2>Unit costs</h2>")
-    out.append(
-        _table(
-            ["Unit cost", "This week", "Last week", "4-week avg", "Counted this week"],
-            [
-                [
-                    u.name,
-                    _m(u.this_week, c),
-                    _m(u.last_week, c),
-                    _m(u.average, c),
-                    _counted(u.count, u.unit),
-                ]
-                for u in r.units
-            ],
-            {1, 2, 3, 4},
-        )
-    )
     out.append(
         "<p class='note'>Numbers are those of mlcost spend (the week's total) and mlcost "
         "showback (owners, models, workload types, GPU); monthly fees count in the week their "
@@ -332,156 +334,21 @@ def render_html(r: WeeklyReport) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
-def _md_table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    def cell(s: str) -> str:
-        return s.replace("|", "\\|").replace("\n", " ")
-
-    sep = ["---:" if i in numeric else "---" for i in range(len(head))]
-    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _md_lines(lines: Sequence[Line], label: str, currency: str, key: Callable[[str], str]) -> str:
-    rows = _line_rows(lines)
-    if not rows:
-        return "_No costs._"
-    return _md_table(
-        [label, "This week", "Last week", "Change", "4-week avg", "vs avg"],
-        [
-            [
-                key(x.key),
-                _m(x.this_week, currency),
-                _m(x.last_week, currency),
-                f"{_signed(x.delta, currency)} ({_pct(x.change)})",
-                _m(x.average, currency),
-                _pct(x.vs_average),
-            ]
-            for x in rows
-        ],
-        {1, 2, 3, 4, 5},
-    )
-
-
 def render_markdown(r: WeeklyReport) -> str:
-    """The report as GitHub-flavoured Markdown (tables; no charts)."""
-    c = r.currency
+    """The report as GitHub-flavoured Markdown (the same tables; no charts)."""
     out = [
         f"# {r.title}",
         "",
         f"{r.start}..{r.last} (ISO week, UTC). Data {r.data_start}..{r.data_end}; "
-        f"EffectiveCost in {c}.",
+        f"EffectiveCost in {r.currency}.",
         "",
         " ".join(_headline(r)),
         "",
+        *(f"> {n}" for n in r.notes),
     ]
-    out += [f"> {n}" for n in r.notes]
-    out += ["", "## What changed", ""]
-    out.append(
-        _md_table(
-            ["Dimension", "Value", "This week", "Last week", "Change"],
-            [
-                [
-                    ch.dimension,
-                    ch.line.key,
-                    _m(ch.line.this_week, c),
-                    _m(ch.line.last_week, c),
-                    f"{_signed(ch.line.delta, c)} ({_pct(ch.line.change)})",
-                ]
-                for ch in r.changes
-            ],
-            {2, 3, 4},
-        )
-        if r.changes
-        else "_Nothing changed since last week._"
-    )
-    out += ["", "### Top cost drivers (resources)", ""]
-    out.append(_md_lines(r.top_resources, "Resource", c, _short_id))
-    for dim, lines in r.breakdowns.items():
-        out += ["", f"## By {dim}", "", _md_lines(lines, dim.capitalize(), c, str)]
-    out += ["", "## GPU: used vs idle", ""]
-    out.append(
-        _md_table(
-            [r.owner_key.capitalize(), "Used", "Idle", "Unmeasured", "Unclaimed", "Idle %"],
-            [
-                [
-                    g.owner,
-                    _m(g.used, c),
-                    _m(g.idle, c),
-                    _m(g.unmeasured, c),
-                    _m(g.unallocated, c),
-                    "–" if g.idle_share is None else f"{g.idle_share:.0%}",
-                ]
-                for g in (*r.gpu, r.gpu_total)
-            ],
-            {1, 2, 3, 4, 5},
-        )
-        if r.gpu
-        else "_No GPU costs this week._"
-    )
-    out += ["", "## Budgets", ""]
-    out.append(
-        _md_table(
-            ["Budget", "Amount", "Spent", "Used", "Forecast (80%)", "Crossed"],
-            [
-                [
-                    b.name,
-                    _m(b.amount, b.currency),
-                    _m(b.spent, b.currency),
-                    f"{b.used:.0%}",
-                    "–"
-                    if b.forecast is None
-                    else f"{_m(b.forecast, b.currency)} "
-                    f"({b.forecast_low:,.0f}..{b.forecast_high:,.0f})",
-                    ", ".join(b.crossed) or "–",
-                ]
-                for b in r.budgets
-            ],
-            {1, 2, 3, 4},
-        )
-        if r.budgets
-        else "_No budgets for this scope._"
-    )
-    out += ["", "## Anomalies this week", ""]
-    out.append(
-        _md_table(
-            ["Days", "Owner", "Resource", "Excess", "What to check"],
-            [
-                [
-                    f"{a.first_day}..{a.last_day}",
-                    a.owner or "–",
-                    _short_id(a.resource),
-                    _m(a.excess, a.currency),
-                    a.action,
-                ]
-                for a in r.anomalies
-            ],
-            {3},
-        )
-        if r.anomalies
-        else "_No spend anomaly started this week._"
-    )
-    out += ["", "## Top open insights", ""]
-    out.append(
-        _md_table(
-            ["Kind", "Owner", "Resource", "Saving / month", "Action"],
-            [
-                [i.kind, i.owner or "–", _short_id(i.resource), _m(i.saving, i.currency), i.action]
-                for i in r.insights
-            ],
-            {3},
-        )
-        if r.insights
-        else "_No open findings._"
-    )
-    out += ["", "## Unit costs", ""]
-    out.append(
-        _md_table(
-            ["Unit cost", "This week", "Last week", "4-week avg"],
-            [[u.name, _m(u.this_week, c), _m(u.last_week, c), _m(u.average, c)] for u in r.units],
-            {1, 2, 3},
-        )
-    )
+    for section, table in _tables(r).items():
+        level = "###" if section.startswith("Top cost drivers") else "##"
+        out += ["", f"{level} {section}", "", _md_table(table)]
     return "\n".join(out) + "\n"
 
 
