@@ -40,6 +40,7 @@ def test_default_week_is_the_last_complete_week_of_the_demo(demo: Demo) -> None:
     )
     assert r.average_weeks == ("2026-W19", "2026-W20", "2026-W21", "2026-W22")
     assert r.currency == "USD" and not r.other_currencies
+    assert r.notes == ()  # complete week, four complete weeks before, allocation adds up
 
 
 def test_totals_equal_mlcost_spend_for_the_same_weeks(demo: Demo) -> None:

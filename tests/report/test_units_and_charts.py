@@ -114,3 +114,9 @@ def test_public_names_are_sorted_and_import() -> None:
     assert mlcost.report.__all__ == sorted(mlcost.report.__all__)
     for name in mlcost.report.__all__:
         assert getattr(mlcost.report, name) is not None
+
+
+def test_a_report_on_a_missing_allocation_says_so(org: Warehouse) -> None:
+    r = weekly_report(org, AttributionConfig(), rebuild=False)  # nothing allocated yet
+    assert r.total.this_week == Decimal("218.00")  # the bill, from spend
+    assert any("does not add up to the bill in 2026-W41, 2026-W42" in n for n in r.notes)

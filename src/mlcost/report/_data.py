@@ -832,6 +832,17 @@ def _build(
             f"The average is over {len(weeks.average)} complete week(s) "
             f"({', '.join(map(str, weeks.average))}), not {AVERAGE_WEEKS}."
         )
+    if owner is None:
+        stale = [
+            str(w)
+            for w in data_weeks
+            if abs(sum(team[w].values(), ZERO) - total_per_week[w]) >= CENT
+        ]
+        if stale:
+            notes.append(
+                f"The allocation does not add up to the bill in {', '.join(stale)}: run "
+                "without --no-rebuild (or mlcost showback --month) to allocate those months."
+            )
     if others:
         notes.append(
             "Also billed in other currencies (not in this report): "
