@@ -121,7 +121,8 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         f"settings: {out}/mlcost.toml.\n"
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
-        "mlcost tags audit; mlcost spend --by ServiceName"
+        "mlcost tags audit; mlcost spend --by ServiceName; "
+        "mlcost report weekly --out weekly-report.html"
     )
 
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "insights": "mlcost.cli.insights:insights",
     "plan": "mlcost.cli.plan:plan",
     "policies": "mlcost.cli.budgets:policies",
+    "report": "mlcost.cli.report:report",
     "run": "mlcost.cli.run:run",
     "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",

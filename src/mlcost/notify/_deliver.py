@@ -82,11 +82,16 @@ def _email(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
     from email.message import EmailMessage
 
     msg = EmailMessage()
-    msg["Subject"] = f"[mlcost] {payload.get('message', 'alert')}"[:200]
+    subject = payload.get("subject") or f"[mlcost] {payload.get('message', 'alert')}"
+    msg["Subject"] = " ".join(str(subject).split())[:200]
     msg["From"] = channel.sender
     msg["To"] = ", ".join(channel.to)
     msg["X-Mlcost-Alert-Key"] = str(payload.get("alert_key", ""))
-    msg.set_content(json.dumps(payload, indent=2, sort_keys=True))
+    if "html" in payload:  # a report (mlcost report --send): readable text and the page
+        msg.set_content(str(payload.get("text") or payload.get("message", "")))
+        msg.add_alternative(str(payload["html"]), subtype="html")
+    else:
+        msg.set_content(json.dumps(payload, indent=2, sort_keys=True))
     try:
         with smtplib.SMTP(channel.smtp_host, channel.smtp_port, timeout=channel.timeout_s) as s:
             s.send_message(msg)
