@@ -26,10 +26,12 @@ COMMANDS: dict[str, str] = {
     "plan": "mlcost.cli.plan:plan",
     "policies": "mlcost.cli.budgets:policies",
     "run": "mlcost.cli.run:run",
+    "serve": "mlcost.cli.serve:serve",
     "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
     "tags": "mlcost.cli.attribution:tags",
+    "tokens": "mlcost.cli.serve:tokens",
     "watch": "mlcost.cli.watch:watch",
 }
 

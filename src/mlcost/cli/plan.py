@@ -203,28 +203,16 @@ def spot(
     deadline_hours: float | None,
 ) -> None:
     """Spot vs on-demand: expected cost and time, optimal checkpoint interval (Young/Daly)."""
-    from mlcost.catalog import hourly_price, offers
-    from mlcost.errors import InvalidInput
-    from mlcost.plan.spot import plan_spot, rate_from_bucket
+    from mlcost.plan.spot import plan_spot, spot_inputs
 
-    if instance is not None:
-        ondemand_price = ondemand_price or hourly_price(instance, region=region)
-        spot_price = spot_price or hourly_price(instance, region=region, purchase="spot")
-        if interruption is None and rate is None:
-            buckets = [
-                o.interruption
-                for o in offers()
-                if o.instance_type == instance
-                and (region is None or o.region == region)
-                and o.interruption
-            ]
-            interruption = max(buckets, key=buckets.count) if buckets else None
-    if ondemand_price is None or spot_price is None:
-        raise InvalidInput("no prices", fix="give --instance, or --ondemand-price and --spot-price")
-    if rate is None:
-        if interruption is None:
-            raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
-        rate = rate_from_bucket(interruption)
+    ondemand_price, spot_price, rate = spot_inputs(
+        instance=instance,
+        region=region,
+        ondemand_price=ondemand_price,
+        spot_price=spot_price,
+        interruption=interruption,
+        rate=rate,
+    )
     result = plan_spot(
         work_hours=hours,
         ondemand_usd_per_hour=ondemand_price,

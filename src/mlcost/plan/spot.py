@@ -34,6 +34,7 @@ __all__ = [
     "plan_spot",
     "rate_from_bucket",
     "simulate",
+    "spot_inputs",
     "young_interval",
 ]
 
@@ -106,6 +107,40 @@ def simulate(
             retries = np.bincount(kk, weights=w, minlength=runs) + retry
             total += np.where(ok, first, waste + retries)
     return [float(v) for v in total]
+
+
+def spot_inputs(
+    *,
+    instance: str | None = None,
+    region: str | None = None,
+    ondemand_price: float | None = None,
+    spot_price: float | None = None,
+    interruption: str | None = None,
+    rate: float | None = None,
+) -> tuple[float, float, float]:
+    """(on-demand USD/h, spot USD/h, interruptions per hour) from an instance type's catalog
+    offers, where the caller did not give them; the most common interruption bucket wins."""
+    from mlcost.catalog import hourly_price, offers
+
+    if instance is not None:
+        ondemand_price = ondemand_price or hourly_price(instance, region=region)
+        spot_price = spot_price or hourly_price(instance, region=region, purchase="spot")
+        if interruption is None and rate is None:
+            buckets = [
+                o.interruption
+                for o in offers()
+                if o.instance_type == instance
+                and (region is None or o.region == region)
+                and o.interruption
+            ]
+            interruption = max(buckets, key=buckets.count) if buckets else None
+    if ondemand_price is None or spot_price is None:
+        raise InvalidInput("no prices", fix="give --instance, or --ondemand-price and --spot-price")
+    if rate is None:
+        if interruption is None:
+            raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
+        rate = rate_from_bucket(interruption)
+    return ondemand_price, spot_price, rate
 
 
 @dataclass(frozen=True)
