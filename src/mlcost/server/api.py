@@ -8,6 +8,7 @@ become 400 answers that name the parameter and the fix (see ``app._add_error_han
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from datetime import date, datetime
@@ -35,16 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 T = TypeVar("T")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": m.Error, "description": text}
-    for code, text in (
-        (400, "A parameter names something that does not exist; the message says the fix."),
-        (401, "No token, or an unknown or revoked one."),
-        (403, "The token's scopes do not allow this."),
-        (503, "The warehouse cannot be opened (missing, or locked by a writer)."),
-    )
-}
-router = APIRouter(responses=_ERRORS)
+router = APIRouter(responses=m.ERROR_RESPONSES)
 Auth = Annotated[Principal, Depends(current_principal)]
 Metric = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -751,18 +743,19 @@ def plan_spot_route(
         restart_minutes=restart_minutes,
         pools=pools,
     )
+    finite = math.isfinite(p.spot_wall_hours) and math.isfinite(p.saving_pct)
     return m.SpotPlanOut(
         work_hours=p.work_hours,
         interruptions_per_hour=p.interruptions_per_hour,
         checkpoint_interval_hours=p.checkpoint_interval_hours,
         young_interval_hours=p.young_interval_hours,
         daly_interval_hours=p.daly_interval_hours,
-        spot_wall_hours=p.spot_wall_hours,
-        spot_cost=m.money(p.spot_cost, p.currency, 2),
+        spot_wall_hours=p.spot_wall_hours if finite else None,
+        spot_cost=m.money(p.spot_cost, p.currency, 2) if finite else None,
         ondemand_wall_hours=p.ondemand_wall_hours,
         ondemand_cost=m.money(p.ondemand_cost, p.currency, 2),
-        saving=m.money(p.saving, p.currency, 2),
-        saving_pct=p.saving_pct,
+        saving=m.money(p.saving, p.currency, 2) if finite else None,
+        saving_pct=p.saving_pct if finite else None,
         pools=p.pools,
         worth_it=p.worth_it,
         verdict=p.verdict,
