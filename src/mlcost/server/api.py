@@ -15,13 +15,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from mlcost.server import models as m
 from mlcost.server._teams import TEAM, Teams, learn_teams
 from mlcost.server.auth import (
     Principal,
-    current_principal,
+    authorized,
     list_tokens,
     require_admin,
     require_read_all,
@@ -37,7 +38,7 @@ __all__ = ["router"]
 
 T = TypeVar("T")
 router = APIRouter(responses=m.ERROR_RESPONSES)
-Auth = Annotated[Principal, Depends(current_principal)]
+Auth = Annotated[Principal, Depends(authorized)]
 Metric = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Most rows to return.")]
@@ -128,7 +129,7 @@ def _dimensions(by: str) -> list[str]:
 
 
 @router.get("/spend", response_model=m.SpendOut, tags=["spend"], summary="Spend by dimensions")
-def get_spend(
+async def get_spend(
     request: Request,
     principal: Auth,
     by: Annotated[
@@ -147,15 +148,38 @@ def get_spend(
         date | None, Query(alias="to", description="Charges before this day (exclusive).")
     ] = None,
     limit: Limit = 1000,
-) -> m.SpendOut:
+) -> Response:
     """:func:`mlcost.spend` grouped by ``by``, largest first. A team token gets its own
     teams' rows plus one ``other_teams`` row per currency with everything else."""
-    from mlcost.spending import spend
-
     if start is not None and end is not None and start >= end:
         raise _bad("from", f"{start} is not before to={end}; give from < to (to is exclusive).")
     dims = _dimensions(by)
     scoped = principal.teams
+    # The answer is cached as JSON per question and readable teams: the main endpoint of
+    # dashboards and scripts answers a repeated question without a query or a re-validation.
+    key = ("spend-json", tuple(dims), metric, start, end, limit, scoped)
+    reader = _reader(request)
+    found, body = reader.peek(key)
+    if not found:
+        body = await run_in_threadpool(
+            reader.memo,
+            key,
+            lambda: _spend(request, dims, scoped, metric, start, end, limit).model_dump_json(),
+        )
+    return Response(content=body, media_type="application/json")
+
+
+def _spend(
+    request: Request,
+    dims: list[str],
+    scoped: frozenset[str] | None,
+    metric: str,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> m.SpendOut:
+    from mlcost.spending import spend
+
     teams = _teams(request) if TEAM in dims or scoped is not None else None
     query = [teams.dimension if d == TEAM and teams else d for d in dims]
     team_column = None

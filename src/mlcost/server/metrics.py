@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mlcost.server.auth import Principal, current_principal, require_read_all
+from mlcost.server.auth import Principal, authorized, require_read_all
 from mlcost.server.models import ERROR_RESPONSES
 
 if TYPE_CHECKING:
@@ -179,8 +179,6 @@ def _registry(request: Request) -> CollectorRegistry:
         200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
     },
 )
-def metrics(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> Response:
+def metrics(request: Request, principal: Annotated[Principal, Depends(authorized)]) -> Response:
     require_read_all(principal)
     return Response(generate_latest(_registry(request)), media_type=CONTENT_TYPE_LATEST)
