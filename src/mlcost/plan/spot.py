@@ -32,9 +32,9 @@ __all__ = [
     "daly_interval",
     "expected_hours",
     "plan_spot",
+    "plan_spot_for",
     "rate_from_bucket",
     "simulate",
-    "spot_inputs",
     "young_interval",
 ]
 
@@ -109,7 +109,8 @@ def simulate(
     return [float(v) for v in total]
 
 
-def spot_inputs(
+def plan_spot_for(
+    work_hours: float,
     *,
     instance: str | None = None,
     region: str | None = None,
@@ -117,9 +118,11 @@ def spot_inputs(
     spot_price: float | None = None,
     interruption: str | None = None,
     rate: float | None = None,
-) -> tuple[float, float, float]:
-    """(on-demand USD/h, spot USD/h, interruptions per hour) from an instance type's catalog
-    offers, where the caller did not give them; the most common interruption bucket wins."""
+    **options: Any,
+) -> SpotPlan:
+    """:func:`plan_spot` with what the caller did not give taken from an instance type's
+    catalog offers: its prices and its most common interruption bucket. ``options`` go to
+    :func:`plan_spot` (checkpoint_minutes, restart_minutes, pools, ...)."""
     from mlcost.catalog import hourly_price, offers
 
     if instance is not None:
@@ -140,7 +143,13 @@ def spot_inputs(
         if interruption is None:
             raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
         rate = rate_from_bucket(interruption)
-    return ondemand_price, spot_price, rate
+    return plan_spot(
+        work_hours=work_hours,
+        ondemand_usd_per_hour=ondemand_price,
+        spot_usd_per_hour=spot_price,
+        interruptions_per_hour=rate,
+        **options,
+    )
 
 
 @dataclass(frozen=True)

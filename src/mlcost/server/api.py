@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -473,16 +474,7 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     settings = _settings(request)
     with _reader(request).open() as wh:
         found = check(wh, settings.policies, budgets=settings.budgets)
-    return [
-        m.ViolationOut(
-            policy=v.policy,
-            resource_id=v.resource_id,
-            action=v.action,
-            executor=v.executor,
-            reason=v.reason,
-        )
-        for v in found
-    ]
+    return [m.ViolationOut(**asdict(v)) for v in found]
 
 
 def _audit(wh: Warehouse) -> list[dict[str, Any]]:
@@ -748,21 +740,16 @@ def plan_spot_route(
     pools: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> m.SpotPlanOut:
     """Spot vs on-demand for one job, as ``mlcost plan spot``."""
-    from mlcost.plan.spot import plan_spot, spot_inputs
+    from mlcost.plan.spot import plan_spot_for
 
-    ondemand, spot, per_hour = spot_inputs(
+    p = plan_spot_for(
+        hours,
         instance=instance,
         region=region,
         ondemand_price=ondemand_price,
         spot_price=spot_price,
         interruption=interruption,
         rate=rate,
-    )
-    p = plan_spot(
-        work_hours=hours,
-        ondemand_usd_per_hour=ondemand,
-        spot_usd_per_hour=spot,
-        interruptions_per_hour=per_hour,
         checkpoint_minutes=checkpoint_minutes,
         restart_minutes=restart_minutes,
         pools=pools,
