@@ -217,3 +217,14 @@ def test_the_openapi_schema_is_precise(base_url: str) -> None:
     spend_op = schema["paths"]["/api/v1/spend"]["get"]
     assert {p["name"] for p in spend_op["parameters"]} >= {"by", "metric", "from", "to"}
     assert "401" in spend_op["responses"] and "403" in spend_op["responses"]
+
+
+def test_a_token_revoked_while_serving_stops_on_its_next_request(base_url: str, demo: Demo) -> None:
+    from mlcost.server.auth import create_token, revoke_token
+
+    with open_warehouse(demo.settings.warehouse) as wh:
+        info, secret = create_token(wh, ["read:team:vision"], "short-lived")
+    assert get(base_url, "/api/v1/me", secret).json()["teams"] == ["vision"]
+    with open_warehouse(demo.settings.warehouse) as wh:
+        revoke_token(wh, info.token_id)
+    assert get(base_url, "/api/v1/me", secret).status_code == 401
