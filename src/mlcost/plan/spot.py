@@ -79,9 +79,13 @@ def expected_hours(work: float, tau: float, c: float, r: float, mtbi: float) -> 
     """Expected wall hours for ``work`` hours split into segments of ``tau`` (closed form)."""
     if math.isinf(mtbi):
         return work + c * math.ceil(work / tau)
-    return sum(
-        n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi) for t, n in _segments(work, tau)
-    )
+    try:
+        return sum(
+            n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi)
+            for t, n in _segments(work, tau)
+        )
+    except OverflowError:  # e^(x) past 1.8e308: the job is not expected to finish
+        return math.inf
 
 
 def simulate(

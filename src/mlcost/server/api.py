@@ -499,7 +499,6 @@ def get_audit(request: Request, principal: Auth, limit: Limit = 100) -> list[m.A
 # -- catalog -------------------------------------------------------------------------------
 
 Purchase = Literal["ondemand", "spot", "reserved_1y"]
-Positive = Annotated[float, Query(gt=0, le=1e9, allow_inf_nan=False)]
 
 
 @router.get("/catalog/gpus", response_model=list[m.GpuListingOut], tags=["catalog"], summary="GPUs")
@@ -677,7 +676,7 @@ def plan_gpu(
     cloud: str | None = None,
     headroom: Annotated[float, Query(ge=0, lt=1)] = 0.05,
     tokens: Annotated[float | None, Query(gt=0, le=1e16, allow_inf_nan=False)] = None,
-    mfu: Annotated[float, Query(gt=0, le=1)] = 0.40,
+    mfu: Annotated[float, Query(ge=0.01, le=1)] = 0.40,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> m.GpuPlanOut:
     """Cheapest instances that fit, per purchase option, with cost-to-train when ``tokens``
@@ -728,11 +727,12 @@ def plan_gpu(
 @router.get("/plan/spot", response_model=m.SpotPlanOut, tags=["planners"], summary="Spot or not")
 def plan_spot_route(
     principal: Auth,
-    hours: Annotated[float, Query(gt=0, le=1e6, allow_inf_nan=False)],
+    # Lower bounds keep hours x price away from floating-point underflow (0.0 cost).
+    hours: Annotated[float, Query(ge=0.001, le=1e6, allow_inf_nan=False)],
     instance: Annotated[str | None, Query(description="Catalog instance type.")] = None,
     region: str | None = None,
-    ondemand_price: Annotated[float | None, Query(gt=0, le=1e6, allow_inf_nan=False)] = None,
-    spot_price: Annotated[float | None, Query(gt=0, le=1e6, allow_inf_nan=False)] = None,
+    ondemand_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
+    spot_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
     interruption: Annotated[str | None, Query(description="AWS bucket, e.g. '5-10%'.")] = None,
     rate: Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)] = None,
     checkpoint_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 5.0,
