@@ -27,10 +27,12 @@ COMMANDS: dict[str, str] = {
     "policies": "mlcost.cli.budgets:policies",
     "report": "mlcost.cli.report:report",
     "run": "mlcost.cli.run:run",
+    "serve": "mlcost.cli.serve:serve",
     "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
     "tags": "mlcost.cli.attribution:tags",
+    "tokens": "mlcost.cli.serve:tokens",
     "watch": "mlcost.cli.watch:watch",
 }
 

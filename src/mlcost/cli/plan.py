@@ -203,33 +203,16 @@ def spot(
     deadline_hours: float | None,
 ) -> None:
     """Spot vs on-demand: expected cost and time, optimal checkpoint interval (Young/Daly)."""
-    from mlcost.catalog import hourly_price, offers
-    from mlcost.errors import InvalidInput
-    from mlcost.plan.spot import plan_spot, rate_from_bucket
+    from mlcost.plan.spot import plan_spot_for
 
-    if instance is not None:
-        ondemand_price = ondemand_price or hourly_price(instance, region=region)
-        spot_price = spot_price or hourly_price(instance, region=region, purchase="spot")
-        if interruption is None and rate is None:
-            buckets = [
-                o.interruption
-                for o in offers()
-                if o.instance_type == instance
-                and (region is None or o.region == region)
-                and o.interruption
-            ]
-            interruption = max(buckets, key=buckets.count) if buckets else None
-    if ondemand_price is None or spot_price is None:
-        raise InvalidInput("no prices", fix="give --instance, or --ondemand-price and --spot-price")
-    if rate is None:
-        if interruption is None:
-            raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
-        rate = rate_from_bucket(interruption)
-    result = plan_spot(
-        work_hours=hours,
-        ondemand_usd_per_hour=ondemand_price,
-        spot_usd_per_hour=spot_price,
-        interruptions_per_hour=rate,
+    result = plan_spot_for(
+        hours,
+        instance=instance,
+        region=region,
+        ondemand_price=ondemand_price,
+        spot_price=spot_price,
+        interruption=interruption,
+        rate=rate,
         checkpoint_minutes=checkpoint_minutes,
         restart_minutes=restart_minutes,
         capacity_wait_minutes=capacity_wait_minutes,

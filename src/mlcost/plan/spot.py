@@ -32,6 +32,7 @@ __all__ = [
     "daly_interval",
     "expected_hours",
     "plan_spot",
+    "plan_spot_for",
     "rate_from_bucket",
     "simulate",
     "young_interval",
@@ -78,9 +79,13 @@ def expected_hours(work: float, tau: float, c: float, r: float, mtbi: float) -> 
     """Expected wall hours for ``work`` hours split into segments of ``tau`` (closed form)."""
     if math.isinf(mtbi):
         return work + c * math.ceil(work / tau)
-    return sum(
-        n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi) for t, n in _segments(work, tau)
-    )
+    try:
+        return sum(
+            n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi)
+            for t, n in _segments(work, tau)
+        )
+    except OverflowError:  # e^(x) past 1.8e308: the job is not expected to finish
+        return math.inf
 
 
 def simulate(
@@ -106,6 +111,49 @@ def simulate(
             retries = np.bincount(kk, weights=w, minlength=runs) + retry
             total += np.where(ok, first, waste + retries)
     return [float(v) for v in total]
+
+
+def plan_spot_for(
+    work_hours: float,
+    *,
+    instance: str | None = None,
+    region: str | None = None,
+    ondemand_price: float | None = None,
+    spot_price: float | None = None,
+    interruption: str | None = None,
+    rate: float | None = None,
+    **options: Any,
+) -> SpotPlan:
+    """:func:`plan_spot` with what the caller did not give taken from an instance type's
+    catalog offers: its prices and its most common interruption bucket. ``options`` go to
+    :func:`plan_spot` (checkpoint_minutes, restart_minutes, pools, ...)."""
+    from mlcost.catalog import hourly_price, offers
+
+    if instance is not None:
+        ondemand_price = ondemand_price or hourly_price(instance, region=region)
+        spot_price = spot_price or hourly_price(instance, region=region, purchase="spot")
+        if interruption is None and rate is None:
+            buckets = [
+                o.interruption
+                for o in offers()
+                if o.instance_type == instance
+                and (region is None or o.region == region)
+                and o.interruption
+            ]
+            interruption = max(buckets, key=buckets.count) if buckets else None
+    if ondemand_price is None or spot_price is None:
+        raise InvalidInput("no prices", fix="give --instance, or --ondemand-price and --spot-price")
+    if rate is None:
+        if interruption is None:
+            raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
+        rate = rate_from_bucket(interruption)
+    return plan_spot(
+        work_hours=work_hours,
+        ondemand_usd_per_hour=ondemand_price,
+        spot_usd_per_hour=spot_price,
+        interruptions_per_hour=rate,
+        **options,
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -162,6 +163,15 @@ class Warehouse(ABC):
     def add_action(self, row: dict[str, Any]) -> None:
         """Append one guardrail decision to the ``actions`` audit table."""
         raise self._not_here("the guardrail audit")
+
+    # API tokens of the server (DuckDB-only for now, docs/server.md).
+    def add_token(self, row: dict[str, Any]) -> None:
+        """Store one API token row (its secret only as a hash)."""
+        raise self._not_here("API tokens")
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; False if no live token has that id."""
+        raise self._not_here("API tokens")
 
     def insert_arrow(self, table: str, data: Any) -> int:
         """Write the rows of a pyarrow Table (columns named as the table's); return the count."""

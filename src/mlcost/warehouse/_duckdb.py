@@ -7,6 +7,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -470,11 +471,28 @@ class DuckDBWarehouse(Warehouse):
 
     def add_action(self, row: dict[str, Any]) -> None:
         """Append one guardrail decision to the ``actions`` audit table."""
+        self._insert_row("actions", row)
+
+    def _insert_row(self, table: str, row: dict[str, Any]) -> None:
         self._require_transaction()
         cols = list(row)
         names = ", ".join(f'"{c}"' for c in cols)
         marks = ", ".join("?" for _ in cols)
-        self._sql(f"INSERT INTO actions ({names}) VALUES ({marks})", [row[c] for c in cols])
+        self._sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", [row[c] for c in cols])
+
+    def add_token(self, row: dict[str, Any]) -> None:
+        """Store one API token row (its secret only as a hash)."""
+        self._insert_row("api_tokens", row)
+
+    def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at ``at``; False if no live token has that id."""
+        self._require_transaction()
+        found = self._sql(
+            "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
+            "RETURNING token_id",
+            [at, token_id],
+        )
+        return bool(found)
 
     def close(self) -> None:
         self.ibis.disconnect()

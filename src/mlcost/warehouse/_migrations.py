@@ -268,6 +268,21 @@ def _v6() -> list[str]:
     ]
 
 
+def _v7() -> list[str]:
+    # API tokens of `mlcost serve` (issue 9): only a hash of each secret is kept, so a copy of
+    # the warehouse file grants nothing; revoking keeps the row for the record.
+    return [
+        """CREATE TABLE api_tokens (
+            token_id VARCHAR PRIMARY KEY,     -- public part of the token, shown by `tokens list`
+            name VARCHAR NOT NULL,
+            scopes VARCHAR NOT NULL,          -- space-separated: admin, read:all, read:team:<t>
+            secret_sha256 VARCHAR NOT NULL,   -- hex SHA-256 of the whole token string
+            created_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP
+        )""",
+    ]
+
+
 def _v10() -> list[str]:
     # The daily rollup that spend answers from; filled from the line items already loaded.
     return [
@@ -287,6 +302,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "allocated_costs (FOCUS 1.3 split cost allocation shape)", _v4),
     Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
     Migration(6, "recommendations (insights, keyed by a stable finding id)", _v6),
+    Migration(7, "api_tokens (hashed API tokens with scopes for mlcost serve)", _v7),
     Migration(10, "cost_daily: the daily rollup of cost_line_items that spend reads", _v10),
 )
 LATEST = MIGRATIONS[-1].version

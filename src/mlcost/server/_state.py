@@ -1,0 +1,110 @@
+"""The server's one view of the warehouse: read-only opens per request, results cached.
+
+Each request opens the warehouse read-only and closes it when done, so `mlcost ingest`,
+`mlcost tokens create` or `mlcost showback` can write between requests (DuckDB lets one
+process write, or many read, at a time). Results are cached by the state of the file: the
+size and modification time of the DuckDB file and its WAL. Any write changes them, so a cached
+answer is never older than the data. Spark warehouses are not cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mlcost.config import Settings
+    from mlcost.server.auth import Principal
+    from mlcost.warehouse import Warehouse
+
+T = TypeVar("T")
+_MAX_ENTRIES = 512
+
+
+class Reader:
+    """Opens the settings' warehouse read-only and caches answers per data state."""
+
+    def __init__(self, settings: Settings) -> None:
+        from mlcost.warehouse import parse_url
+
+        self.url = settings.warehouse
+        self.memory_limit = settings.memory_limit
+        path = None if self.url.startswith("spark://") else parse_url(self.url)
+        self.path = None if path in (None, ":memory:") else Path(path)
+        self._cache: OrderedDict[Hashable, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def stamp(self) -> tuple[int, ...] | None:
+        """Size and mtime of the file and its WAL; None when the data cannot be stamped."""
+        if self.path is None:
+            return None
+        out: list[int] = []
+        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = p.stat()
+            except FileNotFoundError:
+                out += [-1, -1]
+            else:
+                out += [st.st_size, st.st_mtime_ns]
+        return tuple(out)
+
+    @contextmanager
+    def open(self) -> Iterator[Warehouse]:
+        from mlcost.warehouse import open_warehouse
+
+        wh = open_warehouse(self.url, read_only=True, memory_limit=self.memory_limit)
+        try:
+            yield wh
+        finally:
+            wh.close()
+
+    def peek(self, key: Hashable) -> tuple[bool, Any]:
+        """(True, value) when ``key`` is cached for the current data, else (False, None)."""
+        stamp = self.stamp()
+        if stamp is None:
+            return False, None
+        with self._lock:
+            if (stamp, key) in self._cache:
+                return True, self._cache[(stamp, key)]
+        return False, None
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, reused while the warehouse file is unchanged."""
+        stamp = self.stamp()
+        if stamp is not None:
+            with self._lock:
+                if (stamp, key) in self._cache:
+                    self._cache.move_to_end((stamp, key))
+                    return self._cache[(stamp, key)]  # type: ignore[return-value]
+        value = compute()
+        # A write during compute() may or may not be in the value: keep it only if none was.
+        if stamp is not None and stamp == self.stamp():
+            with self._lock:
+                self._cache[(stamp, key)] = value
+                while len(self._cache) > _MAX_ENTRIES:
+                    self._cache.popitem(last=False)
+        return value
+
+    def cached(self, key: Hashable, compute: Callable[[Warehouse], T]) -> T:
+        """``compute(warehouse)`` on a read-only open, reused while the file is unchanged."""
+
+        def run() -> T:
+            with self.open() as wh:
+                return compute(wh)
+
+        return self.memo(key, run)
+
+    def principal(self, token: str) -> Principal | None:
+        from mlcost.server.auth import authenticate
+
+        return self.cached(token_key(token), lambda wh: authenticate(wh, token))
+
+
+def token_key(token: str) -> tuple[str, str]:
+    """The cache key of a presented token (its hash: secrets are not kept in memory maps)."""
+    return ("token", hashlib.sha256(token.encode("utf-8")).hexdigest())

@@ -1,0 +1,773 @@
+"""The REST routes under ``/api/v1``: thin wrappers over the library functions the CLI uses.
+
+Every route needs a principal (:func:`~mlcost.server.auth.current_principal`). Team data
+(spend, showback, insights, budgets, alerts) is cut to the principal's teams; policies and
+the audit need ``read:all``; the catalog and planners hold no team data. Library errors
+become 400 answers that name the parameter and the fix (see ``app._add_error_handlers``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable, Hashable
+from dataclasses import asdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from mlcost.server import models as m
+from mlcost.server._teams import TEAM, Teams, learn_teams
+from mlcost.server.auth import (
+    Principal,
+    authorized,
+    list_tokens,
+    require_admin,
+    require_read_all,
+)
+
+if TYPE_CHECKING:
+    from mlcost.budgets import BudgetStatus
+    from mlcost.config import BudgetConfig, Settings
+    from mlcost.server._state import Reader
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["router"]
+
+T = TypeVar("T")
+router = APIRouter(responses=m.ERROR_RESPONSES)
+Auth = Annotated[Principal, Depends(authorized)]
+Metric = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+Limit = Annotated[int, Query(ge=1, le=10_000, description="Most rows to return.")]
+
+
+def _reader(request: Request) -> Reader:
+    reader: Reader = request.app.state.reader
+    return reader
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _cached(request: Request, key: Hashable, compute: Callable[[Warehouse], T]) -> T:
+    return _reader(request).cached(key, compute)
+
+
+def _teams(request: Request) -> Teams:
+    config = _settings(request).attribution
+    return _cached(request, ("teams",), lambda wh: learn_teams(wh, config))
+
+
+def _bad(parameter: str, message: str) -> HTTPException:
+    return HTTPException(status_code=400, detail=f"{parameter}: {message}")
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+# -- who am I ------------------------------------------------------------------------------
+
+
+@router.get("/me", response_model=m.Me, tags=["server"], summary="The token's scopes and teams")
+def me(principal: Auth) -> m.Me:
+    teams = principal.teams
+    return m.Me(
+        token_id=principal.token_id,
+        scopes=sorted(principal.scopes),
+        teams=None if teams is None else sorted(teams),
+        admin=principal.is_admin,
+    )
+
+
+@router.get(
+    "/tokens", response_model=list[m.TokenOut], tags=["server"], summary="API tokens (admin)"
+)
+def tokens(request: Request, principal: Auth) -> list[m.TokenOut]:
+    require_admin(principal)
+    found = _cached(request, ("tokens",), list_tokens)
+    return [
+        m.TokenOut(
+            token_id=t.token_id,
+            name=t.name,
+            scopes=list(t.scopes),
+            created_at=t.created_at,
+            revoked_at=t.revoked_at,
+        )
+        for t in found
+    ]
+
+
+# -- spend ---------------------------------------------------------------------------------
+
+
+def _dimensions(by: str) -> list[str]:
+    from mlcost.spending import METRICS
+
+    dims = [d.strip() for d in by.split(",") if d.strip()]
+    if not dims:
+        raise _bad("by", "give at least one dimension, e.g. by=team or by=ServiceName,tag:env.")
+    if len(set(dims)) != len(dims):
+        raise _bad("by", f"a dimension is repeated in {by!r}; name each once.")
+    for d in dims:
+        if d in ("BillingCurrency", *METRICS):
+            raise _bad(
+                "by",
+                f"{d!r} cannot be a dimension: every row already carries its currency and "
+                "amount. Group by a FOCUS column such as ServiceName, team, or tag:<key>.",
+            )
+    return dims
+
+
+@router.get("/spend", response_model=m.SpendOut, tags=["spend"], summary="Spend by dimensions")
+async def get_spend(
+    request: Request,
+    principal: Auth,
+    by: Annotated[
+        str,
+        Query(
+            description="Comma-separated dimensions: FOCUS columns (ServiceName, RegionId, …), "
+            "tag:<key> (tag:env, tag:team|Team), or team: the attribution owner tag with its "
+            "spellings normalized as showback does."
+        ),
+    ] = "ServiceProviderName",
+    metric: Metric = "EffectiveCost",
+    start: Annotated[
+        date | None, Query(alias="from", description="Charges from this day (inclusive).")
+    ] = None,
+    end: Annotated[
+        date | None, Query(alias="to", description="Charges before this day (exclusive).")
+    ] = None,
+    limit: Limit = 1000,
+) -> Response:
+    """:func:`mlcost.spend` grouped by ``by``, largest first. A team token gets its own
+    teams' rows plus one ``other_teams`` row per currency with everything else."""
+    if start is not None and end is not None and start >= end:
+        raise _bad("from", f"{start} is not before to={end}; give from < to (to is exclusive).")
+    dims = _dimensions(by)
+    scoped = principal.teams
+    # The answer is cached as JSON per question and readable teams: the main endpoint of
+    # dashboards and scripts answers a repeated question without a query or a re-validation.
+    key = ("spend-json", tuple(dims), metric, start, end, limit, scoped)
+    reader = _reader(request)
+    found, body = reader.peek(key)
+    if not found:
+        body = await run_in_threadpool(
+            reader.memo,
+            key,
+            lambda: _spend(request, dims, scoped, metric, start, end, limit).model_dump_json(),
+        )
+    return Response(content=body, media_type="application/json")
+
+
+def _spend(
+    request: Request,
+    dims: list[str],
+    scoped: frozenset[str] | None,
+    metric: str,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> m.SpendOut:
+    from mlcost.spending import spend
+
+    teams = _teams(request) if TEAM in dims or scoped is not None else None
+    query = [teams.dimension if d == TEAM and teams else d for d in dims]
+    team_column = None
+    if teams is not None:
+        team_column = teams.dimension
+        if team_column not in query:
+            query.append(team_column)
+
+    def compute(wh: Warehouse) -> list[dict[str, Any]]:
+        expr = spend(wh, by=query, metric=metric, start=start, end=end)
+        rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
+        return rows
+
+    rows = _cached(request, ("spend", tuple(query), metric, start, end), compute)
+    groups: dict[tuple[tuple[str | None, ...], str], Decimal] = defaultdict(Decimal)
+    other: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        amount = Decimal(r[metric] or 0)
+        currency = r["BillingCurrency"] or "?"
+        team = teams.name(r[team_column]) if teams and team_column else None
+        if scoped is not None and team not in scoped:
+            other[currency] += amount
+            continue
+        keys = tuple(
+            team if d == TEAM else _text(r[q])
+            for d, q in zip(dims, query[: len(dims)], strict=True)
+        )
+        groups[(keys, currency)] += amount
+    ordered = sorted(groups.items(), key=lambda kv: (-kv[1], [k or "" for k in kv[0][0]]))
+    out = [
+        m.SpendRow(
+            keys=dict(zip(dims, keys, strict=True)),
+            cost=m.money(amount, currency),
+            other_teams=False,
+        )
+        for (keys, currency), amount in ordered[:limit]
+    ]
+    out += [
+        m.SpendRow(keys=dict.fromkeys(dims), cost=m.money(amount, cur), other_teams=True)
+        for cur, amount in sorted(other.items())
+    ]
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for (_, currency), amount in groups.items():
+        totals[currency] += amount
+    for currency, amount in other.items():
+        totals[currency] += amount
+    return m.SpendOut(
+        by=dims,
+        metric=metric,
+        start=start,
+        end=end,
+        teams=None if scoped is None else sorted(scoped),
+        rows=out,
+        totals=[m.money(a, c) for c, a in sorted(totals.items())],
+    )
+
+
+# -- showback ------------------------------------------------------------------------------
+
+
+def _statement(s: Any, currency: str) -> m.StatementOut:
+    def mm(x: Decimal) -> m.Money:
+        return m.money(x, currency)
+
+    return m.StatementOut(
+        owner=s.owner,
+        direct=mm(s.direct),
+        shared=mm(s.shared),
+        gpu_used=mm(s.gpu_used),
+        gpu_idle=mm(s.gpu_idle),
+        gpu_unmeasured=mm(s.gpu_unmeasured),
+        gpu_unallocated=mm(s.gpu_unallocated),
+        unallocated=mm(s.unallocated),
+        total=mm(s.total),
+        billed=mm(s.billed),
+        gpu_hours=s.gpu_hours,
+        coverage=s.coverage,
+        by_workload_type={k: mm(v) for k, v in s.by_workload_type.items()},
+        by_model={k: mm(v) for k, v in s.by_model.items()},
+    )
+
+
+@router.get(
+    "/showback", response_model=m.ShowbackOut, tags=["showback"], summary="Statements per owner"
+)
+def get_showback(
+    request: Request,
+    principal: Auth,
+    month: Annotated[str, Query(pattern=MONTH, description="Billing month, YYYY-MM.")],
+    by: Annotated[
+        str | None, Query(description="Owner tag key (default: [attribution] owner).")
+    ] = None,
+) -> m.ShowbackOut:
+    """The month's statements as ``mlcost showback`` built them (the server never rebuilds
+    ``allocated_costs``; run ``mlcost showback --month M`` after new data)."""
+    from mlcost.attribution import showback
+
+    config = _settings(request).attribution
+    scoped = principal.teams
+    if scoped is not None and by not in (None, config.owner):
+        raise HTTPException(
+            status_code=403,
+            detail=f"by: a team token reads statements by the owner key {config.owner!r} only.",
+        )
+    sb = _cached(
+        request,
+        ("showback", month, by),
+        lambda wh: showback(wh, config, month, by=by, rebuild=False),
+    )
+    shown = [s for s in sb.statements if scoped is None or s.owner in scoped]
+    hidden = [s for s in sb.statements if s not in shown]
+    rec = sb.reconciliation
+    note = None
+    if not sb.statements:
+        note = (
+            f"No allocation for {month} yet: run `mlcost showback --month {month}` "
+            "(the server reads allocated_costs as built)."
+        )
+    return m.ShowbackOut(
+        month=sb.month,
+        owner_key=sb.owner_key,
+        currency=sb.currency,
+        statements=[_statement(s, sb.currency) for s in shown],
+        other_owners_total=None
+        if scoped is None
+        else m.money(sum((s.total for s in hidden), Decimal(0)), sb.currency),
+        bill_effective=m.money(rec.effective[0], rec.currency),
+        allocated_effective=m.money(rec.effective[1], rec.currency),
+        balanced=rec.balanced,
+        note=note,
+    )
+
+
+# -- insights ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/insights", response_model=list[m.FindingOut], tags=["insights"], summary="Stored findings"
+)
+def get_insights(
+    request: Request,
+    principal: Auth,
+    kind: Annotated[str | None, Query(description="Only this detector, e.g. idle_gpu.")] = None,
+    owner: Annotated[str | None, Query(description="Only this owner (team).")] = None,
+    limit: Limit = 100,
+) -> list[m.FindingOut]:
+    """The findings ``mlcost insights`` stored, largest expected monthly saving first. A team
+    token sees its own teams' findings only."""
+    from mlcost.insights import load_findings
+
+    found = _cached(request, ("insights",), load_findings)
+    scoped = principal.teams
+    out = []
+    for f in found:
+        if scoped is not None and (f.owner is None or f.owner not in scoped):
+            continue
+        if (kind is not None and f.kind != kind) or (owner is not None and f.owner != owner):
+            continue
+        s = f.monthly_saving
+        out.append(
+            m.FindingOut(
+                id=f.id,
+                kind=f.kind,
+                resource_id=f.resource_id,
+                owner=f.owner,
+                saving_low=m.money(s.low, s.currency),
+                saving_expected=m.money(s.expected, s.currency),
+                saving_high=m.money(s.high, s.currency),
+                confidence=f.confidence,
+                action=f.action,
+                evidence=f.evidence,
+            )
+        )
+    out.sort(key=lambda x: -Decimal(x.saving_expected.amount))
+    return out[:limit]
+
+
+# -- budgets and alerts --------------------------------------------------------------------
+
+
+def _visible_budgets(request: Request, principal: Principal) -> tuple[BudgetConfig, ...]:
+    budgets = _settings(request).budgets
+    scoped = principal.teams
+    if scoped is None:
+        return budgets
+    teams = _teams(request)
+    out = []
+    for b in budgets:
+        owners = teams.budget_teams(b)
+        if owners and owners <= scoped:
+            out.append(b)
+    return tuple(out)
+
+
+def _budget(st: BudgetStatus) -> m.BudgetOut:
+    f, cur = st.forecast, st.currency
+
+    def opt(x: float | None) -> m.Money | None:
+        return None if x is None else m.money(x, cur, 2)
+
+    return m.BudgetOut(
+        name=st.budget.name,
+        scope={k: list(v) for k, v in st.budget.scope.items()},
+        period_start=st.period_start,
+        period_end=st.period_end,
+        amount=m.money(st.budget.amount, cur),
+        spent=m.money(st.spent, cur),
+        used=round(st.used, 6),
+        forecast=opt(f.total),
+        forecast_low=opt(f.low),
+        forecast_high=opt(f.high),
+        forecast_note=f.reason or f.model,
+        crossed=[f"{c.kind} {c.threshold:.0%}" for c in st.crossed],
+    )
+
+
+@router.get("/budgets", response_model=list[m.BudgetOut], tags=["budgets"], summary="Status")
+def get_budgets(
+    request: Request,
+    principal: Auth,
+    as_of: Annotated[
+        date | None, Query(description="Day to evaluate (default: the latest day with spend).")
+    ] = None,
+) -> list[m.BudgetOut]:
+    """Each budget of ``mlcost.toml`` in its current period: spent, forecast, crossed. A team
+    token sees the budgets scoped to its own teams."""
+    from mlcost.budgets import statuses
+
+    budgets = _visible_budgets(request, principal)
+    found = _cached(
+        request,
+        ("budgets", tuple(b.name for b in budgets), as_of),
+        lambda wh: statuses(wh, budgets, as_of=as_of),
+    )
+    return [_budget(st) for st in found]
+
+
+def _alerts(wh: Warehouse) -> list[dict[str, Any]]:
+    a = wh.table("alerts")
+    d = wh.table("alert_deliveries")
+    pending = d.group_by("alert_key").aggregate(pending=(d.status != "sent").sum())
+    j = a.left_join(pending, "alert_key")
+    j = j.mutate(delivered=j.pending.fill_null(0) == 0).order_by([j.created_at.desc()])
+    rows: list[dict[str, Any]] = j.to_pyarrow().to_pylist()
+    return rows
+
+
+@router.get("/alerts", response_model=list[m.Alert], tags=["budgets"], summary="Recorded alerts")
+def get_alerts(request: Request, principal: Auth, limit: Limit = 100) -> list[m.Alert]:
+    """Alerts recorded by ``mlcost budgets check`` / ``mlcost watch``, newest first. A team
+    token sees the alerts of its own budgets."""
+    rows = _cached(request, ("alerts",), _alerts)
+    if principal.teams is not None:
+        names = {b.name for b in _visible_budgets(request, principal)}
+        rows = [r for r in rows if r["source"] == "budget" and r["subject"] in names]
+    out = []
+    for r in rows[:limit]:
+        cur = r["currency"] or "USD"
+        out.append(
+            m.Alert(
+                alert_key=r["alert_key"],
+                source=r["source"],
+                subject=r["subject"],
+                kind=r["kind"],
+                period_start=r["period_start"],
+                threshold=r["threshold"],
+                amount=None if r["amount"] is None else m.money(r["amount"], cur, 2),
+                limit=None if r["limit_amount"] is None else m.money(r["limit_amount"], cur, 2),
+                message=r["message"],
+                created_at=r["created_at"],
+                delivered=bool(r["delivered"]),
+            )
+        )
+    return out
+
+
+# -- policies ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/policies/check",
+    response_model=list[m.ViolationOut],
+    tags=["policies"],
+    summary="Violations (read:all)",
+)
+def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
+    """What ``mlcost policies check`` reports: every violation, read-only (nothing acts)."""
+    from mlcost.policies import check
+
+    require_read_all(principal)
+    settings = _settings(request)
+    with _reader(request).open() as wh:
+        found = check(wh, settings.policies, budgets=settings.budgets)
+    return [m.ViolationOut(**asdict(v)) for v in found]
+
+
+def _audit(wh: Warehouse) -> list[dict[str, Any]]:
+    t = wh.table("actions")
+    rows: list[dict[str, Any]] = t.order_by(t.acted_at.desc()).to_pyarrow().to_pylist()
+    return rows
+
+
+@router.get(
+    "/policies/audit",
+    response_model=list[m.AuditEntry],
+    tags=["policies"],
+    summary="Audit of guardrail decisions (read:all)",
+)
+def get_audit(request: Request, principal: Auth, limit: Limit = 100) -> list[m.AuditEntry]:
+    """The ``actions`` table, newest first: who acted on what, why, and how it ended."""
+    require_read_all(principal)
+    rows = _cached(request, ("audit",), _audit)
+    return [m.AuditEntry(**r) for r in rows[:limit]]
+
+
+# -- catalog -------------------------------------------------------------------------------
+
+Purchase = Literal["ondemand", "spot", "reserved_1y"]
+
+
+@router.get("/catalog/gpus", response_model=list[m.GpuListingOut], tags=["catalog"], summary="GPUs")
+def get_gpus(
+    principal: Auth,
+    gpu: str | None = None,
+    cloud: str | None = None,
+    instance_type: str | None = None,
+    min_memory_gib: Annotated[float | None, Query(ge=0, le=1e6, allow_inf_nan=False)] = None,
+    purchase: Purchase = "ondemand",
+    sort: Literal["price", "gpu-price", "memory", "name"] = "price",
+    limit: Limit = 500,
+) -> list[m.GpuListingOut]:
+    """What ``mlcost gpus`` lists: each instance type at its cheapest region."""
+    from mlcost.catalog import list_gpus
+
+    found = list_gpus(
+        gpu=gpu,
+        cloud=cloud,
+        instance_type=instance_type,
+        min_memory_gib=min_memory_gib,
+        purchase=purchase,
+        sort=sort,
+    )
+    return [
+        m.GpuListingOut(
+            gpu=g.gpu,
+            gpu_count=g.gpu_count,
+            gpu_memory_gib=g.gpu_memory_gib,
+            cloud=g.cloud,
+            instance_type=g.instance_type,
+            purchase=g.purchase,
+            price_per_hour=m.money(g.usd_per_hour, g.currency),
+            price_per_gpu_hour=m.money(g.usd_per_gpu_hour, g.currency),
+            cheapest_region=g.cheapest_region,
+            regions=g.regions,
+            interruption=g.interruption,
+            price_date=g.price_date,
+        )
+        for g in found[:limit]
+    ]
+
+
+@router.get("/catalog/offers", response_model=list[m.OfferOut], tags=["catalog"], summary="Offers")
+def get_offers(
+    principal: Auth,
+    gpu: str | None = None,
+    cloud: str | None = None,
+    instance_type: str | None = None,
+    region: str | None = None,
+    limit: Limit = 500,
+) -> list[m.OfferOut]:
+    """Every catalog offer (instance type x region), filtered; prices in USD per hour."""
+    from mlcost.catalog import CURRENCY, offers
+    from mlcost.catalog._names import canonical_gpu
+
+    wanted = canonical_gpu(gpu) if gpu else None
+    out = []
+    for o in offers():
+        if (
+            (wanted is not None and o.gpu != wanted)
+            or (cloud is not None and o.cloud != cloud)
+            or (instance_type is not None and o.instance_type != instance_type)
+            or (region is not None and o.region != region)
+        ):
+            continue
+
+        def price(x: float | None) -> m.Money | None:
+            return None if x is None else m.money(x, CURRENCY)
+
+        out.append(
+            m.OfferOut(
+                cloud=o.cloud,
+                instance_type=o.instance_type,
+                gpu=o.gpu,
+                gpu_count=o.gpu_count,
+                gpu_memory_gib=o.gpu_memory_gib,
+                vcpus=o.vcpus,
+                memory_gib=o.memory_gib,
+                region=o.region,
+                zone=o.zone,
+                ondemand_per_hour=price(o.ondemand_usd_per_hour),
+                spot_per_hour=price(o.spot_usd_per_hour),
+                reserved_1y_per_hour=price(o.reserved_1y_usd_per_hour),
+                interruption=o.interruption,
+                price_date=o.price_date,
+                source=o.source,
+            )
+        )
+        if len(out) >= limit:
+            break
+    return out
+
+
+# -- planners ------------------------------------------------------------------------------
+
+
+class _ModelQuery:
+    """The model options of ``mlcost plan memory`` as query parameters."""
+
+    def __init__(
+        self,
+        model: Annotated[
+            str | None, Query(description="Preset name, e.g. llama-3-8b (or give params).")
+        ] = None,
+        params: Annotated[
+            float | None, Query(gt=0, le=1e13, allow_inf_nan=False, description="e.g. 7e9")
+        ] = None,
+        mode: Literal["train", "lora", "qlora", "infer"] = "train",
+        precision: Literal[
+            "fp32", "amp-fp16", "amp-bf16", "bf16", "fp8", "int8", "int4"
+        ] = "amp-bf16",
+        optimizer: Literal["adamw", "adamw-8bit", "sgd", "adafactor"] = "adamw",
+        batch: Annotated[int, Query(ge=1, le=65_536)] = 1,
+        seq: Annotated[int, Query(ge=1, le=1_048_576)] = 2048,
+        grad_checkpointing: bool = False,
+        gpus: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        sharding: Literal["ddp", "zero1", "zero2", "zero3", "fsdp"] = "ddp",
+        tp: Annotated[int, Query(ge=1, le=1024)] = 1,
+        kv_tokens: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
+    ) -> None:
+        self.model, self.params = model, params
+        self.kw: dict[str, Any] = {
+            "mode": mode,
+            "precision": precision,
+            "optimizer": optimizer,
+            "batch": batch,
+            "seq": seq,
+            "grad_checkpointing": grad_checkpointing,
+            "gpus": gpus,
+            "sharding": sharding,
+            "tp": tp,
+            "kv_tokens": kv_tokens,
+        }
+
+    def estimate(self) -> Any:
+        from mlcost.plan.memory import estimate_memory
+
+        if self.model is None and self.params is None:
+            raise _bad("model", "give model=<preset> (e.g. llama-3-8b) or params=<count>.")
+        params = int(self.params) if self.params is not None else None
+        return estimate_memory(self.model, params=params, **self.kw)
+
+
+ModelQuery = Annotated[_ModelQuery, Depends()]
+
+
+@router.get(
+    "/plan/memory", response_model=m.MemoryEstimateOut, tags=["planners"], summary="GPU memory"
+)
+def plan_memory(principal: Auth, q: ModelQuery) -> m.MemoryEstimateOut:
+    """Peak memory per GPU and its breakdown, as ``mlcost plan memory``."""
+    est = q.estimate()
+    return m.MemoryEstimateOut(
+        model=est.model,
+        params=est.params,
+        mode=est.mode,
+        precision=est.precision,
+        per_gpu_bytes=est.per_gpu_bytes,
+        per_gpu_gib=round(est.per_gpu_gib, 3),
+        breakdown=dict(est.breakdown),
+        notes=list(est.notes),
+    )
+
+
+@router.get("/plan/gpu", response_model=m.GpuPlanOut, tags=["planners"], summary="Cheapest GPU")
+def plan_gpu(
+    principal: Auth,
+    q: ModelQuery,
+    memory_gib: Annotated[
+        float | None,
+        Query(gt=0, le=1e6, allow_inf_nan=False, description="Memory per GPU instead of a model."),
+    ] = None,
+    purchase: Annotated[list[Purchase] | None, Query()] = None,
+    cloud: str | None = None,
+    headroom: Annotated[float, Query(ge=0, lt=1)] = 0.05,
+    tokens: Annotated[float | None, Query(gt=0, le=1e16, allow_inf_nan=False)] = None,
+    mfu: Annotated[float, Query(ge=0.01, le=1)] = 0.40,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+) -> m.GpuPlanOut:
+    """Cheapest instances that fit, per purchase option, with cost-to-train when ``tokens``
+    is given, as ``mlcost plan gpu``."""
+    from mlcost.plan.gpu import cheapest_fit
+
+    if memory_gib is not None:
+        need, params = int(memory_gib * 2**30), q.params
+    else:
+        est = q.estimate()
+        need, params = est.per_gpu_bytes, est.params
+    flops = 6 * params * tokens if tokens and params else None
+    result = cheapest_fit(
+        need,
+        gpus=q.kw["gpus"],
+        purchases=tuple(purchase or ("ondemand", "spot", "reserved_1y")),
+        headroom=headroom,
+        cloud=cloud,
+        limit=limit,
+        train_flops=flops,
+        mfu=mfu,
+    )
+    return m.GpuPlanOut(
+        need_per_gpu_gib=result.need_per_gpu_gib,
+        gpus=result.gpus,
+        mfu=result.mfu,
+        notes=list(result.notes),
+        fits=[
+            m.FitOut(
+                cloud=f.cloud,
+                instance_type=f.instance_type,
+                region=f.region,
+                gpu=f.gpu,
+                gpu_count=f.gpu_count,
+                gpu_memory_gib=f.gpu_memory_gib,
+                nodes=f.nodes,
+                purchase=f.purchase,
+                price_per_hour=m.money(f.usd_per_hour, f.currency),
+                headroom_gib=f.headroom_gib,
+                train_hours=f.train_hours,
+                train_cost=None if f.train_cost is None else m.money(f.train_cost, f.currency, 2),
+            )
+            for f in result.fits
+        ],
+    )
+
+
+@router.get("/plan/spot", response_model=m.SpotPlanOut, tags=["planners"], summary="Spot or not")
+def plan_spot_route(
+    principal: Auth,
+    # Lower bounds keep hours x price away from floating-point underflow (0.0 cost).
+    hours: Annotated[float, Query(ge=0.001, le=1e6, allow_inf_nan=False)],
+    instance: Annotated[str | None, Query(description="Catalog instance type.")] = None,
+    region: str | None = None,
+    ondemand_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
+    spot_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
+    interruption: Annotated[str | None, Query(description="AWS bucket, e.g. '5-10%'.")] = None,
+    rate: Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)] = None,
+    checkpoint_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 5.0,
+    restart_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 10.0,
+    pools: Annotated[int, Query(ge=1, le=1000)] = 1,
+) -> m.SpotPlanOut:
+    """Spot vs on-demand for one job, as ``mlcost plan spot``."""
+    from mlcost.plan.spot import plan_spot_for
+
+    p = plan_spot_for(
+        hours,
+        instance=instance,
+        region=region,
+        ondemand_price=ondemand_price,
+        spot_price=spot_price,
+        interruption=interruption,
+        rate=rate,
+        checkpoint_minutes=checkpoint_minutes,
+        restart_minutes=restart_minutes,
+        pools=pools,
+    )
+    finite = math.isfinite(p.spot_wall_hours) and math.isfinite(p.saving_pct)
+    return m.SpotPlanOut(
+        work_hours=p.work_hours,
+        interruptions_per_hour=p.interruptions_per_hour,
+        checkpoint_interval_hours=p.checkpoint_interval_hours,
+        young_interval_hours=p.young_interval_hours,
+        daly_interval_hours=p.daly_interval_hours,
+        spot_wall_hours=p.spot_wall_hours if finite else None,
+        spot_cost=m.money(p.spot_cost, p.currency, 2) if finite else None,
+        ondemand_wall_hours=p.ondemand_wall_hours,
+        ondemand_cost=m.money(p.ondemand_cost, p.currency, 2),
+        saving=m.money(p.saving, p.currency, 2) if finite else None,
+        saving_pct=p.saving_pct if finite else None,
+        pools=p.pools,
+        worth_it=p.worth_it,
+        verdict=p.verdict,
+    )
