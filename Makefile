@@ -45,6 +45,8 @@ clean:
 # redis-server backs the Redis cache tests (tests/cache). Each runs on a free loopback port.
 # A Java runtime (Debian's default-jre-headless: OpenJDK 17) runs local Spark for the
 # spark-marked tests (tests/warehouse/test_engines.py).
+# Debian's chromium is the headless browser of the dashboard tests (tests/server/
+# test_dashboard_browser.py, driven by Playwright with executable_path; no browser download).
 # Installed when we may (root with apt); elsewhere those tests are skipped and say so.
 tools:
 	@{ command -v promtool && command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
@@ -56,3 +58,6 @@ tools:
 	@command -v java >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null) \
 		|| echo "java not installed: the Spark tests will be skipped"; }
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+		|| echo "chromium not installed: the dashboard browser tests will be skipped"; }
