@@ -116,8 +116,8 @@ def daily_by(
     model: str | None = None,
     teams: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Daily spend as chart data: ``{"labels": [days], "series": {name: [amounts]},
-    "currency": str, "other_currencies": [...]}``.
+    """Daily spend as chart data: ``{"labels": [days], "series": [{"name", "data": [amounts]}],
+    "currency": str, "other_currencies": [...]}``, from the first day with a charge.
 
     ``series`` is ``"owner"`` (one series per team; for a scoped viewer, its teams and
     ``OTHER_TEAMS``), ``"bucket"`` (GPU used / idle / unmeasured / unallocated of the visible
@@ -151,12 +151,15 @@ def daily_by(
             continue
         values = out.setdefault(str(r["name"]), [0.0] * len(days))
         values[index[r["day"]]] += float(r["v"] or 0)
-    order = sorted(out, key=lambda n: (n in (OTHER_TEAMS, UNALLOCATED), -sum(out[n]), n))
+    if series == "bucket":
+        order = [b for b in GPU_BUCKETS if b in out]
+    else:
+        order = sorted(out, key=lambda n: (n in (OTHER_TEAMS, UNALLOCATED), -sum(out[n]), n))
     # Days before the first charge are not "zero spend" but "no data yet": left off.
     first = min((i for v in out.values() for i, x in enumerate(v) if x), default=0)
     return {
         "labels": [d.isoformat() for d in days[first:]],
-        "series": {n: [round(v, 2) for v in out[n][first:]] for n in order},
+        "series": [{"name": n, "data": [round(v, 2) for v in out[n][first:]]} for n in order],
         "currency": currency,
         "other_currencies": others,
     }
@@ -394,7 +397,7 @@ def model_page(
     daily = daily_by(
         wh, settings.attribution.owner, w.month.start, w.now[1], model=model, teams=teams
     )
-    by_team = {n: round(sum(v), 2) for n, v in daily["series"].items()}
+    by_team = {d["name"]: round(sum(d["data"]), 2) for d in daily["series"]}
     return {
         "window": w,
         "daily": daily,
@@ -418,7 +421,10 @@ def gpu_page(wh: Warehouse, settings: Settings, teams: frozenset[str] | None) ->
         "statements": rows,
         "bars": {
             "labels": [s.owner for s in rows],
-            "series": {b: [round(float(getattr(s, b)), 2) for s in rows] for b in GPU_BUCKETS},
+            "series": [
+                {"name": b, "data": [round(float(getattr(s, b)), 2) for s in rows]}
+                for b in GPU_BUCKETS
+            ],
             "currency": rows[0].currency if rows else "USD",
         },
         "daily": daily_by(wh, key, w.month.start, w.now[1], series="bucket", teams=teams),

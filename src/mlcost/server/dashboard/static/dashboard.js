@@ -1,6 +1,6 @@
 // Draws every <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">:
-// {"kind": "stacked-bar" | "bar" | "line", "labels": [...], "series": {name: [numbers]},
-//  "currency": "USD"}. Data comes from the server; nothing is fetched.
+// {"kind": "stacked-bar" | "bar" | "line", "labels": [...], "series": [{"name", "data": [numbers]}],
+//  "currency": "USD"}, series in drawing order. Data comes from the server; nothing is fetched.
 (function () {
   "use strict";
   const palette = [
@@ -11,6 +11,9 @@
     gpu_used: "#59a14f", gpu_idle: "#e15759", gpu_unmeasured: "#bab0ac",
     gpu_unallocated: "#edc948", "other teams": "#bab0ac", "(unallocated)": "#d3d3d3",
   };
+  const labels = {
+    gpu_used: "used", gpu_idle: "idle", gpu_unmeasured: "unmeasured", gpu_unallocated: "unallocated",
+  };
   function money(value, currency) {
     return value.toLocaleString(undefined, { maximumFractionDigits: 0 }) + " " + currency;
   }
@@ -18,13 +21,12 @@
     const source = document.getElementById(canvas.dataset.chart);
     if (!source) return;
     const spec = JSON.parse(source.textContent);
-    const names = Object.keys(spec.series);
     const kind = spec.kind || "stacked-bar";
     const stacked = kind === "stacked-bar";
-    const datasets = names.map(function (name, i) {
-      const color = fixed[name] || palette[i % palette.length];
+    const datasets = spec.series.map(function (s, i) {
+      const color = fixed[s.name] || palette[i % palette.length];
       return {
-        label: name, data: spec.series[name], backgroundColor: color, borderColor: color,
+        label: labels[s.name] || s.name, data: s.data, backgroundColor: color, borderColor: color,
         fill: false, pointRadius: 0, borderWidth: kind === "line" ? 2 : 0,
       };
     });
