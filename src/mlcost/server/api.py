@@ -187,7 +187,10 @@ def get_spend(
         if scoped is not None and team not in scoped:
             other[currency] += amount
             continue
-        keys = tuple(team if d == TEAM else _text(r[q]) for d, q in zip(dims, query, strict=True))
+        keys = tuple(
+            team if d == TEAM else _text(r[q])
+            for d, q in zip(dims, query[: len(dims)], strict=True)
+        )
         groups[(keys, currency)] += amount
     ordered = sorted(groups.items(), key=lambda kv: (-kv[1], [k or "" for k in kv[0][0]]))
     out = [
