@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from mlcost.config import Settings
+from tests.server.conftest import Demo
 
 pytestmark = pytest.mark.slow
 
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-uvicorn = pytest.importorskip("uvicorn", reason="pip install 'mlcost[server]'")
 
 
 def chromium_path() -> str | None:
@@ -42,76 +38,31 @@ def chromium_path() -> str | None:
 class DashboardServer:
     url: str
     tokens: dict[str, str]
-    month_total: str
-    charted_total: float
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    month: str  # the month on the overview
+    month_total: str  # its total to date, as the page prints it
+    charted_total: float  # every statement of the charted days
 
 
 @pytest.fixture(scope="module")
-def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """The demo organization (40 days from 2026-05-01: May and part of June), ingested,
-    allocated month by month and its insights stored, as `mlcost demo` leaves it."""
-    from mlcost import ingest_focus, open_warehouse
-    from mlcost.attribution import showback
-    from mlcost.demo import generate_demo
-    from mlcost.demo._config import demo_attribution, demo_budgets
-    from mlcost.insights import run_insights, save_findings
-    from mlcost.sources import ingest_auto
-
-    out = tmp_path_factory.mktemp("demo")
-    generate_demo(out, days=40, scale=0.5)
-    url = f"duckdb://{out / 'warehouse.duckdb'}"
-    config = demo_attribution()
-    with open_warehouse(url) as wh:
-        ingest_focus(wh, sorted((out / "billing").glob("*.csv")))
-        ingest_auto(wh, [out / "telemetry", out / "workloads"])
-        for month in ("2026-05", "2026-06"):
-            showback(wh, config, month)
-        save_findings(wh, run_insights(wh, config))
-    budgets, _ = demo_budgets(out)
-    return Settings(warehouse=url, sources={}, attribution=config, budgets=budgets)
-
-
-@pytest.fixture(scope="module")
-def server(demo_settings: Settings) -> Iterator[DashboardServer]:
+def server(demo: Demo, base_url: str) -> DashboardServer:
+    """The API tests' server and demo (tests/server/conftest.py): `mlcost demo` for 10 days
+    of May 2026, its first month allocated, a token per scope."""
     from mlcost import open_warehouse
     from mlcost.attribution import statements
-    from mlcost.server.app import create_app
-    from mlcost.server.auth import create_token
 
-    with open_warehouse(demo_settings.warehouse) as wh:
-        tokens = {
-            name: create_token(wh, [scope], name=name)[1]
-            for name, scope in [("admin", "admin"), ("vision", "read:team:vision")]
-        }
-        # 40 days from 2026-05-01: the latest day is 2026-06-09, so "month to date" is
-        # June 1-9 and the chart runs from the first charge (May 1) through June 9.
-        june = statements(wh, datetime(2026, 6, 1), datetime(2026, 6, 10))
-        charted = statements(wh, datetime(2026, 5, 1), datetime(2026, 6, 10))
-    month_total = sum((s.total for s in june), Decimal(0))
-    app = create_app(demo_settings)
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    yield DashboardServer(
-        url=f"http://127.0.0.1:{port}",
-        tokens=tokens,
-        month_total=f"{month_total:,.2f} USD",
-        charted_total=float(sum((s.total for s in charted), Decimal(0))),
+    with open_warehouse(demo.settings.warehouse, read_only=True) as wh:
+        latest = wh.table("allocated_costs").ChargePeriodStart.max().execute()
+        start = datetime(latest.year, latest.month, 1)
+        end = datetime(latest.year, latest.month, latest.day) + timedelta(days=1)
+        month = statements(wh, start, end)
+    total = sum((s.total for s in month), Decimal(0))
+    return DashboardServer(
+        url=base_url,
+        tokens=demo.tokens,
+        month=f"{start:%Y-%m}",
+        month_total=f"{total:,.2f} USD",
+        charted_total=float(total),  # the demo starts on the 1st: the chart is this month
     )
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +220,7 @@ def test_a_team_token_sees_its_team_and_only_totals_of_the_others(
     assert "may not see team 'search'" in page.inner_text("[role=alert]")
     # Nor through the API with the same login (the cookie): only its own rows and totals.
     api = server.url + "/api/v1"
-    sb = page.request.get(api + "/showback?month=2026-06").json()
+    sb = page.request.get(api + f"/showback?month={server.month}").json()
     assert [s["owner"] for s in sb["statements"]] == ["vision"]
     assert float(sb["other_owners_total"]["amount"]) > 0
     spend = page.request.get(api + "/spend?by=team").json()
@@ -277,7 +228,7 @@ def test_a_team_token_sees_its_team_and_only_totals_of_the_others(
     assert teams == {"vision"}
     owners = {f["owner"] for f in page.request.get(api + "/insights").json()}
     assert owners == {"vision"}
-    assert page.request.get(api + "/showback?month=2026-06&by=project").status == 403
+    assert page.request.get(api + f"/showback?month={server.month}&by=project").status == 403
     assert page.goto(server.url + "/teams/vision").status == 200
 
 
