@@ -232,6 +232,7 @@ class Overview:
     gpu_idle: Decimal
     daily: dict[str, Any]
     allocated: bool
+    previous: bool  # the previous month has allocated spend: else no comparison is shown
     scoped: bool = False
     findings: tuple[Finding, ...] = ()
     budgets: tuple[BudgetStatus, ...] = ()
@@ -324,6 +325,7 @@ def overview(
         gpu_idle=sum((s.gpu_idle for s in seen), Decimal(0)),
         daily=daily_by(wh, key, first.start, w.now[1], teams=teams),
         allocated=bool(now_s or full),
+        previous=bool(full),
         scoped=teams is not None,
         findings=tuple(visible_findings(wh, teams)[:5]),
         budgets=tuple(statuses(wh, budgets)),
