@@ -252,3 +252,39 @@ def test_login_refuses_a_wrong_token_and_logout_forgets_the_cookie(
     page.wait_for_load_state()
     assert page.context.cookies() == []
     assert page.goto(server.url + "/").url.startswith(server.url + "/login")
+
+
+def test_planner_forms_answer_with_the_library_s_figures(
+    open_page: Any, server: DashboardServer
+) -> None:
+    from mlcost.plan.memory import estimate_memory
+    from mlcost.plan.spot import plan_spot, spot_inputs
+
+    page = open_page(server.tokens["vision"])  # the planners need no team scope
+    page.goto(server.url + "/planner")
+    page.select_option("select[name=model]", "mistral-7b")
+    page.select_option("select[name=mode]", "qlora")
+    page.fill("input[name=seq]", "4096")
+    page.click("button:text-is('Estimate')")
+    page.wait_for_load_state()
+    est = estimate_memory("mistral-7b", mode="qlora", seq=4096)
+    assert page.inner_text("#memory-result h2") == f"{est.per_gpu_gib:.1f} GiB per GPU"
+    assert page.locator("#memory-result table.fits tbody tr").count() > 0
+
+    page.fill("input[name=hours]", "100")
+    page.fill("input[name=instance]", "g5.xlarge")
+    page.click("button:text-is('Compare')")
+    page.wait_for_load_state()
+    ondemand, spot, rate = spot_inputs(instance="g5.xlarge")
+    expected = plan_spot(
+        work_hours=100,
+        ondemand_usd_per_hour=ondemand,
+        spot_usd_per_hour=spot,
+        interruptions_per_hour=rate,
+    )
+    assert page.inner_text("#spot-result b") == expected.verdict
+
+    # A wrong entry answers 400 with the library's message, naming the way out.
+    response = page.goto(server.url + "/planner?tool=spot&instance=p9.huge&hours=5")
+    assert response.status == 400
+    assert "p9.huge" in page.inner_text("[role=alert]")
