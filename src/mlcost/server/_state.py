@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
@@ -63,16 +63,26 @@ class Reader:
         finally:
             wh.close()
 
-    def cached(self, key: Hashable, compute: Callable[[Warehouse], T]) -> T:
-        """``compute(warehouse)``, reused while the warehouse file is unchanged."""
+    def peek(self, key: Hashable) -> tuple[bool, Any]:
+        """(True, value) when ``key`` is cached for the current data, else (False, None)."""
+        stamp = self.stamp()
+        if stamp is None:
+            return False, None
+        with self._lock:
+            if (stamp, key) in self._cache:
+                return True, self._cache[(stamp, key)]
+        return False, None
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, reused while the warehouse file is unchanged."""
         stamp = self.stamp()
         if stamp is not None:
             with self._lock:
                 if (stamp, key) in self._cache:
                     self._cache.move_to_end((stamp, key))
                     return self._cache[(stamp, key)]  # type: ignore[return-value]
-        with self.open() as wh:
-            value = compute(wh)
+        value = compute()
+        # A write during compute() may or may not be in the value: keep it only if none was.
         if stamp is not None and stamp == self.stamp():
             with self._lock:
                 self._cache[(stamp, key)] = value
@@ -80,8 +90,21 @@ class Reader:
                     self._cache.popitem(last=False)
         return value
 
+    def cached(self, key: Hashable, compute: Callable[[Warehouse], T]) -> T:
+        """``compute(warehouse)`` on a read-only open, reused while the file is unchanged."""
+
+        def run() -> T:
+            with self.open() as wh:
+                return compute(wh)
+
+        return self.memo(key, run)
+
     def principal(self, token: str) -> Principal | None:
         from mlcost.server.auth import authenticate
 
-        digest = hashlib.sha256(token.encode("utf-8")).hexdigest()
-        return self.cached(("token", digest), lambda wh: authenticate(wh, token))
+        return self.cached(token_key(token), lambda wh: authenticate(wh, token))
+
+
+def token_key(token: str) -> tuple[str, str]:
+    """The cache key of a presented token (its hash: secrets are not kept in memory maps)."""
+    return ("token", hashlib.sha256(token.encode("utf-8")).hexdigest())

@@ -8,19 +8,21 @@ become 400 answers that name the parameter and the fix (see ``app._add_error_han
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from mlcost.server import models as m
 from mlcost.server._teams import TEAM, Teams, learn_teams
 from mlcost.server.auth import (
     Principal,
-    current_principal,
+    authorized,
     list_tokens,
     require_admin,
     require_read_all,
@@ -35,17 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["router"]
 
 T = TypeVar("T")
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": m.Error, "description": text}
-    for code, text in (
-        (400, "A parameter names something that does not exist; the message says the fix."),
-        (401, "No token, or an unknown or revoked one."),
-        (403, "The token's scopes do not allow this."),
-        (503, "The warehouse cannot be opened (missing, or locked by a writer)."),
-    )
-}
-router = APIRouter(responses=_ERRORS)
-Auth = Annotated[Principal, Depends(current_principal)]
+router = APIRouter(responses=m.ERROR_RESPONSES)
+Auth = Annotated[Principal, Depends(authorized)]
 Metric = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Most rows to return.")]
@@ -136,7 +129,7 @@ def _dimensions(by: str) -> list[str]:
 
 
 @router.get("/spend", response_model=m.SpendOut, tags=["spend"], summary="Spend by dimensions")
-def get_spend(
+async def get_spend(
     request: Request,
     principal: Auth,
     by: Annotated[
@@ -155,15 +148,38 @@ def get_spend(
         date | None, Query(alias="to", description="Charges before this day (exclusive).")
     ] = None,
     limit: Limit = 1000,
-) -> m.SpendOut:
+) -> Response:
     """:func:`mlcost.spend` grouped by ``by``, largest first. A team token gets its own
     teams' rows plus one ``other_teams`` row per currency with everything else."""
-    from mlcost.spending import spend
-
     if start is not None and end is not None and start >= end:
         raise _bad("from", f"{start} is not before to={end}; give from < to (to is exclusive).")
     dims = _dimensions(by)
     scoped = principal.teams
+    # The answer is cached as JSON per question and readable teams: the main endpoint of
+    # dashboards and scripts answers a repeated question without a query or a re-validation.
+    key = ("spend-json", tuple(dims), metric, start, end, limit, scoped)
+    reader = _reader(request)
+    found, body = reader.peek(key)
+    if not found:
+        body = await run_in_threadpool(
+            reader.memo,
+            key,
+            lambda: _spend(request, dims, scoped, metric, start, end, limit).model_dump_json(),
+        )
+    return Response(content=body, media_type="application/json")
+
+
+def _spend(
+    request: Request,
+    dims: list[str],
+    scoped: frozenset[str] | None,
+    metric: str,
+    start: date | None,
+    end: date | None,
+    limit: int,
+) -> m.SpendOut:
+    from mlcost.spending import spend
+
     teams = _teams(request) if TEAM in dims or scoped is not None else None
     query = [teams.dimension if d == TEAM and teams else d for d in dims]
     team_column = None
@@ -751,18 +767,19 @@ def plan_spot_route(
         restart_minutes=restart_minutes,
         pools=pools,
     )
+    finite = math.isfinite(p.spot_wall_hours) and math.isfinite(p.saving_pct)
     return m.SpotPlanOut(
         work_hours=p.work_hours,
         interruptions_per_hour=p.interruptions_per_hour,
         checkpoint_interval_hours=p.checkpoint_interval_hours,
         young_interval_hours=p.young_interval_hours,
         daly_interval_hours=p.daly_interval_hours,
-        spot_wall_hours=p.spot_wall_hours,
-        spot_cost=m.money(p.spot_cost, p.currency, 2),
+        spot_wall_hours=p.spot_wall_hours if finite else None,
+        spot_cost=m.money(p.spot_cost, p.currency, 2) if finite else None,
         ondemand_wall_hours=p.ondemand_wall_hours,
         ondemand_cost=m.money(p.ondemand_cost, p.currency, 2),
-        saving=m.money(p.saving, p.currency, 2),
-        saving_pct=p.saving_pct,
+        saving=m.money(p.saving, p.currency, 2) if finite else None,
+        saving_pct=p.saving_pct if finite else None,
         pools=p.pools,
         worth_it=p.worth_it,
         verdict=p.verdict,

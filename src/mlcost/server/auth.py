@@ -36,6 +36,7 @@ __all__ = [
     "Principal",
     "TokenInfo",
     "authenticate",
+    "authorized",
     "create_token",
     "current_principal",
     "list_tokens",
@@ -194,6 +195,17 @@ def presented_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status_code=401, detail=detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+_NO_TOKEN = (
+    "An API token is required: send 'Authorization: Bearer <token>' "
+    "(create one with `mlcost tokens create --scope read:all`)."
+)
+_BAD_TOKEN = "Unknown or revoked API token. See: mlcost tokens list"
+
+
 def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the request's principal, or 401 without a valid token."""
     state = request.app.state
@@ -201,19 +213,30 @@ def current_principal(request: Request) -> Principal:
         return LOCAL
     token = presented_token(request)
     if token is None:
-        raise HTTPException(
-            status_code=401,
-            detail="An API token is required: send 'Authorization: Bearer <token>' "
-            "(create one with `mlcost tokens create --scope read:all`).",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized(_NO_TOKEN)
     principal: Principal | None = state.reader.principal(token)
     if principal is None:
-        raise HTTPException(
-            status_code=401,
-            detail="Unknown or revoked API token. See: mlcost tokens list",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise _unauthorized(_BAD_TOKEN)
+    return principal
+
+
+async def authorized(request: Request) -> Principal:
+    """:func:`current_principal` for the event loop: a token already checked against the
+    current warehouse costs no thread hop; a new one is checked in the thread pool."""
+    from starlette.concurrency import run_in_threadpool
+
+    from mlcost.server._state import token_key
+
+    state = request.app.state
+    token = presented_token(request)
+    if state.no_auth or token is None:
+        return current_principal(request)
+    found, principal = state.reader.peek(token_key(token))
+    if not found:
+        return await run_in_threadpool(current_principal, request)
+    if principal is None:
+        raise _unauthorized(_BAD_TOKEN)
+    assert isinstance(principal, Principal)
     return principal
 
 

@@ -27,7 +27,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mlcost.server.auth import Principal, current_principal, require_read_all
+from mlcost.server.auth import Principal, authorized, require_read_all
+from mlcost.server.models import ERROR_RESPONSES
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
@@ -173,10 +174,11 @@ def _registry(request: Request) -> CollectorRegistry:
     tags=["server"],
     summary="Prometheus metrics (read:all)",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "OpenMetrics text"}},
+    responses={
+        **ERROR_RESPONSES,
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"},
+    },
 )
-def metrics(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> Response:
+def metrics(request: Request, principal: Annotated[Principal, Depends(authorized)]) -> Response:
     require_read_all(principal)
     return Response(generate_latest(_registry(request)), media_type=CONTENT_TYPE_LATEST)

@@ -7,13 +7,14 @@ full precision, so they equal :func:`mlcost.spend` digit for digit.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 __all__ = [
+    "ERROR_RESPONSES",
     "Alert",
     "AuditEntry",
     "BudgetOut",
@@ -34,6 +35,14 @@ __all__ = [
     "ViolationOut",
     "money",
 ]
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# The warehouse keeps naive UTC timestamps; RFC 3339 (OpenAPI's date-time) needs the offset.
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Money(BaseModel):
@@ -58,6 +67,17 @@ class Error(BaseModel):
     detail: str = Field(description="What went wrong and how to fix it.")
 
 
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error, "description": text}
+    for code, text in (
+        (400, "A parameter names something that does not exist; the message says the fix."),
+        (401, "No token, or an unknown or revoked one."),
+        (403, "The token's scopes do not allow this."),
+        (503, "The warehouse cannot be opened (missing, or locked by a writer)."),
+    )
+}
+
+
 class Me(BaseModel):
     token_id: str
     scopes: list[str]
@@ -69,8 +89,8 @@ class TokenOut(BaseModel):
     token_id: str
     name: str
     scopes: list[str]
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDatetime
+    revoked_at: UtcDatetime | None
 
 
 class SpendRow(BaseModel):
@@ -160,7 +180,7 @@ class Alert(BaseModel):
     amount: Money | None
     limit: Money | None
     message: str
-    created_at: datetime
+    created_at: UtcDatetime
     delivered: bool = Field(description="Sent on every channel.")
 
 
@@ -173,7 +193,7 @@ class ViolationOut(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    acted_at: datetime
+    acted_at: UtcDatetime
     actor: str
     policy: str
     resource_id: str
@@ -258,12 +278,15 @@ class SpotPlanOut(BaseModel):
     checkpoint_interval_hours: float
     young_interval_hours: float
     daly_interval_hours: float
-    spot_wall_hours: float
-    spot_cost: Money
+    spot_wall_hours: float | None = Field(
+        description="Null (also spot_cost, saving, saving_pct): interrupted so often that the "
+        "job is not expected to finish on spot."
+    )
+    spot_cost: Money | None
     ondemand_wall_hours: float
     ondemand_cost: Money
-    saving: Money
-    saving_pct: float
+    saving: Money | None
+    saving_pct: float | None
     pools: int
     worth_it: bool
     verdict: str
