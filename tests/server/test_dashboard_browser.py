@@ -288,3 +288,20 @@ def test_planner_forms_answer_with_the_library_s_figures(
     response = page.goto(server.url + "/planner?tool=spot&instance=p9.huge&hours=5")
     assert response.status == 400
     assert "p9.huge" in page.inner_text("[role=alert]")
+
+
+def test_no_auth_mode_shows_the_pages_without_a_login(browser: Any, demo: Demo) -> None:
+    from tests.server.conftest import serving
+
+    with serving(demo.settings, no_auth=True) as url:
+        ctx = browser.new_context()
+        try:
+            offline = Offline(url)
+            ctx.route("**/*", offline)
+            page = ctx.new_page()
+            assert page.goto(url + "/teams/search").status == 200
+            assert page.url == url + "/teams/search"
+            assert page.locator("text=Log out").count() == 0  # no session to end
+            assert offline.blocked == []
+        finally:
+            ctx.close()

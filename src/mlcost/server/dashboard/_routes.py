@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -104,7 +105,13 @@ def _render(
     if p is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-    base = {"principal": p, "who": _who(p), "page": page, "title": page.capitalize()}
+    base = {
+        "principal": p,
+        "who": _who(p),
+        "page": page,
+        "title": page.capitalize(),
+        "logout": not request.app.state.no_auth,  # no-auth mode has no session to end
+    }
     try:
         values = build(p, _settings(request))
     except _Denied as d:
@@ -156,7 +163,8 @@ async def login(request: Request) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/"])[0])
-    if not token or _with_token(request, token) is None:
+    # The first check of a token reads the warehouse: not on the event loop.
+    if not token or await run_in_threadpool(_with_token, request, token) is None:
         ctx = {
             "title": "Log in",
             "next": target,
