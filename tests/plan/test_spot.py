@@ -85,3 +85,9 @@ def test_bad_input() -> None:
         plan_spot(
             work_hours=-1, ondemand_usd_per_hour=1, spot_usd_per_hour=1, interruptions_per_hour=0.1
         )
+
+
+def test_a_job_interrupted_far_more_often_than_it_checkpoints_never_finishes() -> None:
+    # e^(restart / MTBI) overflows a float: the expected time is infinite, not an error.
+    # (Found by schemathesis through /api/v1/plan/spot.)
+    assert expected_hours(900_000, 16.0, 16.0, 18.7, 1 / 74.4) == float("inf")

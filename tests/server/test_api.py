@@ -23,7 +23,14 @@ TEAM_DATA = [
     "/api/v1/alerts",
 ]
 READ_ALL_ONLY = ["/api/v1/policies/check", "/api/v1/policies/audit", "/metrics"]
-EVERY_ROUTE = [*TEAM_DATA, *READ_ALL_ONLY, "/api/v1/me", "/api/v1/tokens", "/api/v1/catalog/gpus"]
+EVERY_ROUTE = [
+    *TEAM_DATA,
+    *READ_ALL_ONLY,
+    "/api/v1/me",
+    "/api/v1/tokens",
+    "/api/v1/catalog/gpus",
+    "/openapi.json",
+]
 
 
 def get(base_url: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
@@ -210,10 +217,25 @@ def test_catalog_and_planners_answer_with_money(base_url: str, demo: Demo) -> No
     assert spot["spot_cost"]["currency"] == "USD" and isinstance(spot["worth_it"], bool)
 
 
-def test_the_openapi_schema_is_precise(base_url: str) -> None:
-    schema = httpx.get(f"{base_url}/openapi.json").json()
+def test_the_openapi_schema_is_precise(base_url: str, demo: Demo) -> None:
+    assert get(base_url, "/openapi.json").status_code == 401
+    assert get(base_url, "/docs").status_code == 404  # Swagger UI would load a CDN script
+    schema = get(base_url, "/openapi.json", demo.tokens["search"]).json()
+    assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/healthz"]["get"]["security"] == []
     money = schema["components"]["schemas"]["Money"]
     assert money["properties"]["amount"]["type"] == "string"
     spend_op = schema["paths"]["/api/v1/spend"]["get"]
     assert {p["name"] for p in spend_op["parameters"]} >= {"by", "metric", "from", "to"}
     assert "401" in spend_op["responses"] and "403" in spend_op["responses"]
+
+
+def test_a_token_revoked_while_serving_stops_on_its_next_request(base_url: str, demo: Demo) -> None:
+    from mlcost.server.auth import create_token, revoke_token
+
+    with open_warehouse(demo.settings.warehouse) as wh:
+        info, secret = create_token(wh, ["read:team:vision"], "short-lived")
+    assert get(base_url, "/api/v1/me", secret).json()["teams"] == ["vision"]
+    with open_warehouse(demo.settings.warehouse) as wh:
+        revoke_token(wh, info.token_id)
+    assert get(base_url, "/api/v1/me", secret).status_code == 401

@@ -32,8 +32,8 @@ CHECKS = [
 ]
 
 
-def _operations(base_url: str) -> list[Any]:
-    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+def _operations(base_url: str, token: str) -> list[Any]:
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json", headers=bearer(token))
     return [result.ok() for result in schema.get_all_operations()]
 
 
@@ -59,7 +59,7 @@ def _fuzz(operation: Any, mode: Any, headers: dict[str, str], examples: int) -> 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=str)
 def test_every_operation_conforms(base_url: str, demo: Demo, mode: Any) -> None:
-    operations = _operations(base_url)
+    operations = _operations(base_url, demo.tokens["search"])
     assert {op.path for op in operations} >= {"/api/v1/spend", "/metrics", "/healthz"}
     for operation in operations:
         _fuzz(operation, mode, bearer(demo.tokens["search"]), 20)

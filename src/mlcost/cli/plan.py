@@ -203,21 +203,16 @@ def spot(
     deadline_hours: float | None,
 ) -> None:
     """Spot vs on-demand: expected cost and time, optimal checkpoint interval (Young/Daly)."""
-    from mlcost.plan.spot import plan_spot, spot_inputs
+    from mlcost.plan.spot import plan_spot_for
 
-    ondemand_price, spot_price, rate = spot_inputs(
+    result = plan_spot_for(
+        hours,
         instance=instance,
         region=region,
         ondemand_price=ondemand_price,
         spot_price=spot_price,
         interruption=interruption,
         rate=rate,
-    )
-    result = plan_spot(
-        work_hours=hours,
-        ondemand_usd_per_hour=ondemand_price,
-        spot_usd_per_hour=spot_price,
-        interruptions_per_hour=rate,
         checkpoint_minutes=checkpoint_minutes,
         restart_minutes=restart_minutes,
         capacity_wait_minutes=capacity_wait_minutes,

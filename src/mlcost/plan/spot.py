@@ -32,9 +32,9 @@ __all__ = [
     "daly_interval",
     "expected_hours",
     "plan_spot",
+    "plan_spot_for",
     "rate_from_bucket",
     "simulate",
-    "spot_inputs",
     "young_interval",
 ]
 
@@ -79,9 +79,13 @@ def expected_hours(work: float, tau: float, c: float, r: float, mtbi: float) -> 
     """Expected wall hours for ``work`` hours split into segments of ``tau`` (closed form)."""
     if math.isinf(mtbi):
         return work + c * math.ceil(work / tau)
-    return sum(
-        n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi) for t, n in _segments(work, tau)
-    )
+    try:
+        return sum(
+            n * mtbi * math.exp(r / mtbi) * math.expm1((t + c) / mtbi)
+            for t, n in _segments(work, tau)
+        )
+    except OverflowError:  # e^(x) past 1.8e308: the job is not expected to finish
+        return math.inf
 
 
 def simulate(
@@ -109,7 +113,8 @@ def simulate(
     return [float(v) for v in total]
 
 
-def spot_inputs(
+def plan_spot_for(
+    work_hours: float,
     *,
     instance: str | None = None,
     region: str | None = None,
@@ -117,9 +122,11 @@ def spot_inputs(
     spot_price: float | None = None,
     interruption: str | None = None,
     rate: float | None = None,
-) -> tuple[float, float, float]:
-    """(on-demand USD/h, spot USD/h, interruptions per hour) from an instance type's catalog
-    offers, where the caller did not give them; the most common interruption bucket wins."""
+    **options: Any,
+) -> SpotPlan:
+    """:func:`plan_spot` with what the caller did not give taken from an instance type's
+    catalog offers: its prices and its most common interruption bucket. ``options`` go to
+    :func:`plan_spot` (checkpoint_minutes, restart_minutes, pools, ...)."""
     from mlcost.catalog import hourly_price, offers
 
     if instance is not None:
@@ -140,7 +147,13 @@ def spot_inputs(
         if interruption is None:
             raise InvalidInput("no interruption rate", fix="give --interruption BUCKET or --rate")
         rate = rate_from_bucket(interruption)
-    return ondemand_price, spot_price, rate
+    return plan_spot(
+        work_hours=work_hours,
+        ondemand_usd_per_hour=ondemand_price,
+        spot_usd_per_hour=spot_price,
+        interruptions_per_hour=rate,
+        **options,
+    )
 
 
 @dataclass(frozen=True)

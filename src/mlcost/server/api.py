@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Callable, Hashable
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
@@ -473,16 +474,7 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     settings = _settings(request)
     with _reader(request).open() as wh:
         found = check(wh, settings.policies, budgets=settings.budgets)
-    return [
-        m.ViolationOut(
-            policy=v.policy,
-            resource_id=v.resource_id,
-            action=v.action,
-            executor=v.executor,
-            reason=v.reason,
-        )
-        for v in found
-    ]
+    return [m.ViolationOut(**asdict(v)) for v in found]
 
 
 def _audit(wh: Warehouse) -> list[dict[str, Any]]:
@@ -507,7 +499,6 @@ def get_audit(request: Request, principal: Auth, limit: Limit = 100) -> list[m.A
 # -- catalog -------------------------------------------------------------------------------
 
 Purchase = Literal["ondemand", "spot", "reserved_1y"]
-Positive = Annotated[float, Query(gt=0, le=1e9, allow_inf_nan=False)]
 
 
 @router.get("/catalog/gpus", response_model=list[m.GpuListingOut], tags=["catalog"], summary="GPUs")
@@ -685,7 +676,7 @@ def plan_gpu(
     cloud: str | None = None,
     headroom: Annotated[float, Query(ge=0, lt=1)] = 0.05,
     tokens: Annotated[float | None, Query(gt=0, le=1e16, allow_inf_nan=False)] = None,
-    mfu: Annotated[float, Query(gt=0, le=1)] = 0.40,
+    mfu: Annotated[float, Query(ge=0.01, le=1)] = 0.40,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> m.GpuPlanOut:
     """Cheapest instances that fit, per purchase option, with cost-to-train when ``tokens``
@@ -736,11 +727,12 @@ def plan_gpu(
 @router.get("/plan/spot", response_model=m.SpotPlanOut, tags=["planners"], summary="Spot or not")
 def plan_spot_route(
     principal: Auth,
-    hours: Annotated[float, Query(gt=0, le=1e6, allow_inf_nan=False)],
+    # Lower bounds keep hours x price away from floating-point underflow (0.0 cost).
+    hours: Annotated[float, Query(ge=0.001, le=1e6, allow_inf_nan=False)],
     instance: Annotated[str | None, Query(description="Catalog instance type.")] = None,
     region: str | None = None,
-    ondemand_price: Annotated[float | None, Query(gt=0, le=1e6, allow_inf_nan=False)] = None,
-    spot_price: Annotated[float | None, Query(gt=0, le=1e6, allow_inf_nan=False)] = None,
+    ondemand_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
+    spot_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
     interruption: Annotated[str | None, Query(description="AWS bucket, e.g. '5-10%'.")] = None,
     rate: Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)] = None,
     checkpoint_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 5.0,
@@ -748,21 +740,16 @@ def plan_spot_route(
     pools: Annotated[int, Query(ge=1, le=1000)] = 1,
 ) -> m.SpotPlanOut:
     """Spot vs on-demand for one job, as ``mlcost plan spot``."""
-    from mlcost.plan.spot import plan_spot, spot_inputs
+    from mlcost.plan.spot import plan_spot_for
 
-    ondemand, spot, per_hour = spot_inputs(
+    p = plan_spot_for(
+        hours,
         instance=instance,
         region=region,
         ondemand_price=ondemand_price,
         spot_price=spot_price,
         interruption=interruption,
         rate=rate,
-    )
-    p = plan_spot(
-        work_hours=hours,
-        ondemand_usd_per_hour=ondemand,
-        spot_usd_per_hour=spot,
-        interruptions_per_hour=per_hour,
         checkpoint_minutes=checkpoint_minutes,
         restart_minutes=restart_minutes,
         pools=pools,

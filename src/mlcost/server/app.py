@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from mlcost.errors import InvalidInput, MlcostError, NotFound, WarehouseError
+from mlcost.server.auth import Principal, authorized
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
@@ -45,11 +46,16 @@ def create_app(settings: Settings, *, no_auth: bool = False) -> FastAPI:
     from mlcost.server import api, metrics
     from mlcost.server._state import Reader
 
+    # The schema needs a token like everything but /healthz; no Swagger / ReDoc pages (they
+    # load their scripts from a CDN, and the server must work offline).
     app = FastAPI(
         title="mlcost",
         version=_version(),
         description="Where the ML money goes: spend, showback, insights, budgets, policies, "
         "catalog and planners. Send `Authorization: Bearer <token>` (mlcost tokens create).",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.warehouse_url = settings.warehouse
@@ -59,6 +65,10 @@ def create_app(settings: Settings, *, no_auth: bool = False) -> FastAPI:
     @app.get("/healthz", tags=["server"], summary="Liveness: answers without a token")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(principal: Annotated[Principal, Depends(authorized)]) -> JSONResponse:
+        return JSONResponse(_schema(app))
 
     app.include_router(api.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
@@ -72,6 +82,23 @@ def create_app(settings: Settings, *, no_auth: bool = False) -> FastAPI:
     else:
         app.include_router(dashboard.router)
     return app
+
+
+def _schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI schema, with the bearer token every operation but /healthz needs."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "bearer": {"type": "http", "scheme": "bearer", "description": "mlcost tokens create"}
+        }
+        schema["security"] = [{"bearer": []}]
+        schema["paths"]["/healthz"]["get"]["security"] = []
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def _add_error_handlers(app: FastAPI) -> None:
