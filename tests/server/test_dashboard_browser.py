@@ -258,7 +258,7 @@ def test_planner_forms_answer_with_the_library_s_figures(
     open_page: Any, server: DashboardServer
 ) -> None:
     from mlcost.plan.memory import estimate_memory
-    from mlcost.plan.spot import plan_spot, spot_inputs
+    from mlcost.plan.spot import plan_spot_for
 
     page = open_page(server.tokens["vision"])  # the planners need no team scope
     page.goto(server.url + "/planner")
@@ -275,13 +275,7 @@ def test_planner_forms_answer_with_the_library_s_figures(
     page.fill("input[name=instance]", "g5.xlarge")
     page.click("button:text-is('Compare')")
     page.wait_for_load_state()
-    ondemand, spot, rate = spot_inputs(instance="g5.xlarge")
-    expected = plan_spot(
-        work_hours=100,
-        ondemand_usd_per_hour=ondemand,
-        spot_usd_per_hour=spot,
-        interruptions_per_hour=rate,
-    )
+    expected = plan_spot_for(100, instance="g5.xlarge")
     assert page.inner_text("#spot-result b") == expected.verdict
 
     # A wrong entry answers 400 with the library's message, naming the way out.

@@ -70,15 +70,13 @@ def _memory(form: dict[str, Any]) -> dict[str, Any]:
 
 def _spot(form: dict[str, Any]) -> dict[str, Any]:
     """Prices and the interruption rate from the catalog, as ``mlcost plan spot --instance``."""
-    from mlcost.plan.spot import plan_spot, spot_inputs
+    from mlcost.plan.spot import plan_spot_for
 
-    ondemand, spot, rate = spot_inputs(instance=form["instance"], region=form["region"])
     return {
-        "spot": plan_spot(
-            work_hours=form["hours"],
-            ondemand_usd_per_hour=ondemand,
-            spot_usd_per_hour=spot,
-            interruptions_per_hour=rate,
+        "spot": plan_spot_for(
+            form["hours"],
+            instance=form["instance"],
+            region=form["region"],
             checkpoint_minutes=form["checkpoint_minutes"],
             restart_minutes=form["restart_minutes"],
         )
