@@ -47,6 +47,8 @@ clean:
 # spark-marked tests (tests/warehouse/test_engines.py).
 # Slurm's daemons and client (slurm-wlm: slurmctld, slurmd, slurm-client) run a one-node
 # cluster on loopback for tests/policies/test_slurm_cluster.py (auth/none, a config in a temp dir).
+# Debian's chromium is the headless browser of the dashboard tests (tests/server/
+# test_dashboard_browser.py, driven by Playwright with executable_path; no browser download).
 # Installed when we may (root with apt); elsewhere those tests are skipped and say so.
 tools:
 	@{ command -v promtool && command -v prometheus; } >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
@@ -61,3 +63,6 @@ tools:
 	@command -v slurmctld >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client >/dev/null) \
 		|| echo "Slurm not installed: the Slurm cluster test will be skipped"; }
+	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
+		|| echo "chromium not installed: the dashboard browser tests will be skipped"; }
