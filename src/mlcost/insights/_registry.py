@@ -21,6 +21,7 @@ __all__ = ["DETECTORS", "load_findings", "run_insights", "save_findings"]
 # detector name -> "module:function(ctx) -> list[Finding]"; one module per detector.
 DETECTORS: dict[str, str] = {
     "anomaly": "mlcost.insights.anomaly:detect_anomalies",
+    "commitment": "mlcost.insights.commitment:detect_commitments",
     "data_transfer": "mlcost.insights.transfer:detect_transfer",
     "idle_gpu": "mlcost.insights.idle:detect_idle",
     "overprovisioned_endpoint": "mlcost.insights.endpoint:detect_overprovisioned",
