@@ -262,6 +262,23 @@ def _v6() -> list[str]:
     ]
 
 
+def _v8() -> list[str]:
+    # Metric history of experiment-tracker runs (issue 7, early stopping): one row per logged
+    # value, so a detector can see where a run's validation metric stopped improving. A newer
+    # load of a run replaces its rows (like workloads). Version 7 is another change's number.
+    return [
+        """CREATE TABLE run_metrics (
+            workload_id VARCHAR NOT NULL,     -- workloads.workload_id of the run
+            key VARCHAR NOT NULL,             -- metric name, e.g. 'eval_loss'
+            step BIGINT,                      -- training step, when logged
+            time TIMESTAMP,                   -- when logged, UTC
+            value DOUBLE NOT NULL,
+            source VARCHAR NOT NULL,
+            ingest_id BIGINT NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -271,6 +288,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "allocated_costs (FOCUS 1.3 split cost allocation shape)", _v4),
     Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
     Migration(6, "recommendations (insights, keyed by a stable finding id)", _v6),
+    Migration(8, "run_metrics (metric history of tracker runs, for early stopping)", _v8),
 )
 LATEST = MIGRATIONS[-1].version
 
