@@ -148,7 +148,7 @@ def _finding(
     if plateau is None:
         return None
     start, end = run["start"], run["end"]
-    duration = (end - start).total_seconds()
+    duration = float((end - start).total_seconds())
     if duration <= 0:
         return None
     times = _times(points, start, end)
