@@ -38,6 +38,7 @@ KIND_MAP: dict[str, tuple[str, str | None]] = {
     "oversized_gpu": ("rightsize", None),
     "cross_region_transfer": ("data_transfer", None),
     "spend_anomaly": ("anomaly", None),
+    "early_stop": ("early_stop", None),
     "untagged_share": ("untagged", None),
 }
 

@@ -51,21 +51,27 @@ def test_burst_is_an_anomaly_with_its_root_cause(wh: Warehouse) -> None:
 
 
 def test_small_bump_is_under_the_impact_floor(wh: Warehouse) -> None:
-    # Near-miss: 500 USD extra on a 2,000 USD day is 25 % of its baseline, under the 40 %
-    # relative floor (over the 500 USD absolute one).
-    put(wh, "cost_line_items", [*_steady(), _day("tiny", 500, 19)])
+    # Near-miss: 900 USD extra on a 2,000 USD day: under the 1,000 USD absolute floor.
+    put(wh, "cost_line_items", [*_steady(), _day("tiny", 900, 19)])
+    assert detect_anomalies(Context(wh)) == []
+
+
+def test_bump_under_the_relative_floor_of_a_large_team(wh: Warehouse) -> None:
+    # Near-miss: 1,500 USD extra on a 5,000 USD day is 30 %, under the 40 % relative floor.
+    rows = [_day("trainer", 5000 + (d % 3) * 10, d) for d in range(DAYS)]
+    put(wh, "cost_line_items", [*rows, _day("extra", 1500, 19)])
     assert detect_anomalies(Context(wh)) == []
 
 
 def test_small_team_burst_clears_the_relative_floor(wh: Warehouse) -> None:
-    # A team that spends 200 USD a day spends 800 on day 19: 600 USD over (>= 500 USD and
-    # 300 % of its baseline). The absolute floor alone would hide it behind a large team.
+    # A team that spends 200 USD a day spends 1,400 on day 19: 1,200 USD over (>= 1,000 USD
+    # and 600 % of its baseline).
     rows = [_day("nb", 200, d, team="research") for d in range(DAYS)]
-    put(wh, "cost_line_items", [*_steady(), *rows, _day("gpu-burst", 600, 19, team="research")])
+    put(wh, "cost_line_items", [*_steady(), *rows, _day("gpu-burst", 1200, 19, team="research")])
     [f] = detect_anomalies(Context(wh))
     assert f.owner == "research" and f.resource_id == "gpu-burst"
-    assert f.evidence["excess"] == 600 and f.evidence["baseline"] == 200
-    assert float(f.monthly_saving.expected) == 600.0
+    assert f.evidence["excess"] == 1200 and f.evidence["baseline"] == 200
+    assert float(f.monthly_saving.expected) == 1200.0
 
 
 def test_two_weeks_are_enough_for_a_burst(wh: Warehouse) -> None:

@@ -10,7 +10,7 @@ usage (two of each weekday). Neighbouring days over one spread and the relative 
 the event, so a burst that starts late in a day is counted whole. The minimum-impact floor is
 absolute and relative, as AWS Cost Anomaly Detection's "impact >= X USD and impact >= Y %":
 an event is reported when its total excess is at least ``MIN_IMPACT`` USD **and** at least
-``MIN_IMPACT_SHARE`` of the baseline of its days (a 600 USD day is a large event for a team
+``MIN_IMPACT_SHARE`` of the baseline of its days (1,200 USD more is a large event for a team
 that spends 200 USD a day and none for one that spends 20,000).
 
 Root cause, ranked by money as AWS Cost Anomaly Detection reports it: for each dimension
@@ -35,7 +35,7 @@ __all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalie
 
 SIGMAS = 3.0
 MIN_RELATIVE = 0.2
-MIN_IMPACT = 500.0  # USD: an event's total excess, and the part its spike resources explain
+MIN_IMPACT = 1000.0  # USD: an event's total excess, and the part its spike resources explain
 MIN_IMPACT_SHARE = 0.4  # of the baseline of the event's days
 LEVEL_SHIFT_DAYS = 7
 # Two of each weekday, so every day has a same-weekday baseline (AWS Cost Anomaly Detection
@@ -100,7 +100,7 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
 def over_floor(event: Sequence[tuple[date, float, float]]) -> bool:
     """The minimum-impact floor: excess >= MIN_IMPACT USD and >= MIN_IMPACT_SHARE of baseline.
 
-    >>> over_floor([(date(2026, 5, 4), 800.0, 200.0)])  # 600 USD over a 200 USD day
+    >>> over_floor([(date(2026, 5, 4), 1400.0, 200.0)])  # 1,200 USD over a 200 USD day
     True
     >>> over_floor([(date(2026, 5, 4), 20_600.0, 20_000.0)])  # 3 % of a large baseline
     False
