@@ -92,10 +92,11 @@ def _committed_ratio(provider: str | None, instance: str, region: str | None) ->
     if here:
         o = here[0]
         assert o.reserved_1y_usd_per_hour and o.ondemand_usd_per_hour
+        where = ", ".join(filter(None, (o.region, o.price_date)))
         return (
             o.reserved_1y_usd_per_hour / o.ondemand_usd_per_hour,
             f"catalog reserved_1y {o.reserved_1y_usd_per_hour} / on-demand "
-            f"{o.ondemand_usd_per_hour} USD/h ({o.region}, {o.price_date})",
+            f"{o.ondemand_usd_per_hour} USD/h ({where})",
         )
     key = (provider or "").lower()
     discount, source = next(
