@@ -183,10 +183,10 @@ def _buy(ctx: Context) -> list[Finding]:
                         {"level": lv, "cost": round(_cost(counts, lv, od, committed), 2)}
                         for lv in levels
                     ],
-                    "window_waste": float(money(waste)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "(cost_on_demand - cost_at_level) x monthly_factor",
+                    **ctx.scaling(
+                        waste,
+                        "(cost_on_demand - cost_at_level) x monthly_factor",
+                    ),
                 },
             )
         )
@@ -235,10 +235,10 @@ def _unused(ctx: Context) -> list[Finding]:
                     "unused_cost": float(money(waste)),
                     "unused_rows": int(r["unused_hours"]),
                     "utilization": round(utilization, 4),
-                    "window_waste": float(money(waste)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "unused_cost x monthly_factor",
+                    **ctx.scaling(
+                        waste,
+                        "unused_cost x monthly_factor",
+                    ),
                 },
             )
         )

@@ -200,10 +200,10 @@ def _finding(
             "run_cost": float(money(cost)),
             "run_cost_basis": cost_basis,
             "fraction_after_stop": round(fraction, 6),
-            "window_waste": float(money(waste)),
-            "window_days": round(ctx.days, 4),
-            "monthly_factor": ctx.monthly_factor,
-            "saving_formula": "run_cost x fraction_after_stop x monthly_factor",
+            **ctx.scaling(
+                waste,
+                "run_cost x fraction_after_stop x monthly_factor",
+            ),
         },
     )
 

@@ -205,11 +205,10 @@ def detect_rightsize(ctx: Context) -> list[Finding]:
                     "alternative_usd_per_hour": float(alt_price),
                     "alternative_price_date": alt.price_date,
                     **throughput,
-                    "window_waste": float(money(waste)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "(billed_cost - billed_hours x alternative_usd_per_hour)"
-                    " x monthly_factor",
+                    **ctx.scaling(
+                        waste,
+                        "(billed_cost - billed_hours x alternative_usd_per_hour) x monthly_factor",
+                    ),
                 },
             )
         )

@@ -243,11 +243,11 @@ def _losing(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) ->
             "optimal_checkpoint_minutes": round(best.checkpoint_interval_hours * 60, 2),
             "spot_cost_optimal_checkpoints": round(best.spot_cost, 2),
             "fix_cost": round(fix_cost, 2),
-            "window_waste": float(money(waste)),
-            "window_days": round(ctx.days, 4),
-            "monthly_factor": ctx.monthly_factor,
-            "saving_formula": "(spot_cost - min(on_demand_cost, spot_cost_optimal_checkpoints))"
-            " x monthly_factor; on_demand_cost = useful_work_hours x on_demand_usd_per_hour",
+            **ctx.scaling(
+                waste,
+                "(spot_cost - min(on_demand_cost, spot_cost_optimal_checkpoints))"
+                " x monthly_factor; on_demand_cost = useful_work_hours x on_demand_usd_per_hour",
+            ),
         },
     )
 
@@ -311,10 +311,9 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
             "spot_cost": round(mid.spot_cost, 2),
             "checkpoint_minutes": CHECKPOINT_MINUTES,
             "restart_minutes": RESTART_MINUTES,
-            "window_waste": float(money(Decimal(str(mid.saving)))),
-            "window_days": round(ctx.days, 4),
-            "monthly_factor": ctx.monthly_factor,
-            "saving_formula": "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) "
-            "x monthly_factor",
+            **ctx.scaling(
+                Decimal(str(mid.saving)),
+                "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) x monthly_factor",
+            ),
         },
     )

@@ -90,10 +90,10 @@ def _cross_region(ctx: Context) -> list[Finding]:
                     "unit": r["unit"],
                     "unit_price": float(unit_price) if unit_price is not None else None,
                     "days_charged": int(r["days"]),
-                    "window_waste": float(money(waste)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "window_waste x monthly_factor",
+                    **ctx.scaling(
+                        waste,
+                        "window_waste x monthly_factor",
+                    ),
                 },
             )
         )
@@ -150,10 +150,10 @@ def _internet_egress(ctx: Context) -> list[Finding]:
                     "saving_share": float(EGRESS_SAVING),
                     "saving_share_source": "assumption: compression and CDN caching remove "
                     "about 40 % of egress bytes (20-70 % by content type)",
-                    "window_waste": float(money(egress * EGRESS_SAVING)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "egress_cost x saving_share x monthly_factor",
+                    **ctx.scaling(
+                        egress * EGRESS_SAVING,
+                        "egress_cost x saving_share x monthly_factor",
+                    ),
                 },
             )
         )
