@@ -172,6 +172,8 @@ def early_stop_hosts(org: Org) -> list[Host]:
         and h.name not in taken
         and not h.work_hours
         and h.end_h - h.start_h >= 12
+        # worth watching: >= 1,000 USD a run (the insights ignore savings under 100 USD a month)
+        and (h.end_h - h.start_h) * h.sku.on_demand >= 1000
     ]
     rng = random.Random(f"mlcost-demo/{org.seed}/early-stop")
     return sorted(rng.sample(eligible, min(EARLY_STOP_RUNS, len(eligible))), key=lambda h: h.name)

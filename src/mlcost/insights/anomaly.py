@@ -4,14 +4,14 @@ Daily EffectiveCost per owner and per service. The baseline of a day is the medi
 other days of the window with the same weekday (the weekday effect: a weekly batch recurs on
 its weekday, so it is its own baseline and never fires; with two weeks that is the same
 weekday of the other week); the spread is 1.4826 x the median absolute deviation of all days
-from their baselines. A day starts an event when its excess over the baseline exceeds
-``SIGMAS`` spreads and ``MIN_RELATIVE`` of the baseline; it needs ``MIN_HISTORY_DAYS`` of
-usage (two of each weekday). Neighbouring days over one spread and the relative threshold join
-the event, so a burst that starts late in a day is counted whole. The minimum-impact floor is
-absolute and relative, as AWS Cost Anomaly Detection's "impact >= X USD and impact >= Y %":
-an event is reported when its total excess is at least ``MIN_IMPACT`` USD **and** at least
-``MIN_IMPACT_SHARE`` of the baseline of its days (1,200 USD more is a large event for a team
-that spends 200 USD a day and none for one that spends 20,000).
+from their baselines. It needs ``MIN_HISTORY_DAYS`` of usage (two of each weekday). The
+minimum-impact floor is absolute and relative, as AWS Cost Anomaly Detection's "impact >= X USD
+and impact >= Y %": a day starts an event when its excess over the baseline exceeds ``SIGMAS``
+spreads, ``MIN_RELATIVE`` of the baseline and ``MIN_IMPACT`` USD; neighbouring days over one
+spread and the relative threshold join the event (a burst that starts late in a day is counted
+whole); the event is reported when its total excess is also at least ``MIN_IMPACT_SHARE`` of
+the baseline of its days (1,200 USD more is a large event for a team that spends 200 USD a
+day, and 1,500 USD more none for one that spends 5,000).
 
 Root cause, ranked by money as AWS Cost Anomaly Detection reports it: for each dimension
 (service, account, region, resource, owner), the excess of each value on the event days over
@@ -35,7 +35,7 @@ __all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalie
 
 SIGMAS = 3.0
 MIN_RELATIVE = 0.2
-MIN_IMPACT = 1000.0  # USD: an event's total excess, and the part its spike resources explain
+MIN_IMPACT = 1000.0  # USD: the excess of the day that starts an event (and of the event)
 MIN_IMPACT_SHARE = 0.4  # of the baseline of the event's days
 LEVEL_SHIFT_DAYS = 7
 # Two of each weekday, so every day has a same-weekday baseline (AWS Cost Anomaly Detection
@@ -82,7 +82,7 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
     i = 0
     while i < len(rows):
         _, v, b = rows[i]
-        if not over(v, b, SIGMAS):
+        if not (over(v, b, SIGMAS) and v - b >= MIN_IMPACT):
             i += 1
             continue
         a, z = i, i
