@@ -13,7 +13,9 @@ with ``ground_truth.json`` (only this script and the tests read it). Per planted
 
 A finding matches a case when it names one of the case's resources (``resource_id``, an
 endpoint's ``replica_resource_ids``, an anomaly's ``spike_resources``); the untagged case is
-matched by the untagged finding.
+matched by the untagged finding. Commitment findings have no planted case (the demo's steady
+on-demand fleet is a real commitment opportunity, not planted waste, and its reservation is
+used): they are counted under the table, not scored.
 
     python benchmarks/insights_eval.py --seeds 0 1 2 3 4 --days 30 --scale 1
 """
@@ -38,6 +40,7 @@ KIND_MAP: dict[str, tuple[str, str | None]] = {
     "oversized_gpu": ("rightsize", None),
     "cross_region_transfer": ("data_transfer", None),
     "spend_anomaly": ("anomaly", None),
+    "early_stop": ("early_stop", None),
     "untagged_share": ("untagged", None),
 }
 
@@ -91,6 +94,8 @@ def evaluate(truth: dict[str, Any], findings: list[dict[str, Any]]) -> dict[str,
                 row["found_usd"] += min(c["wasted_usd"], got)
                 row["estimated_usd"] += got
         out[planted] = row
+    unplanted = [f for f in findings if _bucket(f) is None]
+    out["_unplanted"] = {"findings": float(len(unplanted))}
     return out
 
 
@@ -146,6 +151,8 @@ def table(results: dict[int, dict[str, dict[str, float]]]) -> str:
         f"| **all** | | | | | {total['planted_usd']:,.0f} | {total['found_usd']:,.0f} | "
         f"{_ratio(total['found_usd'], total['planted_usd'])} | |"
     )
+    extra = sum(res.get("_unplanted", {}).get("findings", 0.0) for res in results.values())
+    lines.append(f"\nFindings of kinds with no planted case (commitment): {extra:.0f}")
     return "\n".join(lines)
 
 

@@ -264,6 +264,22 @@ def test_ground_truth_is_reproduced_from_the_files(
             transfer += float(r["EffectiveCost"])
     assert transfer == approx(case["wasted_usd"])
 
+    # Early stopping: the planted runs' eval_loss stops improving by >= 0.5 %; the waste is
+    # the hours from the first whole hour after the 5th evaluation past the last improvement.
+    for case in _case(truth, "early_stop"):
+        run = next(r for r in runs if r["resource_id"] == case["resource_ids"][0])
+        points = run["metric_history"]["eval_loss"]
+        best, last = points[0]["value"], 0
+        for i, p in enumerate(points):
+            if best - p["value"] >= 0.005 * best:
+                best, last = p["value"], i
+        stop = _hour(points[last + 5]["time"]).timestamp()
+        cost = _cost_by_hour(rows, case["resource_names"][0])
+        assert case["wasted_usd"] > 0
+        assert sum(c for t, c in cost.items() if t.timestamp() >= stop) == approx(
+            case["wasted_usd"]
+        )
+
     (case,) = _case(truth, "spend_anomaly")
     assert sum(sum(_cost_by_hour(rows, n).values()) for n in case["resource_names"]) == approx(
         case["wasted_usd"]

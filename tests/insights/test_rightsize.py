@@ -27,14 +27,34 @@ def _host(wh: Warehouse, memory_gib: float, util: float) -> None:
 
 
 def test_small_model_on_a100_80gb_moves_to_t4(wh: Warehouse) -> None:
-    # 3 GiB peak of 80 GiB at 23 % peak: a 16 GiB T4 holds 1.5 x 3 GiB.
-    _host(wh, 3.0, 0.23)
+    # 3 GiB peak of 80 GiB at 10 %: a 16 GiB T4 holds 1.5 x 3 GiB and keeps up.
+    _host(wh, 3.0, 0.1)
     [f] = detect_rightsize(Context(wh))
-    assert f.evidence["alternative"] == "Standard_NC4as_T4_v3"
+    ev = f.evidence
+    assert ev["alternative"] == "Standard_NC4as_T4_v3"
     t4 = hourly_price("Standard_NC4as_T4_v3", region="eastus")
     # By hand: (48 h x 3.673 - 48 h x T4 price) x 30 / 2 days.
-    assert abs(f.evidence["window_waste"] - 48 * (A100_80 - t4)) < 0.01
+    assert abs(ev["window_waste"] - 48 * (A100_80 - t4)) < 0.01
     assert "T4" in f.action
+    # Throughput by hand: 10 % of an A100-80GB (312 TFLOPS, 2,039 GB/s) on a T4 (65, 300):
+    # the bandwidth binds, 203.9 / 300 = 68 % of the T4, under the 80 % target.
+    assert ev["needed_tflops"] == 31.2 and ev["needed_memory_gb_s"] == 203.9
+    assert ev["alternative_projected_utilization"] == round(203.9 / 300, 4)
+
+
+def test_busier_small_model_skips_the_too_slow_t4(wh: Warehouse) -> None:
+    # Near-miss for the T4: at 23 % the A100 moves 469 GB/s, 156 % of a T4's bandwidth; the
+    # cheapest GPU that keeps up within 80 % is a V100 (900 GB/s).
+    _host(wh, 3.0, 0.23)
+    [f] = detect_rightsize(Context(wh))
+    assert "V100" in f.evidence["alternative_gpu"]
+    assert f.evidence["alternative_projected_utilization"] <= 0.8
+
+
+def test_half_busy_a100_has_no_cheaper_gpu_fast_enough(wh: Warehouse) -> None:
+    # Near-miss: 45 % of an A100 (under the 50 % gate) is more than any cheaper GPU delivers.
+    _host(wh, 3.0, 0.45)
+    assert detect_rightsize(Context(wh)) == []
 
 
 def test_model_that_fills_the_gpu_is_not_oversized(wh: Warehouse) -> None:

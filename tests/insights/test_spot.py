@@ -12,8 +12,11 @@ P4D = 21.957642  # the bill's on-demand price of p4d.24xlarge (us-east-1)
 
 
 def _run(wh: Warehouse, pricing: str = "Standard", **params: str) -> None:
+    price = P4D
+    if pricing == "Dynamic":
+        price = hourly_price("p4d.24xlarge", region="us-east-1", purchase="spot")
     bill, _ = gpu_host(
-        "ft-1", range(24), P4D, lambda q: 0.9, instance="p4d.24xlarge", gpus=8, pricing=pricing
+        "ft-1", range(24), price, lambda q: 0.9, instance="p4d.24xlarge", gpus=8, pricing=pricing
     )
     put(wh, "cost_line_items", bill)
     w = workload("tracker:ft-1", "ft-1", 0, 24, 8, params=params, kind="fine-tuning")
@@ -40,6 +43,50 @@ def test_training_without_checkpoints_is_not_a_candidate(wh: Warehouse) -> None:
 
 
 def test_already_on_spot_is_not_a_candidate(wh: Warehouse) -> None:
-    # Near-miss: billed as spot (Dynamic) already.
+    # Near-miss: billed as spot (Dynamic) already, at the spot price, rarely interrupted.
     _run(wh, pricing="Dynamic", checkpoint_every_steps="500")
+    assert detect_spot(Context(wh)) == []
+
+
+def _spot_run(wh: Warehouse, **params: str) -> float:
+    """24 hours of g5.12xlarge billed at the catalog spot price (37 % of on-demand)."""
+    price = hourly_price("g5.12xlarge", region="us-east-1", purchase="spot")
+    bill, _ = gpu_host(
+        "sp-1", range(24), price, lambda q: 0.9, instance="g5.12xlarge", gpus=4, pricing="Dynamic"
+    )
+    put(wh, "cost_line_items", bill)
+    put(wh, "workloads", [workload("tracker:sp-1", "sp-1", 0, 24, 4, params=params)])
+    return price
+
+
+def test_spot_run_that_restarts_from_scratch_loses_money(wh: Warehouse) -> None:
+    # 12 interruptions in 24 h (one every 2 h) and no checkpoints: most hours are redone.
+    import math
+
+    price = _spot_run(wh, interruptions="12")
+    [f] = detect_spot(Context(wh))
+    ev = f.evidence
+    assert ev["pattern"] == "loses_money" and ev["interruptions_per_hour"] == 0.5
+    assert ev["checkpoint_interval_minutes"] is None
+    # By hand: W with 2 e^(R/2) (e^(W/2) - 1) = 24 h, R = 10 min (Daly's segment time).
+    w = 2 * math.log(1 + 24 / (2 * math.exp((10 / 60) / 2)))
+    assert abs(ev["useful_work_hours"] - w) < 1e-3
+    od = hourly_price("g5.12xlarge", region="us-east-1")
+    assert abs(ev["on_demand_cost"] - w * od) < 0.01
+    assert ev["spot_cost"] == round(24 * price, 2) > ev["on_demand_cost"]
+    # The fix is the cheaper of on-demand and spot with optimal checkpoints.
+    assert ev["fix_cost"] == min(ev["on_demand_cost"], ev["spot_cost_optimal_checkpoints"])
+    assert abs(ev["window_waste"] - (ev["spot_cost"] - ev["fix_cost"])) < 0.01
+    assert "checkpoint" in f.action and f.monthly_saving.low <= f.monthly_saving.expected
+
+
+def test_spot_run_with_frequent_checkpoints_keeps_its_discount(wh: Warehouse) -> None:
+    # Near-miss: the same interruptions, but a checkpoint every 10 minutes loses little work.
+    _spot_run(wh, interruptions="12", checkpoint_minutes="10")
+    assert detect_spot(Context(wh)) == []
+
+
+def test_spot_run_at_the_advisor_rate_does_not_lose_money(wh: Warehouse) -> None:
+    # Near-miss: no checkpoints, but at the catalog's Spot Advisor rate a 24 h run is rarely hit.
+    _spot_run(wh)
     assert detect_spot(Context(wh)) == []

@@ -54,7 +54,7 @@ def test_mlflow_runs(wh: Warehouse, store: str) -> None:
     from mlcost.sources.mlflow import ingest_mlflow
 
     result = ingest_mlflow(wh, store)
-    assert result.rows == {"workloads": 3}
+    assert result.rows == {"workloads": 3, "run_metrics": 2}
     t = wh.table("workloads")
     rows = {r["name"]: r for r in t.to_pyarrow().to_pylist()}
     lora = rows["lora-r16"]
@@ -65,6 +65,13 @@ def test_mlflow_runs(wh: Warehouse, store: str) -> None:
     )
     assert lora["resource_id"] == "i-0abc" and lora["gpu_count"] == 8.0
     assert dict(lora["metrics"]) == {"loss": 1.5}  # the latest value
+    # ... and its history, point by point, for the early-stopping insight.
+    history = wh.table("run_metrics").order_by("step").to_pyarrow().to_pylist()
+    assert [(h["key"], h["step"], h["value"]) for h in history] == [
+        ("loss", 1, 2.0),
+        ("loss", 2, 1.5),
+    ]
+    assert {h["workload_id"] for h in history} == {f"mlflow:{lora['run_id']}"}
     assert dict(lora["params"]) == {"gpus": "8", "lr": "0.0002"}
     assert (lora["end"] - lora["start"]).total_seconds() == 7200
     assert (

@@ -232,3 +232,48 @@ def test_tracker_truncated_line(wh: Warehouse, tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as err:
         ingest_tracker(wh, spool)
     assert err.value.row == 2
+
+
+def test_tracker_metric_history_spool_and_export(wh: Warehouse, tmp_path: Path) -> None:
+    # The spool's `metric` records and an exported run's `metric_history` → run_metrics.
+    spool = tmp_path / "a.jsonl"
+    spool.write_text(
+        _spool_line(**RUN)
+        + _spool_line(kind="metric", run_id="r1", key="eval_loss", step=100, value=1.2)
+        + _spool_line(
+            kind="metric",
+            run_id="r1",
+            key="eval_loss",
+            step=200,
+            value=1.1,
+            time="2026-05-01T11:00:00Z",
+        )
+    )
+    export = tmp_path / "runs.jsonl"
+    export.write_text(
+        json.dumps(
+            {
+                "experiment": "atlas",
+                "run_id": "e1",
+                "run_name": "ft-1",
+                "metric_history": {"eval_loss": [{"step": 1, "value": 2.0}]},
+            }
+        )
+        + "\n"
+    )
+    assert ingest_tracker(wh, spool).rows["run_metrics"] == 2
+    assert ingest_tracker(wh, export).rows == {"workloads": 1, "run_metrics": 1}
+    t = wh.table("run_metrics")
+    rows = t.order_by([t.workload_id, t.step]).to_pyarrow().to_pylist()
+    assert [(r["workload_id"], r["key"], r["step"], r["value"]) for r in rows] == [
+        ("tracker:e1", "eval_loss", 1, 2.0),
+        ("tracker:r1", "eval_loss", 100, 1.2),
+        ("tracker:r1", "eval_loss", 200, 1.1),
+    ]
+    assert str(rows[2]["time"]) == "2026-05-01 11:00:00"
+    # A point without a value names the file, row and field.
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(_spool_line(kind="metric", run_id="r1", key="eval_loss", step=3))
+    with pytest.raises(BadValue) as err:
+        ingest_tracker(wh, bad)
+    assert (err.value.row, err.value.column) == (1, "value")

@@ -133,7 +133,7 @@ def test_a_failed_write_leaves_rollup_and_line_items_as_they_were(wh: Warehouse)
 
 def test_a_file_from_before_the_rollup_gets_it_filled(tmp_path: Path) -> None:
     url = f"duckdb://{tmp_path / 'old.duckdb'}"
-    with open_warehouse(url, migrate_to=6) as old:
+    with open_warehouse(url, migrate_to=8) as old:
         ingest_focus(old, [write_focus_file(tmp_path / "a.parquet", 2000)])
         assert "cost_daily" not in old.tables()
         assert old.rollup() is None

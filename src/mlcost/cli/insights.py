@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 KIND_CHOICES = (
     "anomaly",
+    "commitment",
     "data_transfer",
+    "early_stop",
     "idle_gpu",
     "overprovisioned_endpoint",
     "rightsize",

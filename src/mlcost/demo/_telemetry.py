@@ -76,7 +76,9 @@ def _util(host: Host, t: float, rng: random.Random) -> tuple[float, float]:
     if p == "overprovisioned":
         return max(1.0, 16 * _load(t) + rng.uniform(-1, 1)), 0.3
     if p == "small_model":
-        return max(1.0, 22 * _load(t) + rng.uniform(-2, 2)), -3072.0
+        # A small model: 6-10 % of an A100, so a T4 keeps up (the rightsize throughput check),
+        # and never under the 5 % that reads as idle.
+        return 6.0 + 3.5 * _load(t) + rng.uniform(0, 0.5), -3072.0
     if p == "notebook":
         if not is_work_hour(int(t)):
             return 0.0, 0.25  # kernel still holds its memory

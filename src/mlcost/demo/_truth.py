@@ -15,6 +15,7 @@ from mlcost.demo._focus import Bill, money
 from mlcost.demo._org import TEAM_VALUE_VARIANTS, Host, Org, ts
 from mlcost.demo._prices import SKUS
 from mlcost.demo._telemetry import is_work_hour
+from mlcost.demo._workloads import early_stop_hosts, metric_history
 
 TEAM_KEYS = ("team", "Team", "team_name")
 TARGET_UTILIZATION = 60.0  # % a right-sized endpoint replica is run at
@@ -31,6 +32,8 @@ DEFINITIONS = {
     "the model's memory, for the same hours",
     "cross_region_transfer": "EffectiveCost of data-transfer rows between two regions",
     "spend_anomaly": "EffectiveCost of the burst, which no budget or plan expected",
+    "early_stop": "EffectiveCost of the run's hours from the first whole hour after the "
+    "evaluation where early stopping (patience 5, min_delta 0.5 %) would have stopped it",
     "untagged_share": "EffectiveCost of rows whose Tags have no team key (team, Team, "
     "team_name): untagged resources, shared costs, support, credits and tax",
 }
@@ -155,6 +158,20 @@ def build_truth(
                 [hosts[n] for n in names],
                 [h for h, _ in rows],
                 sum(c for _, c in rows),
+            )
+        )
+    for host in early_stop_hosts(org):
+        _, stop = metric_history(host, planted=True)
+        assert stop is not None
+        after = [(h, c) for h, c in cost[host.name] if h >= stop]
+        cases.append(
+            _case(
+                "early_stop",
+                [host],
+                [h for h, _ in after],
+                sum(c for _, c in after),
+                metric="eval_loss",
+                stop_hour=f"{ts(stop):%Y-%m-%dT%H:%M:%SZ}",
             )
         )
     all_rows = [r for rows in bill.rows.values() for r in rows]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from mlcost.demo._org import Host, Org, ts
+from mlcost.demo._org import START, Host, Org, ts
 from mlcost.demo._telemetry import _pod
 
 # sacct --parsable2 --allocations --format=<these> (cluster time zone: UTC).
@@ -153,10 +154,74 @@ def _run_of(host: Host, rng: random.Random) -> dict[str, Any]:
     return record
 
 
+# Early stopping (planted waste): evaluations of eval_loss every half hour of the run. Runs
+# that were stopped well improve >= 1.5 % per evaluation to the end; planted runs fall 3 % per
+# evaluation until the plateau, then wobble 0.2 % (under the 0.5 % that counts as progress).
+PATIENCE = 5
+EARLY_STOP_RUNS = 2
+
+
+def early_stop_hosts(org: Org) -> list[Host]:
+    """The runs planted as training on past their plateau (their own rng: nothing else moves)."""
+    taken = {n for names in org.planted.values() for n in names}
+    eligible = [
+        h
+        for h in org.hosts
+        if h.kind in ("training", "fine-tuning")
+        and h.profile != "slurm"
+        and h.name not in taken
+        and not h.work_hours
+        and h.end_h - h.start_h >= 12
+        # worth watching: >= 1,000 USD a run (the insights ignore savings under 100 USD a month)
+        and (h.end_h - h.start_h) * h.sku.on_demand >= 1000
+    ]
+    rng = random.Random(f"mlcost-demo/{org.seed}/early-stop")
+    return sorted(rng.sample(eligible, min(EARLY_STOP_RUNS, len(eligible))), key=lambda h: h.name)
+
+
+def metric_history(host: Host, planted: bool) -> tuple[list[dict[str, Any]], int | None]:
+    """eval_loss points of a run, and for a planted run the hour early stopping ends it.
+
+    The stop point is the ``PATIENCE``-th evaluation after the last one that improved; its hour
+    is the first whole hour after it (the hours the run should not have paid for start there).
+    """
+    rng = random.Random(f"mlcost-demo/{host.name}/metrics")
+    hours = host.end_h - host.start_h
+    n = max(20, min(200, 2 * hours))
+    base = round(rng.uniform(1.5, 3.0), 4)
+    plateau = round(n * rng.uniform(0.3, 0.55)) if planted else n
+    values = []
+    for k in range(n):
+        if k <= plateau:
+            values.append(base * (0.97 if planted else 0.985) ** k)
+        else:
+            values.append(values[plateau] * (1.002 if k % 2 else 0.998))
+    points = [
+        {
+            "step": 100 * (k + 1),
+            "time": f"{ts(host.start_h + hours * (k + 1) / n):%Y-%m-%dT%H:%M:%SZ}",
+            "value": round(v, 6),
+        }
+        for k, v in enumerate(values)
+    ]
+    if not planted:
+        return points, None
+    # The stop evaluation's time as written (whole seconds), then the first hour from it.
+    stop = ts(host.start_h + hours * (plateau + PATIENCE + 1) / n).replace(microsecond=0)
+    return points, math.ceil((stop - START).total_seconds() / 3600)
+
+
 def write_runs(org: Org, path: Path) -> int:
     """Experiment-tracker run records, one JSON object a line."""
     rng = random.Random(f"mlcost-demo/{org.seed}/runs")
     kinds = {"training", "fine-tuning", "sweep"}
-    runs = [_run_of(h, rng) for h in org.hosts if h.kind in kinds and h.profile != "slurm"]
+    planted = {h.name for h in early_stop_hosts(org)}
+    runs = []
+    for h in org.hosts:
+        if h.kind in kinds and h.profile != "slurm":
+            run = _run_of(h, rng)
+            if h.kind != "sweep":
+                run["metric_history"] = {"eval_loss": metric_history(h, h.name in planted)[0]}
+            runs.append(run)
     path.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in runs), encoding="utf-8")
     return len(runs)

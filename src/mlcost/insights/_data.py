@@ -96,6 +96,18 @@ class Context:
     def monthly_factor(self) -> float:
         return round(DAYS_PER_MONTH / self.days, 6)
 
+    def scaling(self, window_waste: Decimal, formula: str) -> dict[str, Any]:
+        """The evidence keys that redo a monthly saving by hand: the window's money, the window's
+        days, the factor to 30 days and the formula."""
+        from mlcost.insights._finding import money
+
+        return {
+            "window_waste": float(money(window_waste)),
+            "window_days": round(self.days, 4),
+            "monthly_factor": self.monthly_factor,
+            "saving_formula": formula,
+        }
+
     def samples(self) -> ir.Table:
         """GPU samples with ``rid``, the billed ResourceId their host name links to."""
         s = self.wh.table("gpu_samples")

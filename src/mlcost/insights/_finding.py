@@ -35,7 +35,7 @@ def finding_id(kind: str, *key: object) -> str:
     """A stable id: the same kind and key give the same id on every run.
 
     >>> finding_id("idle_gpu", "i-0abc", "nights_weekends")
-    'idle_gpu-3fd6dfdb6c0b'
+    'idle_gpu-78b95d0fc1e6'
     """
     text = "|".join([kind, *(str(k) for k in key)])
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"

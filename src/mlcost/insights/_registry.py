@@ -21,7 +21,9 @@ __all__ = ["DETECTORS", "load_findings", "run_insights", "save_findings"]
 # detector name -> "module:function(ctx) -> list[Finding]"; one module per detector.
 DETECTORS: dict[str, str] = {
     "anomaly": "mlcost.insights.anomaly:detect_anomalies",
+    "commitment": "mlcost.insights.commitment:detect_commitments",
     "data_transfer": "mlcost.insights.transfer:detect_transfer",
+    "early_stop": "mlcost.insights.early_stop:detect_early_stop",
     "idle_gpu": "mlcost.insights.idle:detect_idle",
     "overprovisioned_endpoint": "mlcost.insights.endpoint:detect_overprovisioned",
     "rightsize": "mlcost.insights.rightsize:detect_rightsize",

@@ -2,12 +2,16 @@
 
 Daily EffectiveCost per owner and per service. The baseline of a day is the median of the
 other days of the window with the same weekday (the weekday effect: a weekly batch recurs on
-its weekday, so it is its own baseline and never fires); the spread is 1.4826 x the median
-absolute deviation of all days from their baselines. A day is anomalous when its excess over
-the baseline exceeds ``SIGMAS`` spreads, ``MIN_RELATIVE`` of the baseline and the
-minimum-impact floor ``MIN_IMPACT`` (USD a day); it needs ``MIN_HISTORY_DAYS`` of usage.
-Neighbouring days over one spread and the relative threshold (not the floor) join the event,
-so a burst that starts late in a day is counted whole.
+its weekday, so it is its own baseline and never fires; with two weeks that is the same
+weekday of the other week); the spread is 1.4826 x the median absolute deviation of all days
+from their baselines. It needs ``MIN_HISTORY_DAYS`` of usage (two of each weekday). The
+minimum-impact floor is absolute and relative, as AWS Cost Anomaly Detection's "impact >= X USD
+and impact >= Y %": a day starts an event when its excess over the baseline exceeds ``SIGMAS``
+spreads, ``MIN_RELATIVE`` of the baseline and ``MIN_IMPACT`` USD; neighbouring days over one
+spread and the relative threshold join the event (a burst that starts late in a day is counted
+whole); the event is reported when its total excess is also at least ``MIN_IMPACT_SHARE`` of
+the baseline of its days (1,200 USD more is a large event for a team that spends 200 USD a
+day, and 1,500 USD more none for one that spends 5,000).
 
 Root cause, ranked by money as AWS Cost Anomaly Detection reports it: for each dimension
 (service, account, region, resource, owner), the excess of each value on the event days over
@@ -27,16 +31,17 @@ from typing import Any
 from mlcost.insights._data import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
-__all__ = ["MIN_IMPACT", "baseline_excess", "detect_anomalies"]
+__all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalies", "over_floor"]
 
 SIGMAS = 3.0
 MIN_RELATIVE = 0.2
-MIN_IMPACT = 1000.0  # USD a day
+MIN_IMPACT = 1000.0  # USD: the excess of the day that starts an event (and of the event)
+MIN_IMPACT_SHARE = 0.4  # of the baseline of the event's days
 LEVEL_SHIFT_DAYS = 7
-# Three of each weekday: with fewer, a leave-one-out weekday median is one other day, and
-# a spread from two weeks is mostly the level shifts inside them. (AWS Cost Anomaly
-# Detection also waits for about ten days of history before it alerts.)
-MIN_HISTORY_DAYS = 21
+# Two of each weekday, so every day has a same-weekday baseline (AWS Cost Anomaly Detection
+# also waits for about ten days of history before it alerts). With two weeks the baseline of
+# a day is the same weekday of the other week.
+MIN_HISTORY_DAYS = 14
 DIMENSIONS = {
     "service": "ServiceName",
     "account": "SubAccountId",
@@ -56,7 +61,7 @@ def baseline_excess(values: Sequence[tuple[date, float]]) -> list[tuple[date, fl
     out = []
     for i, (d, v) in enumerate(values):
         same = [x for j, (e, x) in enumerate(values) if j != i and e.weekday() == d.weekday()]
-        others = same if len(same) >= 2 else [x for j, (_, x) in enumerate(values) if j != i]
+        others = same or [x for j, (_, x) in enumerate(values) if j != i]
         out.append((d, v, statistics.median(others) if others else v))
     return out
 
@@ -77,7 +82,7 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
     i = 0
     while i < len(rows):
         _, v, b = rows[i]
-        if not (over(v, b, SIGMAS) and v - b > MIN_IMPACT):
+        if not (over(v, b, SIGMAS) and v - b >= MIN_IMPACT):
             i += 1
             continue
         a, z = i, i
@@ -89,7 +94,20 @@ def _events(series: Sequence[tuple[date, float]]) -> list[list[tuple[date, float
             a = rows.index(events.pop()[0])
         events.append(rows[a : z + 1])
         i = z + 1
-    return events
+    return [e for e in events if over_floor(e)]
+
+
+def over_floor(event: Sequence[tuple[date, float, float]]) -> bool:
+    """The minimum-impact floor: excess >= MIN_IMPACT USD and >= MIN_IMPACT_SHARE of baseline.
+
+    >>> over_floor([(date(2026, 5, 4), 1400.0, 200.0)])  # 1,200 USD over a 200 USD day
+    True
+    >>> over_floor([(date(2026, 5, 4), 20_600.0, 20_000.0)])  # 3 % of a large baseline
+    False
+    """
+    excess = sum(v - b for _, v, b in event)
+    baseline = sum(b for _, _, b in event)
+    return excess >= MIN_IMPACT and excess >= MIN_IMPACT_SHARE * baseline
 
 
 def detect_anomalies(ctx: Context) -> list[Finding]:
@@ -186,7 +204,9 @@ def _finding(
         f"{excess:,.0f} USD over its usual weekday; top cause {top.rsplit('/', 1)[-1]}",
         evidence={
             "rule": f"daily cost - median of the same weekday > max({SIGMAS} x 1.4826 x MAD, "
-            f"{MIN_RELATIVE:.0%} of baseline, {MIN_IMPACT:.0f} USD)",
+            f"{MIN_RELATIVE:.0%} of baseline); event excess >= {MIN_IMPACT:.0f} USD and >= "
+            f"{MIN_IMPACT_SHARE:.0%} of its days' baseline",
+            "baseline": round(sum(b for _, _, b in event), 2),
             "series": f"{dim}={value}",
             "days": [
                 {"day": d.isoformat(), "cost": round(v, 2), "baseline": round(b, 2)}

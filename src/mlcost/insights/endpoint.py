@@ -85,11 +85,10 @@ def detect_overprovisioned(ctx: Context) -> list[Finding]:
                     "target_utilization": TARGET_UTILIZATION,
                     "replicas_needed": needed,
                     "endpoint_cost": float(money(cost)),
-                    "window_waste": float(money(waste)),
-                    "window_days": round(ctx.days, 4),
-                    "monthly_factor": ctx.monthly_factor,
-                    "saving_formula": "endpoint_cost x (replicas - replicas_needed) / replicas "
-                    "x monthly_factor",
+                    **ctx.scaling(
+                        waste,
+                        "endpoint_cost x (replicas - replicas_needed) / replicas x monthly_factor",
+                    ),
                 },
             )
         )

@@ -115,9 +115,9 @@ def _finding(
             "end": f"{r['end']:%Y-%m-%dT%H:%MZ}",
             "hours_past_expected": len(over),
             "cost_per_hour": float(money(per_hour)),
-            "window_waste": float(money(waste)),
-            "window_days": round(ctx.days, 4),
-            "monthly_factor": ctx.monthly_factor,
-            "saving_formula": "window_waste x monthly_factor",
+            **ctx.scaling(
+                waste,
+                "window_waste x monthly_factor",
+            ),
         },
     )

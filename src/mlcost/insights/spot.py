@@ -7,6 +7,18 @@ billed hours are the work, the on-demand price is what the bill charged per hour
 price comes from the catalog, and interruptions are taken at the catalog's Spot Advisor bucket
 (``5-10%`` where it has none); ``low`` uses the worst bucket (``>20%``), ``high`` the best
 (``<5%``). The planner's expected spot cost includes lost work and restarts.
+
+Spot that loses money (evidence ``pattern: loses_money``): a resource billed on spot
+(PricingCategory ``Dynamic``) running a run, where interruptions cost more than the discount.
+The run's interruption rate is its ``interruptions`` parameter over its hours (what it saw),
+else the catalog's Spot Advisor bucket; its checkpoint interval is its ``checkpoint_minutes``
+(or ``checkpoint_seconds``) parameter, ``ASSUMED_INTERVAL_MINUTES`` when it checkpoints by
+steps, and the whole run when it does not checkpoint. The useful work ``W`` is the hours of
+work whose expected spot wall time (:func:`mlcost.plan.spot.expected_hours`) equals the billed
+spot hours; on-demand would have cost ``W`` x the catalog's on-demand price. When the billed
+spot cost is higher, the fix is the cheaper of on-demand and spot with Daly-optimal
+checkpoints (:func:`~mlcost.plan.spot.plan_spot`); saving = billed - that; low = billed -
+on-demand (the sure fix).
 """
 
 from __future__ import annotations
@@ -17,11 +29,12 @@ from typing import Any
 from mlcost.insights._data import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
-__all__ = ["FAULT_TOLERANT_KINDS", "detect_spot"]
+__all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "useful_work_hours"]
 
 FAULT_TOLERANT_KINDS = ("sweep", "batch")
 CHECKPOINT_MINUTES = 5.0
 RESTART_MINUTES = 10.0
+ASSUMED_INTERVAL_MINUTES = 30.0  # a run that checkpoints every N steps, of unknown duration
 MIN_MONTHLY = Decimal(100)
 
 
@@ -68,7 +81,8 @@ def _candidates(ctx: Context) -> dict[str, dict[str, Any]]:
 
 
 def detect_spot(ctx: Context) -> list[Finding]:
-    """On-demand GPU resources running fault-tolerant work, priced on spot by the planner."""
+    """On-demand GPU resources running fault-tolerant work, priced on spot by the planner;
+    and spot resources whose interruptions make them cost more than on-demand."""
     out = []
     for rid, run in sorted(_candidates(ctx).items()):
         rows = [r for r in ctx.gpu_hours.get(rid, []) if r.pricing == "Standard"]
@@ -77,7 +91,165 @@ def detect_spot(ctx: Context) -> list[Finding]:
         f = _finding(ctx, rid, run, rows)
         if f is not None:
             out.append(f)
+    for rid, run in sorted(_spot_runs(ctx).items()):
+        rows = [r for r in ctx.gpu_hours.get(rid, []) if r.pricing == "Dynamic"]
+        if rows and rows[0].instance_type:
+            f = _losing(ctx, rid, run, rows)
+            if f is not None:
+                out.append(f)
     return out
+
+
+def _spot_runs(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Billed ResourceId -> the run on it, with its checkpoint and interruption parameters."""
+    w = ctx.wh.table("workloads")
+    links = ctx.wh.table("resource_links")
+    j = w.join(links, w.resource_id.fill_null(w.node) == links.name)
+    j = j.select(
+        rid=j.billed_resource_id,
+        name=j.name,
+        start=j.start,
+        end=j["end"],
+        params=j.params,
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for r in j.to_pyarrow().to_pylist():
+        r["params"] = dict(r["params"] or [])
+        out.setdefault(r["rid"], r)
+    return out
+
+
+def _interval_minutes(params: dict[str, str]) -> tuple[float | None, str]:
+    """The run's checkpoint interval in minutes (None: it does not checkpoint) and its basis."""
+    if params.get("checkpoint_minutes"):
+        return float(params["checkpoint_minutes"]), "checkpoint_minutes"
+    if params.get("checkpoint_seconds"):
+        return float(params["checkpoint_seconds"]) / 60, "checkpoint_seconds"
+    if any("checkpoint" in k.lower() for k in params):
+        return ASSUMED_INTERVAL_MINUTES, f"assumed {ASSUMED_INTERVAL_MINUTES:.0f} min (by steps)"
+    return None, "no checkpoint parameter: an interruption restarts the run"
+
+
+def useful_work_hours(
+    wall: float, interval: float | None, c: float, r: float, rate: float
+) -> float:
+    """Hours of work ``W`` whose expected spot wall time is ``wall`` (bisection).
+
+    ``interval`` (hours of work between checkpoints; None: no checkpoints), checkpoint ``c`` and
+    restart ``r`` hours, ``rate`` interruptions per hour.
+
+    >>> round(useful_work_hours(10.0, None, 0.0, 0.0, 0.0), 6)  # no interruptions
+    10.0
+    """
+    import math
+
+    from mlcost.plan.spot import expected_hours
+
+    mtbi = 1 / rate if rate > 0 else math.inf
+
+    def wall_of(w: float) -> float:
+        return expected_hours(w, min(interval or w, w), c if interval else 0.0, r, mtbi)
+
+    lo, hi = 0.0, wall
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if wall_of(mid) <= wall else (lo, mid)
+    return lo
+
+
+def _ondemand_price(instance_type: str, region: str | None) -> float | None:
+    from mlcost.catalog import offers
+
+    found = [o for o in offers() if o.instance_type == instance_type and o.ondemand_usd_per_hour]
+    here = [o for o in found if o.region == region] or found
+    return min((o.ondemand_usd_per_hour or 0.0 for o in here), default=None)
+
+
+def _losing(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -> Finding | None:
+    from mlcost.plan.spot import plan_spot, rate_from_bucket
+
+    first = rows[0]
+    assert first.instance_type is not None
+    od_price = _ondemand_price(first.instance_type, first.region)
+    offer = _spot_offer(first.instance_type, first.region)
+    if od_price is None:
+        return None
+    hours = len(rows)
+    billed = sum((r.cost for r in rows), Decimal(0))
+    spot_price = float(billed) / hours
+    params = run["params"]
+    if params.get("interruptions") is not None:
+        count = float(params["interruptions"])
+        rate, rate_basis = count / hours, f"{count:.0f} interruptions in {hours} billed hours"
+    else:
+        bucket = offer[1] if offer else "5-10%"
+        rate, rate_basis = rate_from_bucket(bucket), f"Spot Advisor bucket {bucket}"
+    minutes, interval_basis = _interval_minutes(params)
+    c, r = CHECKPOINT_MINUTES / 60, RESTART_MINUTES / 60
+    work = useful_work_hours(float(hours), None if minutes is None else minutes / 60, c, r, rate)
+    od_cost = work * od_price
+    if float(billed) <= od_cost or work <= 0:
+        return None
+    best = plan_spot(
+        work_hours=work,
+        ondemand_usd_per_hour=od_price,
+        spot_usd_per_hour=spot_price,
+        interruptions_per_hour=max(rate, 1e-9),
+        checkpoint_minutes=CHECKPOINT_MINUTES,
+        restart_minutes=RESTART_MINUTES,
+    )
+    if best.spot_cost < od_cost:
+        fix_cost = best.spot_cost
+        every = max(1, round(best.checkpoint_interval_hours * 60))
+        action = (
+            f"checkpoint {run['name']} ({first.instance_type}, spot) every {every} min: "
+            f"its interruptions ({rate_basis}) cost more than the spot discount"
+        )
+    else:
+        fix_cost = od_cost
+        action = (
+            f"run {run['name']} ({first.instance_type}) on on-demand: at {rate_basis} spot "
+            "costs more than on-demand even with optimal checkpoints"
+        )
+    waste = billed - Decimal(str(fix_cost))
+    expected = ctx.monthly(waste)
+    if expected < MIN_MONTHLY:
+        return None
+    return Finding(
+        id=finding_id("spot", rid, "loses_money"),
+        kind="spot",
+        resource_id=rid,
+        owner=first.owner,
+        monthly_saving=Saving(ctx.monthly(billed - Decimal(str(od_cost))), expected, expected),
+        confidence=0.7,
+        action=action,
+        evidence={
+            "pattern": "loses_money",
+            "run": run["name"],
+            "instance_type": first.instance_type,
+            "region": first.region,
+            "spot_hours": hours,
+            "spot_cost": float(money(billed)),
+            "spot_usd_per_hour": round(spot_price, 6),
+            "interruptions_per_hour": round(rate, 6),
+            "interruption_basis": rate_basis,
+            "checkpoint_interval_minutes": None if minutes is None else round(minutes, 3),
+            "checkpoint_interval_basis": interval_basis,
+            "checkpoint_minutes": CHECKPOINT_MINUTES,
+            "restart_minutes": RESTART_MINUTES,
+            "useful_work_hours": round(work, 4),
+            "on_demand_usd_per_hour": od_price,
+            "on_demand_cost": round(od_cost, 2),
+            "optimal_checkpoint_minutes": round(best.checkpoint_interval_hours * 60, 2),
+            "spot_cost_optimal_checkpoints": round(best.spot_cost, 2),
+            "fix_cost": round(fix_cost, 2),
+            **ctx.scaling(
+                waste,
+                "(spot_cost - min(on_demand_cost, spot_cost_optimal_checkpoints))"
+                " x monthly_factor; on_demand_cost = useful_work_hours x on_demand_usd_per_hour",
+            ),
+        },
+    )
 
 
 def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -> Finding | None:
@@ -139,10 +311,9 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
             "spot_cost": round(mid.spot_cost, 2),
             "checkpoint_minutes": CHECKPOINT_MINUTES,
             "restart_minutes": RESTART_MINUTES,
-            "window_waste": float(money(Decimal(str(mid.saving)))),
-            "window_days": round(ctx.days, 4),
-            "monthly_factor": ctx.monthly_factor,
-            "saving_formula": "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) "
-            "x monthly_factor",
+            **ctx.scaling(
+                Decimal(str(mid.saving)),
+                "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) x monthly_factor",
+            ),
         },
     )

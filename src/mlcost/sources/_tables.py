@@ -67,6 +67,17 @@ def _schemas() -> dict[str, Any]:
                 ("ingest_id", pa.int64()),
             ]
         ),
+        "run_metrics": pa.schema(
+            [
+                ("workload_id", pa.string()),
+                ("key", pa.string()),
+                ("step", pa.int64()),
+                ("time", pa.timestamp("us")),
+                ("value", pa.float64()),
+                ("source", pa.string()),
+                ("ingest_id", pa.int64()),
+            ]
+        ),
         "cache_stats": pa.schema(
             [
                 ("time", pa.timestamp("us")),

@@ -1,11 +1,13 @@
-"""Experiment runs from an MLflow tracking store → ``workloads``.
+"""Experiment runs from an MLflow tracking store → ``workloads``, ``run_metrics``.
 
 Reads experiments and runs through MLflow's own client (``MlflowClient``) from any tracking
 URI it serves (a ``file:`` store, a database, a tracking server). Each run becomes a workload
 ``mlflow:<run_id>``: its name, status, start and end, params, latest metrics and tags, the
-experiment's name. The billed resource is the first run tag (or param) of ``resource_id``,
-``instance_id``, ``host`` or ``hostname``; ``kind`` and ``gpus`` / ``gpu_count`` tags or
-params give the workload kind and GPU count. MLflow is imported only here, when used.
+experiment's name; the history of each metric (``get_metric_history``: one request per run
+and metric) goes to ``run_metrics``. The billed resource is the first run tag (or param) of
+``resource_id``, ``instance_id``, ``host`` or ``hostname``; ``kind`` and ``gpus`` /
+``gpu_count`` tags or params give the workload kind and GPU count. MLflow is imported only
+here, when used.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ def read_runs(tracking_uri: str, experiments: Iterable[str] = ()) -> list[dict[s
                     "tags": tags,
                     "params": dict(data.params),
                     "metrics": {k: float(v) for k, v in data.metrics.items()},
+                    "history": [
+                        {
+                            "workload_id": f"mlflow:{info.run_id}",
+                            "key": key,
+                            "step": int(m.step),
+                            "time": _time(m.timestamp),
+                            "value": float(m.value),
+                        }
+                        for key in sorted(data.metrics)
+                        for m in client.get_metric_history(info.run_id, key)
+                    ],
                 }
             )
         token = page.token
@@ -101,6 +114,13 @@ def ingest_mlflow(
             table = arrow_rows("workloads", rows, source=NAME, ingest_id=ingest_id)
             written.add("workloads", warehouse.insert_arrow("workloads", table))
             written.rows_replaced = warehouse.delete_replaced("workloads", "workload_id", ingest_id)
+        history = [p for r in rows for p in r["history"]]
+        if history:
+            table = arrow_rows("run_metrics", history, source=NAME, ingest_id=ingest_id)
+            written.add("run_metrics", warehouse.insert_arrow("run_metrics", table))
+            written.rows_replaced += warehouse.delete_replaced(
+                "run_metrics", "workload_id", ingest_id
+            )
         return written
 
     label = tracking_uri + (f" ({', '.join(experiments)})" if experiments else "")

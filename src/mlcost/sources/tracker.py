@@ -1,11 +1,13 @@
 """The in-process tracker's spool: JSON-lines records → ``workloads``, ``gpu_samples``,
-``cache_stats``.
+``cache_stats``, ``run_metrics``.
 
-The record format (``"schema": 1``, kinds ``run``, ``gpu_sample``, ``cache_stats``) is
-documented in ``docs/tracker-records.md``; the runtime tracker writes it. A run may appear
-several times; the last line for a ``run_id`` wins, and a later load of the same run replaces
-the earlier row. Lines without ``schema`` that carry ``run_id`` and ``experiment`` are read as
-experiment-tracker run exports (the shape ``mlcost demo`` writes).
+The record format (``"schema": 1``, kinds ``run``, ``gpu_sample``, ``cache_stats``,
+``metric``) is documented in ``docs/tracker-records.md``; the runtime tracker writes it. A run
+may appear several times; the last line for a ``run_id`` wins, and a later load of the same run
+replaces the earlier row (and its metric history). Lines without ``schema`` that carry
+``run_id`` and ``experiment`` are read as experiment-tracker run exports (the shape ``mlcost
+demo`` writes); their optional ``metric_history`` (name → list of ``{"step", "time",
+"value"}``) fills ``run_metrics``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ NAME = "tracker"
 DESCRIPTION = "mlcost tracker spool (JSON lines: runs, GPU samples, cache stats) → workloads"
 SUFFIXES = (".jsonl", ".jsonl.gz")
 SCHEMA = 1
-KINDS = ("run", "gpu_sample", "cache_stats")
+KINDS = ("run", "gpu_sample", "cache_stats", "metric")
 STATUSES = ("running", "finished", "failed", "stopped")
 PURCHASES = ("on-demand", "spot", "reserved")
 DEFAULT_RESOLUTION_S = 60
@@ -163,6 +165,48 @@ def _exported_run(rec: dict[str, Any], *, file: Path, row: int) -> dict[str, Any
             str(k): number(v, file=file, row=row, column=f"metrics.{k}")
             for k, v in (rec.get("metrics") or {}).items()
         },
+        "history": _history(rec.get("metric_history"), f"tracker:{rec['run_id']}", file, row),
+    }
+
+
+def _history(value: Any, workload_id: str, file: Path, row: int) -> list[dict[str, Any]]:
+    """``metric_history`` (name → list of {step, time, value}) as ``run_metrics`` rows."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        raise BadValue("is not a JSON object", file=file, row=row, column="metric_history")
+    out = []
+    for key, points in value.items():
+        if not isinstance(points, list):
+            raise BadValue(
+                "is not a list of {step, time, value}",
+                file=file,
+                row=row,
+                column=f"metric_history.{key}",
+            )
+        for p in points:
+            out.append(_metric_point(p, workload_id, str(key), file, row, f"metric_history.{key}"))
+    return out
+
+
+def _metric_point(
+    p: Any, workload_id: str, key: str, file: Path, row: int, column: str
+) -> dict[str, Any]:
+    if not isinstance(p, dict) or p.get("value") is None:
+        raise BadValue(
+            "is not an object with a value",
+            file=file,
+            row=row,
+            column=column,
+            fix='Write each point as {"step": 100, "time": "2026-05-01T10:00:00Z", "value": 0.5}.',
+        )
+    step = number(p.get("step"), file=file, row=row, column=f"{column}.step")
+    return {
+        "workload_id": workload_id,
+        "key": key,
+        "step": None if step is None else int(step),
+        "time": parse_time(p.get("time"), file=file, row=row, column=f"{column}.time"),
+        "value": number(p["value"], file=file, row=row, column=f"{column}.value"),
     }
 
 
@@ -212,11 +256,14 @@ def _cache(rec: dict[str, Any], *, file: Path, row: int) -> dict[str, Any]:
 
 def read_records(
     files: Iterable[Path],
-) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """Runs by run_id (last line wins), GPU samples and cache stats of spool files."""
+) -> tuple[
+    dict[str, dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]
+]:
+    """Runs by run_id (last line wins), GPU samples, cache stats and metric points."""
     runs: dict[str, dict[str, Any]] = {}
     samples: list[dict[str, Any]] = []
     caches: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []
     for path in files:
         with open_text(path) as fh:
             for number_, line in enumerate(fh, start=1):
@@ -256,6 +303,16 @@ def read_records(
                     samples.append(_sample(rec, file=path, row=number_))
                 elif kind == "cache_stats":
                     caches.append(_cache(rec, file=path, row=number_))
+                elif kind == "metric":
+                    if not rec.get("run_id") or not rec.get("key"):
+                        raise BadValue(
+                            "needs run_id and key", file=path, row=number_, column="run_id"
+                        )
+                    metrics.append(
+                        _metric_point(
+                            rec, f"tracker:{rec['run_id']}", str(rec["key"]), path, number_, "value"
+                        )
+                    )
                 else:
                     raise BadValue(
                         f"kind {kind!r} is not one of {', '.join(KINDS)}",
@@ -263,7 +320,9 @@ def read_records(
                         row=number_,
                         column="kind",
                     )
-    return runs, samples, caches
+    for run in runs.values():
+        metrics.extend(run.pop("history", []))
+    return runs, samples, caches, metrics
 
 
 def ingest_tracker(
@@ -280,7 +339,7 @@ def ingest_tracker(
         paths = [paths]
     files = expand_files(paths, SUFFIXES, "tracker spool (*.jsonl)")
     inputs = [(str(f), sha256_file(f)) for f in files]
-    runs, samples, caches = read_records(files)
+    runs, samples, caches, metrics = read_records(files)
 
     def write(ingest_id: int) -> Written:
         written = Written()
@@ -311,6 +370,18 @@ def ingest_tracker(
             )
             written.rows_replaced += warehouse.delete_replaced(
                 "workloads", "workload_id", ingest_id
+            )
+        if metrics:
+            written.add(
+                "run_metrics",
+                warehouse.insert_arrow(
+                    "run_metrics",
+                    arrow_rows("run_metrics", metrics, source=NAME, ingest_id=ingest_id),
+                ),
+            )
+            # A newer load of a run's history replaces the earlier one.
+            written.rows_replaced += warehouse.delete_replaced(
+                "run_metrics", "workload_id", ingest_id
             )
         if caches:
             written.add(

@@ -283,7 +283,24 @@ def _v7() -> list[str]:
     ]
 
 
-def _v10() -> list[str]:
+def _v8() -> list[str]:
+    # Metric history of experiment-tracker runs (issue 7, early stopping): one row per logged
+    # value, so a detector can see where a run's validation metric stopped improving. A newer
+    # load of a run replaces its rows (like workloads). Version 7 is the API tokens.
+    return [
+        """CREATE TABLE run_metrics (
+            workload_id VARCHAR NOT NULL,     -- workloads.workload_id of the run
+            key VARCHAR NOT NULL,             -- metric name, e.g. 'eval_loss'
+            step BIGINT,                      -- training step, when logged
+            time TIMESTAMP,                   -- when logged, UTC
+            value DOUBLE NOT NULL,
+            source VARCHAR NOT NULL,
+            ingest_id BIGINT NOT NULL
+        )""",
+    ]
+
+
+def _v9() -> list[str]:
     # The daily rollup that spend answers from; filled from the line items already loaded.
     return [
         rollup_ddl(),
@@ -303,7 +320,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "alerts, alert_deliveries (exactly-once budget alerts) and actions (audit)", _v5),
     Migration(6, "recommendations (insights, keyed by a stable finding id)", _v6),
     Migration(7, "api_tokens (hashed API tokens with scopes for mlcost serve)", _v7),
-    Migration(10, "cost_daily: the daily rollup of cost_line_items that spend reads", _v10),
+    Migration(8, "run_metrics (metric history of tracker runs, for early stopping)", _v8),
+    Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
 )
 LATEST = MIGRATIONS[-1].version
 
