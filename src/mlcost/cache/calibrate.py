@@ -116,7 +116,7 @@ _GRID = 2000
 
 
 @dataclass(frozen=True)
-class VerifiedCalibration:
+class VerifiedCalibration(Calibration):
     """A cosine threshold and a verifier cutoff chosen together, and what they do.
 
     A hit needs ``cosine >= threshold`` *and* the verifier's score ``>= cutoff``. ``cosine``
@@ -124,18 +124,8 @@ class VerifiedCalibration:
     the target), so the two can be compared.
     """
 
-    threshold: float
     cutoff: float
-    target_precision: float
-    precision: float
-    recall: float
-    hit_rate: float
-    pairs: int
-    positives: int
     cosine: Calibration | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def calibrate_verified(
@@ -201,15 +191,15 @@ def calibrate_verified(
         )
     right, threshold, cutoff, precision, served = best
     return VerifiedCalibration(
-        round(threshold, 6),
-        round(cutoff, 6),
-        target_precision,
-        precision,
-        right / positives,
-        served / len(y),
-        len(y),
-        positives,
-        cosine,
+        threshold=round(threshold, 6),
+        target_precision=target_precision,
+        precision=precision,
+        recall=right / positives,
+        hit_rate=served / len(y),
+        pairs=len(y),
+        positives=positives,
+        cutoff=round(cutoff, 6),
+        cosine=cosine,
     )
 
 
