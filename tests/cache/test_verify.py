@@ -193,6 +193,10 @@ def test_cli_calibrates_with_a_learned_verifier(
     assert main([*args[:-1], "0.7", "--verifier", "key-terms"]) == 0
     text = capsys.readouterr().out
     assert "cosine + key-terms" in text and "verify=same_key_terms" in text
+    # Where cosine alone cannot reach the target, the table says so instead of hiding the row.
+    assert main([*args, "--verifier", "learned"]) == 0
+    text = capsys.readouterr().out
+    assert "cosine: no threshold reaches the target" in text and "--save-verifier" in text
     assert main([*args, "--save-verifier", str(saved)]) != 0
     assert "--verifier learned" in capsys.readouterr().err
 

@@ -91,12 +91,14 @@ def calibrate(
         d = both.to_dict() | {"embedder": model.name, "verifier": verifier, "verify": True}
         if both.cosine is not None:
             rows.append(_row("cosine", both.cosine.threshold, None, both.cosine))
+        else:
+            no_fit = "no threshold reaches the target"
+            rows.append(dict.fromkeys(_COLUMNS, None) | {"scoring": f"cosine: {no_fit}"})
         rows.append(_row(f"cosine + {verifier}", both.threshold, both.cutoff, both))
     if fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
-    columns = ["scoring", "threshold", "verifier_cutoff", "precision", "recall", "hit_rate"]
-    render_rows(rows, columns, fmt, title=f"Calibrated at {target_precision:.0%} ({pairs.name})")
+    render_rows(rows, _COLUMNS, fmt, title=f"Calibrated at {target_precision:.0%} ({pairs.name})")
     if fmt == "table":
         best = rows[-1]
         use = f"SemanticCache(threshold={best['threshold']}"
@@ -110,6 +112,9 @@ def calibrate(
         )
         if verifier == "learned" and save_verifier is None:
             click.echo("Add --save-verifier FILE to keep the fitted verifier.")
+
+
+_COLUMNS = ["scoring", "threshold", "verifier_cutoff", "precision", "recall", "hit_rate"]
 
 
 def _row(scoring: str, threshold: float, cutoff: float | None, result: Any) -> dict[str, Any]:
