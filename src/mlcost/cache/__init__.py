@@ -4,7 +4,8 @@
   backends :class:`MemoryBackend` (LRU by bytes), :class:`SQLiteBackend`, :class:`RedisBackend`.
 - :class:`StageCache`: the same for an expensive stage (embeddings), keyed by content hash.
 - :class:`SemanticCache`: prompts matched by meaning, per model and tenant, with a cosine
-  threshold and an optional verify step; :func:`calibrate_threshold` picks the threshold.
+  threshold and an optional verify step; :func:`calibrate_threshold` picks the threshold,
+  :func:`calibrate_learned` fits a :class:`PairVerifier` and picks both together.
 - Every cache counts hits, misses, time and money saved, and ``report()`` writes them to the
   tracker spool.
 
@@ -19,7 +20,15 @@ from __future__ import annotations
 
 from mlcost.cache._keys import ModelIdentity, content_hash, stable_hash
 from mlcost.cache.backends import Backend, Entry, MemoryBackend, RedisBackend, SQLiteBackend
-from mlcost.cache.calibrate import Calibration, calibrate_threshold, read_pairs, score_pairs
+from mlcost.cache.calibrate import (
+    Calibration,
+    VerifiedCalibration,
+    calibrate_learned,
+    calibrate_threshold,
+    calibrate_verified,
+    read_pairs,
+    score_pairs,
+)
 from mlcost.cache.prediction import UNSET, PredictionCache, StageCache, Unset
 from mlcost.cache.semantic import (
     Embedder,
@@ -33,6 +42,7 @@ from mlcost.cache.semantic import (
     same_key_terms,
 )
 from mlcost.cache.stats import CacheStats, Money, spool_dir, write_stats
+from mlcost.cache.verify import PairVerifier, fit_verifier
 
 __all__ = [
     "UNSET",
@@ -48,6 +58,7 @@ __all__ = [
     "MiniLMEmbedder",
     "ModelIdentity",
     "Money",
+    "PairVerifier",
     "PredictionCache",
     "RedisBackend",
     "SQLiteBackend",
@@ -56,8 +67,12 @@ __all__ = [
     "StageCache",
     "Unset",
     "VectorIndex",
+    "VerifiedCalibration",
+    "calibrate_learned",
     "calibrate_threshold",
+    "calibrate_verified",
     "content_hash",
+    "fit_verifier",
     "read_pairs",
     "same_key_terms",
     "score_pairs",

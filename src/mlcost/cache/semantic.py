@@ -466,13 +466,19 @@ class SemanticCache:
                     continue
                 if similarity < self.threshold:
                     break  # best first: the rest are below too
-                if self.verify is not None and not self.verify(prompt, item.prompt, item.answer):
+                if self.verify is not None and not self._verified(prompt, item, similarity):
                     self.rejected += 1
                     continue
                 self._drop(scope, expired)
                 return SemanticHit(item.answer, min(similarity, 1.0), item.prompt)
             self._drop(scope, expired)
             return None
+
+    def _verified(self, prompt: str, item: _Item, similarity: float) -> bool:
+        assert self.verify is not None
+        if getattr(self.verify, "uses_similarity", False):  # e.g. a fitted PairVerifier
+            return bool(self.verify(prompt, item.prompt, item.answer, similarity=similarity))  # type: ignore[call-arg]
+        return bool(self.verify(prompt, item.prompt, item.answer))
 
     def store(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -25,32 +26,103 @@ def cache() -> None:
     show_default=True,
     help="minilm needs mlcost[semantic]; hashing needs nothing.",
 )
-@click.option("--verify", is_flag=True, help="Apply the same_key_terms verifier before a hit.")
+@click.option(
+    "--verifier",
+    type=click.Choice(["none", "key-terms", "learned"]),
+    default="none",
+    show_default=True,
+    help="Calibrate the threshold together with a verifier: key-terms = the same_key_terms "
+    "rule; learned = fit a PairVerifier on these pairs (save it with --save-verifier).",
+)
+@click.option("--verify", is_flag=True, help="Same as --verifier key-terms.")
+@click.option(
+    "--save-verifier",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --verifier learned: write the fitted verifier here (JSON).",
+)
 @format_option
-def calibrate(fmt: str, pairs: Path, target_precision: float, embedder: str, verify: bool) -> None:
+def calibrate(
+    fmt: str,
+    pairs: Path,
+    target_precision: float,
+    embedder: str,
+    verifier: str,
+    verify: bool,
+    save_verifier: Path | None,
+) -> None:
     """The cosine threshold that reaches a target precision on your labelled pairs.
 
     PAIRS: CSV/TSV with header text_a,text_b,label (label 1 = same meaning), or JSON/JSONL.
+    With --verifier the threshold is chosen with the verifier in the loop, and the plain
+    cosine threshold is shown beside it.
     """
-    from mlcost.cache.calibrate import calibrate_threshold, read_pairs, score_pairs
+    from mlcost.cache.calibrate import (
+        calibrate_learned,
+        calibrate_threshold,
+        calibrate_verified,
+        read_pairs,
+        score_pairs,
+    )
     from mlcost.cache.semantic import HashingEmbedder, MiniLMEmbedder, same_key_terms
 
+    if verify:
+        verifier = "key-terms"
+    if save_verifier is not None and verifier != "learned":
+        raise click.UsageError("--save-verifier needs --verifier learned")
     texts, labels = read_pairs(pairs)
     model = MiniLMEmbedder() if embedder == "minilm" else HashingEmbedder()
-    scores = score_pairs(texts, model, verify=same_key_terms if verify else None)
-    result = calibrate_threshold(scores, labels, target_precision=target_precision)
-    d = result.to_dict() | {"embedder": model.name, "verify": verify}
+    scores = score_pairs(texts, model)
+    rows: list[dict[str, Any]] = []
+    d: dict[str, Any]
+    if verifier == "none":
+        result = calibrate_threshold(scores, labels, target_precision=target_precision)
+        d = result.to_dict() | {"embedder": model.name, "verifier": None, "verify": False}
+        rows.append(_row("cosine", result.threshold, None, result))
+    else:
+        if verifier == "key-terms":
+            says = [float(same_key_terms(q, c)) for c, q in texts]
+            both = calibrate_verified(scores, says, labels, target_precision=target_precision)
+        else:
+            fitted, both = calibrate_learned(
+                texts, scores, labels, target_precision=target_precision
+            )
+            if save_verifier is not None:
+                fitted.save(save_verifier)
+        d = both.to_dict() | {"embedder": model.name, "verifier": verifier, "verify": True}
+        if both.cosine is not None:
+            rows.append(_row("cosine", both.cosine.threshold, None, both.cosine))
+        else:
+            no_fit = "no threshold reaches the target"
+            rows.append(dict.fromkeys(_COLUMNS, None) | {"scoring": f"cosine: {no_fit}"})
+        rows.append(_row(f"cosine + {verifier}", both.threshold, both.cutoff, both))
     if fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
-    render_rows(
-        [{"field": k, "value": v} for k, v in d.items()],
-        ["field", "value"],
-        fmt,
-        title=f"Calibrated threshold ({pairs.name})",
-    )
+    render_rows(rows, _COLUMNS, fmt, title=f"Calibrated at {target_precision:.0%} ({pairs.name})")
     if fmt == "table":
+        best = rows[-1]
+        use = f"SemanticCache(threshold={best['threshold']}"
+        if verifier == "key-terms":
+            use += ", verify=same_key_terms"
+        elif verifier == "learned":
+            use += f", verify=PairVerifier.load({str(save_verifier or 'FILE')!r})"
         click.echo(
-            f"Use SemanticCache(threshold={result.threshold}, ...): on these pairs "
-            f"{result.precision:.1%} of hits are right and {result.recall:.1%} of repeats hit."
+            f"Use {use}, ...): on these pairs {best['precision']} of hits are right and "
+            f"{best['recall']} of repeats hit."
         )
+        if verifier == "learned" and save_verifier is None:
+            click.echo("Add --save-verifier FILE to keep the fitted verifier.")
+
+
+_COLUMNS = ["scoring", "threshold", "verifier_cutoff", "precision", "recall", "hit_rate"]
+
+
+def _row(scoring: str, threshold: float, cutoff: float | None, result: Any) -> dict[str, Any]:
+    return {
+        "scoring": scoring,
+        "threshold": threshold,
+        "verifier_cutoff": cutoff,
+        "precision": f"{result.precision:.1%}",
+        "recall": f"{result.recall:.1%}",
+        "hit_rate": f"{result.hit_rate:.1%}",
+    }
