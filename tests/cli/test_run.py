@@ -50,10 +50,13 @@ def test_budget_stop_sends_sigterm_and_the_command_checkpoints(tmp_path: Path) -
     script = tmp_path / "train.py"
     script.write_text(CHILD)
     ck = tmp_path / "ck"
+    # 1 USD a second, stopped at 5 USD: the child has time to start Python, import mlcost and
+    # install its SIGTERM handler first, even on a loaded machine (at 0.5 USD it sometimes had
+    # not, and died of the signal itself: exit -15).
     with pytest.raises(SystemExit) as exited:
         main(
             ["run", "--spool", str(tmp_path / "spool"), "--hourly-price", "3600",
-             "--max-cost", "0.5", "--interval", "0.1", "--", sys.executable, str(script), str(ck)]
+             "--max-cost", "5", "--interval", "0.1", "--", sys.executable, str(script), str(ck)]
         )  # fmt: skip
     assert exited.value.code == 143  # the command's own exit after its save (128 + SIGTERM)
     final = read_spool(tmp_path / "spool", "run")[-1]

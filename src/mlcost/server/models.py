@@ -8,7 +8,7 @@ full precision, so they equal :func:`mlcost.spend` digit for digit.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
@@ -59,7 +59,10 @@ def money(amount: Decimal | float | int | None, currency: str, places: int | Non
     else:
         value = Decimal(str(round(float(amount), 6 if places is None else places)))
     if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places))
+        # Enough digits for any finite amount: the default 28 refuse e.g. a spot plan's
+        # 5.6e204 USD (a job that all but never finishes) with InvalidOperation.
+        digits = Context(prec=max(28, value.adjusted() + places + 2))
+        value = value.quantize(Decimal(1).scaleb(-places), context=digits)
     return Money(amount=format(value, "f"), currency=currency)
 
 
