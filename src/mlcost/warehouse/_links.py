@@ -67,7 +67,8 @@ def observed_resources(table: Tables) -> ir.Table:
 
     s = table("gpu_samples")
     w = table("workloads")
-    samples = s.group_by(name=s.resource_id).aggregate(rows=s.count())
+    # Cast: DuckDB's resource_id is NOT NULL, and a union wants the same types on both sides.
+    samples = s.group_by(name=s.resource_id.cast("string")).aggregate(rows=s.count())
     workloads = w.group_by(name=w.resource_id.fill_null(w.node)).aggregate(rows=w.count())
     return samples.select(table=ibis.literal("gpu_samples"), name="name", rows="rows").union(
         workloads.select(table=ibis.literal("workloads"), name="name", rows="rows")
