@@ -5,11 +5,18 @@
 
 For each size, writes FOCUS 1.2 Parquet files of at most 5M rows (one billing account per
 file, so a size is one export over several accounts; mlcost.testing.write_focus_file), then
-runs each stage that exists today in its own process against a fresh warehouse:
+runs each stage in its own process against a fresh warehouse:
 
 - ``ingest``: ``mlcost.ingest_focus`` of all files as one export;
 - ``spend``: ``mlcost.spend(by=[ServiceProviderName, ServiceName, tag:team])`` to Arrow,
-  the best of ``--repeat`` runs.
+  the best of ``--repeat`` runs;
+- ``showback``: ``mlcost.attribution.showback`` of the month (allocate every line item into
+  ``allocated_costs``, then the statements and their reconciliation), owners from ``team``;
+- ``insights``: ``mlcost.insights.run_insights`` over the month (every detector).
+
+``--stages`` picks stages (all by default). The files carry no GPU telemetry or workloads, so
+showback here measures the split of every line item, the tag rules and the writes, not the
+GPU share join (which grows with workloads and samples, not line items).
 
 Time excludes interpreter and engine start (the Spark session, the DuckDB file open). Peak
 memory is the stage process's VmHWM, plus, on Spark, the local JVM's (driver and executors
@@ -60,7 +67,30 @@ def _spend(url: str, files: list[str]) -> Callable[[], object]:
     return lambda: spend(wh, by=DIMS).to_pyarrow()
 
 
-STAGES = {"ingest": _ingest, "spend": _spend}
+MONTH = "2026-05"  # write_focus_file's billing period
+
+
+def _showback(url: str, files: list[str]) -> Callable[[], object]:
+    from mlcost import open_warehouse
+    from mlcost.attribution import showback
+    from mlcost.config import AttributionConfig
+
+    wh = open_warehouse(url)
+    return lambda: showback(wh, AttributionConfig(), MONTH)
+
+
+def _insights(url: str, files: list[str]) -> Callable[[], object]:
+    from mlcost import open_warehouse
+    from mlcost.attribution.allocate import month_window
+    from mlcost.insights import run_insights
+
+    wh = open_warehouse(url, read_only=True)
+    start, end = month_window(MONTH)
+    return lambda: run_insights(wh, start=start, end=end)
+
+
+STAGES = {"ingest": _ingest, "spend": _spend, "showback": _showback, "insights": _insights}
+REPEATED = ("spend",)  # read-only and quick: the best of --repeat runs
 
 
 def _jvm_peak_kib() -> int:
@@ -138,6 +168,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="work folder (default: temp)")
     parser.add_argument("--repeat", type=int, default=3, help="spend runs; the best is kept")
     parser.add_argument("--driver-memory", default="6g", help="Spark driver (local JVM) heap")
+    parser.add_argument("--stages", nargs="+", choices=list(STAGES), default=list(STAGES))
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -156,14 +187,18 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(work)], check=True)
         work.mkdir(parents=True)
         url = _url(args.engine, work, args.driver_memory)
+        # In order: showback reads what ingest wrote (and insights what showback did).
         results[rows] = {
-            "ingest": _run("ingest", url, files, 1),
-            "spend": _run("spend", url, files, args.repeat),
+            stage: _run(stage, url, files, args.repeat if stage in REPEATED else 1)
+            for stage in STAGES
+            if stage in args.stages or stage == "ingest"
         }
         print(f"{rows:,}: {json.dumps(results[rows])}", file=sys.stderr, flush=True)
         subprocess.run(["rm", "-rf", str(work)], check=True)
     slopes = {
-        stage: exponent([(r, v[stage]["seconds"]) for r, v in results.items()]) for stage in STAGES
+        stage: exponent([(r, v[stage]["seconds"]) for r, v in results.items() if stage in v])
+        for stage in STAGES
+        if any(stage in v for v in results.values())
     }
     if args.json:
         print(json.dumps({"engine": args.engine, "results": results, "exponents": slopes}))

@@ -1,8 +1,9 @@
-"""The core set on every engine: FOCUS ingest, idempotency, restatement, spend, bad input.
+"""The core set on every engine: FOCUS ingest, idempotency, restatement, spend, bad input,
+and attribution with showback on the demo organization.
 
 Each case runs on DuckDB and on local-mode PySpark (``engine_url``); the expected figures
-are computed from the files themselves, and a last test puts the two engines side by side
-and requires the same answers to the cent.
+are computed from the files themselves, and side-by-side tests require the two engines to
+give the same answers to the cent.
 """
 
 from __future__ import annotations
@@ -18,8 +19,13 @@ from pathlib import Path
 import pytest
 
 from mlcost import Warehouse, ingest_focus, open_warehouse, spend
+from mlcost.attribution import Showback, showback
+from mlcost.attribution.allocate import SPLIT_METRICS, month_window
+from mlcost.attribution.showback import AMOUNTS, UNALLOCATED
 from mlcost.demo import generate_demo
+from mlcost.demo._config import demo_attribution
 from mlcost.errors import BadValue
+from mlcost.sources import ingest_auto
 from mlcost.sources.focus import IngestResult
 from mlcost.testing import write_focus_file
 from mlcost.warehouse import SparkWarehouse
@@ -30,10 +36,16 @@ CENT = Decimal("0.01")
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo organization: bills, GPU telemetry, Slurm / OpenCost / tracker records."""
     out = tmp_path_factory.mktemp("demo")
     generate_demo(out, days=2, scale=0.2)
-    return out / "billing"
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_dir(demo_root: Path) -> Path:
+    return demo_root / "billing"
 
 
 Loaded = tuple[str, IngestResult]  # a warehouse URL and what loading the demo bills did
@@ -250,3 +262,85 @@ def test_the_spend_command_reads_either_engine(demo_loaded: Loaded) -> None:
     assert {k: v.quantize(CENT) for k, v in got.items()} == {
         k: v.quantize(CENT) for k, v in want.items()
     }
+
+
+# -- attribution and showback on the demo organization ---------------------------------------
+MONTH = "2026-05"
+Attributed = tuple[str, Showback]
+
+
+def _attribute(url: str, root: Path) -> Attributed:
+    """Everything of the demo organization loaded, and its month allocated to teams."""
+    with open_warehouse(url) as wh:
+        ingest_focus(wh, [root / "billing"])
+        loaded = ingest_auto(wh, [root / "telemetry", root / "workloads"])
+        assert {r.source for r in loaded} == {
+            "nvidia-smi",
+            "prometheus",
+            "tracker",
+            "slurm",
+            "opencost",
+        }
+        return url, showback(wh, demo_attribution(), MONTH)
+
+
+@pytest.fixture(scope="module")
+def attributed_duckdb(demo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Attributed:
+    return _attribute(f"duckdb://{tmp_path_factory.mktemp('duck') / 'a.duckdb'}", demo_root)
+
+
+@pytest.fixture(scope="module")
+def attributed_spark(demo_root: Path, spark_dir: Path) -> Attributed:
+    return _attribute(spark_url(spark_dir), demo_root)
+
+
+@pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def attributed(request: pytest.FixtureRequest) -> Attributed:
+    found: Attributed = request.getfixturevalue(f"attributed_{request.param}")
+    return found
+
+
+def test_showback_invariants_hold_on_the_demo_organization(attributed: Attributed) -> None:
+    url, sb = attributed
+    start, end = month_window(MONTH)
+    # The statements add up to the bill, per metric, to the cent (exactly, in fact).
+    rec = sb.reconciliation
+    assert rec.balanced and rec.effective[0] == rec.effective[1] and rec.billed[0] == rec.billed[1]
+    assert sum(s.total for s in sb.statements) == rec.effective[0] > 0
+    assert sum(s.billed for s in sb.statements) == rec.billed[0]
+    # Every dollar has an owner or sits in the explicit unallocated statement, shown last.
+    owners = [s.owner for s in sb.statements]
+    assert owners[-1] == UNALLOCATED and len(set(owners)) == len(owners) > 3
+    for s in sb.statements:
+        assert s.total == s.direct + s.shared + s.unallocated, s.owner
+    with open_warehouse(url, read_only=True) as wh:
+        bill = wh.table("cost_line_items")
+        bill = bill.filter((bill.ChargePeriodStart >= start) & (bill.ChargePeriodStart < end))
+        alloc = wh.table("allocated_costs")
+        # Every summable metric of the allocated rows adds up to the bill's, exactly.
+        for metric in SPLIT_METRICS:
+            assert alloc[metric].sum().execute() == bill[metric].sum().execute(), metric
+        # Every origin charge is in the split, and every row is owned or unallocated.
+        assert alloc.x_OriginRow.nunique().execute() == bill.count().execute()
+        buckets = set(alloc.x_Bucket.to_pyarrow().to_pylist())
+        assert {"direct", "gpu_used", "gpu_idle", "shared"} <= buckets
+        unowned = alloc.filter(alloc.x_Owner.isnull()).EffectiveCost.sum().execute()
+    assert sb.statements[-1].total == unowned
+
+
+@pytest.mark.spark
+def test_spark_and_duckdb_give_the_same_showback_to_the_cent(
+    attributed_duckdb: Attributed, attributed_spark: Attributed
+) -> None:
+    (_, duck), (_, spark) = attributed_duckdb, attributed_spark
+    assert spark.reconciliation == duck.reconciliation
+    assert [s.owner for s in spark.statements] == [s.owner for s in duck.statements]
+    for a, b in zip(duck.statements, spark.statements, strict=True):
+        for amount in AMOUNTS:
+            got, want = getattr(b, amount), getattr(a, amount)
+            assert got.quantize(CENT) == want.quantize(CENT), (a.owner, amount)
+        assert b.gpu_hours == pytest.approx(a.gpu_hours, abs=1e-6)
+        assert b.coverage == pytest.approx(a.coverage, abs=1e-9)
+        cents = lambda d: {k: v.quantize(CENT) for k, v in d.items()}  # noqa: E731
+        assert cents(b.by_workload_type) == cents(a.by_workload_type), a.owner
+        assert cents(b.by_model) == cents(a.by_model), a.owner

@@ -24,8 +24,8 @@ ContractedCost and the quantities. Dimensions and unit prices are copied from th
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -204,18 +204,31 @@ def allocation_rows(
         config = replace(config, required=(*config.required, key))
         rules = None
     rules = rules or learn_tag_rules(warehouse, config)
-    # Numbered once: every later reference must see the same numbers.
-    with warehouse.temporary(_lines(warehouse, rules, start, end)) as lines:
-        yield _allocated(warehouse, config, rules, lines, key)
+    with ExitStack() as stack:
+
+        def hold(expr: ir.Table) -> ir.Table:
+            return stack.enter_context(warehouse.temporary(expr))
+
+        # Numbered once: every later reference must see the same numbers.
+        lines = hold(_lines(warehouse, rules, start, end))
+        yield _allocated(warehouse, config, rules, lines, key, hold)
 
 
 def _allocated(
-    warehouse: Warehouse, config: AttributionConfig, rules: TagRules, lines: ir.Table, key: str
+    warehouse: Warehouse,
+    config: AttributionConfig,
+    rules: TagRules,
+    lines: ir.Table,
+    key: str,
+    hold: Callable[[ir.Table], ir.Table],
 ) -> ir.Table:
+    """The allocated rows. ``hold`` computes an intermediate result once: engines that inline
+    every reference to a subquery (Spark) would otherwise recompute the GPU split for each of
+    the several branches below that read it."""
     import ibis
 
     keys = rules.canonical_keys
-    portions = _portions(warehouse, lines, rules)
+    portions = hold(_portions(warehouse, lines, rules))
     j = portions.inner_join(lines, "x_OriginRow")
     owner_cols = {k: ibis.coalesce(j[f"w_{k}"], j[f"o_{k}"]) for k in keys}
     j = j.mutate(
@@ -233,6 +246,7 @@ def _allocated(
         j = j.mutate(rule_n=rule_n)
     else:
         j = j.mutate(rule_n=ibis.null().cast("int64"))
+    j = hold(j)
     keep = j.filter(j.rule_n.isnull())
     targets = _targets(keep, shared_rules)
     base_cols = [c for c in j.columns if c != "rule_n"]
@@ -258,10 +272,10 @@ def _allocated(
                 **{f"k_{k}": (s.target if k == key else null_s) for k in keys},
             ).select(*base_cols, method=names)
         )
-    return _finish(rows, keys, key)
+    return _finish(warehouse, rows, keys, key)
 
 
-def _finish(rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
+def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
     """Telescoped metrics, FOCUS Allocated* columns and our x_ columns."""
     import ibis
     import ibis.expr.datatypes as dt
@@ -279,7 +293,10 @@ def _finish(rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:
-        return (metric * c.cast(dt.Decimal(22, 12))).round(12)
+        # Narrow enough that the product keeps 18 decimals on every engine (Spark cuts a
+        # product wider than 38 digits down to 6 decimals): 18 integer digits of money and a
+        # ratio below 10.
+        return (metric.cast(dt.Decimal(30, 12)) * c.cast(dt.Decimal(13, 12))).round(12)
 
     is_gpu = rows.bucket.startswith("gpu_")
     method = ibis.coalesce(
@@ -321,7 +338,7 @@ def _finish(rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
         **metrics,
         AllocatedMethodId=ibis.ifelse(is_split, method, rows.AllocatedMethodId),
         AllocatedMethodDetails=ibis.ifelse(
-            is_split, details.cast("json"), rows.AllocatedMethodDetails
+            is_split, warehouse.functions.json(details), rows.AllocatedMethodDetails
         ),
         AllocatedResourceId=ibis.ifelse(is_split, resource, rows.AllocatedResourceId),
         AllocatedResourceName=ibis.ifelse(

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from mlcost.warehouse import Warehouse
+    from mlcost.warehouse._functions import EngineFunctions
 
 NAME = "nvidia-smi"
 DESCRIPTION = "nvidia-smi --query-gpu --format=csv logs (one file per host) → gpu_samples"
@@ -173,11 +174,12 @@ def _query(
     resource: str | None,
     resolution: int,
     names: dict[str, str],
+    functions: EngineFunctions,
 ) -> ir.Table:
     import ibis
     import ibis.expr.datatypes as dt
 
-    from mlcost.warehouse._functions import fail, rtrim_chars
+    fail, rtrim_chars = functions.fail, functions.rtrim_chars
 
     by_field = {_field(h): h for h in header}
 
@@ -251,8 +253,6 @@ def ingest_nvidia_smi(
 
     >>> ingest_nvidia_smi(wh, ["logs/"], resolution=60)  # doctest: +SKIP
     """
-    from duckdb import Error as DuckDBError
-
     if resolution < 1:
         raise ValueError("resolution must be at least 1 second")
     if isinstance(paths, str | Path):
@@ -278,12 +278,17 @@ def ingest_nvidia_smi(
         for done, (header, group) in enumerate(groups.items()):
             source = warehouse.read_csv_files(group, header, filename=True)
             expr = _query(
-                source, header, resource=resource, resolution=resolution, names=_names(group)
+                source,
+                header,
+                resource=resource,
+                resolution=resolution,
+                names=_names(group),
+                functions=warehouse.functions,
             )
             expr = expr.mutate(ingest_id=ibis_literal(ingest_id, dt.int64))
             try:
                 warehouse.insert("gpu_samples", expr)
-            except DuckDBError as exc:
+            except warehouse.errors as exc:
                 raise _explain(exc, group) from None
             if progress is not None:
                 progress((done + 1) / len(groups), group[-1].name)

@@ -82,16 +82,18 @@ class EngineFunctions:
     ``fail(message, dtype)``: a value that fails the query with ``message`` when evaluated;
     ``json(text)``: checked JSON text (DuckDB's JSON type; Spark keeps text);
     ``json_object_to_map(text)``: a JSON object as a string→string map, NULL for a
-    non-object; ``utc_timestamp(instant)``: an instant as its UTC wall time.
+    non-object; ``utc_timestamp(instant)``: an instant as its UTC wall time;
+    ``rtrim_chars(text, characters)``: ``text`` without any of ``characters`` at its end.
     """
 
     fail: Callable[[str, dt.DataType], ir.Value]
     json: Callable[[ir.Value], ir.Value]
     json_object_to_map: Callable[[ir.Value], ir.Value]
     utc_timestamp: Callable[[ir.Value], ir.Value]
+    rtrim_chars: Callable[[ir.Value, str], ir.Value]
 
 
-DUCKDB = EngineFunctions(fail, _duckdb_json, _duckdb_json_to_map, utc_timestamp)
+DUCKDB = EngineFunctions(fail, _duckdb_json, _duckdb_json_to_map, utc_timestamp, rtrim_chars)
 
 
 # -- Spark ----------------------------------------------------------------------------------
@@ -123,4 +125,12 @@ def _spark_utc_timestamp(value: ir.Value) -> ir.Value:
     return value.cast(dt.timestamp)
 
 
-SPARK = EngineFunctions(_spark_fail, _spark_json, _spark_json_to_map, _spark_utc_timestamp)
+def _spark_rtrim_chars(value: ir.Value, characters: str) -> ir.Value:
+    # Spark's rtrim takes no character set: a regular expression anchored at the end.
+    klass = "".join("\\" + c if c in "\\]^-[" else c for c in characters)
+    return value.re_replace(f"[{klass}]+$", "")
+
+
+SPARK = EngineFunctions(
+    _spark_fail, _spark_json, _spark_json_to_map, _spark_utc_timestamp, _spark_rtrim_chars
+)

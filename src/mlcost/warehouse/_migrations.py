@@ -175,6 +175,21 @@ def _v3() -> list[str]:
     ]
 
 
+# Attribution (issue 6): what allocated_costs adds to the columns of cost_line_items.
+ALLOCATED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("x_OriginRow", "BIGINT"),  # the origin charge, numbered within one build
+    ("x_AllocatedRatio", "DOUBLE"),  # share of the origin charge, 0..1
+    ("x_Bucket", "VARCHAR"),  # direct, gpu_used, gpu_idle, gpu_unmeasured, ...
+    ("x_OwnerKey", "VARCHAR"),  # the tag key owners were taken from, e.g. team
+    ("x_Owner", "VARCHAR"),  # its value; NULL: nobody (the unallocated bucket)
+    ("x_WorkloadId", "VARCHAR"),  # workloads.workload_id, or resource:<ResourceId>
+    ("x_WorkloadType", "VARCHAR"),  # training, fine-tuning, inference, ...
+    ("x_GpuHours", "DOUBLE"),  # GPU-hours of this share
+    ("x_Utilization", "DOUBLE"),  # mean measured GPU utilization, 0..1
+    ("x_BuiltAt", "TIMESTAMP"),
+)
+
+
 def _v4() -> list[str]:
     # Attribution (issue 6): the bill split into owners, FOCUS 1.3 split-cost-allocation shaped.
     # Every column of cost_line_items as it is now (the origin charge's dimensions; summable
@@ -183,18 +198,7 @@ def _v4() -> list[str]:
         "CREATE TABLE allocated_costs AS SELECT * FROM cost_line_items LIMIT 0",
         *(
             f'ALTER TABLE allocated_costs ADD COLUMN "{name}" {sql_type}'
-            for name, sql_type in (
-                ("x_OriginRow", "BIGINT"),  # the origin charge, numbered within one build
-                ("x_AllocatedRatio", "DOUBLE"),  # share of the origin charge, 0..1
-                ("x_Bucket", "VARCHAR"),  # direct, gpu_used, gpu_idle, gpu_unmeasured, ...
-                ("x_OwnerKey", "VARCHAR"),  # the tag key owners were taken from, e.g. team
-                ("x_Owner", "VARCHAR"),  # its value; NULL: nobody (the unallocated bucket)
-                ("x_WorkloadId", "VARCHAR"),  # workloads.workload_id, or resource:<ResourceId>
-                ("x_WorkloadType", "VARCHAR"),  # training, fine-tuning, inference, ...
-                ("x_GpuHours", "DOUBLE"),  # GPU-hours of this share
-                ("x_Utilization", "DOUBLE"),  # mean measured GPU utilization, 0..1
-                ("x_BuiltAt", "TIMESTAMP"),
-            )
+            for name, sql_type in ALLOCATED_COLUMNS
         ),
     ]
 

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl
 from mlcost.errors import UnsupportedWarehouse, WarehouseError
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Warehouse
+from mlcost.warehouse._links import BUILDERS as LINK_VIEWS
 from mlcost.warehouse._schema import FOCUS_COLUMNS, X_COLUMNS, Kind
 
 if TYPE_CHECKING:
@@ -187,6 +188,42 @@ def cost_line_items_columns() -> list[tuple[str, str]]:
     return cols + [(name, SPARK_TYPES[kinds[name]]) for name in PARTITION_BY]
 
 
+def allocated_costs_columns() -> list[tuple[str, str]]:
+    """``allocated_costs``: ``cost_line_items``'s columns and attribution's, partition keys last."""
+    cols = cost_line_items_columns()
+    extra = [(name, _spark_type(sql_type)) for name, sql_type in _migrations.ALLOCATED_COLUMNS]
+    return cols[: -len(PARTITION_BY)] + extra + cols[-len(PARTITION_BY) :]
+
+
+# Tables whose Spark columns are read off their DuckDB CREATE TABLE (one definition of each).
+_FROM_DUCKDB = ("gpu_samples", "workloads", "cache_stats", "run_metrics")
+# Written by partition: a restatement or a month of attribution rewrites only its partitions.
+_PARTITIONED = ("cost_line_items", "allocated_costs")
+
+
+def _spark_type(duckdb_type: str) -> str:
+    import sqlglot
+
+    return sqlglot.exp.DataType.build(duckdb_type, dialect="duckdb").sql("spark")
+
+
+def duckdb_columns(table: str) -> list[tuple[str, str]]:
+    """(name, Spark type) of each column of ``table`` as the DuckDB migrations create it."""
+    import sqlglot
+    from sqlglot import exp
+
+    for migration in _migrations.MIGRATIONS:
+        for statement in migration.statements():
+            if re.match(rf"CREATE TABLE {table} \(", statement):
+                create = sqlglot.parse_one(statement, read="duckdb")
+                return [
+                    (c.name, c.args["kind"].sql("spark"))
+                    for c in create.this.expressions
+                    if isinstance(c, exp.ColumnDef)
+                ]
+    raise WarehouseError(f"no CREATE TABLE {table} in the migrations")
+
+
 _INGESTS = (
     ("ingest_id", "BIGINT"),
     ("source", "STRING"),
@@ -250,6 +287,7 @@ class SparkWarehouse(Warehouse):
         self.ibis = ibis.pyspark.connect(self._session)
         self._staged: dict[str, str] = {}  # table -> stage table of this transaction
         self._pending_ingest: dict[str, Any] | None = None
+        self._reset()
 
     # -- reads -------------------------------------------------------------------------
     @property
@@ -267,6 +305,29 @@ class SparkWarehouse(Warehouse):
 
     def _name(self, table: str) -> str:
         return f"`{self.settings.database}`.`{table}`"
+
+    def table(self, name: str) -> ir.Table:
+        """A table, or one of the linking views (Ibis expressions here, not catalog views)."""
+        builder = LINK_VIEWS.get(name)
+        return builder(self.table) if builder is not None else self.ibis.table(name)
+
+    @contextmanager
+    def temporary(self, expr: ir.Table) -> Iterator[ir.Table]:
+        """``expr`` computed once, held by Spark (memory, spilling to local disk), dropped on exit.
+
+        A local checkpoint: the rows are computed eagerly and later reads use them instead
+        of recomputing the query, so numbers drawn once (row numbers) stay put. Allowed on a
+        read-only warehouse: nothing is written to the catalog.
+        """
+        name = f"_mlcost_tmp_{uuid.uuid4().hex}"
+        self.ibis.create_view(name, expr, overwrite=True)
+        df = self._session.table(name).localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        try:
+            yield self.ibis.table(name)
+        finally:
+            self._session.catalog.dropTempView(name)
+            df.unpersist()
 
     @property
     def schema_version(self) -> int:
@@ -302,6 +363,23 @@ class SparkWarehouse(Warehouse):
             )
         return t
 
+    def read_csv_files(
+        self, paths: Sequence[Path], header: Sequence[str], *, filename: bool = False
+    ) -> ir.Table:
+        """Comma-separated files that share ``header`` as one table of text columns (empty
+        fields NULL); ``filename`` adds a ``filename`` column naming each row's file."""
+        from pyspark.sql.types import StringType, StructField, StructType
+
+        schema = StructType([StructField(name, StringType()) for name in header])
+        df = self._session.read.csv(
+            [str(p) for p in paths], schema=schema, header=True, quote='"', mode="FAILFAST"
+        )
+        if filename:
+            df = df.withColumn("filename", df["_metadata.file_path"])
+        view = f"mlcost_read_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        return self.ibis.table(view)
+
     # -- writes ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -312,7 +390,9 @@ class SparkWarehouse(Warehouse):
         try:
             yield
             for table, stage in self._staged.items():
-                self._write(table, stage, overwrite_partitions=False)
+                self._write(table, stage, overwrite_partitions=table in self._overwrite)
+            for table, partitions in self._emptied.items():
+                self._drop_partitions(table, partitions)
             if self._pending_ingest is not None:
                 self._append_row("ingests", self._pending_ingest)
         finally:
@@ -323,6 +403,8 @@ class SparkWarehouse(Warehouse):
 
     def _reset(self) -> None:
         self._staged, self._pending_ingest = {}, None
+        self._overwrite: set[str] = set()  # tables whose stage replaces partitions (or all)
+        self._emptied: dict[str, list[tuple[Any, ...]]] = {}  # partitions left with no rows
 
     def _write(self, table: str, stage: str, *, overwrite_partitions: bool) -> None:
         df = self._session.table(self._name(stage)).select(*self.columns(table))
@@ -357,13 +439,105 @@ class SparkWarehouse(Warehouse):
         full = self._conform(table, expr)
         stage = self._staged.get(table)
         if stage is None:
-            stage = f"{_STAGE}{table}_{uuid.uuid4().hex[:12]}"
-            self.ibis.create_table(stage, full, database=self.settings.database)
-            self._staged[table] = stage
+            self._staged[table] = self._new_stage(table, full)
         else:
             self.ibis.insert(stage, full, database=self.settings.database)
         if progress is not None:
             progress(1.0)
+
+    def _new_stage(self, table: str, rows: ir.Table) -> str:
+        """A stage table (hidden from :meth:`tables`) holding ``rows``; its name."""
+        stage = f"{_STAGE}{table}_{uuid.uuid4().hex[:12]}"
+        self.ibis.create_table(stage, rows, database=self.settings.database)
+        return stage
+
+    def _drop(self, stage: str) -> None:
+        self._session.sql(f"DROP TABLE IF EXISTS {self._name(stage)}")
+
+    def _restage(self, table: str, rows: ir.Table) -> None:
+        """Make ``rows`` (which may read the current stage) the stage that replaces ``table``'s
+        partitions it covers (all of it, for a table without partitions) when committed."""
+        old = self._staged.get(table)
+        self._staged[table] = self._new_stage(table, self._conform(table, rows))
+        self._overwrite.add(table)
+        if old is not None:
+            self._drop(old)
+
+    def insert_arrow(self, table: str, data: Any) -> int:
+        """Stage the rows of a pyarrow Table (columns named as the table's); return the count."""
+        # PySpark takes Arrow as it is (maps included, which an Ibis memtable loses).
+        view = f"mlcost_arrow_{uuid.uuid4().hex}"
+        self._session.createDataFrame(data).createOrReplaceTempView(view)
+        try:
+            self.insert(table, self.ibis.table(view))
+        finally:
+            self._session.catalog.dropTempView(view)
+        return int(data.num_rows)
+
+    def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
+        """Rows of ``table`` written by one ingest, counting those staged in this transaction."""
+        found = super().count_rows(table, ingest_id, column)
+        stage = self._staged.get(table)
+        if stage is not None:
+            t = self.ibis.table(stage)
+            found += int(t.filter(t[column] == ingest_id).count().execute())
+        return found
+
+    def delete_replaced(self, table: str, key: str, ingest_id: int) -> int:
+        """Rows of ``table`` whose ``key`` this ingest writes again are left out when it
+        commits (the table is rewritten: stored rows without those keys, plus the new)."""
+        self._require_transaction()
+        stage = self._staged.get(table)
+        if stage is None:
+            return 0
+        new = self.ibis.table(stage)
+        keys = new.filter(new.ingest_id == ingest_id).select(key).distinct()
+        old = self.table(table)
+        old = old.filter(old.ingest_id != ingest_id)
+        replaced = int(old.semi_join(keys, key).count().execute())
+        if replaced:
+            self._restage(table, old.anti_join(keys, key).union(new))
+        return replaced
+
+    def replace_window(
+        self, table: str, expr: ir.Table, *, column: str, start: Any, end: Any
+    ) -> int:
+        """Replace the rows of ``table`` whose ``column`` is in ``[start, end)`` by ``expr``.
+
+        Only the partitions the old or the new rows of the window fall in are rewritten
+        (their rows outside the window kept); a partition left empty is dropped. Returns
+        rows inserted.
+        """
+        self._require_transaction()
+        if table in self._staged:
+            raise WarehouseError(f"{table} already has writes staged in this transaction")
+        new_stage = self._new_stage(table, self._conform(table, expr))
+        try:
+            new = self.ibis.table(new_stage)
+            inserted = int(new.count().execute())
+            old = self.table(table)
+            inside = ((old[column] >= start) & (old[column] < end)).fill_null(False)
+            keys = [k for k in PARTITION_BY if k in old.columns] if table in _PARTITIONED else []
+            kept = old.filter(~inside)
+            if keys:
+                touched = old.filter(inside).select(*keys).union(new.select(*keys)).distinct()
+                kept = kept.semi_join(touched, keys)
+            self._restage(table, kept.union(new))
+            if keys:
+                staged = self.ibis.table(self._staged[table]).select(*keys).distinct()
+                gone = touched.anti_join(staged, keys).to_pyarrow().to_pylist()
+                self._emptied[table] = [tuple(r[k] for k in keys) for r in gone]
+        finally:
+            self._drop(new_stage)
+        return inserted
+
+    def _drop_partitions(self, table: str, partitions: Sequence[tuple[Any, ...]]) -> None:
+        for values in partitions:
+            spec = ", ".join(
+                f"`{k}` = '{_partition_value(v)}'"
+                for k, v in zip(PARTITION_BY, values, strict=True)
+            )
+            self._session.sql(f"ALTER TABLE {self._name(table)} DROP IF EXISTS PARTITION ({spec})")
 
     def replace_restated(self, ingest_id: int) -> int:
         """Overwrite the (BillingPeriodStart, BillingAccountId) partitions this ingest's
@@ -397,7 +571,7 @@ class SparkWarehouse(Warehouse):
         db, fmt = self.settings.database, self.settings.table_format
         self._session.sql(f"CREATE DATABASE IF NOT EXISTS `{db}`")
         self._session.catalog.setCurrentDatabase(db)
-        tables = {
+        tables: dict[str, tuple[Sequence[tuple[str, str]], Sequence[str]]] = {
             "cost_line_items": (cost_line_items_columns(), PARTITION_BY),
             "ingests": (_INGESTS, ()),
             "contract_commitments": (_CONTRACT_COMMITMENTS, ()),
@@ -405,6 +579,8 @@ class SparkWarehouse(Warehouse):
                 (("version", "INT"), ("description", "STRING"), ("applied_at", "TIMESTAMP")),
                 (),
             ),
+            **{name: (duckdb_columns(name), ()) for name in _FROM_DUCKDB},
+            "allocated_costs": (allocated_costs_columns(), PARTITION_BY),
         }
         existing = set(self.tables())
         for name, (columns, partitions) in tables.items():
@@ -420,7 +596,7 @@ class SparkWarehouse(Warehouse):
                 "schema_migrations",
                 {
                     "version": _migrations.LATEST,
-                    "description": "spark: cost_line_items, ingests, contract_commitments",
+                    "description": "spark: " + ", ".join(tables),
                     "applied_at": now,
                 },
             )
@@ -428,6 +604,11 @@ class SparkWarehouse(Warehouse):
     def close(self) -> None:
         if self._owns:
             self._base_session.stop()
+
+
+def _partition_value(value: Any) -> str:
+    text = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _aware(value: Any) -> Any:
