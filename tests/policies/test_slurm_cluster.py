@@ -84,6 +84,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     conf = root / "slurm.conf"
     conf.write_text(_conf(root))
     monkeypatch.setenv("SLURM_CONF", str(conf))
+    monkeypatch.chdir(root)  # sbatch writes each job's slurm-<id>.out where it is run
     daemons = [
         subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for argv in (["slurmctld", "-D", "-i"], ["slurmd", "-D", "-N", "gpu0"])
