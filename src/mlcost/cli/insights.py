@@ -9,22 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from mlcost.cli._common import render_rows, settings_from, warehouse_from
+from mlcost.insights import KINDS
 
 if TYPE_CHECKING:
     from mlcost.insights import Finding
 
-KIND_CHOICES = (
-    "anomaly",
-    "commitment",
-    "data_transfer",
-    "early_stop",
-    "idle_gpu",
-    "overprovisioned_endpoint",
-    "rightsize",
-    "runaway",
-    "spot",
-    "untagged",
-)
+KIND_CHOICES = KINDS  # every kind a finding may carry (insights._finding)
 
 
 def filter_findings(

@@ -14,6 +14,8 @@ from mlcost.errors import ConfigError
 from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from mlcost.warehouse import Warehouse
 
 __all__ = ["Decision", "Violation", "check", "enforce"]
@@ -137,16 +139,22 @@ def _budget(
     return [Violation.of(policy, r, why) for r in ids]
 
 
+def _gpu_line_items(wh: Warehouse, now: datetime | None) -> tuple[ir.Table, datetime | None]:
+    """Billed GPU resources' line items up to ``now``, and their latest charge hour."""
+    t = wh.table("cost_line_items")
+    t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
+    if now is not None:
+        t = t.filter(t.ChargePeriodStart <= now)
+    last: datetime | None = t.ChargePeriodStart.max().execute()
+    return t, last
+
+
 def _required_tags(
     wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
 ) -> list[Violation]:
     from mlcost.spending import resolve_dimension
 
-    t = wh.table("cost_line_items")
-    t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
-    if now is not None:
-        t = t.filter(t.ChargePeriodStart <= now)
-    last = t.ChargePeriodStart.max().execute()
+    t, last = _gpu_line_items(wh, now)
     if last is None:
         return []
     today = datetime.combine(last.date(), datetime.min.time())
@@ -203,11 +211,7 @@ def _max_gpus(
 ) -> list[Violation]:
     from mlcost.spending import resolve_dimension
 
-    t = wh.table("cost_line_items")
-    t = t.filter((t.x_GpuCount > 0) & t.ResourceId.notnull())
-    if now is not None:
-        t = t.filter(t.ChargePeriodStart <= now)
-    last = t.ChargePeriodStart.max().execute()
+    t, last = _gpu_line_items(wh, now)
     if last is None:
         return []
     first_seen = t.group_by(t.ResourceId).aggregate(first=t.ChargePeriodStart.min())
