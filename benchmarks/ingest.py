@@ -4,7 +4,12 @@
 
 1. writes an N-row FOCUS 1.2 Parquet file (mlcost.testing.write_focus_file);
 2. (a) times `CREATE TABLE … AS SELECT * FROM read_parquet(…)` in a fresh DuckDB file (the
-   floor: no validation, no mapping) against `mlcost.ingest_focus` into a fresh warehouse;
+   floor: no validation, no mapping) against `mlcost.ingest_focus` into a fresh warehouse,
+   each twice over: until the statement (or the call) returns, and until the table is written
+   into the database file (that plus a `CHECKPOINT`). The floor's CTAS returns with part of
+   its writing still to do — DuckDB finishes it at the next checkpoint, at the latest when
+   the file is closed — while mlcost's load commits and checkpoints inside the call, so only
+   the second pair compares the same work;
 3. (b) times `mlcost.spend(by=[ServiceProviderName, ServiceName])` — as a user gets it, from
    the daily rollup `cost_daily`, and with `rollup=False` from the line items — against the
    same aggregate written by hand in DuckDB SQL on the line items (and, for the record, on
@@ -31,19 +36,26 @@ DIMS = ("ServiceProviderName", "ServiceName")
 
 
 # Each step opens its connection first and returns the work to time, so the figures compare
-# the load or the query itself, not interpreter start-up or imports.
-def _floor(parquet: str, db: str) -> Callable[[], object]:
+# the load or the query itself, not interpreter start-up or imports. A load step also returns
+# what finishes writing it into the file (a CHECKPOINT), timed on its own.
+Work = Callable[[], object]
+
+
+def _floor(parquet: str, db: str) -> tuple[Work, Work]:
     import duckdb
 
     con = duckdb.connect(db)
-    return lambda: con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{parquet}')")
+    return (
+        lambda: con.execute(f"CREATE TABLE t AS SELECT * FROM read_parquet('{parquet}')"),
+        lambda: con.execute("CHECKPOINT"),
+    )
 
 
-def _mlcost_ingest(parquet: str, db: str) -> Callable[[], object]:
+def _mlcost_ingest(parquet: str, db: str) -> tuple[Work, Work]:
     from mlcost import ingest_focus, open_warehouse
 
     wh = open_warehouse(f"duckdb://{db}")
-    return lambda: ingest_focus(wh, [parquet])
+    return lambda: ingest_focus(wh, [parquet]), lambda: wh.ibis.raw_sql("CHECKPOINT").fetchall()
 
 
 def _mlcost_spend(parquet: str, db: str) -> Callable[[], object]:
@@ -95,7 +107,7 @@ def _pandas_spend(parquet: str, db: str) -> Callable[[], object]:
     return report
 
 
-STEPS = {
+STEPS: dict[str, Callable[[str, str], Work | tuple[Work, Work]]] = {
     "floor": _floor,
     "ingest": _mlcost_ingest,
     "spend": _mlcost_spend,
@@ -107,13 +119,19 @@ STEPS = {
 
 
 def _child(step: str, parquet: str, db: str, repeat: int) -> None:
-    work = STEPS[step](parquet, db)
+    made = STEPS[step](parquet, db)
+    work, finish = made if isinstance(made, tuple) else (made, None)
     seconds = float("inf")
     for _ in range(repeat):  # warm runs: the best of `repeat`
         start = time.perf_counter()
         work()
         seconds = min(seconds, time.perf_counter() - start)
-    print(json.dumps({"seconds": seconds, "peak_mib": _peak_rss_kib() / 1024}))
+    result = {"seconds": seconds}
+    if finish is not None:  # a load: once, then the checkpoint that completes it
+        start = time.perf_counter()
+        finish()
+        result["written_seconds"] = seconds + time.perf_counter() - start
+    print(json.dumps({**result, "peak_mib": _peak_rss_kib() / 1024}))
 
 
 def _peak_rss_kib() -> int:
@@ -171,7 +189,8 @@ def main() -> None:
     summary = {
         "rows": args.rows,
         "parquet_mib": round(parquet.stat().st_size / 2**20, 1),
-        "ingest_vs_floor": r["ingest"]["seconds"] / r["floor"]["seconds"],
+        "ingest_vs_floor": r["ingest"]["written_seconds"] / r["floor"]["written_seconds"],
+        "ingest_vs_floor_returned": r["ingest"]["seconds"] / r["floor"]["seconds"],
         "spend_vs_duckdb": r["spend"]["seconds"] / r["duckdb_spend"]["seconds"],
         "spend_lines_vs_duckdb": r["spend_lines"]["seconds"] / r["duckdb_spend"]["seconds"],
         "spend_vs_duckdb_rollup": r["spend"]["seconds"] / r["duckdb_rollup"]["seconds"],
@@ -182,10 +201,12 @@ def main() -> None:
         print(json.dumps(summary, indent=2))
         return
     print(f"rows: {args.rows:,}  parquet: {summary['parquet_mib']} MiB")
-    print(f"{'step':<14}{'seconds':>10}{'peak MiB':>10}")
+    print(f"{'step':<14}{'seconds':>10}{'written':>10}{'peak MiB':>10}")
     for step, v in r.items():
-        print(f"{step:<14}{v['seconds']:>10.2f}{v['peak_mib']:>10.0f}")
-    print(f"ingest / DuckDB floor:      {summary['ingest_vs_floor']:.2f}x  (goal <= 1.5x)")
+        written = f"{v['written_seconds']:>10.2f}" if "written_seconds" in v else " " * 10
+        print(f"{step:<14}{v['seconds']:>10.2f}{written}{v['peak_mib']:>10.0f}")
+    print(f"ingest / DuckDB floor:      {summary['ingest_vs_floor']:.2f}x  (goal <= 1.5x; written)")
+    print(f"  until the call returns:   {summary['ingest_vs_floor_returned']:.2f}x")
     print(f"spend / raw DuckDB SQL:     {summary['spend_vs_duckdb']:.2f}x  (goal <= 1.2x)")
     print(f"  line-item path / same:    {summary['spend_lines_vs_duckdb']:.2f}x")
     print(f"  spend / SQL on cost_daily: {summary['spend_vs_duckdb_rollup']:.2f}x")
