@@ -1,6 +1,6 @@
 """Semantic cache quality and lookup speed on the labelled pairs in ../shared/data/cache-eval.
 
-    python benchmarks/semantic_cache_eval.py [--pairs 6000] [--entries 100000]
+    python benchmarks/semantic_cache_eval.py [--pairs 80854] [--entries 100000] [--resplits 5]
 
 For QQP (internal evaluation only: Quora's terms; never shipped) and PAWS, the pairs are split
 in two at random (seed 0): the threshold is calibrated at ``--target`` precision on one half and
@@ -11,17 +11,20 @@ fold), each verifier calibrated in the loop with the threshold.
 itself: a ceiling that compares how well the scorings rank, free of calibration noise. The
 false-hit rate on *novel* questions inserts the first questions of the held-out QQP pairs
 into a cache and asks the second questions of *other* held-out pairs: any hit there serves an
-answer to a question nobody asked. Lookup latency is ``SemanticCache.lookup`` with
-the vector given (embedding time excluded) over ``--entries`` random unit vectors in a FAISS
-HNSW index (``--entries 0`` skips it). Needs ``mlcost[semantic]``. Embeddings are kept in
-``$XDG_CACHE_HOME/mlcost/semantic_cache_eval`` (default ``~/.cache``): the first run embeds
-~24,000 texts (about 30 minutes on 2 busy cores), later runs take a few minutes.
+answer to a question nobody asked. ``resplits`` repeats the deployable calibration (learned
+trees and plain cosine, at ``--confidence``) on ``--resplits`` other random halves of QQP, to
+show how far the held-out figures move with the split. Lookup latency is
+``SemanticCache.lookup`` with the vector given (embedding time excluded) over ``--entries``
+random unit vectors in a FAISS HNSW index (``--entries 0`` skips it). Needs
+``mlcost[semantic]``. Embeddings are kept in ``$XDG_CACHE_HOME/mlcost/semantic_cache_eval``
+(default ``~/.cache``): the first run embeds
+every QQP and PAWS text (~190,000; about 10 minutes on 2 quiet cores), later runs take about
+8 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import gzip
 import hashlib
@@ -38,10 +41,12 @@ import numpy as np
 from mlcost.cache import (
     MiniLMEmbedder,
     SemanticCache,
+    VerifiedCalibration,
     calibrate_learned,
     calibrate_verified,
     same_key_terms,
 )
+from mlcost.cache.verify import feature_matrix
 from mlcost.errors import NoFit
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cache-eval"
@@ -106,62 +111,149 @@ def recall_at(scores: list[float], says: list[float], labels: list[int], p: floa
 
 
 def quality(
-    name: str, pairs: list[tuple[str, str]], labels: list[int], emb: MiniLMEmbedder, target: float
+    name: str,
+    pairs: list[tuple[str, str]],
+    labels: list[int],
+    emb: MiniLMEmbedder,
+    target: float,
+    confidence: float,
 ) -> dict[str, object]:
-    """Calibrate each scoring on the first half of the pairs, report it on the second half."""
+    """Calibrate each scoring on the first half of the pairs, report it on the second half.
+
+    Each scoring is calibrated twice: on the measured precision ("plain") and on its lower
+    bound at ``confidence`` (what ``mlcost cache calibrate`` does by default).
+    """
     start = time.perf_counter()
     a = embed_cached(emb, [p[0] for p in pairs])
     b = embed_cached(emb, [p[1] for p in pairs])
     embed_s = time.perf_counter() - start
     cos = [float(x) for x in np.einsum("ij,ij->i", a, b)]
     half = len(pairs) // 2
-    fit, held = slice(None, half), slice(half, None)
+    fit = slice(None, half)
     out: dict[str, object] = {"data": name, "pairs": len(pairs), "embed_seconds": round(embed_s, 1)}
+    x = feature_matrix(pairs, cos)
     rule = [float(same_key_terms(q, c)) for c, q in pairs]
-    start = time.perf_counter()
-    learned = None
-    with contextlib.suppress(NoFit):
-        # The cutoff is chosen on out-of-fold probabilities of the calibration half only.
-        learned = calibrate_learned(pairs[fit], cos[fit], labels[fit], target_precision=target)
-    fit_s = time.perf_counter() - start
-    methods: list[tuple[str, list[float], Callable[..., bool] | None]] = [
+    for label, model in (("cosine+learned", "trees"), ("cosine+logistic", "logistic")):
+        for conf in (None, confidence):
+            key = label if conf is None else f"{label}@{conf:.0%}"
+            start = time.perf_counter()
+            try:
+                # The cutoff is chosen on out-of-fold probabilities of the calibration half.
+                verifier, cal = calibrate_learned(
+                    pairs[fit],
+                    cos[fit],
+                    labels[fit],
+                    target_precision=target,
+                    confidence=conf,
+                    model=model,  # type: ignore[arg-type]
+                )
+            except NoFit:
+                out[key] = "no threshold and cutoff reach the target"
+                continue
+            says = verifier.probabilities(x).tolist()
+            out[key] = _measure(cos, says, labels, half, cal, verifier)
+            out[key]["fit_seconds"] = round(time.perf_counter() - start, 1)  # type: ignore[index]
+    for label, says, verify in (
         ("cosine", [1.0] * len(pairs), None),
         ("cosine+same_key_terms", rule, same_key_terms),
-    ]
-    if learned is not None:
-        v = learned[0]
-        prob = [v.probability(q, c, s) for (c, q), s in zip(pairs, cos, strict=True)]
-        methods.append(("cosine+learned", prob, v))
-    else:
-        out["cosine+learned"] = "no threshold and cutoff reach the target"
-    for label, says, verify in methods:
-        try:
-            if learned is not None and verify is learned[0]:
-                cal = learned[1]
-            else:
-                cal = calibrate_verified(cos[fit], says[fit], labels[fit], target_precision=target)
-        except NoFit:
-            out[label] = "no threshold reaches the target"
-            continue
-        served = [s >= cal.threshold and v >= cal.cutoff for s, v in zip(cos, says, strict=True)]
-        p, r = at(served[held], labels[held])
-        out[label] = {
-            "threshold": cal.threshold,
-            "cutoff": cal.cutoff if verify is not None else None,
-            "precision_calibration_half": round(cal.precision, 3),
-            "precision_held_out": round(p, 3),
-            "recall_held_out": round(r, 3),
-            "held_out_recall_at_precision_0.90": recall_at(
-                cos[held], says[held], labels[held], 0.9
-            ),
-            "held_out_recall_at_precision_0.95": recall_at(
-                cos[held], says[held], labels[held], 0.95
-            ),
-            "_verify": verify,
-        }
-    out["learned_fit_seconds"] = round(fit_s, 1)
+    ):
+        for conf in (None, confidence):
+            key = label if conf is None else f"{label}@{conf:.0%}"
+            try:
+                cal = calibrate_verified(
+                    cos[fit], says[fit], labels[fit], target_precision=target, confidence=conf
+                )
+            except NoFit:
+                out[key] = "no threshold reaches the target"
+                continue
+            out[key] = _measure(cos, says, labels, half, cal, verify)
     out["_vectors"] = (a, b, cos)
     return out
+
+
+def _measure(
+    cos: list[float],
+    says: list[float],
+    labels: list[int],
+    half: int,
+    cal: VerifiedCalibration,
+    verify: Callable[..., bool] | None,
+) -> dict[str, object]:
+    """What a calibration does on the held-out half, and the ranking ceilings there."""
+    served = [s >= cal.threshold and v >= cal.cutoff for s, v in zip(cos, says, strict=True)]
+    p, r = at(served[half:], labels[half:])
+    return {
+        "threshold": cal.threshold,
+        "cutoff": cal.cutoff if verify is not None else None,
+        "precision_calibration_half": round(cal.precision, 3),
+        "precision_held_out": round(p, 3),
+        "recall_held_out": round(r, 3),
+        "held_out_served": sum(served[half:]),
+        "held_out_recall_at_precision_0.90": recall_at(cos[half:], says[half:], labels[half:], 0.9),
+        "held_out_recall_at_precision_0.95": recall_at(
+            cos[half:], says[half:], labels[half:], 0.95
+        ),
+        "_verify": verify,
+    }
+
+
+def resplit(
+    pairs: list[tuple[str, str]],
+    labels: list[int],
+    cos: list[float],
+    seeds: range,
+    target: float,
+    confidence: float,
+) -> list[dict[str, object]]:
+    """Calibration again on other random halves: how far the held-out figures move by split.
+
+    Learned trees and plain cosine, each on the measured precision and on its lower bound.
+    """
+    x = feature_matrix(pairs, cos)
+    out: list[dict[str, object]] = []
+    for seed in seeds:
+        order = list(range(len(pairs)))
+        random.Random(seed).shuffle(order)
+        fit, held = order[: len(order) // 2], order[len(order) // 2 :]
+        held_labels = [labels[i] for i in held]
+        row: dict[str, object] = {"seed": seed}
+        for conf in (None, confidence):
+            tag = "" if conf is None else f"@{conf:.0%}"
+            try:
+                verifier, cal = calibrate_learned(
+                    [pairs[i] for i in fit],
+                    [cos[i] for i in fit],
+                    [labels[i] for i in fit],
+                    target_precision=target,
+                    confidence=conf,
+                )
+                says = verifier.probabilities(x[held]).tolist()
+                row["learned" + tag] = _held_out(cos, held, says, held_labels, cal)
+            except NoFit:
+                row["learned" + tag] = "no threshold and cutoff reach the target"
+            try:
+                ones = [1.0] * len(fit)
+                fit_cos, fit_labels = [cos[i] for i in fit], [labels[i] for i in fit]
+                cal = calibrate_verified(
+                    fit_cos, ones, fit_labels, target_precision=target, confidence=conf
+                )
+                row["cosine" + tag] = _held_out(cos, held, [1.0] * len(held), held_labels, cal)
+            except NoFit:
+                row["cosine" + tag] = "no threshold reaches the target"
+        out.append(row)
+    return out
+
+
+def _held_out(
+    cos: list[float],
+    held: list[int],
+    says: list[float],
+    held_labels: list[int],
+    cal: VerifiedCalibration,
+) -> dict[str, float]:
+    served = [cos[i] >= cal.threshold and v >= cal.cutoff for i, v in zip(held, says, strict=True)]
+    p, r = at(served, held_labels)
+    return {"precision_held_out": round(p, 3), "recall_held_out": round(r, 3)}
 
 
 def novel_false_hits(
@@ -223,25 +315,32 @@ def latency(entries: int, queries: int = 2000) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=6000)
+    parser.add_argument("--pairs", type=int, default=80_854, help="QQP pairs (all by default)")
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--target", type=float, default=0.95)
+    parser.add_argument("--confidence", type=float, default=0.9)
+    parser.add_argument(
+        "--resplits", type=int, default=5, help="QQP: recalibrate on this many other random halves"
+    )
     args = parser.parse_args()
     rng = random.Random(0)
     emb = MiniLMEmbedder()
     for name, loader in (("QQP", load_qqp), ("PAWS", load_paws)):
         pairs, labels = loader(args.pairs, rng)
-        result = quality(name, pairs, labels, emb, args.target)
-        a, b, _ = result.pop("_vectors")  # type: ignore[misc]
+        result = quality(name, pairs, labels, emb, args.target, args.confidence)
+        a, b, cos = result.pop("_vectors")  # type: ignore[misc]
         half = len(pairs) // 2
-        for label in ("cosine", "cosine+same_key_terms", "cosine+learned"):
+        for label in list(result):
             cal = result.get(label)
-            if isinstance(cal, dict):
+            if isinstance(cal, dict) and "_verify" in cal:
                 verify = cal.pop("_verify")
                 if name == "QQP":
                     held = pairs[half:]
                     rate = novel_false_hits(held, (a[half:], b[half:]), cal["threshold"], verify)
                     cal["novel_false_hit_rate"] = round(rate, 4)
+        if name == "QQP" and args.resplits > 0:
+            seeds = range(1, args.resplits + 1)
+            result["resplits"] = resplit(pairs, labels, cos, seeds, args.target, args.confidence)
         print(json.dumps(result))
     if args.entries > 0:
         print(json.dumps(latency(args.entries)))

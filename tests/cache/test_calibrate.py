@@ -81,8 +81,43 @@ def test_cli_calibrate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     rows += [f"how do I reset password {i},how do I reset my password {i},1" for i in range(10)]
     rows += [f"price of gpu {i},weather in city {i},0" for i in range(10)]
     path.write_text("\n".join(rows) + "\n")
-    code = main(["cache", "calibrate", str(path), "--embedder", "hashing", "--format", "json"])
-    assert code == 0
+    args = ["cache", "calibrate", str(path), "--embedder", "hashing", "--format", "json"]
+    # 10 right hits out of 10 do not show 95 % precision with the default 90 % confidence
+    # (the Wilson lower bound is 86 %): the CLI says so and what to do.
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "95% precision with 90% confidence" in err and "more labelled pairs" in err
+    assert main([*args, "--confidence", "0"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["precision"] == 1.0 and out["recall"] == 1.0
+    assert out["precision"] == 1.0 and out["recall"] == 1.0 and out["confidence"] is None
     assert -1 <= out["threshold"] <= 1 and out["embedder"].startswith("hashing")
+
+
+def test_confidence_takes_a_stricter_threshold_that_holds_on_new_pairs() -> None:
+    # Scores whose true precision falls from 1.0 at the top to 0.5 at the bottom; each
+    # calibration set is a fresh draw. The plain pick lands where chance lifted precision to
+    # the target, so on new pairs it misses the target about half the time.
+    import random
+
+    rng = random.Random(7)
+
+    def draw(n: int) -> tuple[list[float], list[int]]:
+        scores = [rng.random() for _ in range(n)]
+        return scores, [int(rng.random() < 0.5 + 0.5 * s) for s in scores]
+
+    plain_held, sure_held = [], []
+    for _ in range(40):
+        fit_scores, fit_labels = draw(1000)
+        new_scores, new_labels = draw(3000)
+        for conf, out in ((None, plain_held), (0.9, sure_held)):
+            cal = calibrate_threshold(fit_scores, fit_labels, target_precision=0.9, confidence=conf)
+            hits = [y for s, y in zip(new_scores, new_labels, strict=True) if s >= cal.threshold]
+            out.append(sum(hits) / len(hits))
+            if conf is not None:
+                assert cal.confidence == 0.9 and cal.precision >= 0.9
+    # The bound holds per threshold and the sweep picks among many, so the pick can still
+    # fall short on new pairs now and then — far less often and by less than the plain one.
+    sure_short = sum(p < 0.9 for p in sure_held)
+    plain_short = sum(p < 0.9 for p in plain_held)
+    assert plain_short >= 2 * sure_short, (plain_short, sure_short)
+    assert min(sure_held) > min(plain_held) and min(sure_held) > 0.86

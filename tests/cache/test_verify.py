@@ -17,14 +17,17 @@ from mlcost.cache import (
     HashingEmbedder,
     PairVerifier,
     SemanticCache,
+    TreeVerifier,
     calibrate_learned,
     calibrate_threshold,
     calibrate_verified,
+    fit_tree_verifier,
     fit_verifier,
+    load_verifier,
     same_key_terms,
     score_pairs,
 )
-from mlcost.cache.verify import FEATURES, pair_features
+from mlcost.cache.verify import FEATURES, feature_matrix, pair_features
 from mlcost.cli.main import main
 from mlcost.errors import BadValue, InvalidInput, NoFit
 
@@ -187,16 +190,21 @@ def test_cli_calibrates_with_a_learned_verifier(
     assert out["verifier"] == "learned" and out["precision"] >= 0.9
     cosine_recall = out["cosine"]["recall"] if out["cosine"] else 0.0
     assert out["recall"] > cosine_recall
-    assert PairVerifier.load(saved).cutoff == out["cutoff"]
+    loaded = load_verifier(saved)
+    assert isinstance(loaded, TreeVerifier) and loaded.cutoff == out["cutoff"]
+    assert main([*args, "--verifier", "logistic", "--save-verifier", str(saved)]) == 0
+    capsys.readouterr()
+    assert isinstance(load_verifier(saved), PairVerifier)
     # The table shows both rows and how to use the result. same_key_terms lets "why" for
     # "how" through (8 of 32 pairs it passes are wrong), so it cannot reach 90% here.
-    assert main([*args[:-1], "0.7", "--verifier", "key-terms"]) == 0
+    assert main([*args[:-1], "0.7", "--verifier", "key-terms", "--confidence", "0"]) == 0
     text = capsys.readouterr().out
     assert "cosine + key-terms" in text and "verify=same_key_terms" in text
     # Where cosine alone cannot reach the target, the table says so instead of hiding the row.
     assert main([*args, "--verifier", "learned"]) == 0
     text = capsys.readouterr().out
     assert "cosine: no threshold reaches the target" in text and "--save-verifier" in text
+    assert "90% confidence" in text  # the default, said in the title
     assert main([*args, "--save-verifier", str(saved)]) != 0
     assert "--verifier learned" in capsys.readouterr().err
 
@@ -213,3 +221,70 @@ def test_a_verifier_that_passes_everything_is_plain_cosine() -> None:
         plain.recall,
         plain.precision,
     )
+
+
+def interaction_pairs() -> tuple[list[tuple[str, str]], list[int]]:
+    """Near-identical pairs are right unless a number differs; loose ones are right when short.
+
+    Neither rule is a sum of one-feature effects (a near-identical pair with another number
+    is wrong, a loosely similar one with the same numbers need not be right), which is what
+    a linear model over the features cannot express and trees can.
+    """
+    pairs: list[tuple[str, str]] = []
+    labels: list[int] = []
+    for i, (a, b) in enumerate(TOPICS * 6):
+        n = 2 + i
+        pairs.append((f"How do I {a.format(n=n)}?", f"how do i {a.format(n=n)}"))
+        labels.append(1)
+        pairs.append((f"How do I {a.format(n=n)}?", f"How do I {a.format(n=n + 1)}?"))
+        labels.append(0)
+        pairs.append((f"How do I {a.format(n=n)}?", f"How can I {b.format(n=n)}?"))
+        labels.append(i % 2)
+    return pairs, labels
+
+
+def test_tree_verifier_learns_an_interaction_and_round_trips(tmp_path: Path) -> None:
+    pairs, labels = interaction_pairs()
+    sims = score_pairs(pairs, EMB)
+    trees = fit_tree_verifier(pairs, sims, labels, trees=50, min_leaf=5)
+    x = feature_matrix(pairs, sims)
+    prob = trees.probabilities(x)
+    # The batch path and the per-pair path a cache uses agree.
+    one = [trees.probability(q, c, s) for (c, q), s in zip(pairs, sims, strict=True)]
+    assert np.allclose(prob, one)
+    y = np.asarray(labels)
+    # Every near-identical pair with another number is refused; every exact rephrasing served.
+    assert (prob[1::3] < 0.5).all() and (prob[0::3] > 0.5).all()
+    # A saved verifier reads back as the same function, cutoff included.
+    path = trees.with_cutoff(0.7).save(tmp_path / "trees.json")
+    loaded = load_verifier(path)
+    assert isinstance(loaded, TreeVerifier) and loaded.cutoff == 0.7
+    assert np.array_equal(loaded.probabilities(x), prob)
+    # On the decided pairs the trees are right where a logistic model over the same
+    # features errs at least as often.
+    logistic = fit_verifier(pairs, sims, labels).probabilities(x)
+    decided = np.r_[0 : len(y) : 3, 1 : len(y) : 3]
+    assert ((prob[decided] >= 0.5) == y[decided]).all()
+    assert ((logistic[decided] >= 0.5) == y[decided]).sum() <= len(decided)
+
+
+def test_tree_verifier_in_a_cache_and_bad_files(tmp_path: Path) -> None:
+    pairs, labels = interaction_pairs()
+    sims = score_pairs(pairs, EMB)
+    trees = fit_tree_verifier(pairs, sims, labels, trees=50, min_leaf=5)
+    cache = SemanticCache(threshold=0.5, embedder=EMB, index="exact", verify=trees)
+    cache.store("How do I learn Python 3?", "python3 -m venv", model="m")
+    assert cache.lookup("how do i learn python 3", model="m") is not None
+    assert cache.lookup("How do I learn Python 4?", model="m") is None
+    assert cache.rejected == 1
+    bad = tmp_path / "v.json"
+    bad.write_text(json.dumps({"kind": "mlcost.cache.TreeVerifier", "bias": 0}))
+    with pytest.raises(BadValue, match=r"v\.json.*not a saved verifier"):
+        load_verifier(bad)
+    outside = trees.to_dict()
+    outside["trees"][0][0][2] = 999  # a child that does not exist
+    bad.write_text(json.dumps(outside))
+    with pytest.raises(InvalidInput, match="points outside"):
+        load_verifier(bad)
+    with pytest.raises(InvalidInput, match="both kinds"):
+        fit_tree_verifier(pairs[:1], sims[:1], [1])

@@ -5,7 +5,8 @@
 - :class:`StageCache`: the same for an expensive stage (embeddings), keyed by content hash.
 - :class:`SemanticCache`: prompts matched by meaning, per model and tenant, with a cosine
   threshold and an optional verify step; :func:`calibrate_threshold` picks the threshold,
-  :func:`calibrate_learned` fits a :class:`PairVerifier` and picks both together.
+  :func:`calibrate_learned` fits a :class:`TreeVerifier` (or a logistic
+  :class:`PairVerifier`) and picks both together; :func:`load_verifier` reads one back.
 - Every cache counts hits, misses, time and money saved, and ``report()`` writes them to the
   tracker spool.
 
@@ -42,7 +43,13 @@ from mlcost.cache.semantic import (
     same_key_terms,
 )
 from mlcost.cache.stats import CacheStats, Money, spool_dir, write_stats
-from mlcost.cache.verify import PairVerifier, fit_verifier
+from mlcost.cache.verify import (
+    PairVerifier,
+    TreeVerifier,
+    fit_tree_verifier,
+    fit_verifier,
+    load_verifier,
+)
 
 __all__ = [
     "UNSET",
@@ -65,6 +72,7 @@ __all__ = [
     "SemanticCache",
     "SemanticHit",
     "StageCache",
+    "TreeVerifier",
     "Unset",
     "VectorIndex",
     "VerifiedCalibration",
@@ -72,7 +80,9 @@ __all__ = [
     "calibrate_threshold",
     "calibrate_verified",
     "content_hash",
+    "fit_tree_verifier",
     "fit_verifier",
+    "load_verifier",
     "read_pairs",
     "same_key_terms",
     "score_pairs",

@@ -28,17 +28,27 @@ def cache() -> None:
 )
 @click.option(
     "--verifier",
-    type=click.Choice(["none", "key-terms", "learned"]),
+    type=click.Choice(["none", "key-terms", "learned", "logistic"]),
     default="none",
     show_default=True,
     help="Calibrate the threshold together with a verifier: key-terms = the same_key_terms "
-    "rule; learned = fit a PairVerifier on these pairs (save it with --save-verifier).",
+    "rule; learned = fit boosted trees (TreeVerifier) on these pairs; logistic = fit a "
+    "logistic PairVerifier. Save a fitted one with --save-verifier.",
+)
+@click.option(
+    "--confidence",
+    type=float,
+    default=0.9,
+    show_default=True,
+    help="Take a threshold only when the lower confidence bound of its precision reaches "
+    "the target, so that it holds on pairs it was not chosen from; 0 = use the measured "
+    "precision as it is.",
 )
 @click.option("--verify", is_flag=True, help="Same as --verifier key-terms.")
 @click.option(
     "--save-verifier",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With --verifier learned: write the fitted verifier here (JSON).",
+    help="With --verifier learned or logistic: write the fitted verifier here (JSON).",
 )
 @format_option
 def calibrate(
@@ -48,6 +58,7 @@ def calibrate(
     embedder: str,
     verifier: str,
     verify: bool,
+    confidence: float,
     save_verifier: Path | None,
 ) -> None:
     """The cosine threshold that reaches a target precision on your labelled pairs.
@@ -67,24 +78,35 @@ def calibrate(
 
     if verify:
         verifier = "key-terms"
-    if save_verifier is not None and verifier != "learned":
-        raise click.UsageError("--save-verifier needs --verifier learned")
+    learned = verifier in ("learned", "logistic")
+    if save_verifier is not None and not learned:
+        raise click.UsageError("--save-verifier needs --verifier learned or logistic")
+    sure = confidence or None
     texts, labels = read_pairs(pairs)
     model = MiniLMEmbedder() if embedder == "minilm" else HashingEmbedder()
     scores = score_pairs(texts, model)
     rows: list[dict[str, Any]] = []
     d: dict[str, Any]
     if verifier == "none":
-        result = calibrate_threshold(scores, labels, target_precision=target_precision)
+        result = calibrate_threshold(
+            scores, labels, target_precision=target_precision, confidence=sure
+        )
         d = result.to_dict() | {"embedder": model.name, "verifier": None, "verify": False}
         rows.append(_row("cosine", result.threshold, None, result))
     else:
         if verifier == "key-terms":
             says = [float(same_key_terms(q, c)) for c, q in texts]
-            both = calibrate_verified(scores, says, labels, target_precision=target_precision)
+            both = calibrate_verified(
+                scores, says, labels, target_precision=target_precision, confidence=sure
+            )
         else:
             fitted, both = calibrate_learned(
-                texts, scores, labels, target_precision=target_precision
+                texts,
+                scores,
+                labels,
+                target_precision=target_precision,
+                confidence=sure,
+                model="trees" if verifier == "learned" else "logistic",
             )
             if save_verifier is not None:
                 fitted.save(save_verifier)
@@ -98,19 +120,20 @@ def calibrate(
     if fmt == "json":
         click.echo(json.dumps(d, indent=2))
         return
-    render_rows(rows, _COLUMNS, fmt, title=f"Calibrated at {target_precision:.0%} ({pairs.name})")
+    at = f"{target_precision:.0%} precision" + (f", {sure:.0%} confidence" if sure else "")
+    render_rows(rows, _COLUMNS, fmt, title=f"Calibrated at {at} ({pairs.name})")
     if fmt == "table":
         best = rows[-1]
         use = f"SemanticCache(threshold={best['threshold']}"
         if verifier == "key-terms":
             use += ", verify=same_key_terms"
-        elif verifier == "learned":
-            use += f", verify=PairVerifier.load({str(save_verifier or 'FILE')!r})"
+        elif learned:
+            use += f", verify=load_verifier({str(save_verifier or 'FILE')!r})"
         click.echo(
             f"Use {use}, ...): on these pairs {best['precision']} of hits are right and "
             f"{best['recall']} of repeats hit."
         )
-        if verifier == "learned" and save_verifier is None:
+        if learned and save_verifier is None:
             click.echo("Add --save-verifier FILE to keep the fitted verifier.")
 
 
