@@ -255,6 +255,41 @@ def test_gzip_and_parquet_and_directories(wh: Warehouse, tmp_path: Path) -> None
     assert result.effective_cost == {"USD": expected}
 
 
+def test_instance_type_comes_from_the_first_text_that_names_one(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    # ChargeDescription first, then SkuMeter, then SkuPriceDetails; the GPU model and count
+    # follow from the catalog (which has no OCI shapes). A type glued to a word by "_" is not one.
+    columns, rows = _base_rows(tmp_path, 6)
+    texts = [
+        ("$32.77 per On Demand Linux p4d.24xlarge Instance Hour", "m5.large", ""),
+        ("Virtual Machines", "NC24ads A100 v4", '{"x_Note": "Standard_NC24ads_A100_v4"}'),
+        ("Compute Engine", "a2-highgpu-8g GPU hours", ""),
+        ("Storage", "Standard", '{"x_Shape": "BM.GPU.H100.8"}'),
+        ("no type in here", "", ""),
+        ("vm_p4d.24xlarge", "", ""),
+    ]
+    for row, (description, meter, details) in zip(rows, texts, strict=True):
+        row.update(ChargeDescription=description, SkuMeter=meter, SkuPriceDetails=details)
+        row["ResourceId"] = description[:20]
+    ingest_focus(wh, [_write(tmp_path / "types.csv", columns, rows)])
+    t = wh.table("cost_line_items")
+    got = {
+        r["ChargeDescription"]: (r["x_InstanceType"], r["x_GpuModel"])
+        for r in t.select("ChargeDescription", "x_InstanceType", "x_GpuModel")
+        .to_pyarrow()
+        .to_pylist()
+    }
+    assert got == {
+        texts[0][0]: ("p4d.24xlarge", "A100-40GB"),
+        texts[1][0]: ("Standard_NC24ads_A100_v4", "A100-80GB"),
+        texts[2][0]: ("a2-highgpu-8g", "A100-40GB"),
+        texts[3][0]: ("BM.GPU.H100.8", None),
+        texts[4][0]: (None, None),
+        texts[5][0]: (None, None),
+    }
+
+
 # -- bad input -----------------------------------------------------------------------------
 def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> Path:
     with path.open("w", newline="") as fh:

@@ -294,18 +294,17 @@ def with_gpu_columns(warehouse: Warehouse, t: ir.Table) -> ir.Table:
     def existing(name: str, dtype: dt.DataType) -> ir.Value:
         return t[name] if name in t.columns else ibis.null(dtype)
 
-    texts = [
-        t[c].cast(dt.string).fill_null("")
-        for c in ("ChargeDescription", "SkuMeter", "SkuPriceDetails")
-        if c in t.columns
-    ]
-    found = (
-        ibis.literal("")
-        .concat(*[part for text in texts for part in (text, ibis.literal(" "))])
-        .re_extract(INSTANCE_TYPE_PATTERN, 1)
-        .nullif("")
-        if texts
-        else ibis.null(dt.string)
+    # The first match in ChargeDescription, else SkuMeter, else SkuPriceDetails: a match
+    # cannot span two texts (no spaces in it), so this is the first match in the three
+    # joined, and one column at a time lets DuckDB run the regex once per distinct text of a
+    # dictionary-encoded column (0.2 s against 1-1.6 s at 10 M rows).
+    found = ibis.coalesce(
+        *[
+            t[c].cast(dt.string).re_extract(INSTANCE_TYPE_PATTERN, 1).nullif("")
+            for c in ("ChargeDescription", "SkuMeter", "SkuPriceDetails")
+            if c in t.columns
+        ],
+        ibis.null(dt.string),
     )
     typed = t.mutate(x_InstanceType=existing("x_InstanceType", dt.string).fill_null(found))
     typed = typed.mutate(_mlcost_key=typed.x_InstanceType.lower())
