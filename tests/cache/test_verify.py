@@ -281,10 +281,17 @@ def test_tree_verifier_in_a_cache_and_bad_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"kind": "mlcost.cache.TreeVerifier", "bias": 0}))
     with pytest.raises(BadValue, match=r"v\.json.*not a saved verifier"):
         load_verifier(bad)
-    outside = trees.to_dict()
-    outside["trees"][0][0][2] = 999  # a child that does not exist
-    bad.write_text(json.dumps(outside))
-    with pytest.raises(InvalidInput, match="points outside"):
-        load_verifier(bad)
+    first = trees.to_dict()["trees"][0]
+    deeper = next(i for i, node in enumerate(first) if i >= 2 and node[0] >= 0)
+    # A child that does not exist; a child above its parent (a loop that would never end).
+    for at, child in ((0, 999), (deeper, 1)):
+        outside = trees.to_dict()
+        outside["trees"][0][at][2] = child
+        bad.write_text(json.dumps(outside))
+        with pytest.raises(InvalidInput, match="points outside"):
+            load_verifier(bad)
+    trees.save(bad)
+    with pytest.raises(BadValue, match="holds a TreeVerifier, not a PairVerifier"):
+        PairVerifier.load(bad)
     with pytest.raises(InvalidInput, match="both kinds"):
         fit_tree_verifier(pairs[:1], sims[:1], [1])

@@ -31,13 +31,7 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
-from mlcost.cache.verify import (
-    PairVerifier,
-    TreeVerifier,
-    feature_matrix,
-    fit_tree_verifier,
-    fit_verifier,
-)
+from mlcost.cache.verify import PairVerifier, TreeVerifier, feature_matrix, fit_features
 from mlcost.errors import BadValue, InvalidInput, MissingColumn, NoFit
 
 if TYPE_CHECKING:
@@ -149,8 +143,8 @@ def calibrate_threshold(
     best = None
     for threshold, precision, recall, hit_rate in sweep(scores, labels):
         # Lower thresholds only add hits; one that adds no right hit only adds wrong ones.
-        hits = hit_rate * len(labels)
-        sure = precision_floor(precision * hits, hits, confidence)
+        hits = round(hit_rate * len(labels))  # back to the counts sweep divided
+        sure = precision_floor(round(precision * hits), hits, confidence)
         if sure >= target_precision and (best is None or recall > best[2]):
             best = (threshold, precision, recall, hit_rate)
     if best is None:
@@ -286,24 +280,14 @@ def calibrate_learned(
 
     if folds < 2:
         raise InvalidInput(f"folds={folds}", fix="use 2 or more (5 is usual)")
-    if model not in ("trees", "logistic"):
-        raise InvalidInput(f"model {model!r}", fix="use 'trees' or 'logistic'")
     if not len(pairs) == len(scores) == len(labels):
         raise InvalidInput(f"{len(pairs)} pairs, {len(scores)} scores, {len(labels)} labels")
-
-    def fit(chosen: Sequence[int]) -> TreeVerifier | PairVerifier:
-        some = [pairs[i] for i in chosen]
-        sims, ys = [scores[i] for i in chosen], [labels[i] for i in chosen]
-        return (
-            fit_tree_verifier(some, sims, ys) if model == "trees" else fit_verifier(some, sims, ys)
-        )
-
-    x = feature_matrix(pairs, scores)
+    x, y = feature_matrix(pairs, scores), np.asarray(labels)
     out_of_fold = np.zeros(len(pairs))
+    fold_of = np.arange(len(pairs)) % folds
     for k in range(folds):
-        fold = np.arange(k, len(pairs), folds)
-        fitted = fit([i for i in range(len(pairs)) if i % folds != k])
-        out_of_fold[fold] = fitted.probabilities(x[fold])
+        fitted = fit_features(model, x[fold_of != k], y[fold_of != k])
+        out_of_fold[fold_of == k] = fitted.probabilities(x[fold_of == k])
     cal = calibrate_verified(
         scores,
         out_of_fold.tolist(),
@@ -311,7 +295,7 @@ def calibrate_learned(
         target_precision=target_precision,
         confidence=confidence,
     )
-    return fit(range(len(pairs))).with_cutoff(cal.cutoff), cal
+    return fit_features(model, x, y).with_cutoff(cal.cutoff), cal
 
 
 def score_pairs(

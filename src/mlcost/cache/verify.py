@@ -36,7 +36,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from mlcost.errors import BadValue, InvalidInput
 
@@ -154,6 +154,18 @@ class _Learned:
         if not 0.0 <= self.cutoff <= 1.0:
             raise InvalidInput(f"cutoff {self.cutoff} is not a probability in [0, 1]")
 
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """A verifier of this class saved by :meth:`save`."""
+        verifier = _load(path, cls.__name__)
+        if not isinstance(verifier, cls):
+            raise BadValue(
+                f"holds a {type(verifier).__name__}, not a {cls.__name__}",
+                file=Path(path),
+                fix="read it with load_verifier(path), which takes either kind",
+            )
+        return verifier
+
     def save(self, path: str | Path) -> Path:
         """Write the verifier as JSON; :func:`load_verifier` reads it back."""
         path = Path(path)
@@ -229,25 +241,15 @@ class PairVerifier(_Learned):
         }
 
     @classmethod
-    def load(cls, path: str | Path) -> PairVerifier:
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                tuple(float(w) for w in d["weights"]),
-                float(d["bias"]),
-                tuple(float(m) for m in d["mean"]),
-                tuple(float(s) for s in d["scale"]),
-                float(d["cutoff"]),
-                tuple(d["features"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BadValue(
-                f"not a saved PairVerifier ({exc})",
-                file=path,
-                fix="write one with: mlcost cache calibrate PAIRS --verifier learned "
-                "--save-verifier FILE",
-            ) from exc
+    def _from_dict(cls, d: dict[str, Any]) -> PairVerifier:
+        return cls(
+            tuple(float(w) for w in d["weights"]),
+            float(d["bias"]),
+            tuple(float(m) for m in d["mean"]),
+            tuple(float(s) for s in d["scale"]),
+            float(d["cutoff"]),
+            tuple(d["features"]),
+        )
 
 
 def _sigmoid(z: float) -> float:
@@ -269,19 +271,30 @@ def fit_verifier(
 
     ``pairs`` are ``(cached prompt, new prompt)``; label 1 = the cached answer is right.
     """
+    return _fit_logistic(feature_matrix(pairs, similarities), labels, l2=l2, cutoff=cutoff)
+
+
+def _targets(x: Any, labels: Sequence[int]) -> Any:
+    """The labels as floats, checked: one per feature row, and both kinds present."""
     import numpy as np
 
-    if not len(pairs) == len(similarities) == len(labels):
-        raise InvalidInput(
-            f"{len(pairs)} pairs, {len(similarities)} similarities, {len(labels)} labels"
-        )
     y = np.asarray(labels, dtype=np.float64)
+    if len(y) != len(x):
+        raise InvalidInput(f"{len(x)} pairs, {len(y)} labels")
     if y.sum() == 0 or y.sum() == len(y):
         raise InvalidInput(
             "a verifier needs both kinds of pair",
             fix="give pairs that should hit (label 1) and pairs that must not (0)",
         )
-    x = feature_matrix(pairs, similarities)
+    return y
+
+
+def _fit_logistic(
+    x: Any, labels: Sequence[int], *, l2: float = 1.0, cutoff: float = 0.5
+) -> PairVerifier:
+    import numpy as np
+
+    y = _targets(x, labels)
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -332,8 +345,12 @@ class TreeVerifier(_Learned):
         self._check(self.features)
         n = len(FEATURES)
         for t, tree in enumerate(self.trees):
-            for feature, _, left, right, _ in tree:
-                if feature >= n or (feature >= 0 and not 0 < left < len(tree) > right > 0):
+            if not tree:
+                raise InvalidInput(f"tree {t} has no nodes")
+            for i, (feature, _, left, right, _) in enumerate(tree):
+                # Children come after their parent (pre-order): no loops, nothing outside.
+                inside = i < left < len(tree) and i < right < len(tree)
+                if feature >= n or (feature >= 0 and not inside):
                     raise InvalidInput(f"tree {t} has a node that points outside it")
 
     def log_odds(self, x: Sequence[float]) -> float:
@@ -383,29 +400,53 @@ class TreeVerifier(_Learned):
             "trees": [[list(node) for node in tree] for tree in self.trees],
         }
 
-
-def load_verifier(path: str | Path) -> PairVerifier | TreeVerifier:
-    """A verifier saved by :meth:`TreeVerifier.save` or :meth:`PairVerifier.save`."""
-    path = Path(path)
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-        kind = d.get("kind") if isinstance(d, dict) else None
-        if kind == "mlcost.cache.PairVerifier":
-            return PairVerifier.load(path)
-        if kind != "mlcost.cache.TreeVerifier":
-            raise ValueError(f"kind {kind!r}")
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> TreeVerifier:
         trees = tuple(
             tuple((int(n[0]), float(n[1]), int(n[2]), int(n[3]), float(n[4])) for n in tree)
             for tree in d["trees"]
         )
-        return TreeVerifier(trees, float(d["bias"]), float(d["cutoff"]), tuple(d["features"]))
+        return cls(trees, float(d["bias"]), float(d["cutoff"]), tuple(d["features"]))
+
+
+def load_verifier(path: str | Path) -> PairVerifier | TreeVerifier:
+    """A verifier saved by :meth:`TreeVerifier.save` or :meth:`PairVerifier.save`."""
+    return _load(path, "verifier")
+
+
+def _load(path: str | Path, what: str) -> PairVerifier | TreeVerifier:
+    path = Path(path)
+    kinds: dict[str, type[PairVerifier] | type[TreeVerifier]] = {
+        "mlcost.cache.PairVerifier": PairVerifier,
+        "mlcost.cache.TreeVerifier": TreeVerifier,
+    }
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+        kind = d.get("kind") if isinstance(d, dict) else None
+        if kind not in kinds:
+            raise ValueError(f"kind {kind!r}")
+        return kinds[kind]._from_dict(d)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise BadValue(
-            f"not a saved verifier ({exc})",
+            f"not a saved {what} ({exc})",
             file=path,
             fix="write one with: mlcost cache calibrate PAIRS --verifier learned "
             "--save-verifier FILE",
         ) from exc
+
+
+def fit_features(model: str, x: Any, labels: Any) -> PairVerifier | TreeVerifier:
+    """A verifier of ``model`` ("trees" or "logistic") fitted on a :func:`feature_matrix`
+    and its labels (a sequence or numpy array of 0/1).
+
+    For fitting several times on parts of one pair set (cross-validation) without
+    recomputing the features.
+    """
+    if model == "trees":
+        return _fit_trees(x, labels)
+    if model == "logistic":
+        return _fit_logistic(x, labels)
+    raise InvalidInput(f"model {model!r}", fix="use 'trees' or 'logistic'")
 
 
 def feature_matrix(pairs: Sequence[tuple[str, str]], similarities: Sequence[float]) -> Any:
@@ -455,24 +496,17 @@ def _fit_trees(
     x: Any,
     labels: Sequence[int],
     *,
-    trees: int,
-    depth: int,
-    learning_rate: float,
-    min_leaf: int,
-    l2: float,
-    bins: int,
-    cutoff: float,
+    trees: int = 100,
+    depth: int = 3,
+    learning_rate: float = 0.1,
+    min_leaf: int = 20,
+    l2: float = 1.0,
+    bins: int = 64,
+    cutoff: float = 0.5,
 ) -> TreeVerifier:
     import numpy as np
 
-    y = np.asarray(labels, dtype=np.float64)
-    if len(y) != len(x):
-        raise InvalidInput(f"{len(x)} pairs, {len(y)} labels")
-    if y.sum() == 0 or y.sum() == len(y):
-        raise InvalidInput(
-            "a verifier needs both kinds of pair",
-            fix="give pairs that should hit (label 1) and pairs that must not (0)",
-        )
+    y = _targets(x, labels)
     if trees < 1 or depth < 1 or min_leaf < 1 or bins < 2:
         raise InvalidInput(f"trees={trees}, depth={depth}, min_leaf={min_leaf}, bins={bins}")
     # Split points: distinct quantiles of each feature; a value's bin = split points <= it,
