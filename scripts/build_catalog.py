@@ -15,7 +15,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from mlcost.catalog._names import canonical_gpu
+from mlcost.catalog import canonical_gpu
 from mlcost.catalog._skypilot import COLUMNS, collapse_zones, normalize, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
