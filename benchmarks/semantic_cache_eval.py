@@ -354,6 +354,8 @@ def main() -> None:
         "--resplits", type=int, default=5, help="QQP: recalibrate on this many other random halves"
     )
     args = parser.parse_args()
+    for name in SOURCES:  # before the model loads: a missing file says where to get it
+        data_file(args.data, name)
     rng = random.Random(0)
     emb = MiniLMEmbedder()
     for name, loader in (("QQP", load_qqp), ("PAWS", load_paws)):
