@@ -1,6 +1,10 @@
-"""Semantic cache quality and lookup speed on the labelled pairs in ../shared/data/cache-eval.
+"""Semantic cache quality and lookup speed on labelled QQP and PAWS pairs.
 
-    python benchmarks/semantic_cache_eval.py [--pairs 80854] [--entries 100000] [--resplits 5]
+    python benchmarks/semantic_cache_eval.py --data DIR [--pairs 80854] [--entries 100000]
+        [--resplits 5]
+
+``DIR`` holds the pairs, which are not in the repository (Quora's terms forbid redistributing
+QQP); ``--help`` and the error for a missing file say where to get each one (``SOURCES``).
 
 For QQP (internal evaluation only: Quora's terms; never shipped) and PAWS, the pairs are split
 in two at random (seed 0): the threshold is calibrated at ``--target`` precision on one half and
@@ -49,7 +53,28 @@ from mlcost.cache import (
 from mlcost.cache.verify import feature_matrix
 from mlcost.errors import NoFit
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cache-eval"
+# The files --data must hold, and where to get each (the benchmark ships none of them).
+SOURCES = {
+    "qqp_gptcache_full.json.gz": (
+        "Quora Question Pairs as GPTCache's benchmark has them: zilliztech/GPTCache "
+        "examples/benchmark/similiar_qqp_full.json.gz (a tar.gz holding one JSON list of "
+        '{"text_a", "text_b", "label"}: unpack it and gzip the JSON under this name). '
+        "Quora's terms: internal evaluation only, never redistributed"
+    ),
+    "paws_wiki_labeled_final_dev.tsv": (
+        "PAWS-Wiki Labeled (Final) dev.tsv from google-research-datasets/paws "
+        "(https://github.com/google-research-datasets/paws), header row removed"
+    ),
+    "paws_wiki_labeled_final_test.tsv": "PAWS-Wiki Labeled (Final) test.tsv, header row removed",
+}
+
+
+def data_file(folder: Path, name: str) -> Path:
+    """``folder / name``, or exit with where to get it when it is missing."""
+    path = folder / name
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: get {name} from {SOURCES[name]}.")
+    return path
 
 
 def vector_dir() -> Path:
@@ -77,17 +102,17 @@ def embed_cached(emb: MiniLMEmbedder, texts: list[str]) -> np.ndarray:
     return out
 
 
-def load_qqp(n: int, rng: random.Random) -> tuple[list[tuple[str, str]], list[int]]:
-    with gzip.open(DATA / "qqp_gptcache_full.json.gz", "rt", encoding="utf-8") as fh:
+def load_qqp(data: Path, n: int, rng: random.Random) -> tuple[list[tuple[str, str]], list[int]]:
+    with gzip.open(data_file(data, "qqp_gptcache_full.json.gz"), "rt", encoding="utf-8") as fh:
         rows = json.load(fh)
     rows = rng.sample(rows, min(n, len(rows)))
     return [(r["text_a"], r["text_b"]) for r in rows], [int(r["label"]) for r in rows]
 
 
-def load_paws(n: int, rng: random.Random) -> tuple[list[tuple[str, str]], list[int]]:
+def load_paws(data: Path, n: int, rng: random.Random) -> tuple[list[tuple[str, str]], list[int]]:
     rows = []
     for name in ("paws_wiki_labeled_final_dev.tsv", "paws_wiki_labeled_final_test.tsv"):
-        with (DATA / name).open(encoding="utf-8", newline="") as fh:
+        with data_file(data, name).open(encoding="utf-8", newline="") as fh:
             rows += list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))
     rows = rng.sample(rows, min(n, len(rows)))
     return [(r[1], r[2]) for r in rows], [int(r[3]) for r in rows]
@@ -314,7 +339,13 @@ def latency(entries: int, queries: int = 2000) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(
+        epilog="--data must hold: "
+        + "; ".join(f"{name} ({where})" for name, where in SOURCES.items()),
+    )
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder of the QQP and PAWS pair files"
+    )
     parser.add_argument("--pairs", type=int, default=80_854, help="QQP pairs (all by default)")
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--target", type=float, default=0.95)
@@ -323,10 +354,12 @@ def main() -> None:
         "--resplits", type=int, default=5, help="QQP: recalibrate on this many other random halves"
     )
     args = parser.parse_args()
+    for name in SOURCES:  # before the model loads: a missing file says where to get it
+        data_file(args.data, name)
     rng = random.Random(0)
     emb = MiniLMEmbedder()
     for name, loader in (("QQP", load_qqp), ("PAWS", load_paws)):
-        pairs, labels = loader(args.pairs, rng)
+        pairs, labels = loader(args.data, args.pairs, rng)
         result = quality(name, pairs, labels, emb, args.target, args.confidence)
         a, b, cos = result.pop("_vectors")  # type: ignore[misc]
         half = len(pairs) // 2

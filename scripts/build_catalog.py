@@ -1,10 +1,12 @@
-"""Rebuild the packaged GPU catalog from the raw files in ../shared/data/.
+"""Rebuild the packaged GPU catalog from a folder of raw price files.
 
-    python scripts/build_catalog.py [--shared ../shared/data] [--out src/mlcost/data/catalog]
+    python scripts/build_catalog.py SOURCE [--out src/mlcost/data/catalog]
 
 Writes ``instances.csv`` (one GPU offer per cloud x instance x region, x zone where zone prices
 differ) and ``gpu_specs.csv``. Never imported at run time; the package reads only its output.
-Sources, dates and licences: src/mlcost/data/SOURCES.md and ../shared/data/gpu-catalog/SOURCES.md.
+``SOURCE`` holds ``gpu-catalog/`` (the files of ``FILES`` and ``gpu_specs.csv``) and
+``spot/spot_advisor_flat.csv``; src/mlcost/data/SOURCES.md names the public repository, commit
+and licence of each.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import argparse
 import csv
 from pathlib import Path
 
-from mlcost.catalog._names import canonical_gpu
+from mlcost.catalog import canonical_gpu
 from mlcost.catalog._skypilot import COLUMNS, collapse_zones, normalize, read_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,29 +41,29 @@ FILES = [
 ]
 
 
-def _aws_extras(shared: Path) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+def _aws_extras(folder: Path) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
     reserved = {}
-    vantage = shared / "gpu-catalog/aws-vantage/aws_gpu_ondemand_reserved_by_region.csv"
+    vantage = folder / "gpu-catalog/aws-vantage/aws_gpu_ondemand_reserved_by_region.csv"
     with vantage.open(newline="") as fh:
         for r in csv.DictReader(fh):
             value = r["Reserved1yrStdNoUpfrontUSDPerHour"].strip()
             if value and float(value) > 0:
                 reserved[(r["InstanceType"], r["Region"])] = value
     bucket = {}
-    with (shared / "spot/spot_advisor_flat.csv").open(newline="") as fh:
+    with (folder / "spot/spot_advisor_flat.csv").open(newline="") as fh:
         for r in csv.DictReader(fh):
             if r["OS"] == "Linux":
                 bucket[(r["InstanceType"], r["Region"])] = r["InterruptionRangeLabel"]
     return reserved, bucket
 
 
-def build(shared: Path) -> list[dict[str, str]]:
+def build(folder: Path) -> list[dict[str, str]]:
     rows = []
     for cloud, name, date, source in FILES:
         meta = {"price_date": date, "source": source}
-        rows.extend(normalize(cloud, read_rows(shared / "gpu-catalog" / name), meta))
+        rows.extend(normalize(cloud, read_rows(folder / "gpu-catalog" / name), meta))
     rows = collapse_zones(rows)
-    reserved, bucket = _aws_extras(shared)
+    reserved, bucket = _aws_extras(folder)
     for r in rows:
         if r["cloud"] == "aws":
             key = (r["instance_type"], r["region"])
@@ -70,10 +72,10 @@ def build(shared: Path) -> list[dict[str, str]]:
     return rows
 
 
-def specs(shared: Path) -> list[dict[str, str]]:
+def specs(folder: Path) -> list[dict[str, str]]:
     """One row per canonical GPU: the first (SXM / flagship) variant listed in gpu_specs.csv."""
     out: dict[str, dict[str, str]] = {}
-    with (shared / "gpu-catalog/gpu_specs.csv").open(newline="") as fh:
+    with (folder / "gpu-catalog/gpu_specs.csv").open(newline="") as fh:
         for r in csv.DictReader(fh):
             name = canonical_gpu(r["accelerator"])
             if name in out:
@@ -100,12 +102,14 @@ def _write(path: Path, rows: list[dict[str, str]], columns: tuple[str, ...] | li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared/data")
+    parser.add_argument(
+        "source", type=Path, help="folder with gpu-catalog/ and spot/ (src/mlcost/data/SOURCES.md)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "src/mlcost/data/catalog")
     args = parser.parse_args()
-    rows = build(args.shared)
+    rows = build(args.source)
     _write(args.out / "instances.csv", rows, COLUMNS)
-    spec_rows = specs(args.shared)
+    spec_rows = specs(args.source)
     _write(args.out / "gpu_specs.csv", spec_rows, list(spec_rows[0]))
     print(f"{len(rows)} offers, {len(spec_rows)} GPU specs -> {args.out}")
 

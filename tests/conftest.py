@@ -1,4 +1,4 @@
-"""Shared fixtures: the shared data folder, a fresh warehouse per test, one Spark session."""
+"""Shared fixtures: the test data folder, a fresh warehouse per test, one Spark session."""
 
 from __future__ import annotations
 
@@ -14,8 +14,21 @@ import pytest
 from mlcost import Warehouse, open_warehouse
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FOCUS_SAMPLES = SHARED / "data" / "focus-samples"
+# Public sample files the tests read, copied into the repository (tests/data/*/SOURCES.md says
+# where each comes from and under which licence): a clone alone runs the whole suite.
+DATA = REPO / "tests" / "data"
+FOCUS_SAMPLES = DATA / "focus-samples"
+
+
+def data_files(folder: Path, pattern: str = "*.csv") -> list[Path]:
+    """The files of a test data folder, sorted; a missing or empty folder fails the run (a
+    parametrized test over no files would otherwise pass without checking anything)."""
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise FileNotFoundError(
+            f"no {pattern} in {folder}: the test data is missing from tests/data"
+        )
+    return files
 
 
 @pytest.fixture

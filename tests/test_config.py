@@ -22,6 +22,21 @@ def test_default_is_the_xdg_data_dir(tmp_path: Path) -> None:
     assert s.warehouse == "duckdb:///data/mlcost/warehouse.duckdb"
 
 
+def test_every_default_location_follows_the_environment(tmp_path: Path) -> None:
+    from mlcost.config import catalog_home, data_dir, find_project_file, user_config_file
+
+    home = {"HOME": "/h"}
+    assert data_dir(home) == Path("/h/.local/share/mlcost")
+    assert user_config_file(home) == Path("/h/.config/mlcost/config.toml")
+    assert user_config_file({**home, "XDG_CONFIG_HOME": "/c"}) == Path("/c/mlcost/config.toml")
+    assert catalog_home({**home, "XDG_DATA_HOME": "/x"}) == Path("/x/mlcost/catalog")
+    assert catalog_home({**home, "MLCOST_CATALOG_DIR": "/cat"}) == Path("/cat")
+    (tmp_path / "repo" / "a" / "b").mkdir(parents=True)
+    assert find_project_file(tmp_path / "repo" / "a" / "b") is None
+    (tmp_path / "repo" / "mlcost.toml").write_text("")
+    assert find_project_file(tmp_path / "repo" / "a" / "b") == tmp_path / "repo" / "mlcost.toml"
+
+
 def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
     user = tmp_path / "home" / ".config" / "mlcost" / "config.toml"
     user.parent.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The packaged catalog (built by scripts/build_catalog.py from ../shared/data) and its look-ups."""
+"""The packaged catalog (built by scripts/build_catalog.py from public price files) and its look-ups."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def home(tmp_path: Path) -> Path:
 
 def test_counts_per_cloud(home: Path) -> None:
     counts = Counter(o.cloud for o in offers(home=home))
-    # Offers after zone collapsing; raw files: ../shared/data/gpu-catalog/SOURCES.md.
+    # Offers after zone collapsing; sources: src/mlcost/data/SOURCES.md.
     assert counts == {
         "aws": 555,
         "azure": 721,

@@ -19,10 +19,10 @@ from mlcost import Warehouse, ingest_focus, open_warehouse, spend
 from mlcost.errors import BadValue, MissingColumn, MissingCurrency, NotFocus
 from mlcost.sources.focus import inspect_file
 from mlcost.testing import write_focus_file
-from tests.conftest import FOCUS_SAMPLES, snapshot
+from tests.conftest import FOCUS_SAMPLES, data_files, snapshot
 
-OFFICIAL = sorted((FOCUS_SAMPLES / "official-focus-1.0").glob("*.csv"))
-SYNTHETIC = sorted((FOCUS_SAMPLES / "synthetic-1.2-1.3").glob("*.csv"))
+OFFICIAL = data_files(FOCUS_SAMPLES / "official-focus-1.0")
+SYNTHETIC = data_files(FOCUS_SAMPLES / "synthetic-1.2-1.3")
 # Hand-made fragments of a few columns (split-allocation and correction scenarios): they
 # lack most mandatory columns, so they load only with allow_missing.
 FRAGMENTS = {p for p in SYNTHETIC if p.name.startswith("scenarios_")}

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mlcost.errors import InvalidInput
-from mlcost.runtime._records import spool_dir, write_spool_file
+from mlcost.runtime import spool_dir, write_spool_file
 
 __all__ = ["CacheStats", "Money", "spool_dir", "write_stats"]
 

@@ -24,6 +24,7 @@ from mlcost.catalog._catalog import (
     list_gpus,
     offers,
 )
+from mlcost.catalog._names import canonical_gpu, nearest
 
 __all__ = [
     "CURRENCY",
@@ -32,11 +33,13 @@ __all__ = [
     "GpuListing",
     "GpuSpec",
     "Offer",
+    "canonical_gpu",
     "catalog_home",
     "gpu_spec",
     "gpu_specs",
     "hourly_price",
     "import_skypilot",
     "list_gpus",
+    "nearest",
     "offers",
 ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 from mlcost.catalog._names import canonical_gpu, nearest
 from mlcost.catalog._skypilot import COLUMNS, collapse_zones, normalize, read_rows
+from mlcost.config import catalog_home
 from mlcost.errors import InvalidInput, NoFit, UnknownName
 
 __all__ = [
@@ -119,16 +119,6 @@ class CatalogImport:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "offers_per_cloud": dict(self.offers_per_cloud)}
-
-
-def catalog_home(env: Mapping[str, str] | None = None) -> Path:
-    """Where imported catalog versions live: ``$MLCOST_CATALOG_DIR`` or the XDG data dir."""
-    from mlcost.config import data_dir
-
-    env = os.environ if env is None else env
-    if env.get("MLCOST_CATALOG_DIR"):
-        return Path(env["MLCOST_CATALOG_DIR"])
-    return data_dir(env) / "catalog"
 
 
 def _num(text: str) -> float | None:

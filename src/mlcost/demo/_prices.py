@@ -1,4 +1,4 @@
-"""The few price facts the demo generator needs, copied from ../shared/data/gpu-catalog.
+"""The few price facts the demo generator needs, copied from the public price catalogs.
 
 Only the demo reads this table; real prices are the catalog's business. Each row names its
 source file (see ``mlcost/data/SOURCES.md``, section "demo generator"). USD per instance-hour.

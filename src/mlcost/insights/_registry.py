@@ -35,7 +35,7 @@ DETECTORS: dict[str, str] = {
 
 def _detector(name: str) -> Callable[[Context], list[Finding]]:
     if name not in DETECTORS:
-        from mlcost.catalog._names import nearest
+        from mlcost.catalog import nearest
 
         raise UnknownName("insight kind", name, nearest(name, DETECTORS))
     module, attr = DETECTORS[name].split(":")

@@ -8,7 +8,8 @@ and :func:`render_slack` turn it into text; :func:`send_reports` delivers them t
 notify channels, once per week, owner and channel. See docs/report.md.
 """
 
-from mlcost.report._data import (
+from mlcost.report._build import weekly_report, weekly_reports
+from mlcost.report._model import (
     Anomaly,
     BudgetLine,
     Change,
@@ -19,8 +20,6 @@ from mlcost.report._data import (
     WeeklyReport,
     WeekSpend,
     parse_owner,
-    weekly_report,
-    weekly_reports,
 )
 from mlcost.report._render import render, render_html, render_markdown, render_slack
 from mlcost.report._week import Coverage, IsoWeek, coverage, default_week, parse_week

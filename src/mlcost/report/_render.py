@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from mlcost.report._svg import burn_down, stacked_spend, used_idle
 
 if TYPE_CHECKING:
-    from mlcost.report._data import BudgetLine, Line, WeeklyReport
+    from mlcost.report._model import BudgetLine, Line, WeeklyReport
 
 __all__ = ["FORMATS", "render", "render_html", "render_markdown", "render_slack"]
 

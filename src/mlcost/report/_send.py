@@ -19,7 +19,7 @@ from mlcost.errors import ConfigError
 if TYPE_CHECKING:
     from mlcost.config import ChannelConfig
     from mlcost.notify import DeliveryReport
-    from mlcost.report._data import WeeklyReport
+    from mlcost.report._model import WeeklyReport
     from mlcost.warehouse import Warehouse
 
 __all__ = ["Sent", "check_channels", "report_key", "send_reports"]

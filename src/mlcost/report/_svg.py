@@ -13,7 +13,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mlcost.report._data import BudgetLine, GpuLine, WeekSpend
+    from mlcost.report._model import BudgetLine, GpuLine, WeekSpend
 
 __all__ = ["PALETTE", "burn_down", "stacked_spend", "used_idle"]
 

@@ -23,7 +23,7 @@ from mlcost.runtime._interrupt import (
 )
 from mlcost.runtime._metadata import Instance, detect_instance
 from mlcost.runtime._nvml import GpuReading, open_nvml
-from mlcost.runtime._records import HttpSink, SpoolSink, spool_dir
+from mlcost.runtime._records import HttpSink, SpoolSink, spool_dir, write_spool_file
 from mlcost.runtime._tracker import PURCHASE_OPTIONS, Run, current_run, track
 from mlcost.runtime.integrations import hf_callback, lightning_callback
 
@@ -49,4 +49,5 @@ __all__ = [
     "open_nvml",
     "spool_dir",
     "track",
+    "write_spool_file",
 ]

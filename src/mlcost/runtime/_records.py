@@ -23,6 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
+from mlcost.config import spool_dir
+
 __all__ = [
     "SCHEMA",
     "HttpSink",
@@ -52,16 +54,6 @@ def money(amount: Decimal | None, currency: str = "USD") -> dict[str, str] | Non
         return None
     text = format(amount.quantize(Decimal("0.000001")).normalize(), "f")
     return {"amount": text, "currency": currency}
-
-
-def spool_dir(env: Mapping[str, str] | None = None) -> Path:
-    """``$MLCOST_SPOOL``, else ``$XDG_DATA_HOME/mlcost/spool`` (``~/.local/share/mlcost/spool``)."""
-    from mlcost.config import data_dir
-
-    env = os.environ if env is None else env
-    if env.get("MLCOST_SPOOL"):
-        return Path(env["MLCOST_SPOOL"])
-    return data_dir(env) / "spool"
 
 
 class Sink(Protocol):

@@ -552,8 +552,7 @@ def get_offers(
     limit: Limit = 500,
 ) -> list[m.OfferOut]:
     """Every catalog offer (instance type x region), filtered; prices in USD per hour."""
-    from mlcost.catalog import CURRENCY, offers
-    from mlcost.catalog._names import canonical_gpu
+    from mlcost.catalog import CURRENCY, canonical_gpu, offers
 
     wanted = canonical_gpu(gpu) if gpu else None
     out = []

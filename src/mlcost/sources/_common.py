@@ -218,7 +218,7 @@ def gpu_model_name(raw: str | None) -> str | None:
     """
     if raw is None or not raw.strip():
         return None
-    from mlcost.catalog._names import canonical_gpu
+    from mlcost.catalog import canonical_gpu
 
     text = _VENDOR_WORDS.sub(" ", raw).strip()
     tokens = [t for t in re.split(r"[\s_-]+", text.upper()) if t]

@@ -1,7 +1,7 @@
 """The canonical table shapes: FOCUS 1.4 Cost and Usage columns plus our ``x_`` columns.
 
 The FOCUS facts (name, data type, feature level, version introduced) are from the FOCUS
-specification, summarized in ``shared/data/focus-samples/FOCUS_COLUMNS.md`` (FOCUS 1.4 ratified
+specification (FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec, ``specification/``; FOCUS 1.4 ratified
 2026-06-04). Column names are exactly the spec's, so the table can be exported as FOCUS.
 """
 

@@ -1,4 +1,4 @@
-"""The weekly report's data: one frozen tree, computed with the library's own functions.
+"""Building the weekly report: one frozen tree, computed with the library's own functions.
 
 Every amount comes from the functions behind the other commands, so the report agrees with
 them to the cent: the week's total is :func:`mlcost.spending.spend` over the week (``mlcost
@@ -7,287 +7,43 @@ spend --from MONDAY --to NEXT-MONDAY``); teams, models, workload types and GPU u
 has allocated each month the weeks touch (as ``mlcost showback --month`` does); budgets are
 :func:`mlcost.budgets.budget_status` as of the week's Sunday; findings are the stored
 insights (:func:`mlcost.insights.load_findings`, else :func:`~mlcost.insights.run_insights`);
-unit costs are :mod:`mlcost.attribution.units`. Rendering is elsewhere (``_render.py``).
+unit costs are :mod:`mlcost.attribution.units`. The tree is ``_model.py``,
+the warehouse reads ``_reads.py``; rendering is elsewhere (``_render.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from mlcost.errors import ConfigError, NotFound
+from mlcost.errors import NotFound
+from mlcost.report._model import (
+    AVERAGE_WEEKS,
+    CENT,
+    HISTORY_WEEKS,
+    TOP,
+    ZERO,
+    Anomaly,
+    Change,
+    GpuLine,
+    Insight,
+    Line,
+    UnitLine,
+    WeeklyReport,
+    WeekSpend,
+)
+from mlcost.report._reads import Reads, budget_line, week_totals
 from mlcost.report._week import Coverage, IsoWeek, coverage, default_week, parse_week
 
 if TYPE_CHECKING:
-    from mlcost.attribution import Statement
     from mlcost.config import AttributionConfig, BudgetConfig
     from mlcost.insights import Finding
     from mlcost.warehouse import Warehouse
 
-__all__ = [
-    "AVERAGE_WEEKS",
-    "HISTORY_WEEKS",
-    "Anomaly",
-    "BudgetLine",
-    "Change",
-    "GpuLine",
-    "Insight",
-    "Line",
-    "UnitLine",
-    "WeekSpend",
-    "WeeklyReport",
-    "parse_owner",
-    "weekly_report",
-    "weekly_reports",
-]
-
-AVERAGE_WEEKS = 4  # "vs the 4-week average": the four weeks before the report's week
-HISTORY_WEEKS = 8  # weeks in the spend-over-time chart, the report's week included
-TOP = 5
-ZERO = Decimal(0)
-CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One row of a breakdown: this week, last week and the mean of the weeks before.
-
-    ``average`` is None when none of the four weeks before has complete data.
-    """
-
-    key: str
-    this_week: Decimal
-    last_week: Decimal
-    average: Decimal | None
-
-    @property
-    def delta(self) -> Decimal:
-        """This week minus last week."""
-        return self.this_week - self.last_week
-
-    @property
-    def change(self) -> float | None:
-        """The change against last week as a fraction (None: nothing last week)."""
-        return float(self.delta / self.last_week) if self.last_week else None
-
-    @property
-    def vs_average(self) -> float | None:
-        """This week against the average, as a fraction (None: no average)."""
-        return float(self.this_week / self.average - 1) if self.average else None
-
-
-@dataclass(frozen=True)
-class Change:
-    """A cost driver: one value of one dimension and how much it moved since last week."""
-
-    dimension: str
-    line: Line
-
-
-@dataclass(frozen=True)
-class WeekSpend:
-    """One week of the spend-over-time chart: the total and its parts (team or workload type)."""
-
-    week: str
-    start: date
-    total: Decimal
-    parts: Mapping[str, Decimal]
-    complete: bool
-
-
-@dataclass(frozen=True)
-class GpuLine:
-    """An owner's GPU cost this week: used, idle, no telemetry, capacity no workload claimed."""
-
-    owner: str
-    used: Decimal
-    idle: Decimal
-    unmeasured: Decimal
-    unallocated: Decimal
-    gpu_hours: float
-
-    @property
-    def total(self) -> Decimal:
-        return self.used + self.idle + self.unmeasured + self.unallocated
-
-    @property
-    def idle_share(self) -> float | None:
-        """Idle of the measured workload GPU cost (None: no measured GPU cost)."""
-        measured = self.used + self.idle
-        return float(self.idle / measured) if measured else None
-
-
-@dataclass(frozen=True)
-class BudgetLine:
-    """A budget as of the week's Sunday, with its burn: spend per day so far in the period."""
-
-    name: str
-    currency: str
-    amount: Decimal
-    period_start: date
-    period_end: date  # exclusive
-    as_of: date
-    spent: Decimal
-    forecast: Decimal | None
-    forecast_low: Decimal | None
-    forecast_high: Decimal | None
-    forecast_note: str
-    crossed: tuple[str, ...]
-    daily: tuple[tuple[date, Decimal], ...]  # spend per day, period start .. as_of
-
-    @property
-    def used(self) -> float:
-        return float(self.spent / self.amount) if self.amount else 0.0
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.amount - self.spent
-
-
-@dataclass(frozen=True)
-class Anomaly:
-    """A spend anomaly (insights' ``anomaly`` detector) that started in the report's week."""
-
-    id: str
-    first_day: date
-    last_day: date
-    owner: str | None
-    resource: str | None
-    excess: Decimal
-    currency: str
-    action: str
-
-
-@dataclass(frozen=True)
-class Insight:
-    """An open finding: what to change and what it saves a month (low / expected / high)."""
-
-    id: str
-    kind: str
-    owner: str | None
-    resource: str | None
-    saving: Decimal
-    saving_low: Decimal
-    saving_high: Decimal
-    currency: str
-    confidence: float
-    action: str
-
-
-@dataclass(frozen=True)
-class UnitLine:
-    """A unit cost per week: cost per experiment, per run, per 1,000 predictions.
-
-    ``this_week`` / ``last_week`` / ``average`` are None when nothing was counted that week.
-    """
-
-    name: str
-    unit: str
-    this_week: Decimal | None
-    last_week: Decimal | None
-    average: Decimal | None
-    count: float  # experiments, runs or predictions this week
-    history: tuple[tuple[str, Decimal | None], ...]
-
-
-@dataclass(frozen=True)
-class WeeklyReport:
-    """Everything the weekly report shows, in ``currency``; amounts are ``Decimal``.
-
-    ``owner`` set: every part is scoped to that owner's allocated costs, budgets and findings.
-    """
-
-    week: str
-    start: date
-    end: date  # exclusive
-    owner_key: str
-    owner: str | None
-    currency: str
-    generated_at: datetime
-    data_start: date
-    data_end: date  # last day with data
-    complete: bool
-    average_weeks: tuple[str, ...]  # the complete weeks the averages are over
-    total: Line
-    history: tuple[WeekSpend, ...]
-    breakdowns: Mapping[str, tuple[Line, ...]]  # owner key (team), project, model, workload type
-    changes: tuple[Change, ...]
-    top_resources: tuple[Line, ...]
-    gpu: tuple[GpuLine, ...]
-    budgets: tuple[BudgetLine, ...]
-    anomalies: tuple[Anomaly, ...]
-    insights: tuple[Insight, ...]
-    insights_total: Decimal
-    insights_count: int
-    insights_source: str  # "stored" or "computed"
-    units: tuple[UnitLine, ...]
-    other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def last(self) -> date:
-        return self.end - timedelta(days=1)
-
-    @property
-    def title(self) -> str:
-        who = f"{self.owner_key} {self.owner}" if self.owner else "all owners"
-        return f"Weekly cost report {self.week} ({who})"
-
-    @property
-    def gpu_total(self) -> GpuLine:
-        def add(name: str) -> Decimal:
-            return sum((getattr(g, name) for g in self.gpu), ZERO)
-
-        return GpuLine(
-            "all",
-            add("used"),
-            add("idle"),
-            add("unmeasured"),
-            add("unallocated"),
-            sum(g.gpu_hours for g in self.gpu),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: amounts rounded to the cent as numbers, dates as ISO strings."""
-        out = _plain(self)
-        assert isinstance(out, dict)
-        return out
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
-        for name in ("delta", "change", "vs_average", "idle_share", "used", "total"):
-            prop = getattr(type(value), name, None)
-            if isinstance(prop, property):
-                out[name] = _plain(getattr(value, name))
-        return out
-    if isinstance(value, Decimal):
-        return float(value.quantize(CENT))
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def parse_owner(text: str) -> tuple[str, str]:
-    """``team:search`` → ``("team", "search")``; a clear error for anything else."""
-    key, sep, value = text.partition(":")
-    if not sep or not key.strip() or not value.strip():
-        raise ConfigError(
-            f"Owner {text!r} is not KEY:VALUE. Write the owner tag and its value, "
-            "e.g. --owner team:search."
-        )
-    return key.strip(), value.strip()
-
-
-# --------------------------------------------------------------------------- computing
+__all__ = ["weekly_report", "weekly_reports"]
 
 
 @dataclass
@@ -352,164 +108,6 @@ def _sum_maps(maps: Iterable[Mapping[str, Decimal]]) -> dict[str, Decimal]:
     return out
 
 
-class _Reads:
-    """The warehouse reads a report needs, each done once however many owners' reports are
-    built from them (``mlcost report weekly --per-owner``): unscoped, filtered in Python."""
-
-    def __init__(self, wh: Warehouse, owner_key: str, currency: str, weeks: Sequence[IsoWeek]):
-        self.wh, self.owner_key, self.currency, self.weeks = wh, owner_key, currency, weeks
-        self._cache: dict[Any, Any] = {}
-
-    def _once(self, key: Any, compute: Any) -> Any:
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
-
-    def statements(self, w: IsoWeek, owner: str | None) -> list[Statement]:
-        """:func:`mlcost.attribution.statements` of the week in the report's currency."""
-        from mlcost.attribution import statements
-
-        found: list[Statement] = self._once(
-            ("statements", w),
-            lambda: statements(self.wh, w.start_dt, w.end_dt, owner_key=self.owner_key),
-        )
-        return [
-            s for s in found if s.currency == self.currency and (owner is None or s.owner == owner)
-        ]
-
-    def allocated_by(
-        self, name: str, dimension: Any, owner: str | None
-    ) -> dict[IsoWeek, dict[str, Decimal]]:
-        """EffectiveCost of ``allocated_costs`` per week and value of ``dimension(table)``."""
-        rows: list[dict[str, Any]] = self._once(
-            ("allocated", name), lambda: self._allocated(dimension)
-        )
-        out: dict[IsoWeek, dict[str, Decimal]] = {}
-        for r in rows:
-            if owner is not None and r["owner"] != owner:
-                continue
-            key = "(none)" if r["value"] is None else str(r["value"])
-            cell = out.setdefault(IsoWeek.of(r["monday"]), {})
-            cell[key] = cell.get(key, ZERO) + Decimal(r["cost"] or 0)
-        return out
-
-    def _allocated(self, dimension: Any) -> list[dict[str, Any]]:
-        from mlcost.spending import countable_rows
-
-        a = self.wh.table("allocated_costs")
-        lo, hi = min(self.weeks), max(self.weeks)
-        a = a.filter(
-            (a.ChargePeriodStart >= lo.start_dt)
-            & (a.ChargePeriodStart < hi.end_dt)
-            & (a.x_OwnerKey == self.owner_key)
-            & (a.BillingCurrency == self.currency)
-        )
-        a = countable_rows(a, "EffectiveCost")
-        a = a.mutate(
-            monday=a.ChargePeriodStart.truncate("W").date(), value=dimension(a), owner=a.x_Owner
-        )
-        g = a.group_by(["monday", "owner", "value"]).aggregate(cost=a.EffectiveCost.sum())
-        rows: list[dict[str, Any]] = g.to_pyarrow().to_pylist()
-        return rows
-
-    def runs(self, w: IsoWeek) -> list[dict[str, Any]]:
-        from mlcost.attribution import cost_per_run
-
-        return list(
-            self._once(
-                ("runs", w), lambda: cost_per_run(self.wh, w.start_dt, w.end_dt).to_pyarrow()
-            ).to_pylist()
-        )
-
-    def endpoints(self, w: IsoWeek) -> list[dict[str, Any]]:
-        from mlcost.attribution import cost_per_endpoint
-
-        return list(
-            self._once(
-                ("endpoints", w),
-                lambda: cost_per_endpoint(self.wh, w.start_dt, w.end_dt).to_pyarrow(),
-            ).to_pylist()
-        )
-
-    def spans(self) -> dict[str, tuple[datetime | None, datetime | None]]:
-        def read() -> dict[str, tuple[datetime | None, datetime | None]]:
-            t = self.wh.table("workloads").select("workload_id", "start", "end")
-            return {r["workload_id"]: (r["start"], r["end"]) for r in t.to_pyarrow().to_pylist()}
-
-        found: dict[str, tuple[datetime | None, datetime | None]] = self._once("spans", read)
-        return found
-
-    def findings(self, config: AttributionConfig) -> tuple[list[Finding], str]:
-        found: tuple[list[Finding], str] = self._once(
-            "findings", lambda: _findings(self.wh, config)
-        )
-        return found
-
-    def week_totals(self, w: IsoWeek) -> dict[str, Decimal]:
-        found: dict[str, Decimal] = self._once(("totals", w), lambda: _week_totals(self.wh, w))
-        return found
-
-
-def _week_totals(wh: Warehouse, w: IsoWeek) -> dict[str, Decimal]:
-    """The week's EffectiveCost per currency: ``mlcost spend --from MON --to NEXT-MON``."""
-    from mlcost.spending import spend
-
-    rows = spend(wh, by=(), start=w.start_dt, end=w.end_dt).to_pyarrow().to_pylist()
-    return {r["BillingCurrency"]: Decimal(r["EffectiveCost"] or 0) for r in rows}
-
-
-def _budget_line(wh: Warehouse, budget: BudgetConfig, as_of: date) -> BudgetLine:
-    from mlcost.budgets import budget_status
-    from mlcost.spending import spend
-
-    st = budget_status(wh, budget, as_of=as_of)
-    stop = min(st.period_end, as_of + timedelta(days=1))
-    dims = list(budget.scope)
-    rows = (
-        spend(
-            wh,
-            by=["ChargePeriodStart", *dims],
-            metric=budget.metric,
-            start=st.period_start,
-            end=stop,
-        )
-        .to_pyarrow()
-        .to_pylist()
-    )
-    per_day: dict[date, Decimal] = {}
-    for r in rows:
-        if r["BillingCurrency"] != budget.currency:
-            continue
-        if any(r[d] not in values for d, values in budget.scope.items()):
-            continue
-        day = r["ChargePeriodStart"].date()
-        per_day[day] = per_day.get(day, ZERO) + Decimal(r[budget.metric] or 0)
-    days = (stop - st.period_start).days
-    daily = tuple(
-        (d, per_day.get(d, ZERO)) for d in (st.period_start + timedelta(i) for i in range(days))
-    )
-    f = st.forecast
-
-    def dec(x: float | None) -> Decimal | None:
-        return None if x is None else Decimal(str(round(x, 2)))
-
-    return BudgetLine(
-        name=budget.name,
-        currency=st.currency,
-        amount=budget.amount,
-        period_start=st.period_start,
-        period_end=st.period_end,
-        as_of=as_of,
-        spent=st.spent,
-        forecast=dec(f.total),
-        forecast_low=dec(f.low),
-        forecast_high=dec(f.high),
-        forecast_note=f.reason or f.model,
-        crossed=tuple(f"{c.kind} {c.threshold:.0%}" for c in st.crossed),
-        daily=daily,
-    )
-
-
 def _budget_owner(budget: BudgetConfig, owner_key: str, owner: str, config: Any) -> bool:
     """A budget is an owner's when it is named after it, or its scope is that owner's tag and
     every value in it is a spelling of the owner (``["search", "Search", "ml-search"]``)."""
@@ -524,15 +122,6 @@ def _budget_owner(budget: BudgetConfig, owner_key: str, owner: str, config: Any)
         if owner_key in keys and {canonical_value(v, owner_key, config) for v in values} == {owner}:
             return True
     return False
-
-
-def _findings(wh: Warehouse, config: AttributionConfig) -> tuple[list[Finding], str]:
-    from mlcost.insights import load_findings, run_insights
-
-    stored = load_findings(wh)
-    if stored:
-        return stored, "stored"
-    return run_insights(wh, config), "computed"
 
 
 def _anomalies(findings: Sequence[Finding], w: IsoWeek) -> tuple[Anomaly, ...]:
@@ -577,7 +166,7 @@ def _insights(findings: Sequence[Finding]) -> list[Insight]:
 
 
 def _units(
-    reads: _Reads, weeks: _Weeks, owned: Mapping[IsoWeek, set[str]] | None, currency: str
+    reads: Reads, weeks: _Weeks, owned: Mapping[IsoWeek, set[str]] | None, currency: str
 ) -> tuple[UnitLine, ...]:
     """Cost per experiment, per run and per 1,000 predictions, week by week."""
     spans = reads.spans()
@@ -715,9 +304,9 @@ def weekly_reports(
     if rebuild:
         for month in _months(data_weeks):
             showback(wh, config, month, by=key)
-    totals = _week_totals(wh, iso)
+    totals = week_totals(wh, iso)
     currency = max(totals, key=lambda c: (totals[c], c)) if totals else "USD"
-    reads = _Reads(wh, key, currency, data_weeks)
+    reads = Reads(wh, key, currency, data_weeks)
     reads._cache[("totals", iso)] = totals
     stamp = (now or datetime.now(UTC)).replace(microsecond=0)
     if owners is None:
@@ -736,7 +325,7 @@ def weekly_reports(
 
 
 def _build(
-    reads: _Reads,
+    reads: Reads,
     config: AttributionConfig,
     weeks: _Weeks,
     owner: str | None,
@@ -807,7 +396,7 @@ def _build(
 
     as_of = min(iso.last, (cov.end - timedelta(seconds=1)).date())
     chosen = [b for b in budgets if owner is None or _budget_owner(b, key, owner, config)]
-    budget_lines = tuple(_budget_line(wh, b, as_of) for b in chosen)
+    budget_lines = tuple(budget_line(wh, b, as_of) for b in chosen)
 
     findings, source = reads.findings(config)
     if owner is not None:
