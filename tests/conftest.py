@@ -58,7 +58,8 @@ def spark_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     reason = spark_missing()
     if reason:
         pytest.skip(reason)
-    from mlcost.warehouse._spark import parse_spark_url, spark_session
+    from mlcost.warehouse import parse_spark_url
+    from mlcost.warehouse._spark import spark_session
 
     folder = tmp_path_factory.mktemp("spark")
     session, _ = spark_session(parse_spark_url(f"spark://local[2]?warehouse_dir={folder}"))

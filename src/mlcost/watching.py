@@ -5,6 +5,10 @@ Every step is one or more warehouse transactions and every alert is recorded (on
 before any delivery, so a round killed at any moment is repeated by the next one without
 losing or repeating an alert: loads are skipped by content hash, recorded alerts are not
 recorded again, and a delivery cut short is still pending.
+
+A step whose store the warehouse cannot write (alerts, findings, the audit: see each store's
+capabilities, docs/engines.md) is skipped before it starts, with a one-line reason in
+:attr:`RoundReport.skipped`; loading the sources runs on every engine.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class RoundReport:
     findings: int = 0
     delivery: DeliveryReport | None = None
     decisions: list[Decision] = field(default_factory=list)
+    # step ("budgets", "insights", "alerts", "policies") -> why it did not run on this engine
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def _ingest_one(wh: Warehouse, source: SourceConfig) -> list[Any]:
@@ -102,32 +108,55 @@ def run_round(
     execute: bool = False,
     say: Callable[[str], None] = lambda _line: None,
 ) -> RoundReport:
-    """One round: sources, budgets, insights, deliveries, policies (dry-run unless told)."""
-    from mlcost.budgets import alerts_for, statuses
-    from mlcost.notify import deliver_pending, insight_alerts, record_alerts
+    """One round: sources, budgets, insights, deliveries, policies (dry-run unless told).
+
+    A step the warehouse cannot store is skipped, with its reason in ``skipped``.
+    """
+    from mlcost.insights import FindingStore
+    from mlcost.notify import AlertStore, deliver_pending, insight_alerts, record_alerts
+    from mlcost.policies import AuditStore
 
     report = RoundReport()
     ingest_configured(wh, settings, report, say)
     channels = settings.channels
+    no_alerts = AlertStore.unavailable(wh)
     if settings.budgets:
-        found = statuses(wh, settings.budgets)
-        report.budget_alerts = record_alerts(wh, alerts_for(found), channels)
+        if no_alerts:
+            report.skipped["budgets"] = no_alerts
+        else:
+            from mlcost.budgets import alerts_for, statuses
+
+            found = statuses(wh, settings.budgets)
+            report.budget_alerts = record_alerts(wh, alerts_for(found), channels)
     w = settings.watch
     if w.insight_min_impact is not None:
-        from mlcost.insights import run_insights, save_findings
+        no_insights = FindingStore.unavailable(wh) or no_alerts
+        if no_insights:
+            report.skipped["insights"] = no_insights
+        else:
+            from mlcost.insights import run_insights, save_findings
 
-        findings = run_insights(wh, settings.attribution, kinds=w.insight_kinds or None)
-        save_findings(wh, findings)
-        report.findings = len(findings)
-        alerts = insight_alerts(
-            insight_findings(findings, w.insight_currency),
-            min_impact=w.insight_min_impact,
-            channels=w.insight_channels,
-        )
-        report.insight_alerts = record_alerts(wh, alerts, channels)
-    report.delivery = deliver_pending(wh, channels)
+            findings = run_insights(wh, settings.attribution, kinds=w.insight_kinds or None)
+            save_findings(wh, findings)
+            report.findings = len(findings)
+            alerts = insight_alerts(
+                insight_findings(findings, w.insight_currency),
+                min_impact=w.insight_min_impact,
+                channels=w.insight_channels,
+            )
+            report.insight_alerts = record_alerts(wh, alerts, channels)
+    if no_alerts:
+        report.skipped["alerts"] = no_alerts
+    else:
+        report.delivery = deliver_pending(wh, channels)
     if settings.policies:
-        from mlcost.policies import enforce
+        no_audit = AuditStore.unavailable(wh)
+        if no_audit:
+            report.skipped["policies"] = no_audit
+        else:
+            from mlcost.policies import enforce
 
-        report.decisions = enforce(wh, settings.policies, execute=execute, budgets=settings.budgets)
+            report.decisions = enforce(
+                wh, settings.policies, execute=execute, budgets=settings.budgets
+            )
     return report

@@ -16,7 +16,7 @@ import click
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
-    from mlcost.warehouse import Warehouse
+    from mlcost.warehouse import Warehouse, WarehouseTarget
 
 FORMATS = ("table", "csv", "json")
 format_option = click.option(
@@ -37,13 +37,25 @@ def settings_from(ctx: click.Context) -> Settings:
     return load_settings(warehouse=(root.obj or {}).get("warehouse"))
 
 
+def target_from(ctx: click.Context) -> WarehouseTarget:
+    """The warehouse chosen by --warehouse / MLCOST_WAREHOUSE / mlcost.toml / default,
+    parsed once per command (kept on the root context) and passed on as the object."""
+    from mlcost.warehouse import target_of
+
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "target" not in root.obj:
+        root.obj["target"] = target_of(settings_from(ctx))
+    target: WarehouseTarget = root.obj["target"]
+    return target
+
+
 @contextmanager
 def warehouse_from(ctx: click.Context, *, read_only: bool = False) -> Iterator[Warehouse]:
-    """Open the warehouse chosen by --warehouse / MLCOST_WAREHOUSE / mlcost.toml / default."""
+    """Open the warehouse of :func:`target_from`."""
     from mlcost.warehouse import open_warehouse
 
-    settings = settings_from(ctx)
-    wh = open_warehouse(settings.warehouse, read_only=read_only, memory_limit=settings.memory_limit)
+    wh = open_warehouse(target_from(ctx), read_only=read_only)
     try:
         yield wh
     finally:

@@ -182,10 +182,10 @@ def _print_budgets(out: Path) -> None:
     """Evaluate the demo's monthly budgets; new alerts go to the file channel."""
     from mlcost.budgets import evaluate
     from mlcost.demo._config import demo_budgets
-    from mlcost.warehouse import open_warehouse
+    from mlcost.warehouse import DuckDBTarget, open_warehouse
 
     budgets, channels = demo_budgets(out)
-    with open_warehouse(f"duckdb://{(out / WAREHOUSE).resolve()}") as wh:
+    with open_warehouse(DuckDBTarget(str((out / WAREHOUSE).resolve()))) as wh:
         found, report = evaluate(wh, budgets, channels)
     rows = []
     for st in found:
@@ -235,13 +235,14 @@ def _load_and_summarize(
     from mlcost.demo._org import START
     from mlcost.insights import run_insights, save_findings
     from mlcost.sources import ingest_auto
+    from mlcost.warehouse import DuckDBTarget
 
     db = out / WAREHOUSE
     for stale in (db, db.with_name(db.name + ".wal"), out / ALERTS):
         stale.unlink(missing_ok=True)
     files = sorted((out / "billing").glob("*.csv"))
     with (
-        open_warehouse(f"duckdb://{db.resolve()}") as wh,
+        open_warehouse(DuckDBTarget(str(db.resolve()))) as wh,
         Progress(transient=True, disable=quiet) as bar,
     ):
         task = bar.add_task("ingesting", total=1.0)

@@ -7,7 +7,13 @@ import socket
 
 import click
 
-from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+from mlcost.cli._common import (
+    format_option,
+    render_rows,
+    settings_from,
+    target_from,
+    warehouse_from,
+)
 
 
 def is_loopback(host: str) -> bool:
@@ -50,14 +56,14 @@ def serve(ctx: click.Context, host: str, port: int, no_auth: bool) -> None:
             f"mlcost serve needs the server extra ({exc.name} is missing): "
             "pip install 'mlcost[server]'"
         ) from None
-    settings = settings_from(ctx)
-    if not settings.warehouse.startswith("spark://"):
+    settings, target = settings_from(ctx), target_from(ctx)
+    if target.engine == "duckdb":
         # Apply migrations once (api_tokens and friends) before serving read-only.
         with warehouse_from(ctx):
             pass
-    app = create_app(settings, no_auth=no_auth)
+    app = create_app(settings, no_auth=no_auth, target=target)
     mode = "NO AUTH (loopback only)" if no_auth else "tokens required"
-    click.echo(f"mlcost serving {settings.warehouse} on http://{host}:{port} ({mode})", err=True)
+    click.echo(f"mlcost serving {target.url} on http://{host}:{port} ({mode})", err=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
 
 

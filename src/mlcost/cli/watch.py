@@ -16,10 +16,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mlcost.cli._common import settings_from, warehouse_from
+from mlcost.cli._common import settings_from, target_from, warehouse_from
+
+if TYPE_CHECKING:
+    from mlcost.warehouse import WarehouseTarget
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -58,12 +62,11 @@ def watch_lock(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _lock_path(warehouse: str) -> Path:
+def _lock_path(target: WarehouseTarget) -> Path:
+    """Beside the DuckDB file or in the Spark warehouse folder; else in the data folder."""
     from mlcost.config import data_dir
-    from mlcost.warehouse import parse_url
 
-    target = parse_url(warehouse)
-    return data_dir() / "watch.lock" if target == ":memory:" else Path(target + ".watch.lock")
+    return target.beside("watch.lock") or data_dir() / "watch.lock"
 
 
 @click.command()
@@ -78,23 +81,25 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
 
     settings = settings_from(ctx)
     seconds = parse_every(every or settings.watch.every)
-    with watch_lock(_lock_path(settings.warehouse)):
+    with watch_lock(_lock_path(target_from(ctx))):
         while True:
             began = time.monotonic()
             with warehouse_from(ctx) as wh:
                 r = run_round(wh, settings, execute=execute, say=_say)
-            if settings.budgets:
+            for step, reason in r.skipped.items():
+                _say(f"{step}: skipped, {reason}")
+            if settings.budgets and "budgets" not in r.skipped:
                 _say(
                     f"budgets: {len(settings.budgets)} checked, {len(r.budget_alerts)} new alert(s)"
                 )
-            if settings.watch.insight_min_impact is not None:
+            if settings.watch.insight_min_impact is not None and "insights" not in r.skipped:
                 _say(f"insights: {r.findings} finding(s), {len(r.insight_alerts)} new alert(s)")
             if r.delivery is not None and (r.delivery.sent or r.delivery.failed):
                 _say(
                     f"alerts: {len(r.delivery.sent)} alert(s) sent, {len(r.delivery.failed)} "
                     "delivery failure(s) kept for retry"
                 )
-            if settings.policies:
+            if settings.policies and "policies" not in r.skipped:
                 acted = sum(d.outcome == "executed" for d in r.decisions)
                 _say(f"policies: {len(r.decisions)} decision(s), {acted} executed")
             if once:

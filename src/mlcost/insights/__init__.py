@@ -3,19 +3,22 @@
 One module per detector (``idle``, ``rightsize``, ``spot``, ``runaway``, ``endpoint``,
 ``transfer``, ``anomaly``, ``untagged``), registered by kind in ``DETECTORS``; each takes a
 :class:`Context` and returns frozen :class:`Finding` values whose ids are stable across runs,
-so :func:`save_findings` updates the ``recommendations`` row of a finding seen before.
+so :func:`save_findings` updates the ``recommendations`` row of a finding seen before
+(``_store.py``: insights' own store over the warehouse's general operations).
 See docs/insights.md.
 """
 
 from mlcost.insights._data import Context, HourRow
 from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
-from mlcost.insights._registry import DETECTORS, load_findings, run_insights, save_findings
+from mlcost.insights._registry import DETECTORS, run_insights
+from mlcost.insights._store import FindingStore, load_findings, save_findings
 
 __all__ = [
     "DETECTORS",
     "KINDS",
     "Context",
     "Finding",
+    "FindingStore",
     "HourRow",
     "Saving",
     "finding_id",

@@ -1,11 +1,10 @@
-"""The detectors by name, running them, and storing their findings."""
+"""The detectors by name, and running them (their findings are stored by ``_store.py``)."""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from mlcost.config import AttributionConfig
@@ -16,7 +15,7 @@ from mlcost.insights._finding import Finding
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DETECTORS", "load_findings", "run_insights", "save_findings"]
+__all__ = ["DETECTORS", "run_insights"]
 
 # detector name -> "module:function(ctx) -> list[Finding]"; one module per detector.
 DETECTORS: dict[str, str] = {
@@ -65,57 +64,3 @@ def run_insights(
     for detect in detectors:
         found.extend(detect(ctx))
     return sorted(found, key=lambda f: (-f.monthly_saving.expected, f.id))
-
-
-def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
-    """Store findings in ``recommendations``: a finding seen before updates its row."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    rows = [
-        {
-            "id": f.id,
-            "kind": f.kind,
-            "resource_id": f.resource_id,
-            "owner": f.owner,
-            "saving_low": f.monthly_saving.low,
-            "saving_expected": f.monthly_saving.expected,
-            "saving_high": f.monthly_saving.high,
-            "currency": f.monthly_saving.currency,
-            "confidence": f.confidence,
-            "action": f.action,
-            "evidence": f.evidence_json(),
-            "first_seen": now,
-            "last_seen": now,
-        }
-        for f in findings
-    ]
-    with wh.transaction():
-        return wh.upsert_recommendations(rows)
-
-
-def load_findings(wh: Warehouse) -> list[Finding]:
-    """The stored findings, worst first."""
-    import json
-
-    from mlcost.insights._finding import Saving
-
-    t = wh.table("recommendations")
-    out = []
-    for r in t.to_pyarrow().to_pylist():
-        out.append(
-            Finding(
-                id=r["id"],
-                kind=r["kind"],
-                resource_id=r["resource_id"],
-                owner=r["owner"],
-                monthly_saving=Saving(
-                    Decimal(r["saving_low"]),
-                    Decimal(r["saving_expected"]),
-                    Decimal(r["saving_high"]),
-                    r["currency"],
-                ),
-                confidence=r["confidence"],
-                action=r["action"],
-                evidence=json.loads(r["evidence"]),
-            )
-        )
-    return sorted(out, key=lambda f: (-f.monthly_saving.expected, f.id))

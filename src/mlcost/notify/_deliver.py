@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.config import ChannelConfig
 from mlcost.errors import ConfigError, MlcostError
+from mlcost.notify._store import AlertStore
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
@@ -139,6 +140,7 @@ def record_alerts(
     An alert's ``_channels`` names its channels; a name with no configured channel is an
     error that says which names exist.
     """
+    store = AlertStore(wh)
     new = []
     with wh.transaction():
         for alert in alerts:
@@ -151,7 +153,7 @@ def record_alerts(
                     f"[notify.channels.{missing[0]}] to mlcost.toml."
                 )
             row = {k: v for k, v in alert.items() if not k.startswith("_")}
-            if wh.add_alert(row, names):
+            if store.add(row, names):
                 new.append(str(row["alert_key"]))
     return new
 
@@ -167,10 +169,12 @@ def deliver_pending(
 
     Each outcome is committed right after its try, so a kill loses at most the one in flight.
     """
+    store = AlertStore(wh)
     sent: list[tuple[str, str]] = []
     failed: list[tuple[str, str, str]] = []
     held: list[tuple[str, str]] = []
-    for key, name, payload, _attempts in wh.pending_deliveries():
+    for pending in store.pending():
+        key, name, payload = pending.alert_key, pending.channel, pending.payload
         channel = channels.get(name)
         if channel is None or not send:
             held.append((key, name))
@@ -186,7 +190,7 @@ def deliver_pending(
                 if attempt + 1 < channel.retries:
                     sleep(channel.backoff_s * 2**attempt)
         with wh.transaction():
-            wh.mark_delivery(key, name, error=error)
+            store.mark(key, name, error=error)
         if error is None:
             sent.append((key, name))
         else:

@@ -1,9 +1,11 @@
 """Guardrail policies: declared in ``[policies.<name>]``, checked read-only, enforced only with
 ``execute=True``, never on resources tagged ``mlcost:protect=true``, every decision audited in
-the ``actions`` table. See docs/budgets.md.
+the ``actions`` table (``_store.py``: policies' own store over the warehouse). See
+docs/budgets.md.
 """
 
 from mlcost.policies._enforce import Decision, Violation, check, enforce
+from mlcost.policies._store import AuditStore, audit_rows
 from mlcost.policies.executors import (
     EXECUTORS,
     Ec2Executor,
@@ -17,6 +19,7 @@ from mlcost.policies.executors import (
 
 __all__ = [
     "EXECUTORS",
+    "AuditStore",
     "Decision",
     "Ec2Executor",
     "Executor",
@@ -26,6 +29,7 @@ __all__ = [
     "SageMakerExecutor",
     "SlurmExecutor",
     "Violation",
+    "audit_rows",
     "check",
     "enforce",
 ]

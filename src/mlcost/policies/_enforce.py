@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.config import BudgetConfig, PolicyConfig
 from mlcost.errors import ConfigError
+from mlcost.policies._store import AuditStore
 from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ def enforce(
     Dry-run is the default. A resource whose live ``protect_tag`` is ``true`` is skipped.
     ``executors`` overrides the ones made from each policy's settings (by executor name).
     """
+    audit = AuditStore(wh)
     by_name = {p.name: p for p in policies}
     made: dict[str, Executor | str | None] = dict(executors or {})
     decisions = []
@@ -342,7 +344,7 @@ def enforce(
         outcome, detail = _decide(v, policy, executor, execute)
         decision = Decision(v, mode, outcome, detail)
         with wh.transaction():
-            wh.add_action(
+            audit.add(
                 {
                     "acted_at": datetime.now().replace(microsecond=0),
                     "actor": who,

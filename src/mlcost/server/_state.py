@@ -4,7 +4,8 @@ Each request opens the warehouse read-only and closes it when done, so `mlcost i
 `mlcost tokens create` or `mlcost showback` can write between requests (DuckDB lets one
 process write, or many read, at a time). Results are cached by the state of the file: the
 size and modification time of the DuckDB file and its WAL. Any write changes them, so a cached
-answer is never older than the data. Spark warehouses are not cached.
+answer is never older than the data. Spark warehouses are not cached. The warehouse is the
+target the app was built with (parsed once, by the CLI or :func:`mlcost.warehouse.target_of`).
 """
 
 from __future__ import annotations
@@ -18,24 +19,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from mlcost.config import Settings
     from mlcost.server.auth import Principal
-    from mlcost.warehouse import Warehouse
+    from mlcost.warehouse import Warehouse, WarehouseTarget
 
 T = TypeVar("T")
 _MAX_ENTRIES = 512
 
 
 class Reader:
-    """Opens the settings' warehouse read-only and caches answers per data state."""
+    """Opens the target's warehouse read-only and caches answers per data state."""
 
-    def __init__(self, settings: Settings) -> None:
-        from mlcost.warehouse import parse_url
+    def __init__(self, target: WarehouseTarget) -> None:
+        from mlcost.warehouse import DuckDBTarget
 
-        self.url = settings.warehouse
-        self.memory_limit = settings.memory_limit
-        path = None if self.url.startswith("spark://") else parse_url(self.url)
-        self.path = None if path in (None, ":memory:") else Path(path)
+        self.target = target
+        # Only a DuckDB file can be stamped (Spark's tables and an in-memory file cannot).
+        self.path: Path | None = None
+        if isinstance(target, DuckDBTarget) and target.path != ":memory:":
+            self.path = Path(target.path)
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -57,7 +58,7 @@ class Reader:
     def open(self) -> Iterator[Warehouse]:
         from mlcost.warehouse import open_warehouse
 
-        wh = open_warehouse(self.url, read_only=True, memory_limit=self.memory_limit)
+        wh = open_warehouse(self.target, read_only=True)
         try:
             yield wh
         finally:

@@ -418,21 +418,13 @@ def get_budgets(
     return [_budget(st) for st in found]
 
 
-def _alerts(wh: Warehouse) -> list[dict[str, Any]]:
-    a = wh.table("alerts")
-    d = wh.table("alert_deliveries")
-    pending = d.group_by("alert_key").aggregate(pending=(d.status != "sent").sum())
-    j = a.left_join(pending, "alert_key")
-    j = j.mutate(delivered=j.pending.fill_null(0) == 0).order_by([j.created_at.desc()])
-    rows: list[dict[str, Any]] = j.to_pyarrow().to_pylist()
-    return rows
-
-
 @router.get("/alerts", response_model=list[m.Alert], tags=["budgets"], summary="Recorded alerts")
 def get_alerts(request: Request, principal: Auth, limit: Limit = 100) -> list[m.Alert]:
     """Alerts recorded by ``mlcost budgets check`` / ``mlcost watch``, newest first. A team
     token sees the alerts of its own budgets."""
-    rows = _cached(request, ("alerts",), _alerts)
+    from mlcost.notify import recorded_alerts
+
+    rows = _cached(request, ("alerts",), recorded_alerts)
     if principal.teams is not None:
         names = {b.name for b in _visible_budgets(request, principal)}
         rows = [r for r in rows if r["source"] == "budget" and r["subject"] in names]
@@ -477,12 +469,6 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     return [m.ViolationOut(**asdict(v)) for v in found]
 
 
-def _audit(wh: Warehouse) -> list[dict[str, Any]]:
-    t = wh.table("actions")
-    rows: list[dict[str, Any]] = t.order_by(t.acted_at.desc()).to_pyarrow().to_pylist()
-    return rows
-
-
 @router.get(
     "/policies/audit",
     response_model=list[m.AuditEntry],
@@ -491,8 +477,10 @@ def _audit(wh: Warehouse) -> list[dict[str, Any]]:
 )
 def get_audit(request: Request, principal: Auth, limit: Limit = 100) -> list[m.AuditEntry]:
     """The ``actions`` table, newest first: who acted on what, why, and how it ended."""
+    from mlcost.policies import audit_rows
+
     require_read_all(principal)
-    rows = _cached(request, ("audit",), _audit)
+    rows = _cached(request, ("audit",), audit_rows)
     return [m.AuditEntry(**r) for r in rows[:limit]]
 
 

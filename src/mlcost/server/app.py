@@ -21,6 +21,7 @@ from mlcost.server.auth import Principal, authorized
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
+    from mlcost.warehouse import WarehouseTarget
 
 __all__ = ["API_PREFIX", "create_app"]
 
@@ -37,14 +38,20 @@ def _version() -> str:
         return "0"
 
 
-def create_app(settings: Settings, *, no_auth: bool = False) -> FastAPI:
-    """The server for ``settings.warehouse``; ``no_auth`` serves everyone as admin.
+def create_app(
+    settings: Settings, *, no_auth: bool = False, target: WarehouseTarget | None = None
+) -> FastAPI:
+    """The server for ``target`` (default: the settings' warehouse, parsed once here);
+    ``no_auth`` serves everyone as admin.
 
-    ``app.state`` carries ``settings``, ``warehouse_url``, ``no_auth`` and ``reader`` (the
+    ``app.state`` carries ``settings``, ``target``, ``no_auth`` and ``reader`` (the
     read-only, cached view of the warehouse that every route uses).
     """
     from mlcost.server import api, metrics
     from mlcost.server._state import Reader
+    from mlcost.warehouse import target_of
+
+    target = target_of(settings) if target is None else target
 
     # The schema needs a token like everything but /healthz; no Swagger / ReDoc pages (they
     # load their scripts from a CDN, and the server must work offline).
@@ -58,9 +65,9 @@ def create_app(settings: Settings, *, no_auth: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.warehouse_url = settings.warehouse
+    app.state.target = target
     app.state.no_auth = no_auth
-    app.state.reader = Reader(settings)
+    app.state.reader = Reader(target)
 
     @app.get("/healthz", tags=["server"], summary="Liveness: answers without a token")
     def healthz() -> dict[str, str]:

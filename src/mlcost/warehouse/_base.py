@@ -8,16 +8,19 @@ through the methods here; engines differ only below it:
 - :class:`~mlcost.warehouse._spark.SparkWarehouse`: tables in a Spark catalog; an ingest is
   staged, then written by one dynamic partition overwrite, and recorded in ``ingests`` last.
 
-The methods written here in Ibis run unchanged on both.
+The methods written here in Ibis run unchanged on both. What an engine can do beyond the
+core (reads, loads) is declared in :attr:`Warehouse.capabilities`; a feature that keeps its own
+table (alerts, findings, the audit, tokens) is a :class:`~mlcost.warehouse.Store` over the
+general operations, and checks those capabilities when it starts, not in the middle of a run.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -32,6 +35,14 @@ if TYPE_CHECKING:
 CSV_NULLS = ("", "NULL", "null")
 
 
+class Capability(StrEnum):
+    """General operations beyond reads and loads, which an engine may not offer (yet)."""
+
+    ROW_WRITES = "row writes"  # insert a few rows given as values (insert_rows)
+    KEYED_UPSERT = "keyed upsert"  # insert, or skip / update the row with the same key (upsert)
+    UPDATE_WHERE = "update where"  # update the rows whose columns equal values (update_where)
+
+
 class Warehouse(ABC):
     """An open warehouse. ``engine`` names it; ``ibis`` is its Ibis backend.
 
@@ -42,8 +53,10 @@ class Warehouse(ABC):
     """
 
     engine: ClassVar[str]
+    # What this engine offers beyond reads and loads (docs/engines.md says what runs where).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     ibis: Any  # the Ibis backend; everything that reads goes through it
-    url: str
+    url: str  # the target's URL, for messages
     read_only: bool
     _in_transaction: bool = False
 
@@ -133,70 +146,84 @@ class Warehouse(ABC):
         """
         return None
 
+    @abstractmethod
     def temporary(self, expr: ir.Table) -> AbstractContextManager[ir.Table]:
         """``expr`` computed once into a session-private table (attribution's working set)."""
-        raise self._not_here("attribution (temporary tables)")
 
+    @abstractmethod
     def replace_window(
         self, table: str, expr: ir.Table, *, column: str, start: Any, end: Any
     ) -> int:
         """Replace the rows of ``table`` whose ``column`` is in ``[start, end)`` by ``expr``."""
-        raise self._not_here("attribution (replacing a month of allocated_costs)")
 
-    # Budgets' alert state and the guardrail audit (DuckDB-only for now, docs/engines.md).
-    def add_alert(self, row: dict[str, Any], channels: Sequence[str]) -> bool:
-        """Record an alert and a pending delivery per channel; False if its key exists."""
-        raise self._not_here("budget alerts")
-
-    def pending_deliveries(self) -> list[tuple[str, str, str, int]]:
-        """(alert_key, channel, payload JSON, attempts) of every undelivered alert."""
-        raise self._not_here("budget alerts")
-
-    def mark_delivery(self, alert_key: str, channel: str, *, error: str | None) -> None:
-        """Record one delivery try: sent when ``error`` is None, else still pending."""
-        raise self._not_here("budget alerts")
-
-    def upsert_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert or update insights' findings by their stable id; return how many."""
-        raise self._not_here("saving insights")
-
-    def add_action(self, row: dict[str, Any]) -> None:
-        """Append one guardrail decision to the ``actions`` audit table."""
-        raise self._not_here("the guardrail audit")
-
-    # API tokens of the server (DuckDB-only for now, docs/server.md).
-    def add_token(self, row: dict[str, Any]) -> None:
-        """Store one API token row (its secret only as a hash)."""
-        raise self._not_here("API tokens")
-
-    def revoke_token(self, token_id: str, at: datetime) -> bool:
-        """Mark a token revoked at ``at``; False if no live token has that id."""
-        raise self._not_here("API tokens")
-
+    @abstractmethod
     def insert_arrow(self, table: str, data: Any) -> int:
         """Write the rows of a pyarrow Table (columns named as the table's); return the count."""
-        raise self._not_here("insert_arrow (telemetry and workload sources)")
 
+    @abstractmethod
     def delete_replaced(self, table: str, key: str, ingest_id: int) -> int:
         """Delete rows of ``table`` whose ``key`` the ingest ``ingest_id`` wrote again."""
-        raise self._not_here("delete_replaced (workload sources)")
 
     def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
         """Rows of ``table`` written by one ingest."""
         t = self.table(table)
         return int(t.filter(t[column] == ingest_id).count().execute())
 
+    @abstractmethod
     def read_csv_files(
         self, paths: Sequence[Path], header: Sequence[str], *, filename: bool = False
     ) -> ir.Table:
         """Comma-separated files that share ``header`` as one streamed table of text columns."""
-        raise self._not_here("read_csv_files (the nvidia-smi source)")
 
-    def _not_here(self, what: str) -> WarehouseError:
-        return WarehouseError(
-            f"{what} does not run on the {self.engine} warehouse yet; load these records into "
-            "a DuckDB warehouse (see docs/engines.md for what runs where)."
+    # -- capabilities: operations an engine may lack ----------------------------------------
+    def why_not(self, needs: Iterable[Capability], feature: str) -> str | None:
+        """None when this engine offers every capability in ``needs``; else one line saying
+        which it lacks, for a feature to report (or raise) before it starts."""
+        missing = sorted(set(needs) - self.capabilities)
+        if not missing:
+            return None
+        return (
+            f"{feature} needs {', '.join(missing)}, which the {self.engine} warehouse does not "
+            "offer yet (docs/engines.md says what runs where)"
         )
+
+    def require(self, needs: Iterable[Capability], feature: str) -> None:
+        """Raise :class:`WarehouseError` before ``feature`` starts if the engine lacks a need."""
+        reason = self.why_not(needs, feature)
+        if reason is not None:
+            raise WarehouseError(f"{reason[0].upper()}{reason[1:]}; use a DuckDB warehouse for it.")
+
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write rows given as values (column -> value); return the count. ``ROW_WRITES``."""
+        raise self._lacks(Capability.ROW_WRITES)
+
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> int:
+        """Insert rows; one whose ``key`` exists has its ``update`` columns replaced (none:
+        it is kept as it is). Returns the rows written. ``KEYED_UPSERT``."""
+        raise self._lacks(Capability.KEYED_UPSERT)
+
+    def update_where(
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        where: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> int:
+        """Set ``values`` (and add one to ``increment`` columns) on the rows whose columns
+        equal ``where`` (None: is null); return how many. ``UPDATE_WHERE``."""
+        raise self._lacks(Capability.UPDATE_WHERE)
+
+    def _lacks(self, capability: Capability) -> WarehouseError:
+        # Reached only by a caller that skipped Store's check at its start.
+        return WarehouseError(f"the {self.engine} warehouse does not offer {capability} yet")
 
     @abstractmethod
     def replace_restated(self, ingest_id: int) -> int:

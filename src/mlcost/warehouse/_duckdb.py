@@ -7,20 +7,19 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import (
     ConfigError,
-    UnsupportedWarehouse,
     WarehouseError,
     WarehouseLocked,
     WarehouseTooNew,
 )
 from mlcost.warehouse import _migrations
-from mlcost.warehouse._base import CSV_NULLS, Warehouse
+from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
 from mlcost.warehouse._schema import ROLLUP_STATE, ROLLUP_TABLE, rollup_select
+from mlcost.warehouse._target import DuckDBTarget
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -30,40 +29,22 @@ if TYPE_CHECKING:
 _log = logging.getLogger(__name__)
 
 
-def parse_url(url: str) -> str:
-    """The DuckDB database path of a warehouse URL (or ``:memory:``).
-
-    ``duckdb:///abs/file.duckdb`` and ``duckdb://rel/file.duckdb`` name files; a bare path
-    is a DuckDB file too.
-    """
-    if "://" not in url:
-        return str(Path(url).expanduser())
-    scheme, _, rest = url.partition("://")
-    if scheme != "duckdb":
-        raise UnsupportedWarehouse(
-            f"Warehouse URL {url!r} uses {scheme!r}, which this version of mlcost cannot open. "
-            "Use duckdb:///path/to/file.duckdb (the embedded default) or "
-            "spark://local[2]?warehouse_dir=/path (Spark; pip install 'mlcost[spark]')."
-        )
-    if rest in ("", ":memory:"):
-        return ":memory:"
-    return str(Path(rest).expanduser())
-
-
 class DuckDBWarehouse(Warehouse):
     """The embedded warehouse: Ibis for reads, one DuckDB transaction for each load's writes.
 
-    >>> wh = open_duckdb("duckdb://:memory:")
+    >>> wh = open_duckdb(DuckDBTarget(":memory:"))
     >>> wh.schema_version == _migrations.LATEST
     True
     >>> wh.close()
     """
 
     engine = "duckdb"
+    capabilities = frozenset(Capability)
 
-    def __init__(self, con: Any, url: str, *, read_only: bool) -> None:
+    def __init__(self, con: Any, target: DuckDBTarget, *, read_only: bool) -> None:
         self.ibis = con  # the Ibis backend; everything that reads goes through it
-        self.url = url
+        self.target = target
+        self.url = target.url
         self.read_only = read_only
         self._raw = con.con  # the duckdb connection, for transactions and DDL
         self._sql("SET TimeZone = 'UTC'")
@@ -311,39 +292,6 @@ class DuckDBWarehouse(Warehouse):
         self.insert(table, expr)
         return int(self._sql(f"SELECT count(*) FROM {table}")[0][0]) - before
 
-    def upsert_recommendations(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Insert findings (columns of ``recommendations``) or update the rows with their id.
-
-        ``first_seen`` of an existing row is kept; everything else is replaced. Returns the
-        number of rows written.
-        """
-        self._require_transaction()
-        cols = [
-            "id",
-            "kind",
-            "resource_id",
-            "owner",
-            "saving_low",
-            "saving_expected",
-            "saving_high",
-            "currency",
-            "confidence",
-            "action",
-            "evidence",
-            "first_seen",
-            "last_seen",
-        ]
-        names = ", ".join(cols)
-        marks = ", ".join("?" for _ in cols)
-        update = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("id", "first_seen"))
-        sql = (
-            f"INSERT INTO recommendations ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {update}"
-        )
-        for row in rows:
-            self._sql(sql, [row[c] for c in cols])
-        return len(rows)
-
     def count_rows(self, table: str, ingest_id: int, column: str = "ingest_id") -> int:
         """Rows of ``table`` written by one ingest."""
         if not re.fullmatch(r"[A-Za-z_]+", table + column):
@@ -425,95 +373,86 @@ class DuckDBWarehouse(Warehouse):
             list(fields.values()),
         )
 
-    # -- alerts and the guardrail audit -------------------------------------------------
-    def add_alert(self, row: dict[str, Any], channels: Sequence[str]) -> bool:
-        """Record an alert and a pending delivery per channel; False if its key exists."""
+    # -- row writes: features' own tables (alerts, the audit, tokens, findings) -----------
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """INSERT rows given as values (each a mapping of column to value); return the count."""
         self._require_transaction()
-        cols = list(row)
-        names = ", ".join(f'"{c}"' for c in cols)
-        marks = ", ".join("?" for _ in cols)
-        inserted = self._sql(
-            f"INSERT INTO alerts ({names}) VALUES ({marks}) "
-            "ON CONFLICT DO NOTHING RETURNING alert_key",
-            [row[c] for c in cols],
-        )
-        if not inserted:
-            return False
-        for channel in channels:
+        for row in rows:
+            cols = _names(table, row)
             self._sql(
-                "INSERT INTO alert_deliveries VALUES (?, ?, 'pending', 0, NULL, NULL, NULL) "
-                "ON CONFLICT DO NOTHING",
-                [row["alert_key"], channel],
+                f"INSERT INTO {table} ({_quoted(cols)}) VALUES ({_marks(cols)})",
+                [row[c] for c in cols],
             )
-        return True
+        return len(rows)
 
-    def pending_deliveries(self) -> list[tuple[str, str, str, int]]:
-        """(alert_key, channel, payload JSON, attempts) of every undelivered alert, oldest first."""
-        return [
-            (str(k), str(c), str(p), int(n))
-            for k, c, p, n in self._sql(
-                "SELECT d.alert_key, d.channel, a.payload, d.attempts FROM alert_deliveries d "
-                "JOIN alerts a USING (alert_key) WHERE d.status = 'pending' "
-                "ORDER BY a.created_at, d.alert_key, d.channel"
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> int:
+        """INSERT rows; a row whose ``key`` exists updates its ``update`` columns (none: it is
+        left as it is). Returns the rows written (inserted or updated)."""
+        self._require_transaction()
+        written = 0
+        for row in rows:
+            cols = _names(table, row, *key, *update)
+            conflict = f"ON CONFLICT ({_quoted(key)}) DO " + (
+                "UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in update)
+                if update
+                else "NOTHING"
             )
-        ]
+            done = self._sql(
+                f"INSERT INTO {table} ({_quoted(cols)}) VALUES ({_marks(cols)}) {conflict} "
+                f'RETURNING "{key[0]}"',
+                [row[c] for c in cols],
+            )
+            written += len(done)
+        return written
 
-    def mark_delivery(self, alert_key: str, channel: str, *, error: str | None) -> None:
-        """Record one delivery try: sent when ``error`` is None, else still pending."""
+    def update_where(
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        where: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> int:
+        """UPDATE the rows whose columns equal ``where`` (None: IS NULL): set ``values``, add
+        one to each ``increment`` column. Returns the rows updated."""
         self._require_transaction()
-        self._sql(
-            "UPDATE alert_deliveries SET attempts = attempts + 1, last_attempt_at = now(), "
-            "last_error = ?, status = CASE WHEN ? IS NULL THEN 'sent' ELSE status END, "
-            "sent_at = CASE WHEN ? IS NULL THEN now() ELSE sent_at END "
-            "WHERE alert_key = ? AND channel = ?",
-            [error, error, error, alert_key, channel],
-        )
-
-    def add_action(self, row: dict[str, Any]) -> None:
-        """Append one guardrail decision to the ``actions`` audit table."""
-        self._insert_row("actions", row)
-
-    def _insert_row(self, table: str, row: dict[str, Any]) -> None:
-        self._require_transaction()
-        cols = list(row)
-        names = ", ".join(f'"{c}"' for c in cols)
-        marks = ", ".join("?" for _ in cols)
-        self._sql(f"INSERT INTO {table} ({names}) VALUES ({marks})", [row[c] for c in cols])
-
-    def add_token(self, row: dict[str, Any]) -> None:
-        """Store one API token row (its secret only as a hash)."""
-        self._insert_row("api_tokens", row)
-
-    def revoke_token(self, token_id: str, at: datetime) -> bool:
-        """Mark a token revoked at ``at``; False if no live token has that id."""
-        self._require_transaction()
+        _names(table, values, *where, *increment)
+        sets = [f'"{c}" = ?' for c in values] + [f'"{c}" = "{c}" + 1' for c in increment]
+        conds = [f'"{c}" IS NULL' if v is None else f'"{c}" = ?' for c, v in where.items()]
+        params = [*values.values(), *(v for v in where.values() if v is not None)]
         found = self._sql(
-            "UPDATE api_tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL "
-            "RETURNING token_id",
-            [at, token_id],
+            f"UPDATE {table} SET {', '.join(sets)} WHERE {' AND '.join(conds) or 'true'} "
+            "RETURNING 1",
+            params,
         )
-        return bool(found)
+        return len(found)
 
     def close(self) -> None:
         self.ibis.disconnect()
 
 
 def open_duckdb(
-    url: str,
+    target: DuckDBTarget,
     *,
     read_only: bool = False,
-    memory_limit: str = "1GB",
     migrate_to: int | None = None,
 ) -> DuckDBWarehouse:
-    """Open (creating and migrating if needed) the warehouse at ``url``.
+    """Open (creating and migrating if needed) the warehouse at ``target``.
 
-    ``memory_limit`` caps DuckDB's memory (it spills to disk beyond it; see
+    ``target.memory_limit`` caps DuckDB's memory (it spills to disk beyond it; see
     ``mlcost.config``). ``migrate_to`` stops migrations at a version, for tests of upgrades.
     """
     import duckdb
     import ibis
 
-    path = parse_url(url)
+    path, memory_limit = target.path, target.memory_limit
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if read_only and not Path(path).exists():
@@ -529,7 +468,7 @@ def open_duckdb(
                 "or point --warehouse at another file."
             ) from exc
         raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
-    wh = DuckDBWarehouse(con, url, read_only=read_only)
+    wh = DuckDBWarehouse(con, target, read_only=read_only)
     try:
         wh._sql(f"SET memory_limit = '{memory_limit}'")
     except duckdb.Error as exc:
@@ -552,3 +491,20 @@ def open_duckdb(
         if wh._has_rollup() and wh.rollup() is None:
             wh.refresh_rollup()  # a refresh that failed or was cut off last time
     return wh
+
+
+def _names(table: str, row: Mapping[str, Any], *more: str) -> list[str]:
+    """The columns of ``row`` (checked to be plain names, as ``table`` is)."""
+    cols = list(row)
+    for name in (table, *cols, *more):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
+            raise WarehouseError(f"bad table or column name {name!r}")
+    return cols
+
+
+def _quoted(cols: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in cols)
+
+
+def _marks(cols: Sequence[str]) -> str:
+    return ", ".join("?" for _ in cols)

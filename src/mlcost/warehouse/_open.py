@@ -1,33 +1,42 @@
-"""Opening a warehouse from its URL: the scheme picks the engine."""
+"""Opening a warehouse from its target (or a URL, parsed once into one)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlcost.warehouse._base import Warehouse
+from mlcost.warehouse._target import DuckDBTarget, WarehouseTarget, parse_target
 
 
 def open_warehouse(
-    url: str,
+    target: WarehouseTarget | str,
     *,
     read_only: bool = False,
-    memory_limit: str = "1GB",
+    memory_limit: str | None = None,
     migrate_to: int | None = None,
 ) -> Warehouse:
-    """Open (creating and migrating if needed) the warehouse at ``url``.
+    """Open (creating and migrating if needed) the warehouse at ``target``.
 
-    ``duckdb:///path.duckdb`` or a bare path: the embedded DuckDB file.
-    ``spark://local[2]?warehouse_dir=PATH`` or ``spark://HOST:PORT?…``: a Spark session
-    (see :func:`mlcost.warehouse.parse_spark_url`). ``memory_limit`` caps DuckDB's memory
-    (it spills beyond it; Spark sizes itself from its own settings). ``migrate_to`` stops
-    DuckDB migrations at a version; it exists for tests of upgrades.
+    ``target`` is a :class:`~mlcost.warehouse.DuckDBTarget` / :class:`SparkTarget`, or a URL
+    string that :func:`~mlcost.warehouse.parse_target` reads: ``duckdb:///path.duckdb`` or a
+    bare path (the embedded DuckDB file), ``spark://local[2]?warehouse_dir=PATH`` or
+    ``spark://HOST:PORT?…`` (a Spark session). ``memory_limit`` caps DuckDB's memory (it
+    spills beyond it; default: the target's, 1GB for a URL; Spark sizes itself from its own
+    settings). ``migrate_to`` stops DuckDB migrations at a version; it exists for tests of
+    upgrades.
 
     >>> with open_warehouse("duckdb://:memory:") as wh:
     ...     wh.engine
     'duckdb'
     """
-    if url.startswith("spark://"):
-        from mlcost.warehouse._spark import open_spark
+    if isinstance(target, str):
+        target = parse_target(target)
+    if isinstance(target, DuckDBTarget):
+        from mlcost.warehouse._duckdb import open_duckdb
 
-        return open_spark(url, read_only=read_only)
-    from mlcost.warehouse._duckdb import open_duckdb
+        if memory_limit is not None:
+            target = replace(target, memory_limit=memory_limit)
+        return open_duckdb(target, read_only=read_only, migrate_to=migrate_to)
+    from mlcost.warehouse._spark import open_spark
 
-    return open_duckdb(url, read_only=read_only, memory_limit=memory_limit, migrate_to=migrate_to)
+    return open_spark(target, read_only=read_only)

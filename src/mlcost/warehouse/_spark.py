@@ -25,24 +25,22 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mlcost.errors import UnsupportedWarehouse, WarehouseError
 from mlcost.warehouse import _migrations
-from mlcost.warehouse._base import CSV_NULLS, Warehouse
+from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
 from mlcost.warehouse._links import BUILDERS as LINK_VIEWS
 from mlcost.warehouse._schema import FOCUS_COLUMNS, X_COLUMNS, Kind
+from mlcost.warehouse._target import SparkTarget
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from mlcost.warehouse._functions import EngineFunctions
 
-FORMATS = ("parquet", "delta", "iceberg")
 # A restatement replaces one billing period of one billing account: the partition keys.
 PARTITION_BY = ("BillingPeriodStart", "BillingAccountId")
 _STAGE = "_mlcost_stage_"
@@ -67,63 +65,8 @@ SPARK_TYPES: dict[Kind, str] = {
 _X_SPARK = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DECIMAL(18, 6)": "DECIMAL(18, 6)"}
 
 
-@dataclass(frozen=True)
-class SparkSettings:
-    """Where a Spark warehouse lives: the master, the folder, the database, the format."""
-
-    master: str  # "local[2]", "local[*]" or "spark://host:7077"
-    warehouse_dir: str | None = None
-    database: str = "mlcost"
-    table_format: str = "parquet"
-    conf: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def local(self) -> bool:
-        return self.master == "local" or self.master.startswith("local[")
-
-
-def parse_spark_url(url: str) -> SparkSettings:
-    """The settings of a ``spark://`` warehouse URL.
-
-    >>> s = parse_spark_url("spark://local[2]?warehouse_dir=/data/wh&database=finops")
-    >>> s.master, s.warehouse_dir, s.database, s.table_format
-    ('local[2]', '/data/wh', 'finops', 'parquet')
-    >>> parse_spark_url("spark://spark-master:7077").master
-    'spark://spark-master:7077'
-    """
-    if not url.startswith("spark://"):
-        raise UnsupportedWarehouse(f"{url!r} is not a spark:// URL")
-    target, _, query = url[len("spark://") :].partition("?")
-    if not target:
-        raise UnsupportedWarehouse(
-            f"Warehouse URL {url!r} names no Spark master. Write spark://local[2]?"
-            "warehouse_dir=/path for a local session or spark://HOST:PORT for a cluster."
-        )
-    master = target if target == "local" or target.startswith("local[") else f"spark://{target}"
-    params = dict(parse_qsl(query, keep_blank_values=True))
-    conf = {k: v for k, v in params.items() if k.startswith("spark.")}
-    unknown = sorted(set(params) - set(conf) - {"warehouse_dir", "database", "format"})
-    if unknown:
-        raise UnsupportedWarehouse(
-            f"Warehouse URL {url!r}: unknown parameter(s) {', '.join(unknown)}. Known: "
-            "warehouse_dir, database, format, and spark.* session settings."
-        )
-    fmt = params.get("format", "parquet").lower()
-    if fmt not in FORMATS:
-        raise UnsupportedWarehouse(
-            f"Warehouse URL {url!r}: format {fmt!r} is not one of {', '.join(FORMATS)}."
-        )
-    database = params.get("database", "mlcost")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", database):
-        raise UnsupportedWarehouse(f"Warehouse URL {url!r}: {database!r} is not a database name.")
-    folder = params.get("warehouse_dir")
-    return SparkSettings(
-        master=master,
-        warehouse_dir=str(Path(folder).expanduser().resolve()) if folder else None,
-        database=database,
-        table_format=fmt,
-        conf=conf,
-    )
+# The target of a Spark warehouse (the name this module gave it before targets existed).
+SparkSettings = SparkTarget
 
 
 def spark_session(settings: SparkSettings) -> tuple[Any, bool]:
@@ -266,10 +209,12 @@ class SparkWarehouse(Warehouse):
     """A warehouse in a Spark catalog: Ibis for reads, staged partition overwrites for writes."""
 
     engine = "spark"
+    # No row writes, keyed upserts or updates: writes here are staged loads and partition
+    # overwrites, and the features' tables (alerts, recommendations, actions, api_tokens)
+    # are not created on Spark yet (a Delta / Iceberg MERGE would be the way).
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
 
-    def __init__(
-        self, session: Any, settings: SparkSettings, url: str, *, read_only: bool, owns: bool
-    ) -> None:
+    def __init__(self, session: Any, target: SparkTarget, *, read_only: bool, owns: bool) -> None:
         import ibis
 
         # A session of our own per warehouse: its current database and temporary views are
@@ -281,8 +226,8 @@ class SparkWarehouse(Warehouse):
             self._session.conf.set(key, value)
         self._base_session = session
         self._owns = owns
-        self.settings = settings
-        self.url = url
+        self.settings = self.target = target
+        self.url = target.url
         self.read_only = read_only
         self.ibis = ibis.pyspark.connect(self._session)
         self._staged: dict[str, str] = {}  # table -> stage table of this transaction
@@ -620,9 +565,9 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def open_spark(url: str, *, read_only: bool = False) -> SparkWarehouse:
-    """Open (creating the database and tables if needed) the Spark warehouse at ``url``."""
-    settings = parse_spark_url(url)
+def open_spark(target: SparkTarget, *, read_only: bool = False) -> SparkWarehouse:
+    """Open (creating the database and tables if needed) the Spark warehouse at ``target``."""
+    settings, url = target, target.url
     try:
         import pyspark  # noqa: F401
     except ImportError:
@@ -631,7 +576,7 @@ def open_spark(url: str, *, read_only: bool = False) -> SparkWarehouse:
             "and install a JRE (Debian: apt-get install default-jre-headless)."
         ) from None
     session, owns = spark_session(settings)
-    wh = SparkWarehouse(session, settings, url, read_only=read_only, owns=owns)
+    wh = SparkWarehouse(session, settings, read_only=read_only, owns=owns)
     if read_only:
         if not _database_exists(wh) or "ingests" not in wh.tables():
             wh.close()

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from mlcost.server.auth import COOKIE, Principal
-from mlcost.server.dashboard import _data
+from mlcost.server.dashboard import _figures
 
 if TYPE_CHECKING:
     from mlcost.config import BudgetConfig, Settings
@@ -196,7 +196,7 @@ def overview_page(request: Request) -> Response:
     def build(p: Principal, s: Settings) -> dict[str, Any]:
         shown = _budgets(request, p)
         o = _cached(
-            request, ("overview", p.teams), lambda wh: _data.overview(wh, s, p.teams, shown)
+            request, ("overview", p.teams), lambda wh: _figures.overview(wh, s, p.teams, shown)
         )
         return {"o": o, "title": "Overview"}
 
@@ -207,7 +207,7 @@ def overview_page(request: Request) -> Response:
 def team_view(request: Request, team: str) -> Response:
     def build(p: Principal, s: Settings) -> dict[str, Any]:
         _may_see(p, team)
-        known = _cached(request, ("teams",), lambda wh: _data.known_teams(wh, s))
+        known = _cached(request, ("teams",), lambda wh: _figures.known_teams(wh, s))
         if team not in known:
             raise _Denied(
                 404,
@@ -215,7 +215,7 @@ def team_view(request: Request, team: str) -> Response:
                 f"No allocated spend for team {team!r}. Teams: {', '.join(known) or 'none'}.",
             )
         shown = _budgets(request, Principal(p.token_id, frozenset({f"read:team:{team}"})))
-        t = _cached(request, ("team", team), lambda wh: _data.team_page(wh, s, team, shown))
+        t = _cached(request, ("team", team), lambda wh: _figures.team_page(wh, s, team, shown))
         return {"t": t, "title": f"Team {team}"}
 
     return _render(request, "team", build)
@@ -224,7 +224,7 @@ def team_view(request: Request, team: str) -> Response:
 @router.get("/models/{model}", response_class=HTMLResponse)
 def model_view(request: Request, model: str) -> Response:
     def build(p: Principal, s: Settings) -> dict[str, Any]:
-        listed = _cached(request, ("models", p.teams), lambda wh: _data.models(wh, s, p.teams))
+        listed = _cached(request, ("models", p.teams), lambda wh: _figures.models(wh, s, p.teams))
         if model not in dict(listed):
             raise _Denied(
                 404,
@@ -232,7 +232,9 @@ def model_view(request: Request, model: str) -> Response:
                 f"No spend tagged model={model!r} this month for the teams you may see.",
             )
         m = _cached(
-            request, ("model", model, p.teams), lambda wh: _data.model_page(wh, s, model, p.teams)
+            request,
+            ("model", model, p.teams),
+            lambda wh: _figures.model_page(wh, s, model, p.teams),
         )
         scoped = p.teams is not None
         return {"m": m, "model": model, "models": listed, "scoped": scoped, "title": model}
@@ -243,7 +245,7 @@ def model_view(request: Request, model: str) -> Response:
 @router.get("/gpus", response_class=HTMLResponse)
 def gpus_view(request: Request) -> Response:
     def build(p: Principal, s: Settings) -> dict[str, Any]:
-        g = _cached(request, ("gpus", p.teams), lambda wh: _data.gpu_page(wh, s, p.teams))
+        g = _cached(request, ("gpus", p.teams), lambda wh: _figures.gpu_page(wh, s, p.teams))
         return {"g": g, "title": "GPU used and idle"}
 
     return _render(request, "gpus", build)
@@ -253,7 +255,7 @@ def gpus_view(request: Request) -> Response:
 def insights_view(request: Request) -> Response:
     def build(p: Principal, s: Settings) -> dict[str, Any]:
         found = _cached(
-            request, ("findings", p.teams), lambda wh: _data.visible_findings(wh, p.teams)
+            request, ("findings", p.teams), lambda wh: _figures.visible_findings(wh, p.teams)
         )
         savings: dict[str, Decimal] = {}
         for f in found:

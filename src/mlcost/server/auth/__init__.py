@@ -9,6 +9,9 @@ Scopes: ``admin`` (everything), ``read:all`` (read every team), ``read:team:<nam
 team's costs, statements and insights, plus totals without other teams' detail); a token may
 carry several ``read:team:`` scopes.
 
+The ``api_tokens`` table is this package's own store (``_store.py``: :class:`TokenStore`
+over the warehouse's general operations).
+
     >>> Principal("t1", frozenset({"read:team:search"})).can_read_team("vision")
     False
 """
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING
 from fastapi import HTTPException, Request
 
 from mlcost.errors import InvalidInput, NotFound
+from mlcost.server.auth._store import TokenStore, live_token, token_rows
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
@@ -35,6 +39,7 @@ __all__ = [
     "LOCAL",
     "Principal",
     "TokenInfo",
+    "TokenStore",
     "authenticate",
     "authorized",
     "create_token",
@@ -120,12 +125,13 @@ def create_token(
 ) -> tuple[TokenInfo, str]:
     """Store a new token; return it and its secret (shown once, never stored)."""
     checked = parse_scopes(scopes)
+    store = TokenStore(wh)
     token_id = secrets.token_hex(4)
     secret = f"mlcost_{token_id}_{secrets.token_urlsafe(32)}"
     now = datetime.now(UTC).replace(tzinfo=None)
     info = TokenInfo(token_id, name or token_id, checked, now, None)
     with wh.transaction():
-        wh.add_token(
+        store.add(
             {
                 "token_id": token_id,
                 "name": info.name,
@@ -137,29 +143,22 @@ def create_token(
     return info, secret
 
 
-def _has_tokens_table(wh: Warehouse) -> bool:
-    return "api_tokens" in wh.tables()
-
-
 def list_tokens(wh: Warehouse) -> list[TokenInfo]:
     """Every token ever created, oldest first (revoked ones keep their row)."""
-    if not _has_tokens_table(wh):
-        return []
-    t = wh.table("api_tokens")
-    rows = t.order_by([t.created_at, t.token_id]).to_pyarrow().to_pylist()
     return [
         TokenInfo(
             r["token_id"], r["name"], tuple(r["scopes"].split()), r["created_at"], r["revoked_at"]
         )
-        for r in rows
+        for r in token_rows(wh)
     ]
 
 
 def revoke_token(wh: Warehouse, token_id: str) -> TokenInfo:
     """Revoke a live token by id; the row stays, with ``revoked_at``."""
+    store = TokenStore(wh)
     now = datetime.now(UTC).replace(tzinfo=None)
     with wh.transaction():
-        done = wh.revoke_token(token_id, now)
+        done = store.revoke(token_id, now)
     found = {t.token_id: t for t in list_tokens(wh)}
     if not done or token_id not in found:
         live = ", ".join(t.token_id for t in found.values() if t.revoked_at is None) or "none"
@@ -172,18 +171,12 @@ def revoke_token(wh: Warehouse, token_id: str) -> TokenInfo:
 def authenticate(wh: Warehouse, token: str) -> Principal | None:
     """The principal of a presented token, or None when it is unknown, malformed or revoked."""
     match = _TOKEN.match(token)
-    if match is None or not _has_tokens_table(wh):
+    if match is None:
         return None
-    t = wh.table("api_tokens")
-    rows = (
-        t.filter((t.token_id == match.group(1)) & t.revoked_at.isnull())
-        .select("scopes", "secret_sha256")
-        .to_pyarrow()
-        .to_pylist()
-    )
-    if not rows or not hmac.compare_digest(rows[0]["secret_sha256"], _digest(token)):
+    row = live_token(wh, match.group(1))
+    if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(token)):
         return None
-    return Principal(match.group(1), frozenset(rows[0]["scopes"].split()))
+    return Principal(match.group(1), frozenset(row["scopes"].split()))
 
 
 def presented_token(request: Request) -> str | None:

@@ -1,4 +1,4 @@
-"""What the dashboard pages compute (mlcost/server/dashboard/_data.py), on a tiny bill:
+"""What the dashboard pages compute (mlcost/server/dashboard/_figures.py), on a tiny bill:
 month to date against the same days of last month, and what a team token may see."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from mlcost import Warehouse
 from mlcost.attribution import UNALLOCATED, showback
 from mlcost.config import AttributionConfig, Settings
-from mlcost.server.dashboard._data import (
+from mlcost.server.dashboard._figures import (
     OTHER_TEAMS,
     Window,
     daily_by,
