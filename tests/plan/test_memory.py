@@ -75,9 +75,14 @@ def test_breakdown_sums_and_serializes() -> None:
 def test_sharding_and_checkpointing_reduce_memory() -> None:
     base = estimate_memory("llama-2-7b", precision="amp-bf16", gpus=8, seq=2048)
     z3 = estimate_memory("llama-2-7b", precision="amp-bf16", gpus=8, sharding="zero3", seq=2048)
-    gc = estimate_memory("llama-2-7b", precision="amp-bf16", grad_checkpointing=True, seq=2048)
     assert z3.per_gpu_bytes < base.per_gpu_bytes / 3
-    assert gc.breakdown["activations"] < base.breakdown["activations"] / 5
+    # Activations dominate at batch 4; checkpointing keeps one input per layer instead.
+    full = estimate_memory("llama-2-7b", precision="amp-bf16", batch=4, seq=2048)
+    gc = estimate_memory(
+        "llama-2-7b", precision="amp-bf16", batch=4, seq=2048, grad_checkpointing=True
+    )
+    assert gc.breakdown["activations"] < full.breakdown["activations"] / 5
+    assert gc.per_gpu_bytes < full.per_gpu_bytes
 
 
 def test_gqa_shrinks_the_kv_cache() -> None:

@@ -24,6 +24,7 @@ from mlcost.catalog._catalog import (
     list_gpus,
     offers,
 )
+from mlcost.catalog._names import nearest
 
 __all__ = [
     "CURRENCY",
@@ -38,5 +39,6 @@ __all__ = [
     "hourly_price",
     "import_skypilot",
     "list_gpus",
+    "nearest",
     "offers",
 ]
