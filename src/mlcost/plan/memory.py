@@ -71,7 +71,6 @@ LORA_TARGETS: tuple[str, ...] = ("attn", "all-linear")
 
 GIB = 2**30
 CUDA_CONTEXT_BYTES = 1343 * 2**20  # HF "Model training anatomy", V100, 2022
-ALLOCATOR_SLACK = 0.08  # caching allocator reserve over live dynamic tensors (calibrated, see docs)
 
 # Bytes per stored weight and per gradient / optimizer-state element, by precision.
 _WEIGHT_BYTES = {
@@ -137,17 +136,19 @@ def model_spec(
     if params is not None:
         if params <= 0:
             raise InvalidInput(f"--params must be positive, got {params}")
-        # Llama-family proportions: hidden^2 * 12 * layers ~ params, layers ~ hidden / 128.
+        # Llama-family proportions: hidden^2 * 12 * layers ~ params, layers ~ hidden / 128;
+        # a 32k vocabulary, smaller where its embeddings would outweigh half the model.
         hidden = max(256, round((params / 12 * 128) ** (1 / 3) / 128) * 128)
         layers = max(1, round(params / (12 * hidden * hidden)))
+        vocab = max(256, min(32000, params // (4 * hidden)))
         return ModelSpec(
-            f"{params / 1e9:.2f}B params",
+            f"{params / 1e9:.2f}B params" if params >= 1e8 else f"{params / 1e6:.1f}M params",
             params,
             layers,
             hidden,
-            hidden // 128,
-            hidden // 128,
-            32000,
+            hidden // 128 or 1,
+            hidden // 128 or 1,
+            vocab,
             int(hidden * 8 / 3),
         )
     raise InvalidInput("no model given", fix="give --model NAME, --config PATH or --params N")
@@ -519,7 +520,7 @@ def _model_states(
         # Autocast caches a 16-bit copy of every weight a linear layer reads: the LM head
         # included, input embeddings (looked up, not multiplied) not.
         linear = body + (m.vocab * m.hidden if lm else 0)
-        copy = linear * {"amp-fp16": 2.0, "amp-bf16": 2.0, "fp8": 1.0}.get(precision, 0.0)
+        copy = max(0, linear) * {"amp-fp16": 2.0, "amp-bf16": 2.0, "fp8": 1.0}.get(precision, 0.0)
     else:
         base = "int4" if mode == "qlora" else precision
         trainable = float(_lora_params(m, lora_rank, lora_targets))
