@@ -313,6 +313,10 @@ def estimate_memory(
     lm = (m.kind != "encoder") if lm_head is None else lm_head
     parts: dict[str, float]
     extra: dict[str, Any] = {}
+    job = _Job(
+        m, mode, precision, optimizer, batch, seq, grad_checkpointing, dp, sharding, tp,
+        lora_rank, lora_targets, attention == "eager", foreach_optimizer, lm,
+    )  # fmt: skip
     if mode == "infer" and engine == "vllm":
         parts, extra = _vllm(
             m, precision, tp, gpu_memory_gib, gpu_memory_utilization, max_num_batched_tokens
@@ -325,41 +329,10 @@ def estimate_memory(
     elif mode == "infer":
         parts = _hf_generate(m, precision, batch, seq, kv_tokens, tp, attention, lm)
     elif m.kind == "decoder":
-        parts, phase = _train_decoder(
-            m,
-            mode,
-            precision,
-            optimizer,
-            batch,
-            seq,
-            grad_checkpointing,
-            dp,
-            sharding,
-            tp,
-            lora_rank,
-            lora_targets,
-            attention == "eager",
-            foreach_optimizer,
-            lm,
-        )
+        parts, phase = _train_decoder(job)
         notes.append(f"peak: {phase}")
     else:
-        parts = _train_korthikanti(
-            m,
-            mode,
-            precision,
-            optimizer,
-            batch,
-            seq,
-            grad_checkpointing,
-            dp,
-            sharding,
-            tp,
-            lora_rank,
-            attention == "eager",
-            foreach_optimizer,
-            lm,
-        )
+        parts = _train_korthikanti(job)
     parts["cuda_context"] = cuda_context_bytes
     if engine_reserve_bytes:
         parts["engine_reserve"] = parts.get("engine_reserve", 0) + engine_reserve_bytes
@@ -477,6 +450,34 @@ def _vllm(
 
 
 @dataclass(frozen=True)
+class _Job:
+    """One training job's options, as :func:`estimate_memory` checked them."""
+
+    m: ModelSpec
+    mode: str
+    precision: str
+    optimizer: str
+    batch: int
+    seq: int
+    ckpt: bool
+    dp: int
+    sharding: str
+    tp: int
+    lora_rank: int
+    lora_targets: str
+    eager: bool
+    foreach: bool
+    lm: bool
+
+    def head(self) -> tuple[ModelSpec, str, str, str, int, int, bool, int, str, int]:
+        return (self.m, self.mode, self.precision, self.optimizer, self.batch, self.seq,
+                self.ckpt, self.dp, self.sharding, self.tp)  # fmt: skip
+
+    def tail(self) -> tuple[int, str, bool, bool, bool]:
+        return self.lora_rank, self.lora_targets, self.eager, self.foreach, self.lm
+
+
+@dataclass(frozen=True)
 class _States:
     """Model states per GPU (bytes) after sharding and tensor parallelism."""
 
@@ -490,19 +491,7 @@ class _States:
     dequant: float  # bitsandbytes: one dequantized 16-bit matrix
 
 
-def _model_states(
-    m: ModelSpec,
-    mode: str,
-    precision: str,
-    optimizer: str,
-    lora_rank: int,
-    lora_targets: str,
-    dp: int,
-    sharding: str,
-    tp: int,
-    foreach: bool,
-    lm: bool,
-) -> _States:
+def _model_states(job: _Job) -> _States:
     """Weights, gradients, optimizer states and the optimizer step's temporaries.
 
     AdamW keeps two moments in the gradient's dtype (8-bit Adam: two bytes); SGD one momentum;
@@ -510,6 +499,8 @@ def _model_states(
     root of the second moment (one state-size tensor) during ``step()``; Adafactor a squared
     fp32 update; SGD updates in place.
     """
+    m, mode, precision, optimizer, _, _, _, dp, sharding, tp = job.head()
+    lora_rank, lora_targets, _, foreach, lm = job.tail()
     emb = m.embedding_params
     body = m.params - emb
     copy = 0.0
@@ -552,23 +543,7 @@ def _model_states(
     )
 
 
-def _train_decoder(
-    m: ModelSpec,
-    mode: str,
-    precision: str,
-    optimizer: str,
-    batch: int,
-    seq: int,
-    ckpt: bool,
-    dp: int,
-    sharding: str,
-    tp: int,
-    lora_rank: int,
-    lora_targets: str,
-    eager: bool,
-    foreach: bool,
-    lm: bool,
-) -> tuple[dict[str, float], str]:
+def _train_decoder(job: _Job) -> tuple[dict[str, float], str]:
     """Training a decoder: the larger of three moments of a steady-state step.
 
     - the loss's backward: weights (+ autocast's 16-bit copies), optimizer states, everything
@@ -578,11 +553,11 @@ def _train_decoder(
 
     Gradients are ``None`` until backward (``zero_grad(set_to_none=True)``, PyTorch's default).
     """
+    m, mode, precision, optimizer, batch, seq, ckpt, _dp, _sharding, tp = job.head()
+    _lora_rank, lora_targets, eager, _foreach, lm = job.tail()
     reg = _regime(m, mode, precision, lora_targets, eager)
     tokens = batch * seq
-    st = _model_states(
-        m, mode, precision, optimizer, lora_rank, lora_targets, dp, sharding, tp, foreach, lm
-    )
+    st = _model_states(job)
     weights, copy, states, grads = st.weights, st.copy, st.states, st.grads
     gathered, temp_q, step_temp = st.gathered, st.dequant, st.step_temp
 
@@ -630,28 +605,13 @@ def _train_decoder(
     return parts, phase
 
 
-def _train_korthikanti(
-    m: ModelSpec,
-    mode: str,
-    precision: str,
-    optimizer: str,
-    batch: int,
-    seq: int,
-    grad_checkpointing: bool,
-    dp: int,
-    sharding: str,
-    tp: int,
-    lora_rank: int,
-    eager: bool,
-    foreach_optimizer: bool,
-    lm: bool,
-) -> dict[str, float]:
+def _train_korthikanti(job: _Job) -> dict[str, float]:
     """Encoders and encoder-decoders: per-layer activations after Korthikanti et al. (2022),
     generalized to any MLP width, and model states summed at one moment."""
+    m, mode, precision, optimizer, batch, seq, grad_checkpointing, _dp, _sharding, tp = job.head()
+    _lora_rank, _, eager, _foreach_optimizer, lm = job.tail()
     act = _ACT_BYTES[precision]
-    st = _model_states(
-        m, mode, precision, optimizer, lora_rank, "attn", dp, sharding, tp, foreach_optimizer, lm
-    )
+    st = _model_states(job)
     parts: dict[str, float] = {
         "weights": st.weights,
         "gradients": st.grads,
