@@ -31,6 +31,9 @@ def _estimate_gib(row: dict[str, str]) -> float:
         tp=int(row["tp"]),
         attention=row["attention"],  # type: ignore[arg-type]
         foreach_optimizer=row["foreach"] == "yes",
+        engine=row["engine"],
+        gpu_memory_gib=float(row["gpu_memory_gib"]) if row["gpu_memory_gib"] else None,
+        max_num_batched_tokens=int(row["max_num_batched_tokens"] or 8192),
     )
     b = est.breakdown
     # What the measurement saw: the whole process (nvidia-smi), allocated tensors only
@@ -40,6 +43,7 @@ def _estimate_gib(row: dict[str, str]) -> float:
         "allocated": est.per_gpu_bytes - b["cuda_context"] - b.get("allocator_reserve", 0),
         "weights": b["weights"],
         "weights+context": b["weights"] + b["cuda_context"],
+        "kv_pool": b.get("kv_cache", 0),  # a serving engine's KV pool (vLLM's '# GPU blocks')
     }[row["scope"]]
     return scope / GIB
 
