@@ -496,8 +496,10 @@ def _model_states(job: _Job) -> _States:
 
     AdamW keeps two moments in the gradient's dtype (8-bit Adam: two bytes); SGD one momentum;
     Adafactor factored row/column statistics. PyTorch's foreach AdamW allocates the square
-    root of the second moment (one state-size tensor) during ``step()``; Adafactor a squared
-    fp32 update; SGD updates in place.
+    root of the second moment (one state-size tensor) during ``step()``; the per-parameter
+    loops (AdamW without foreach, transformers' Adafactor: an fp32 gradient, its square and the
+    update, plus an fp32 copy of a 16-bit weight) need one parameter's temporaries at a time,
+    the largest; SGD updates in place.
     """
     m, mode, precision, optimizer, _, _, _, dp, sharding, tp = job.head()
     lora_rank, lora_targets, _, foreach, lm = job.tail()
@@ -523,7 +525,13 @@ def _model_states(job: _Job) -> _States:
     states = per_state[optimizer] * trainable
     if optimizer == "adafactor":
         states = 2 * gbytes * trainable / m.hidden * 2  # row + column statistics
-    temp = {"adamw": gbytes if foreach else 0.0, "adafactor": 4.0}.get(optimizer, 0.0)
+    largest = float(max(m.vocab * m.hidden, m.hidden * m.intermediate))
+    if mode != "train":
+        largest = float(m.hidden * max(m.intermediate, m.hidden)) * lora_rank / m.hidden
+    temp_total = {
+        "adamw": gbytes * (trainable if foreach else largest),
+        "adafactor": 4.0 * largest * (3 + (gbytes == 2.0)),
+    }.get(optimizer, 0.0)
     shard_opt = dp if sharding in ("zero1", "zero2", "zero3", "fsdp") else 1
     shard_grad = dp if sharding in ("zero2", "zero3", "fsdp") else 1
     shard_w = dp if sharding in ("zero3", "fsdp") else 1
@@ -537,7 +545,7 @@ def _model_states(job: _Job) -> _States:
         copy=copy / (shard_w * tp),
         grads=trainable * gbytes / (shard_grad * tp),
         states=states / (shard_opt * tp),
-        step_temp=temp * trainable / (shard_opt * tp),
+        step_temp=temp_total / (shard_opt * tp),
         gathered=gathered,
         dequant=dequant if mode != "train" else 0.0,
     )
