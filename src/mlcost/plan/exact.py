@@ -149,8 +149,9 @@ def trace_request(req: MemoryRequest) -> MemoryEstimate:
         def __init__(self) -> None:
             super().__init__()
             self.lm = AutoModelForCausalLM.from_config(cfg, dtype=dtype)  # type: ignore[no-untyped-call]
-            if req.grad_checkpointing:
-                self.lm.gradient_checkpointing_enable({"use_reentrant": False})
+            if req.grad_checkpointing:  # transformers 5.25 renamed it; the H200 set used 5.17
+                enable = getattr(self.lm, "activation_checkpointing_enable", None)
+                (enable or self.lm.gradient_checkpointing_enable)({"use_reentrant": False})
 
         def forward(self, ids: Any) -> Any:
             return self.lm(input_ids=ids, labels=ids).loss
