@@ -9,7 +9,7 @@ what the CPU trace cannot see: the CUDA context and the caching allocator's slac
 Torch is imported inside the function only; ``import mlcost.plan.exact`` stays cheap.
 
     >>> from mlcost.plan.exact import trace_training_step      # doctest: +SKIP
-    >>> est = trace_training_step(lambda: MyModel(), lambda: (torch.randn(8, 512),))  # +SKIP
+    >>> est = trace_training_step(MyModel, lambda: (torch.randn(8, 512),))  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -1,31 +1,31 @@
 """Peak GPU memory per device for training, fine-tuning and inference, as a breakdown.
 
-The estimate adds what real runs allocate, not only the textbook 16 bytes per parameter:
+The estimate adds what real runs allocate, read off the implementation, not fitted:
 
-- ``weights``, ``gradients``, ``optimizer_states`` (AdamW: two fp32 moments; 8-bit Adam: two
-  bytes; SGD with momentum: one copy; Adafactor: factored row/column statistics);
-- ``autocast_weight_copy``: under torch autocast, the 16-bit copies of the linear weights cached
-  for the forward pass;
-- ``activations`` from the architecture, micro-batch and sequence length (Korthikanti et al.
-  2022, "Reducing Activation Recomputation in Large Transformer Models", eq. 1 and 2), or only
-  the layer inputs plus one layer with activation checkpointing;
-- ``logits_and_loss``: batch x sequence x vocabulary logits, their fp32 upcast for the loss, and
-  their gradient, which dominate small models with large vocabularies;
-- ``optimizer_step_temp``: PyTorch's default multi-tensor ("foreach") AdamW allocates a full-size
-  temporary of the moments during ``step()``; it peaks after activations are freed, so only the
-  larger of the two counts;
-- ``kv_cache`` (inference) for batch x tokens, with grouped/multi-query attention;
-- ``allocator_reserve``: the caching allocator's slack over live tensors;
+- ``weights``, ``gradients``, ``optimizer_states`` (AdamW: two moments in the gradient's dtype;
+  8-bit Adam: two bytes; SGD with momentum: one copy; Adafactor: factored row/column statistics);
+- ``autocast_weight_copy``: under torch autocast, the 16-bit copies of every weight a linear
+  layer reads, cached for the forward and saved for the backward;
+- ``activations``: for decoders, what autograd saves op by op (``_saved.py``: autocast dtypes,
+  SDPA's kept tensors, PEFT's fp32 casts, dropout masks), or each layer's input and one layer
+  with checkpointing; for encoders, Korthikanti et al. (2022), eq. 1 and 2;
+- ``logits_and_loss``: the logits and the fp32 tensors of Hugging Face's causal-LM loss at its
+  backward (training); the last position's logits (``generate()``);
+- ``optimizer_step_temp``: foreach AdamW's state-size temporary during ``step()``;
+- ``kv_cache`` for batch x context (``generate()``) or vLLM's pool on a given card;
+- ``allocator_reserve``: the caching allocator's rounding of large blocks (1 MiB each);
 - ``cuda_context``: CUDA context and kernels, 1343 MiB measured on a V100 in the Hugging Face
-  "Model training anatomy" guide (2022); newer drivers with lazy loading need less.
-- ``engine_reserve``: a serving engine's own reserve (e.g. vLLM's CUDA graphs), given by the user.
+  "Model training anatomy" guide (2022); pass your machine's figure.
+- ``engine_reserve``: vLLM's CUDA-graph pool, plus what the user adds.
 
-Validated against published measurements in ``tests/plan/test_memory.py``; the error achieved is
-stated in ``docs/planning.md``.
+Training reports the larger of three moments (the loss's backward, a checkpointed layer's
+recomputation, the optimizer step); ``notes`` names it. Validated against ten steps measured on
+an H200 (``tests/plan/test_memory_measured.py``) and published readings
+(``tests/plan/test_memory.py``), kept apart; the errors are in ``docs/planning.md``.
 
     >>> est = estimate_memory("llama-3-8b", mode="infer", precision="bf16", kv_tokens=8192)
     >>> round(est.per_gpu_bytes / 2**30)
-    17
+    18
 """
 
 from __future__ import annotations
