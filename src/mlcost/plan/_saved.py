@@ -87,13 +87,18 @@ def layer_saved(m: ModelSpec, reg: Regime, seq: int, first: bool = False) -> flo
     norm, norm_out = _norm(m, reg, requires_grad=not first or reg.norm_trainable)
     out += norm * h
     out += _group_inputs(reg, ("q",) if m.fused_qkv else ("q", "k", "v"), norm_out) * h
-    # Flash / memory-efficient SDPA keeps q, k, v and its output (+ log-sum-exp per head).
-    out += c * (qd + 2 * kd) + c * qd
-    if reg.eager:
-        # Scores: softmax output (fp32 under autocast) and the 16-bit copy the next matmul
-        # saves, plus a dropout mask; per token: heads x seq elements.
-        per = (4 + c if reg.amp else c) + (1 + (0 if reg.amp else c) if reg.dropout else 0)
-        out += per * m.heads * seq
+    if not reg.eager:
+        # Flash / memory-efficient SDPA keeps q, k, v and its output (+ log-sum-exp per head).
+        out += c * (qd + 2 * kd) + c * qd
+    else:
+        # Eager attention: the two matmuls keep q and k, v repeated to every head
+        # (``repeat_kv``); softmax keeps its output, in fp32 under autocast or where the model
+        # asks for it (Llama-family ``softmax(..., dtype=float32)``), and the second matmul
+        # keeps the 16-bit probabilities (dropout's output, with its mask, when dropout is on).
+        out += 3 * c * qd
+        soft = 4 if reg.amp or m.gated else c
+        probs = (1 + c) if reg.dropout else (c if soft != c else 0)
+        out += (soft + probs) * m.heads * seq
     # o_proj input: the heads merged by a reshape copy, saved by the weight or its adapter.
     out += _group_inputs(reg, ("o",), c) * qd
     if reg.dropout:
