@@ -149,3 +149,22 @@ def test_exact_traces_a_config(tmp_path: object, capsys: pytest.CaptureFixture[s
     # fp32 weights, gradients and two AdamW moments at least.
     assert exact["per_gpu_bytes"] > 16 * 124_439_808  # type: ignore[operator]
     assert main([*args, "--exact", "--mode", "infer"]) != 0
+
+
+@pytest.mark.parametrize("command", ["memory", "gpu", "spot", "tco"])
+def test_each_request_field_is_an_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from mlcost.plan import GpuRequest, MemoryRequest, SpotRequest, TcoRequest
+    from mlcost.plan.requests import request_fields
+
+    classes = {
+        "memory": [MemoryRequest],
+        "gpu": [MemoryRequest, GpuRequest],
+        "spot": [SpotRequest],
+        "tco": [TcoRequest],
+    }[command]
+    assert main(["plan", command, "--help"]) == 0
+    text = capsys.readouterr().out
+    for cls in classes:
+        for f in request_fields(cls):
+            if f.name != "job":
+                assert "--" + (f.metadata["flag"] or f.name.replace("_", "-")) in text
