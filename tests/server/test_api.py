@@ -228,6 +228,25 @@ def test_catalog_and_planners_answer_with_money(base_url: str, demo: Demo) -> No
     assert cost is None or Decimal(cost["amount"]) > Decimal(huge.json()["ondemand_cost"]["amount"])
 
 
+def test_planner_routes_take_the_planners_request_fields(base_url: str, demo: Demo) -> None:
+    from mlcost.plan import GpuRequest, MemoryRequest
+
+    token = demo.tokens["search"]
+    schema = get(base_url, "/openapi.json", token).json()
+    names = {p["name"] for p in schema["paths"]["/api/v1/plan/gpu"]["get"]["parameters"]}
+    assert {"lora_rank", "lora_targets", "engine", "tokens", "purchase", "mfu"} <= names
+    assert "config" not in names  # the server reads no files a caller names
+    # The same request object answers the route and the library alike.
+    q = "model=llama-3-8b&mode=lora&precision=bf16&purchase=ondemand&limit=3"
+    plan = get(base_url, f"/api/v1/plan/gpu?{q}", token).json()
+    job = MemoryRequest(model="llama-3-8b", mode="lora", precision="bf16")
+    lib = GpuRequest(job=job, purchases=("ondemand",), limit=3).run()
+    assert [f["instance_type"] for f in plan["fits"]] == [f.instance_type for f in lib.fits]
+    assert not {f["gpu"] for f in plan["fits"]} & {"V100", "T4"}
+    bad = get(base_url, "/api/v1/plan/memory?model=gpt2&engine=tgi", token)
+    assert bad.status_code in (400, 422) and "engine" in bad.text
+
+
 def test_the_openapi_schema_is_precise(base_url: str, demo: Demo) -> None:
     assert get(base_url, "/openapi.json").status_code == 401
     assert get(base_url, "/docs").status_code == 404  # Swagger UI would load a CDN script

@@ -24,17 +24,22 @@ from mlcost.catalog._catalog import (
     list_gpus,
     offers,
 )
+from mlcost.catalog._hardware import CpuOffer, cpu_offers, gpu_architecture, gpu_formats
 from mlcost.catalog._names import canonical_gpu, nearest
 
 __all__ = [
     "CURRENCY",
     "PURCHASES",
     "CatalogImport",
+    "CpuOffer",
     "GpuListing",
     "GpuSpec",
     "Offer",
     "canonical_gpu",
     "catalog_home",
+    "cpu_offers",
+    "gpu_architecture",
+    "gpu_formats",
     "gpu_spec",
     "gpu_specs",
     "hourly_price",

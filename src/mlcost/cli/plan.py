@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from mlcost.cli._common import format_option, render_rows
+from mlcost.plan.requests import (
+    GpuRequest,
+    MemoryRequest,
+    SpotRequest,
+    TcoRequest,
+    optional_base,
+    request_fields,
+)
 
 
 def _emit(
@@ -30,116 +41,107 @@ def plan() -> None:
     """Plan before spending: memory, cheapest GPU, spot or not, buy or rent."""
 
 
-_model_options = [
-    click.option("--model", default=None, help="Preset name, e.g. llama-3-8b, bert-large-uncased."),
-    click.option(
-        "--config",
-        type=click.Path(path_type=Path),
-        default=None,
-        help="A Hugging Face config.json.",
-    ),
-    click.option("--params", type=float, default=None, help="Parameter count, e.g. 7e9."),
-    click.option(
-        "--mode",
-        type=click.Choice(["train", "lora", "qlora", "infer"]),
-        default="train",
-        show_default=True,
-    ),
-    click.option(
-        "--precision",
-        default="amp-bf16",
-        show_default=True,
-        help="fp32|amp-fp16|amp-bf16|bf16|fp8|int8|int4",
-    ),
-    click.option(
-        "--optimizer", default="adamw", show_default=True, help="adamw|adamw-8bit|sgd|adafactor"
-    ),
-    click.option("--batch", type=int, default=1, show_default=True),
-    click.option("--seq", type=int, default=2048, show_default=True),
-    click.option("--grad-checkpointing", is_flag=True),
-    click.option("--gpus", type=int, default=1, show_default=True),
-    click.option("--sharding", default="ddp", show_default=True, help="ddp|zero1|zero2|zero3|fsdp"),
-    click.option("--tp", type=int, default=1, show_default=True),
-    click.option("--kv-tokens", type=int, default=None, help="Context held per sequence (infer)."),
-]
-
-
-def model_options(f: Any) -> Any:
-    for option in reversed(_model_options):
-        f = option(f)
-    return f
-
-
-def _estimate(kw: dict[str, Any]) -> Any:
-    from mlcost.plan.memory import estimate_memory
-
-    params = kw.pop("params")
-    return estimate_memory(
-        kw.pop("model"),
-        config=kw.pop("config"),
-        params=int(params) if params is not None else None,
-        **kw,
+def _click_option(f: Any, hint: Any) -> Any:
+    """A click option from a request field (its metadata says help, choices, flag name)."""
+    meta = f.metadata
+    name = "--" + (meta["flag"] or f.name.replace("_", "-"))
+    base = optional_base(hint)
+    if base is bool:
+        return click.option(name, f.name, is_flag=True, help=meta["help"])
+    required = f.default is dataclasses.MISSING
+    default = None if required else f.default
+    kind: Any = (
+        click.Choice(meta["choices"])
+        if meta["choices"]
+        else click.Path(path_type=Path)
+        if base is Path
+        else (str if base is tuple else base)
+    )
+    return click.option(
+        name,
+        f.name,
+        type=kind,
+        default=default,
+        required=required,
+        multiple=base is tuple,
+        show_default=default is not None,
+        help=meta["help"],
     )
 
 
+def request_options(cls: type, exclude: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    """Click options for every field of a planner request (``mlcost.plan.requests``)."""
+
+    def wrap(fn: Any) -> Any:
+        hints = typing.get_type_hints(cls)
+        for f in reversed(request_fields(cls)):
+            if f.name not in exclude:
+                fn = _click_option(f, hints[f.name])(fn)
+        return fn
+
+    return wrap
+
+
+def _split(cls: type, kw: dict[str, Any]) -> dict[str, Any]:
+    """Pop the keyword arguments that are ``cls``'s fields."""
+    return {f.name: kw.pop(f.name) for f in request_fields(cls) if f.name in kw}
+
+
 @plan.command()
-@model_options
+@request_options(MemoryRequest)
+@click.option("--list-models", is_flag=True, help="List the preset models and exit.")
+@click.option(
+    "--exact",
+    is_flag=True,
+    help="Trace one training step of the model built from --config with fake tensors "
+    "(needs PyTorch and transformers).",
+)
 @format_option
-def memory(fmt: str, **kw: Any) -> None:
+def memory(fmt: str, list_models: bool, exact: bool, **kw: Any) -> None:
     """Peak GPU memory per device, with its breakdown."""
-    est = _estimate(kw)
+    from mlcost.plan import PRESETS
+
+    if list_models:
+        models = [
+            {
+                "model": m.name,
+                "params": m.params,
+                "kind": m.kind,
+                "layers": m.layers,
+                "hidden": m.hidden,
+                "vocab": m.vocab,
+            }
+            for m in sorted(PRESETS.values(), key=lambda m: m.params)
+        ]
+        cols = ["model", "params", "kind", "layers", "hidden", "vocab"]
+        _emit({"models": models}, models, cols, fmt, "Preset models")
+        return
+    req = MemoryRequest(**kw)
+    if exact:
+        from mlcost.plan.exact import trace_request
+
+        est = trace_request(req)
+    else:
+        est = req.run()
     rows = [{"component": k, "gib": round(v / 2**30, 3)} for k, v in est.breakdown.items()]
     rows.append({"component": "total per GPU", "gib": round(est.per_gpu_gib, 3)})
     _emit(
         est.to_dict(), rows, ["component", "gib"], fmt, f"{est.model}: {est.mode}, {est.precision}"
     )
+    if fmt == "table":
+        for note in est.notes:
+            click.echo(note)
 
 
 @plan.command()
-@model_options
-@click.option("--memory-gib", type=float, default=None, help="Memory need per GPU instead.")
-@click.option(
-    "--purchase", multiple=True, default=["ondemand", "spot", "reserved_1y"], show_default=True
-)
-@click.option("--cloud", default=None)
-@click.option("--headroom", type=float, default=0.05, show_default=True)
-@click.option("--tokens", type=float, default=None, help="Training tokens, for cost-to-train.")
-@click.option("--flops", type=float, default=None, help="Training FLOPs (instead of --tokens).")
-@click.option("--mfu", type=float, default=0.40, show_default=True)
-@click.option("--limit", type=int, default=5, show_default=True)
+@request_options(MemoryRequest)
+@request_options(GpuRequest, exclude=("job",))
 @format_option
-def gpu(
-    fmt: str,
-    memory_gib: float | None,
-    purchase: tuple[str, ...],
-    cloud: str | None,
-    headroom: float,
-    tokens: float | None,
-    flops: float | None,
-    mfu: float,
-    limit: int,
-    **kw: Any,
-) -> None:
-    """Cheapest instances that fit, per purchase option, with cost-to-train."""
-    from mlcost.plan.gpu import cheapest_fit
-
-    gpus = kw["gpus"]
-    if memory_gib is not None:
-        need, params = int(memory_gib * 2**30), kw.get("params")
-    else:
-        est = _estimate(dict(kw))
-        need, params = est.per_gpu_bytes, est.params
-    train_flops = flops or (6 * params * tokens if tokens and params else None)
-    result = cheapest_fit(
-        need,
-        gpus=gpus,
-        purchases=tuple(purchase),
-        headroom=headroom,
-        cloud=cloud,
-        limit=limit,
-        train_flops=train_flops,
-        mfu=mfu,
-    )
+def gpu(fmt: str, **kw: Any) -> None:
+    """Cheapest instances that fit, per purchase option, with cost-to-train; a CPU instance
+    first when the job is too small for a GPU."""
+    job = MemoryRequest(**_split(MemoryRequest, kw))
+    result = GpuRequest(job=job, **kw).run()
     rows = [f.__dict__ for f in result.fits]
     cols = [
         "purchase",
@@ -159,7 +161,7 @@ def gpu(
         rows,
         cols,
         fmt,
-        f"Cheapest fits for {result.need_per_gpu_gib} GiB/GPU x {gpus} (USD)",
+        f"Cheapest fits for {result.need_per_gpu_gib} GiB/GPU x {result.gpus} (USD)",
         ("usd_per_hour", "train_cost"),
     )
     if fmt == "table":
@@ -168,58 +170,11 @@ def gpu(
 
 
 @plan.command()
-@click.option("--hours", type=float, required=True, help="Hours of work on on-demand.")
-@click.option("--instance", default=None, help="Catalog instance type (prices, AWS bucket).")
-@click.option("--region", default=None)
-@click.option("--ondemand-price", type=float, default=None)
-@click.option("--spot-price", type=float, default=None)
-@click.option("--interruption", default=None, help="AWS bucket, e.g. '5-10%'.")
-@click.option("--rate", type=float, default=None, help="Interruptions per hour (overrides).")
-@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
-@click.option("--restart-minutes", type=float, default=10.0, show_default=True)
-@click.option("--capacity-wait-minutes", type=float, default=0.0, show_default=True)
-@click.option(
-    "--pools",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Instance types / zones diversified over.",
-)
-@click.option("--deadline-hours", type=float, default=None)
+@request_options(SpotRequest)
 @format_option
-def spot(
-    fmt: str,
-    hours: float,
-    instance: str | None,
-    region: str | None,
-    ondemand_price: float | None,
-    spot_price: float | None,
-    interruption: str | None,
-    rate: float | None,
-    checkpoint_minutes: float,
-    restart_minutes: float,
-    capacity_wait_minutes: float,
-    pools: int,
-    deadline_hours: float | None,
-) -> None:
+def spot(fmt: str, **kw: Any) -> None:
     """Spot vs on-demand: expected cost and time, optimal checkpoint interval (Young/Daly)."""
-    from mlcost.plan.spot import plan_spot_for
-
-    result = plan_spot_for(
-        hours,
-        instance=instance,
-        region=region,
-        ondemand_price=ondemand_price,
-        spot_price=spot_price,
-        interruption=interruption,
-        rate=rate,
-        checkpoint_minutes=checkpoint_minutes,
-        restart_minutes=restart_minutes,
-        capacity_wait_minutes=capacity_wait_minutes,
-        pools=pools,
-        deadline_hours=deadline_hours,
-    )
-    d = result.to_dict()
+    d = SpotRequest(**kw).run().to_dict()
     _emit(
         d,
         [{"field": k, "value": v} for k, v in d.items()],
@@ -230,58 +185,18 @@ def spot(
 
 
 @plan.command()
-@click.option("--gpu-hours", type=float, required=True, help="GPU-hours used per year.")
-@click.option("--gpus", type=int, default=1, show_default=True, help="Capacity (GPUs) to own.")
-@click.option("--managed-price", type=float, required=True, help="Managed USD per GPU-hour.")
-@click.option("--ondemand-price", type=float, required=True)
-@click.option("--reserved-price", type=float, default=None)
-@click.option("--spot-price", type=float, default=None)
-@click.option("--months", type=int, default=12, show_default=True)
-@click.option(
-    "--engineer-cost",
-    type=float,
-    default=200_000.0,
-    show_default=True,
-    help="USD per engineer-year.",
-)
-@click.option("--self-hosted-fte", type=float, default=0.25, show_default=True)
-@click.option("--managed-fte", type=float, default=0.05, show_default=True)
+@request_options(TcoRequest)
 @format_option
-def tco(
-    fmt: str,
-    gpu_hours: float,
-    gpus: int,
-    managed_price: float,
-    ondemand_price: float,
-    reserved_price: float | None,
-    spot_price: float | None,
-    months: int,
-    engineer_cost: float,
-    self_hosted_fte: float,
-    managed_fte: float,
-) -> None:
+def tco(fmt: str, **kw: Any) -> None:
     """Managed vs self-hosted on-demand / reserved / spot over a horizon, with break-even."""
-    from mlcost.plan.tco import plan_tco
-
-    result = plan_tco(
-        gpu_hours_per_year=gpu_hours,
-        capacity_gpus=gpus,
-        managed_usd_per_hour=managed_price,
-        ondemand_usd_per_hour=ondemand_price,
-        reserved_usd_per_hour=reserved_price,
-        spot_usd_per_hour=spot_price,
-        horizon_months=months,
-        engineer_usd_per_year=engineer_cost,
-        self_hosted_fte=self_hosted_fte,
-        managed_fte=managed_fte,
-    )
+    result = TcoRequest(**kw).run()
     rows = [o.__dict__ for o in result.options]
     _emit(
         result.to_dict(),
         rows,
         ["name", "compute", "engineering", "overhead", "total", "currency"],
         fmt,
-        f"TCO over {months} months (USD)",
+        f"TCO over {result.horizon_months} months (USD)",
         ("compute", "engineering", "overhead", "total"),
     )
     if fmt == "table":

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from mlcost.catalog._names import nearest
+from mlcost.catalog import nearest
 from mlcost.errors import BadValue, InvalidInput, UnknownName
 
 __all__ = ["PRESETS", "ModelSpec", "model_from_config", "preset"]
@@ -35,10 +35,22 @@ class ModelSpec:
     tied_embeddings: bool = False
     head_dim: int | None = None
     decoder_layers: int = 0  # encoder-decoder only: ``layers`` counts the encoder
+    norm: Literal["rms", "layer"] = "rms"
+    activation: str = "silu"  # silu (gated MLP), gelu, gelu_new (GPT-2's Python tanh), relu
+    dropout: bool = False  # dropout active in training (GPT-2, BERT, T5 configs: 0.1)
+    fused_qkv: bool = False  # one query/key/value projection (GPT-2 c_attn, BLOOM, BigCode)
 
     @property
     def kv_dim(self) -> int:
         return self.kv_heads * (self.head_dim or self.hidden // self.heads)
+
+    @property
+    def q_dim(self) -> int:
+        return self.heads * (self.head_dim or self.hidden // self.heads)
+
+    @property
+    def gated(self) -> bool:
+        return self.activation == "silu"
 
     @property
     def embedding_params(self) -> int:
@@ -53,35 +65,45 @@ def _m(name: str, params: float, *facts: int, **extra: Any) -> ModelSpec:
     )
 
 
+# Families whose layers differ from Llama's (RMSNorm, gated SiLU MLP, no dropout).
+_GPT2: dict[str, Any] = {
+    "norm": "layer",
+    "activation": "gelu_new",
+    "dropout": True,
+    "fused_qkv": True,
+}
+_BERT: dict[str, Any] = {"norm": "layer", "activation": "gelu", "dropout": True}
+
+# What a config.json leaves to its class's defaults (transformers' GPT2Config, BertConfig, ...).
+_FAMILIES: dict[str, dict[str, Any]] = {
+    "gpt2": _GPT2,
+    "bert": _BERT,
+    "bloom": {"norm": "layer", "activation": "gelu", "fused_qkv": True},
+    "gpt_bigcode": {"norm": "layer", "activation": "gelu", "dropout": True, "fused_qkv": True},
+    "t5": {"norm": "rms", "activation": "relu", "dropout": True},
+}
+
 PRESETS: dict[str, ModelSpec] = {
     m.name: m
     for m in [
         _m(
             "bert-base-uncased",
             109.5e6,
-            12,
-            768,
-            12,
-            12,
-            30522,
-            3072,
+            *(12, 768, 12, 12, 30522, 3072),
             kind="encoder",
             tied_embeddings=True,
+            **_BERT,
         ),
         _m(
             "bert-large-uncased",
             335.1e6,
-            24,
-            1024,
-            16,
-            16,
-            30522,
-            4096,
+            *(24, 1024, 16, 16, 30522, 4096),
             kind="encoder",
             tied_embeddings=True,
+            **_BERT,
         ),
-        _m("gpt2", 124.4e6, 12, 768, 12, 12, 50257, 3072, tied_embeddings=True),
-        _m("gpt2-xl", 1557.6e6, 48, 1600, 25, 25, 50257, 6400, tied_embeddings=True),
+        _m("gpt2", 124.4e6, 12, 768, 12, 12, 50257, 3072, tied_embeddings=True, **_GPT2),
+        _m("gpt2-xl", 1557.6e6, 48, 1600, 25, 25, 50257, 6400, tied_embeddings=True, **_GPT2),
         _m(
             "t0-3b",
             2849.8e6,
@@ -94,6 +116,9 @@ PRESETS: dict[str, ModelSpec] = {
             kind="encoder-decoder",
             head_dim=128,
             decoder_layers=24,
+            norm="rms",
+            activation="relu",
+            dropout=True,
         ),
         _m(
             "mt0-xxl",
@@ -107,15 +132,43 @@ PRESETS: dict[str, ModelSpec] = {
             kind="encoder-decoder",
             head_dim=64,
             decoder_layers=24,
+            norm="rms",
+            activation="gelu",
+            dropout=True,
         ),
-        _m("bloomz-7b1", 7069.0e6, 30, 4096, 32, 32, 250880, 16384, tied_embeddings=True),
-        _m("octocoder", 15517.5e6, 40, 6144, 48, 1, 49152, 24576),
+        _m(
+            "bloomz-7b1",
+            7069.0e6,
+            *(30, 4096, 32, 32, 250880, 16384),
+            tied_embeddings=True,
+            norm="layer",
+            activation="gelu",
+            fused_qkv=True,
+        ),
+        _m(
+            "octocoder",
+            15517.5e6,
+            *(40, 6144, 48, 1, 49152, 24576),
+            norm="layer",
+            activation="gelu",
+            dropout=True,
+            fused_qkv=True,
+        ),
         _m("llama-2-7b", 6738.4e6, 32, 4096, 32, 32, 32000, 11008),
         _m("llama-2-13b", 13015.9e6, 40, 5120, 40, 40, 32000, 13824),
         _m("llama-2-70b", 68976.6e6, 80, 8192, 64, 8, 32000, 28672),
+        _m("llama-3.2-1b", 1235.8e6, 16, 2048, 32, 8, 128256, 8192, tied_embeddings=True),
+        _m(
+            "llama-3.2-3b",
+            3212.7e6,
+            *(28, 3072, 24, 8, 128256, 8192),
+            tied_embeddings=True,
+            head_dim=128,
+        ),
         _m("llama-3-8b", 8030.3e6, 32, 4096, 32, 8, 128256, 14336),
         _m("llama-3-70b", 70553.7e6, 80, 8192, 64, 8, 128256, 28672),
         _m("mistral-7b", 7241.7e6, 32, 4096, 32, 8, 32000, 14336),
+        _m("qwen2.5-0.5b", 494.0e6, 24, 896, 14, 2, 151936, 4864, tied_embeddings=True),
         _m("qwen2.5-1.5b", 1543.7e6, 28, 1536, 12, 2, 151936, 8960, tied_embeddings=True),
         _m("qwen2.5-7b", 7615.6e6, 28, 3584, 28, 4, 152064, 18944),
     ]
@@ -191,7 +244,19 @@ def model_from_config(path: Path) -> ModelSpec:
             else "decoder"
         )
     )
-    gated = cfg.get("hidden_act") in ("silu", "swiglu") or "llama" in archs or "mistral" in archs
+    mtype = str(cfg.get("model_type") or "")
+    family = _FAMILIES.get(mtype, {})
+    act = str(
+        cfg.get("hidden_act") or cfg.get("activation_function") or family.get("activation", "")
+    )
+    if not act:
+        act = "silu" if any(w in archs for w in ("llama", "mistral", "qwen")) else "gelu"
+    act = {"swiglu": "silu", "gelu_pytorch_tanh": "gelu", "gelu_fast": "gelu"}.get(act, act)
+    gated = act == "silu"
+    dropout = any(
+        float(cfg.get(k) or 0) > 0
+        for k in ("resid_pdrop", "hidden_dropout_prob", "dropout_rate", "hidden_dropout")
+    ) or (bool(family.get("dropout")) and not any(k in cfg for k in ("resid_pdrop",)))
     tied = bool(cfg.get("tie_word_embeddings", True))
     attn = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
     mlp = hidden * inter * (3 if gated else 2)
@@ -211,4 +276,8 @@ def model_from_config(path: Path) -> ModelSpec:
         tied_embeddings=tied,
         head_dim=head_dim,
         decoder_layers=decoder_layers,
+        norm=family.get("norm", "rms"),
+        activation=act,
+        dropout=dropout,
+        fused_qkv=bool(family.get("fused_qkv", False)),
     )

@@ -8,7 +8,7 @@ become 400 answers that name the parameter and the fix (see ``app._add_error_han
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import asdict
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest
 from mlcost.server import models as m
 from mlcost.server._teams import TEAM, Teams, learn_teams
 from mlcost.server.auth import (
@@ -489,7 +490,12 @@ def get_audit(request: Request, principal: Auth, limit: Limit = 100) -> list[m.A
 Purchase = Literal["ondemand", "spot", "reserved_1y"]
 
 
-@router.get("/catalog/gpus", response_model=list[m.GpuListingOut], tags=["catalog"], summary="GPUs")
+@router.get(
+    "/catalog/gpus",
+    response_model=list[m.GpuListingOut],  # type: ignore[valid-type]
+    tags=["catalog"],
+    summary="GPUs",
+)
 def get_gpus(
     principal: Auth,
     gpu: str | None = None,
@@ -499,7 +505,7 @@ def get_gpus(
     purchase: Purchase = "ondemand",
     sort: Literal["price", "gpu-price", "memory", "name"] = "price",
     limit: Limit = 500,
-) -> list[m.GpuListingOut]:
+) -> list[Any]:
     """What ``mlcost gpus`` lists: each instance type at its cheapest region."""
     from mlcost.catalog import list_gpus
 
@@ -511,26 +517,15 @@ def get_gpus(
         purchase=purchase,
         sort=sort,
     )
-    return [
-        m.GpuListingOut(
-            gpu=g.gpu,
-            gpu_count=g.gpu_count,
-            gpu_memory_gib=g.gpu_memory_gib,
-            cloud=g.cloud,
-            instance_type=g.instance_type,
-            purchase=g.purchase,
-            price_per_hour=m.money(g.usd_per_hour, g.currency),
-            price_per_gpu_hour=m.money(g.usd_per_gpu_hour, g.currency),
-            cheapest_region=g.cheapest_region,
-            regions=g.regions,
-            interruption=g.interruption,
-            price_date=g.price_date,
-        )
-        for g in found[:limit]
-    ]
+    return [m.answer(m.GpuListingOut, g) for g in found[:limit]]
 
 
-@router.get("/catalog/offers", response_model=list[m.OfferOut], tags=["catalog"], summary="Offers")
+@router.get(
+    "/catalog/offers",
+    response_model=list[m.OfferOut],  # type: ignore[valid-type]
+    tags=["catalog"],
+    summary="Offers",
+)
 def get_offers(
     principal: Auth,
     gpu: str | None = None,
@@ -538,9 +533,9 @@ def get_offers(
     instance_type: str | None = None,
     region: str | None = None,
     limit: Limit = 500,
-) -> list[m.OfferOut]:
+) -> list[Any]:
     """Every catalog offer (instance type x region), filtered; prices in USD per hour."""
-    from mlcost.catalog import CURRENCY, canonical_gpu, offers
+    from mlcost.catalog import canonical_gpu, offers
 
     wanted = canonical_gpu(gpu) if gpu else None
     out = []
@@ -553,28 +548,7 @@ def get_offers(
         ):
             continue
 
-        def price(x: float | None) -> m.Money | None:
-            return None if x is None else m.money(x, CURRENCY)
-
-        out.append(
-            m.OfferOut(
-                cloud=o.cloud,
-                instance_type=o.instance_type,
-                gpu=o.gpu,
-                gpu_count=o.gpu_count,
-                gpu_memory_gib=o.gpu_memory_gib,
-                vcpus=o.vcpus,
-                memory_gib=o.memory_gib,
-                region=o.region,
-                zone=o.zone,
-                ondemand_per_hour=price(o.ondemand_usd_per_hour),
-                spot_per_hour=price(o.spot_usd_per_hour),
-                reserved_1y_per_hour=price(o.reserved_1y_usd_per_hour),
-                interruption=o.interruption,
-                price_date=o.price_date,
-                source=o.source,
-            )
-        )
+        out.append(m.answer(m.OfferOut, o))
         if len(out) >= limit:
             break
     return out
@@ -583,178 +557,86 @@ def get_offers(
 # -- planners ------------------------------------------------------------------------------
 
 
-class _ModelQuery:
-    """The model options of ``mlcost plan memory`` as query parameters."""
+def request_query(cls: type, exclude: tuple[str, ...] = ()) -> Callable[..., Any]:
+    """A FastAPI dependency taking a planner request's fields (``mlcost.plan.requests``) as
+    query parameters, with their choices, bounds and help, and returning the field values."""
+    import inspect
+    import typing
 
-    def __init__(
-        self,
-        model: Annotated[
-            str | None, Query(description="Preset name, e.g. llama-3-8b (or give params).")
-        ] = None,
-        params: Annotated[
-            float | None, Query(gt=0, le=1e13, allow_inf_nan=False, description="e.g. 7e9")
-        ] = None,
-        mode: Literal["train", "lora", "qlora", "infer"] = "train",
-        precision: Literal[
-            "fp32", "amp-fp16", "amp-bf16", "bf16", "fp8", "int8", "int4"
-        ] = "amp-bf16",
-        optimizer: Literal["adamw", "adamw-8bit", "sgd", "adafactor"] = "adamw",
-        batch: Annotated[int, Query(ge=1, le=65_536)] = 1,
-        seq: Annotated[int, Query(ge=1, le=1_048_576)] = 2048,
-        grad_checkpointing: bool = False,
-        gpus: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        sharding: Literal["ddp", "zero1", "zero2", "zero3", "fsdp"] = "ddp",
-        tp: Annotated[int, Query(ge=1, le=1024)] = 1,
-        kv_tokens: Annotated[int | None, Query(ge=1, le=10_000_000)] = None,
-    ) -> None:
-        self.model, self.params = model, params
-        self.kw: dict[str, Any] = {
-            "mode": mode,
-            "precision": precision,
-            "optimizer": optimizer,
-            "batch": batch,
-            "seq": seq,
-            "grad_checkpointing": grad_checkpointing,
-            "gpus": gpus,
-            "sharding": sharding,
-            "tp": tp,
-            "kv_tokens": kv_tokens,
-        }
+    from mlcost.plan.requests import optional_base, request_fields
 
-    def estimate(self) -> Any:
-        from mlcost.plan.memory import estimate_memory
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in request_fields(cls):
+        meta = f.metadata
+        if f.name in exclude or not meta.get("api", True):
+            continue
+        hint: Any = hints[f.name]
+        base = optional_base(hint)
+        if meta["choices"]:
+            choice: Any = Literal[meta["choices"]]
+            hint = list[choice] | None if base is tuple else choice
+        bounds = {k: meta[k] for k in ("ge", "gt", "le") if meta[k] is not None}
+        if base is float:
+            bounds["allow_inf_nan"] = False
+        query = Query(description=meta["help"] or None, **bounds)
+        required = f.default is dataclasses.MISSING
+        default = inspect.Parameter.empty if required else f.default
+        if base is tuple:
+            default = None
+        params.append(
+            inspect.Parameter(
+                (meta["flag"] or f.name).replace("-", "_"),
+                inspect.Parameter.KEYWORD_ONLY,
+                default=default,
+                annotation=Annotated[hint, query],
+            )
+        )
+    names = {
+        (f.metadata.get("flag") or f.name).replace("-", "_"): f.name for f in request_fields(cls)
+    }
 
-        if self.model is None and self.params is None:
-            raise _bad("model", "give model=<preset> (e.g. llama-3-8b) or params=<count>.")
-        params = int(self.params) if self.params is not None else None
-        return estimate_memory(self.model, params=params, **self.kw)
+    def values(**kw: Any) -> dict[str, Any]:
+        out = {names[k]: v for k, v in kw.items()}
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in out.items() if v is not None}
+
+    values.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    return values
 
 
-ModelQuery = Annotated[_ModelQuery, Depends()]
+MemoryQuery = Annotated[dict[str, Any], Depends(request_query(MemoryRequest))]
 
 
 @router.get(
     "/plan/memory", response_model=m.MemoryEstimateOut, tags=["planners"], summary="GPU memory"
 )
-def plan_memory(principal: Auth, q: ModelQuery) -> m.MemoryEstimateOut:
+def plan_memory(principal: Auth, q: MemoryQuery) -> Any:
     """Peak memory per GPU and its breakdown, as ``mlcost plan memory``."""
-    est = q.estimate()
-    return m.MemoryEstimateOut(
-        model=est.model,
-        params=est.params,
-        mode=est.mode,
-        precision=est.precision,
-        per_gpu_bytes=est.per_gpu_bytes,
-        per_gpu_gib=round(est.per_gpu_gib, 3),
-        breakdown=dict(est.breakdown),
-        notes=list(est.notes),
-    )
+    est = _memory_request(q).run()
+    return m.answer(m.MemoryEstimateOut, est, per_gpu_gib=round(est.per_gpu_gib, 3))
+
+
+def _memory_request(q: dict[str, Any]) -> MemoryRequest:
+    if q.get("model") is None and q.get("params") is None:
+        raise _bad("model", "give model=<preset> (e.g. llama-3-8b) or params=<count>.")
+    return MemoryRequest(**q)
 
 
 @router.get("/plan/gpu", response_model=m.GpuPlanOut, tags=["planners"], summary="Cheapest GPU")
 def plan_gpu(
     principal: Auth,
-    q: ModelQuery,
-    memory_gib: Annotated[
-        float | None,
-        Query(gt=0, le=1e6, allow_inf_nan=False, description="Memory per GPU instead of a model."),
-    ] = None,
-    purchase: Annotated[list[Purchase] | None, Query()] = None,
-    cloud: str | None = None,
-    headroom: Annotated[float, Query(ge=0, lt=1)] = 0.05,
-    tokens: Annotated[float | None, Query(gt=0, le=1e16, allow_inf_nan=False)] = None,
-    mfu: Annotated[float, Query(ge=0.01, le=1)] = 0.40,
-    limit: Annotated[int, Query(ge=1, le=100)] = 5,
-) -> m.GpuPlanOut:
+    q: MemoryQuery,
+    g: Annotated[dict[str, Any], Depends(request_query(GpuRequest, exclude=("job",)))],
+) -> Any:
     """Cheapest instances that fit, per purchase option, with cost-to-train when ``tokens``
-    is given, as ``mlcost plan gpu``."""
-    from mlcost.plan.gpu import cheapest_fit
-
-    if memory_gib is not None:
-        need, params = int(memory_gib * 2**30), q.params
-    else:
-        est = q.estimate()
-        need, params = est.per_gpu_bytes, est.params
-    flops = 6 * params * tokens if tokens and params else None
-    result = cheapest_fit(
-        need,
-        gpus=q.kw["gpus"],
-        purchases=tuple(purchase or ("ondemand", "spot", "reserved_1y")),
-        headroom=headroom,
-        cloud=cloud,
-        limit=limit,
-        train_flops=flops,
-        mfu=mfu,
-    )
-    return m.GpuPlanOut(
-        need_per_gpu_gib=result.need_per_gpu_gib,
-        gpus=result.gpus,
-        mfu=result.mfu,
-        notes=list(result.notes),
-        fits=[
-            m.FitOut(
-                cloud=f.cloud,
-                instance_type=f.instance_type,
-                region=f.region,
-                gpu=f.gpu,
-                gpu_count=f.gpu_count,
-                gpu_memory_gib=f.gpu_memory_gib,
-                nodes=f.nodes,
-                purchase=f.purchase,
-                price_per_hour=m.money(f.usd_per_hour, f.currency),
-                headroom_gib=f.headroom_gib,
-                train_hours=f.train_hours,
-                train_cost=None if f.train_cost is None else m.money(f.train_cost, f.currency, 2),
-            )
-            for f in result.fits
-        ],
-    )
+    is given, as ``mlcost plan gpu``; a CPU instance first when a GPU would be waste."""
+    job = MemoryRequest(**q) if "memory_gib" in g else _memory_request(q)
+    return m.answer(m.GpuPlanOut, GpuRequest(job=job, **g).run())
 
 
 @router.get("/plan/spot", response_model=m.SpotPlanOut, tags=["planners"], summary="Spot or not")
 def plan_spot_route(
-    principal: Auth,
-    # Lower bounds keep hours x price away from floating-point underflow (0.0 cost).
-    hours: Annotated[float, Query(ge=0.001, le=1e6, allow_inf_nan=False)],
-    instance: Annotated[str | None, Query(description="Catalog instance type.")] = None,
-    region: str | None = None,
-    ondemand_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
-    spot_price: Annotated[float | None, Query(ge=1e-6, le=1e6, allow_inf_nan=False)] = None,
-    interruption: Annotated[str | None, Query(description="AWS bucket, e.g. '5-10%'.")] = None,
-    rate: Annotated[float | None, Query(ge=0, le=100, allow_inf_nan=False)] = None,
-    checkpoint_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 5.0,
-    restart_minutes: Annotated[float, Query(ge=0, le=1440, allow_inf_nan=False)] = 10.0,
-    pools: Annotated[int, Query(ge=1, le=1000)] = 1,
-) -> m.SpotPlanOut:
+    principal: Auth, q: Annotated[dict[str, Any], Depends(request_query(SpotRequest))]
+) -> Any:
     """Spot vs on-demand for one job, as ``mlcost plan spot``."""
-    from mlcost.plan.spot import plan_spot_for
-
-    p = plan_spot_for(
-        hours,
-        instance=instance,
-        region=region,
-        ondemand_price=ondemand_price,
-        spot_price=spot_price,
-        interruption=interruption,
-        rate=rate,
-        checkpoint_minutes=checkpoint_minutes,
-        restart_minutes=restart_minutes,
-        pools=pools,
-    )
-    finite = math.isfinite(p.spot_wall_hours) and math.isfinite(p.saving_pct)
-    return m.SpotPlanOut(
-        work_hours=p.work_hours,
-        interruptions_per_hour=p.interruptions_per_hour,
-        checkpoint_interval_hours=p.checkpoint_interval_hours,
-        young_interval_hours=p.young_interval_hours,
-        daly_interval_hours=p.daly_interval_hours,
-        spot_wall_hours=p.spot_wall_hours if finite else None,
-        spot_cost=m.money(p.spot_cost, p.currency, 2) if finite else None,
-        ondemand_wall_hours=p.ondemand_wall_hours,
-        ondemand_cost=m.money(p.ondemand_cost, p.currency, 2),
-        saving=m.money(p.saving, p.currency, 2) if finite else None,
-        saving_pct=p.saving_pct if finite else None,
-        pools=p.pools,
-        worth_it=p.worth_it,
-        verdict=p.verdict,
-    )
+    return m.answer(m.SpotPlanOut, SpotRequest(**q).run())

@@ -7,11 +7,19 @@ full precision, so they equal :func:`mlcost.spend` digit for digit.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Context, Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, create_model
+
+from mlcost.catalog import GpuListing, Offer
+from mlcost.plan import Fit, GpuPlan, MemoryEstimate, SpotPlan
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -33,6 +41,8 @@ __all__ = [
     "StatementOut",
     "TokenOut",
     "ViolationOut",
+    "answer",
+    "derived",
     "money",
 ]
 
@@ -64,6 +74,84 @@ def money(amount: Decimal | float | int | None, currency: str, places: int | Non
         digits = Context(prec=max(28, value.adjusted() + places + 2))
         value = value.quantize(Decimal(1).scaleb(-places), context=digits)
     return Money(amount=format(value, "f"), currency=currency)
+
+
+# How each derived model turns its dataclass into itself: {field: (API name, places)} for money,
+# {field: model} for nested results.
+_MONEY: dict[type[BaseModel], Mapping[str, tuple[str, int | None]]] = {}
+_NESTED: dict[type[BaseModel], Mapping[str, type[BaseModel]]] = {}
+
+
+def _api_type(hint: Any) -> Any:
+    """A dataclass field's type as pydantic should see it (tuples and mappings as JSON)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[tuple(_api_type(a) for a in typing.get_args(hint))]  # noqa: UP007
+    if origin is tuple:
+        return list[typing.get_args(hint)[0]]  # type: ignore[misc]
+    if origin is Mapping:
+        k, v = typing.get_args(hint)
+        return dict[k, v]  # type: ignore[valid-type]
+    return hint
+
+
+def derived(
+    cls: type,
+    *,
+    money: Mapping[str, tuple[str, int | None]] | None = None,
+    nested: Mapping[str, type[BaseModel]] | None = None,
+    nullable: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> type[BaseModel]:
+    """A response model with the fields of the result dataclass ``cls``, in its order: amounts
+    in ``money`` become :class:`Money` under their API name (its ``currency`` field goes into
+    each), ``nested`` results their own models, ``nullable`` fields (with a description) null
+    where the library gives an infinite number; ``extra`` adds computed fields."""
+    money, nested, nullable = money or {}, nested or {}, nullable or {}
+    hints = typing.get_type_hints(cls)
+    spec: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "currency" and money:
+            continue
+        hint = _api_type(hints[f.name])
+        name = f.name
+        if f.name in money:
+            name = money[f.name][0]
+            hint = Money | None if type(None) in typing.get_args(hint) else Money
+        if f.name in nested:
+            hint = list[nested[f.name]]  # type: ignore[valid-type,name-defined]
+        if f.name in nullable:
+            hint = hint | None
+            desc = nullable[f.name]
+            spec[name] = (hint, Field(description=desc) if desc else ...)
+            continue
+        spec[name] = (hint, ...)
+    for name, hint in (extra or {}).items():
+        spec[name] = (hint, ...)
+    model: type[BaseModel] = create_model(f"{cls.__name__}Out", **spec)
+    _MONEY[model], _NESTED[model] = money, nested
+    return model
+
+
+def answer(model: type[BaseModel], obj: Any, **extra: Any) -> Any:
+    """An instance of a :func:`derived` model from its library result ``obj``."""
+    amounts, nested = _MONEY[model], _NESTED[model]
+    currency = getattr(obj, "currency", "USD")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "currency" and amounts:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            value = None
+        if f.name in amounts:
+            name, places = amounts[f.name]
+            values[name] = None if value is None else money(value, currency, places)
+        elif f.name in nested:
+            values[f.name] = [answer(nested[f.name], v) for v in value]
+        else:
+            values[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return model(**values, **extra)
 
 
 class Error(BaseModel):
@@ -208,88 +296,40 @@ class AuditEntry(BaseModel):
     detail: str | None
 
 
-class GpuListingOut(BaseModel):
-    gpu: str
-    gpu_count: int
-    gpu_memory_gib: float | None
-    cloud: str
-    instance_type: str
-    purchase: str
-    price_per_hour: Money
-    price_per_gpu_hour: Money
-    cheapest_region: str
-    regions: int
-    interruption: str
-    price_date: str
-
-
-class OfferOut(BaseModel):
-    cloud: str
-    instance_type: str
-    gpu: str
-    gpu_count: int
-    gpu_memory_gib: float | None
-    vcpus: float | None
-    memory_gib: float | None
-    region: str
-    zone: str
-    ondemand_per_hour: Money | None
-    spot_per_hour: Money | None
-    reserved_1y_per_hour: Money | None
-    interruption: str
-    price_date: str
-    source: str
-
-
-class MemoryEstimateOut(BaseModel):
-    model: str
-    params: int
-    mode: str
-    precision: str
-    per_gpu_bytes: int
-    per_gpu_gib: float
-    breakdown: dict[str, int]
-    notes: list[str]
-
-
-class FitOut(BaseModel):
-    cloud: str
-    instance_type: str
-    region: str
-    gpu: str
-    gpu_count: int
-    gpu_memory_gib: float
-    nodes: int
-    purchase: str
-    price_per_hour: Money
-    headroom_gib: float
-    train_hours: float | None
-    train_cost: Money | None
-
-
-class GpuPlanOut(BaseModel):
-    need_per_gpu_gib: float
-    gpus: int
-    mfu: float
-    fits: list[FitOut]
-    notes: list[str]
-
-
-class SpotPlanOut(BaseModel):
-    work_hours: float
-    interruptions_per_hour: float
-    checkpoint_interval_hours: float
-    young_interval_hours: float
-    daly_interval_hours: float
-    spot_wall_hours: float | None = Field(
-        description="Null (also spot_cost, saving, saving_pct): interrupted so often that the "
-        "job is not expected to finish on spot."
-    )
-    spot_cost: Money | None
-    ondemand_wall_hours: float
-    ondemand_cost: Money
-    saving: Money | None
-    saving_pct: float | None
-    pools: int
-    worth_it: bool
-    verdict: str
+# Catalog and planner answers: derived from the library's result dataclasses, so a field
+# added there shows up here. Amounts in USD become Money under the API's name for them.
+GpuListingOut = derived(
+    GpuListing,
+    money={
+        "usd_per_hour": ("price_per_hour", None),
+        "usd_per_gpu_hour": ("price_per_gpu_hour", None),
+    },
+)
+OfferOut = derived(
+    Offer,
+    money={
+        "ondemand_usd_per_hour": ("ondemand_per_hour", None),
+        "spot_usd_per_hour": ("spot_per_hour", None),
+        "reserved_1y_usd_per_hour": ("reserved_1y_per_hour", None),
+    },
+)
+MemoryEstimateOut = derived(MemoryEstimate, extra={"per_gpu_gib": float})
+FitOut = derived(
+    Fit, money={"usd_per_hour": ("price_per_hour", None), "train_cost": ("train_cost", 2)}
+)
+GpuPlanOut = derived(GpuPlan, nested={"fits": FitOut})
+SpotPlanOut = derived(
+    SpotPlan,
+    money={
+        "spot_cost": ("spot_cost", 2),
+        "ondemand_cost": ("ondemand_cost", 2),
+        "saving": ("saving", 2),
+    },
+    nullable={
+        "spot_wall_hours": "Null (also spot_cost, saving, saving_pct): interrupted so often "
+        "that the job is not expected to finish on spot.",
+        "spot_cost": "",
+        "saving": "",
+        "saving_pct": "",
+    },
+)

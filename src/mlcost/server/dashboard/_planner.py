@@ -1,4 +1,5 @@
-"""The planner page's three forms, each a call to :mod:`mlcost.plan` with the CLI's defaults."""
+"""The planner page's forms: each builds the planner's request object (``mlcost.plan.requests``),
+as the CLI and the API do, from the form's starting values below."""
 
 from __future__ import annotations
 
@@ -46,22 +47,20 @@ class _FormError(MlcostError, ValueError):
     """A planner form field that does not parse."""
 
 
-def _memory(form: dict[str, Any]) -> dict[str, Any]:
-    from mlcost.plan.gpu import cheapest_fit
-    from mlcost.plan.memory import estimate_memory
+def _pick(cls: type, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The form values that are fields of a planner request."""
+    from mlcost.plan.requests import request_fields
 
-    est = estimate_memory(
-        form["model"],
-        mode=form["mode"],
-        precision=form["precision"],
-        batch=form["batch"],
-        seq=form["seq"],
-        gpus=form["gpus"],
-        sharding=form["sharding"],
-    )
-    out: dict[str, Any] = {"memory": est}
+    return {f.name: form[f.name] for f in request_fields(cls) if f.name in form}
+
+
+def _memory(form: dict[str, Any]) -> dict[str, Any]:
+    from mlcost.plan import GpuRequest, MemoryRequest
+
+    job = MemoryRequest(**_pick(MemoryRequest, form))
+    out: dict[str, Any] = {"memory": job.run()}
     try:
-        plan = cheapest_fit(est.per_gpu_bytes, gpus=form["gpus"], purchases=(form["purchase"],))
+        plan = GpuRequest(job=job, purchases=(form["purchase"],), limit=10).run()
         out.update(fits=plan.fits, fit_notes=plan.notes)
     except MlcostError as exc:
         out["fit_error"] = str(exc)
@@ -70,23 +69,15 @@ def _memory(form: dict[str, Any]) -> dict[str, Any]:
 
 def _spot(form: dict[str, Any]) -> dict[str, Any]:
     """Prices and the interruption rate from the catalog, as ``mlcost plan spot --instance``."""
-    from mlcost.plan.spot import plan_spot_for
+    from mlcost.plan import SpotRequest
 
-    return {
-        "spot": plan_spot_for(
-            form["hours"],
-            instance=form["instance"],
-            region=form["region"],
-            checkpoint_minutes=form["checkpoint_minutes"],
-            restart_minutes=form["restart_minutes"],
-        )
-    }
+    return {"spot": SpotRequest(**_pick(SpotRequest, form)).run()}
 
 
 def planner_context(query: Mapping[str, str]) -> tuple[dict[str, Any], bool]:
     """Template values for the planner page and whether the submitted form was wrong."""
     from mlcost.catalog import PURCHASES, offers
-    from mlcost.plan._models import PRESETS
+    from mlcost.plan import PRESETS
     from mlcost.plan.memory import MODES, PRECISIONS, SHARDINGS
 
     tool = query.get("tool")
