@@ -23,7 +23,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlcost.catalog._names import nearest
+from mlcost.catalog import nearest
 from mlcost.errors import InvalidInput, UnknownName
 
 __all__ = [
