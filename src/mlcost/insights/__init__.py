@@ -7,7 +7,7 @@ so :func:`save_findings` updates the ``recommendations`` row of a finding seen b
 See docs/insights.md.
 """
 
-from mlcost.insights._data import Context, HourRow
+from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
 from mlcost.insights._registry import DETECTORS, load_findings, run_insights, save_findings
 

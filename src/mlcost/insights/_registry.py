@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlcost.config import AttributionConfig
 from mlcost.errors import UnknownName
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding
 
 if TYPE_CHECKING:
