@@ -34,6 +34,7 @@ from typing import Any
 KIND_MAP: dict[str, tuple[str, str | None]] = {
     "idle_gpu_nights_weekends": ("idle_gpu", "nights_weekends"),
     "forgotten_dev_instance": ("idle_gpu", "forgotten"),
+    "idle_gpus_in_busy_instance": ("idle_gpu", "unused_gpus"),
     "spot_eligible_on_demand": ("spot", None),
     "runaway_job": ("runaway", None),
     "overprovisioned_endpoint": ("overprovisioned_endpoint", None),

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mlcost.attribution.tags import TagRules
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DAYS_PER_MONTH", "Context", "HourRow"]
+__all__ = ["DAYS_PER_MONTH", "Context", "GpuHour", "HourRow"]
 
 DAYS_PER_MONTH = 30  # monthly saving = saving over the window x 30 / window days
 
@@ -43,6 +43,17 @@ class HourRow:
     util_mean: float | None
     memory_max_bytes: int | None
     memory_total_bytes: int | None
+
+
+@dataclass(frozen=True)
+class GpuHour:
+    """One GPU of a billed resource in one hour: what that GPU alone reported."""
+
+    gpu: str  # the GPU's UUID where the source gave it, else its index
+    index: int | None
+    hour: datetime
+    util_max: float  # 0..1
+    util_mean: float
 
 
 @dataclass
@@ -148,6 +159,42 @@ class Context:
         out: dict[str, list[HourRow]] = {}
         for r in j.order_by(["rid", "hour"]).to_pyarrow().to_pylist():
             out.setdefault(r["rid"], []).append(_row(r))
+        return out
+
+    @cached_property
+    def per_gpu_hours(self) -> dict[str, dict[str, list[GpuHour]]]:
+        """Each GPU of each multi-GPU billed resource hour by hour: ResourceId -> GPU -> hours.
+
+        A GPU is named by its UUID (stable across reboots and re-indexing), else by its index
+        (nvidia-smi ``index``, DCGM ``gpu``); samples that name neither are left out here (the
+        resource's hourly maximum in :attr:`gpu_hours` still counts them).
+        """
+        import ibis
+
+        multi = [rid for rid, rows in self.gpu_hours.items() if rows[0].gpu_count > 1]
+        if not multi:
+            return {}
+        s = self.samples()
+        s = s.filter(s.rid.isin(multi))
+        gpu = ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string"))
+        s = s.filter(gpu.notnull()).mutate(gpu=gpu)
+        u = s.group_by(rid=s.rid, gpu=s.gpu, hour=s.time.truncate("h")).aggregate(
+            index=s.gpu_index.max(),
+            util_max=ibis.coalesce(s.utilization_max, s.utilization).max(),
+            util_mean=s.utilization.mean(),
+        )
+        u = u.filter(u.util_max.notnull())
+        out: dict[str, dict[str, list[GpuHour]]] = {}
+        for r in u.order_by(["rid", "gpu", "hour"]).to_pyarrow().to_pylist():
+            out.setdefault(r["rid"], {}).setdefault(r["gpu"], []).append(
+                GpuHour(
+                    gpu=r["gpu"],
+                    index=None if r["index"] is None else int(r["index"]),
+                    hour=r["hour"],
+                    util_max=float(r["util_max"]),
+                    util_mean=float(r["util_mean"] if r["util_mean"] is not None else 0.0),
+                )
+            )
         return out
 
 
