@@ -9,16 +9,26 @@ See docs/insights.md.
 
 from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
-from mlcost.insights._registry import DETECTORS, load_findings, run_insights, save_findings
+from mlcost.insights._registry import (
+    DETECTORS,
+    insights_run,
+    load_findings,
+    run_insights,
+    save_findings,
+)
+from mlcost.insights._run import NEEDS, InsightsRun
 
 __all__ = [
     "DETECTORS",
     "KINDS",
+    "NEEDS",
     "Context",
     "Finding",
     "HourRow",
+    "InsightsRun",
     "Saving",
     "finding_id",
+    "insights_run",
     "load_findings",
     "money",
     "run_insights",

@@ -12,11 +12,12 @@ from mlcost.config import AttributionConfig
 from mlcost.errors import UnknownName
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding
+from mlcost.insights._run import InsightsRun, run_detectors
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DETECTORS", "load_findings", "run_insights", "save_findings"]
+__all__ = ["DETECTORS", "insights_run", "load_findings", "run_insights", "save_findings"]
 
 # detector name -> "module:function(ctx) -> list[Finding]"; one module per detector.
 DETECTORS: dict[str, str] = {
@@ -53,18 +54,38 @@ def run_insights(
 ) -> list[Finding]:
     """Run the detectors (all, or ``kinds``) and return their findings, worst first.
 
+    Detectors whose input is not loaded (GPU telemetry, workloads, run metrics) are skipped:
+    :func:`insights_run` says which and why.
+
     >>> from mlcost import open_warehouse
     >>> with open_warehouse("duckdb://:memory:") as wh:
     ...     run_insights(wh)
     []
     """
+    return insights_run(wh, config, kinds=kinds, start=start, end=end).findings
+
+
+def insights_run(
+    wh: Warehouse,
+    config: AttributionConfig | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> InsightsRun:
+    """Run the detectors that have their inputs: findings, detectors run and skipped (with
+    the reason), and the window read.
+
+    >>> from mlcost import open_warehouse
+    >>> with open_warehouse("duckdb://:memory:") as wh:
+    ...     insights_run(wh).skipped["idle_gpu"]
+    'needs GPU telemetry: load nvidia-smi or DCGM (mlcost ingest nvidia-smi / prometheus)'
+    """
     ctx = Context(wh, config or AttributionConfig(), start, end)
     names = list(kinds) if kinds else sorted(DETECTORS)
-    detectors = [_detector(n) for n in names]
-    found: list[Finding] = []
-    for detect in detectors:
-        found.extend(detect(ctx))
-    return sorted(found, key=lambda f: (-f.monthly_saving.expected, f.id))
+    for n in names:
+        _detector(n)  # an unknown name fails before any detector runs
+    return run_detectors(ctx, names, _detector)
 
 
 def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
