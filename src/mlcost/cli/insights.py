@@ -10,6 +10,7 @@ import click
 
 from mlcost.cli._common import render_rows, settings_from, warehouse_from
 from mlcost.insights import KINDS
+from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -74,6 +75,14 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
 )
 @click.option("--to", "end", type=click.DateTime(), help="Only charges before this date.")
 @click.option(
+    "--commitment-lookback",
+    "lookback",
+    type=click.FloatRange(min=1),
+    default=COMMITMENT_LOOKBACK_DAYS,
+    show_default=True,
+    help="Days of history a commitment level needs (and is read from: the most recent).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(("table", "json")),
@@ -95,6 +104,7 @@ def insights(
     min_saving: float | None,
     start: datetime | None,
     end: datetime | None,
+    lookback: float,
     fmt: str,
     save: bool,
 ) -> None:
@@ -108,7 +118,14 @@ def insights(
 
     config = settings_from(ctx).attribution
     with warehouse_from(ctx, read_only=not save) as wh:
-        run = insights_run(wh, config, kinds=kinds or None, start=start, end=end)
+        run = insights_run(
+            wh,
+            config,
+            kinds=kinds or None,
+            start=start,
+            end=end,
+            commitment_lookback_days=lookback,
+        )
         if save:
             save_findings(wh, run.findings)
         empty = no_cost_rows(wh, start, end)

@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from mlcost.attribution.tags import TagRules
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DAYS_PER_MONTH", "Context", "GpuHour", "HourRow"]
+__all__ = ["COMMITMENT_LOOKBACK_DAYS", "DAYS_PER_MONTH", "Context", "GpuHour", "HourRow"]
 
 DAYS_PER_MONTH = 30  # monthly saving = saving over the window x 30 / window days
+# A 1-year commitment is judged on at least this much history (a month holds its weekly and
+# month-end cycles); ``Context.commitment_lookback_days`` changes it.
+COMMITMENT_LOOKBACK_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Context:
     config: AttributionConfig = field(default_factory=AttributionConfig)
     start: datetime | None = None
     end: datetime | None = None
+    commitment_lookback_days: float = COMMITMENT_LOOKBACK_DAYS
 
     @cached_property
     def rules(self) -> TagRules:
@@ -97,25 +101,30 @@ class Context:
         a, b = self.window
         return max((b - a).total_seconds() / 86400, 1 / 24)
 
-    def monthly(self, window_amount: Decimal) -> Decimal:
-        """Money over the window scaled to 30 days."""
+    def monthly(self, window_amount: Decimal, *, days: float | None = None) -> Decimal:
+        """Money over the window (or over ``days`` of it) scaled to 30 days."""
         from mlcost.insights._finding import money
 
-        return money(window_amount * Decimal(DAYS_PER_MONTH) / Decimal(str(round(self.days, 6))))
+        d = self.days if days is None else days
+        return money(window_amount * Decimal(DAYS_PER_MONTH) / Decimal(str(round(d, 6))))
 
     @property
     def monthly_factor(self) -> float:
         return round(DAYS_PER_MONTH / self.days, 6)
 
-    def scaling(self, window_waste: Decimal, formula: str) -> dict[str, Any]:
+    def scaling(
+        self, window_waste: Decimal, formula: str, *, days: float | None = None
+    ) -> dict[str, Any]:
         """The evidence keys that redo a monthly saving by hand: the window's money, the window's
-        days, the factor to 30 days and the formula."""
+        days (or the ``days`` of it the saving is read from), the factor to 30 days and the
+        formula."""
         from mlcost.insights._finding import money
 
+        d = self.days if days is None else days
         return {
             "window_waste": float(money(window_waste)),
-            "window_days": round(self.days, 4),
-            "monthly_factor": self.monthly_factor,
+            "window_days": round(d, 4),
+            "monthly_factor": round(DAYS_PER_MONTH / d, 6),
             "saving_formula": formula,
         }
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from mlcost.config import AttributionConfig
 from mlcost.errors import UnknownName
-from mlcost.insights._context import Context
+from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS, Context
 from mlcost.insights._finding import Finding
 from mlcost.insights._run import InsightsRun, run_detectors
 
@@ -72,16 +72,18 @@ def insights_run(
     kinds: Iterable[str] | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    commitment_lookback_days: float = COMMITMENT_LOOKBACK_DAYS,
 ) -> InsightsRun:
     """Run the detectors that have their inputs: findings, detectors run and skipped (with
-    the reason), and the window read.
+    the reason), and the window read. ``commitment_lookback_days``: the least history a
+    commitment level is read from (30 days by default).
 
     >>> from mlcost import open_warehouse
     >>> with open_warehouse("duckdb://:memory:") as wh:
     ...     insights_run(wh).skipped["idle_gpu"]
     'needs GPU telemetry: load nvidia-smi or DCGM (mlcost ingest nvidia-smi / prometheus)'
     """
-    ctx = Context(wh, config or AttributionConfig(), start, end)
+    ctx = Context(wh, config or AttributionConfig(), start, end, commitment_lookback_days)
     names = list(kinds) if kinds else sorted(DETECTORS)
     for n in names:
         _detector(n)  # an unknown name fails before any detector runs
