@@ -96,6 +96,11 @@ def test_busy_pair_with_six_idle_gpus_is_one_unused_gpus_finding(wh: Warehouse) 
     assert per_gpu[0]["utilization_max"] == 0.9 and per_gpu[0]["idle_hours"] == 0
     assert per_gpu[5]["utilization_max"] == 0.0 and per_gpu[5]["idle_hours"] == DAYS * 24
     assert "6 of 8 GPUs" in f.action and "2 GPUs" in f.action
+    # The window read is stated: the bill's own two weeks.
+    assert (f.evidence["window_start"], f.evidence["window_end"]) == (
+        "2026-10-01T00:00Z",
+        "2026-10-15T00:00Z",
+    )
 
 
 def test_gpus_named_by_index_when_the_source_has_no_uuid(wh: Warehouse) -> None:

@@ -112,6 +112,11 @@ class Context:
     def monthly_factor(self) -> float:
         return round(DAYS_PER_MONTH / self.days, 6)
 
+    def window_evidence(self) -> dict[str, str]:
+        """The window the detectors read (the data's own range inside the one asked for)."""
+        a, b = self.window
+        return {"window_start": f"{a:%Y-%m-%dT%H:%MZ}", "window_end": f"{b:%Y-%m-%dT%H:%MZ}"}
+
     def scaling(
         self, window_waste: Decimal, formula: str, *, days: float | None = None
     ) -> dict[str, Any]:
@@ -122,6 +127,7 @@ class Context:
 
         d = self.days if days is None else days
         return {
+            **self.window_evidence(),
             "window_waste": float(money(window_waste)),
             "window_days": round(d, 4),
             "monthly_factor": round(DAYS_PER_MONTH / d, 6),

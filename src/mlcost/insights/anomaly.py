@@ -216,6 +216,7 @@ def _finding(
             "root_cause": causes,
             "spike_resources": spikes,
             "window_waste": float(expected),
+            **ctx.window_evidence(),
             "saving_formula": "min(excess, excess of resources active < "
             f"{LEVEL_SHIFT_DAYS} days); one-off, not scaled",
         },

@@ -109,10 +109,7 @@ def _finding(
         "billed_hours": len(rows),
         "billed_cost": float(money(_cost(rows))),
         "idle_hours": len(idle),
-        "window_waste": float(money(waste)),
-        "window_days": round(ctx.days, 4),
-        "monthly_factor": ctx.monthly_factor,
-        "saving_formula": "window_waste x monthly_factor",
+        **ctx.scaling(waste, "window_waste x monthly_factor"),
         "query": "cost_line_items (Usage, x_GpuCount > 0) by ResourceId and hour, "
         "left join gpu_samples by resource_links and hour: max(utilization_max)",
         **extra,

@@ -140,9 +140,9 @@ def transfer_class(
             found = _words(named) or ("internet_egress" if " out" in named else "inbound")
             return found, "meter_category"
     if meter:
-        found = _words(meter.lower())
-        if found:
-            return found, "meter"
+        by_meter = _words(meter.lower())
+        if by_meter:
+            return by_meter, "meter"
     to = (to_region or "").lower()
     if to:
         if to in ("internet", "external"):
@@ -151,9 +151,9 @@ def transfer_class(
             return "inter_region", "to_region"
     d = (description or "").lower()
     if d and ("transfer" in d or "egress" in d or "bandwidth" in d):
-        found = _words(d)
-        if found:
-            return found, "description"
+        by_words = _words(d)
+        if by_words:
+            return by_words, "description"
         if " to " in d:
             return "inter_region", "description"
     return None, ""

@@ -51,6 +51,7 @@ def detect_untagged(ctx: Context) -> list[Finding]:
                 "share": round(share, 6),
                 "window_waste": float(money(untagged)),
                 "window_days": round(ctx.days, 4),
+                **ctx.window_evidence(),
                 "top_untagged": [
                     {
                         "resource": r["resource"],
