@@ -30,15 +30,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-# planted kind -> (finding kind, idle pattern or None)
+# planted kind -> (finding kind, its evidence.pattern (idle pattern, transfer class) or None)
 KIND_MAP: dict[str, tuple[str, str | None]] = {
     "idle_gpu_nights_weekends": ("idle_gpu", "nights_weekends"),
     "forgotten_dev_instance": ("idle_gpu", "forgotten"),
+    "idle_gpus_in_busy_instance": ("idle_gpu", "unused_gpus"),
     "spot_eligible_on_demand": ("spot", None),
     "runaway_job": ("runaway", None),
     "overprovisioned_endpoint": ("overprovisioned_endpoint", None),
     "oversized_gpu": ("rightsize", None),
-    "cross_region_transfer": ("data_transfer", None),
+    "cross_region_transfer": ("data_transfer", "inter_region"),
     "spend_anomaly": ("anomaly", None),
     "early_stop": ("early_stop", None),
     "untagged_share": ("untagged", None),

@@ -131,3 +131,23 @@ def test_oversubscribed_node_scales_every_claim(wh: Warehouse) -> None:
     assert got[("gpu_unmeasured", "infra", "slurm:1")] == Decimal("5.00")
     assert got[("gpu_unmeasured", "infra", "slurm:2")] == Decimal("5.00")
     assert not any(k[0] == "gpu_unallocated" for k in got)
+
+
+def test_used_and_idle_weigh_each_gpu_the_same(wh: Warehouse) -> None:
+    # An 8-GPU VM (80.00 for the hour) whose job uses GPUs 0 and 1 at 90 %, sampled every
+    # minute, while GPUs 2..7 sit at 0 % and are sampled every 15 minutes: per GPU, 2 x 0.9 / 8
+    # of the hour is used (18.00), not the 75 % a mean over all samples would give.
+    put(wh, "cost_line_items", [line("80.00", resource="vm8", gpus=8, tags={"team": "llm"})])
+    rows = []
+    for g in range(8):
+        step = 1 if g < 2 else 15
+        for m in range(0, 60, step):
+            s = sample("vm8", m / 60, 0.9 if g < 2 else 0.0)
+            s["gpu_index"] = g
+            rows.append(s)
+    put(wh, "gpu_samples", rows)
+    allocate(wh, CONFIG, *month_window(MONTH))
+    got = by_bucket(wh)
+    assert got[("gpu_used", "llm", "resource:vm8")] == Decimal("18.00")
+    assert got[("gpu_idle", "llm", "resource:vm8")] == Decimal("62.00")
+    assert origin_sums_match(wh)

@@ -214,6 +214,20 @@ def test_ground_truth_is_reproduced_from_the_files(
             assert case["wasted_usd"] > 0
             assert all_idle(case["resource_names"][0]) == approx(case["wasted_usd"])
 
+    # Idle GPUs inside a busy instance: the GPUs at 0 % in every sample of the window, while
+    # another GPU of the host works; per hour, cost x those GPUs / the host's GPUs.
+    for case in _case(truth, "idle_gpus_in_busy_instance"):
+        name = case["resource_names"][0]
+        cost = _cost_by_hour(rows, name)
+        util: dict[int, list[int]] = defaultdict(list)
+        for t in cost:
+            for g, u, _ in seen[(name, t)]:
+                util[g].append(u)
+        never = sorted(g for g, us in util.items() if max(us) == 0)
+        assert never == case["details"]["idle_gpu_indices"] and len(never) < len(util)
+        share = len(never) / int(next(r["x_GpuCount"] for r in rows if r["ResourceName"] == name))
+        assert sum(c * share for c in cost.values()) == approx(case["wasted_usd"])
+
     runs = [
         json.loads(line)
         for line in (org.out / "workloads/tracker-runs.jsonl").read_text().splitlines()

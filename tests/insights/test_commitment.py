@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from mlcost import Warehouse
 from mlcost.insights import Context
 from mlcost.insights.commitment import best_level, detect_commitments
-from tests.insights.conftest import line, put
+from tests.insights.conftest import hour, line, put
 
-HOURS = 240  # ten days
+HOURS = 720  # thirty days: the default minimum look-back
 OD = 5.672  # g5.12xlarge on-demand in us-east-1, as billed
 
 
-def _host(resource: str, on: Any) -> list[dict[str, Any]]:
+def _day(n: int) -> datetime:
+    return hour(24 * n)
+
+
+def _host_hours(resource: str, hours: Iterable[int]) -> list[dict[str, Any]]:
     return [
         line(
             OD,
@@ -28,9 +33,12 @@ def _host(resource: str, on: Any) -> list[dict[str, Any]]:
             RegionId="us-east-1",
             ServiceCategory="Compute",
         )
-        for h in range(HOURS)
-        if on(h)
+        for h in hours
     ]
+
+
+def _host(resource: str, on: Any) -> list[dict[str, Any]]:
+    return _host_hours(resource, [h for h in range(HOURS) if on(h)])
 
 
 def test_steady_baseline_is_worth_committing(wh: Warehouse) -> None:
@@ -43,13 +51,14 @@ def test_steady_baseline_is_worth_committing(wh: Warehouse) -> None:
     assert ev["instance_type"] == "g5.12xlarge" and ev["region"] == "us-east-1"
     # The committed rate: the bill's on-demand rate x the catalog's reserved / on-demand.
     assert abs(ev["committed_rate"] - OD * 3.57336 / 5.672) < 1e-6
-    # By hand: 2 commitments x 240 h save (on-demand - committed) each hour.
+    # By hand: 2 commitments x 720 h save (on-demand - committed) each hour; 30 days: x 1.
     waste = 2 * HOURS * (OD - ev["committed_rate"])
     assert abs(ev["window_waste"] - waste) < 0.01
-    assert abs(float(f.monthly_saving.expected) - waste * 3) < 0.02
-    assert ev["utilization"] == 1.0 and ev["coverage"] == round(480 / 576, 4)
-    # Level 3 pays for the third server's idle hours too: 3 x 240 x committed.
-    assert {"level": 3, "cost": round(720 * ev["committed_rate"], 2)} in ev["levels"]
+    assert abs(float(f.monthly_saving.expected) - waste) < 0.02
+    assert ev["utilization"] == 1.0 and ev["coverage"] == round(1440 / 1728, 4)
+    # Level 3 pays for the third server's idle hours too: 3 x 720 x committed.
+    assert {"level": 3, "cost": round(3 * HOURS * ev["committed_rate"], 2)} in ev["levels"]
+    assert ev["lookback_days"] == 30 and ev["running_at_end"] == 3
     assert "commit to 2 x g5.12xlarge in us-east-1" in f.action
 
 
@@ -57,6 +66,46 @@ def test_bursty_usage_is_not_worth_committing(wh: Warehouse) -> None:
     # Near-miss: one server on half the hours, under the 63 % the commitment needs to pay.
     put(wh, "cost_line_items", _host("a", lambda h: h % 2 == 0))
     assert detect_commitments(Context(wh)) == []
+
+
+def test_short_history_recommends_nothing_and_the_look_back_is_configurable(
+    wh: Warehouse,
+) -> None:
+    # Two servers always on, but only 14 days of bill: under the 30-day minimum look-back.
+    put(wh, "cost_line_items", _host_hours("a", range(14 * 24)) + _host_hours("b", range(14 * 24)))
+    assert detect_commitments(Context(wh)) == []
+    # A team that accepts 14 days says so; the evidence states the look-back it used.
+    [f] = detect_commitments(Context(wh, commitment_lookback_days=14))
+    assert f.evidence["lookback_days"] == 14 and f.evidence["level"] == 2
+
+
+def test_usage_that_has_ended_earns_no_commitment(wh: Warehouse) -> None:
+    # One server ran steadily for 25 of the 30 days and was terminated: nothing runs at the
+    # end, so nothing is worth a year. A second steady server still runs: level 1, not 2.
+    put(wh, "cost_line_items", _host("gone", lambda h: h < 25 * 24))
+    assert detect_commitments(Context(wh)) == []
+    put(wh, "cost_line_items", _host("stays", lambda h: True))
+    [f] = detect_commitments(Context(wh))
+    assert f.evidence["level"] == 1 and f.evidence["running_at_end"] == 1
+    assert f.evidence["ended_resource_hours"] == 25 * 24
+    # By hand: one commitment for the 720 hours of the server that stays.
+    assert abs(f.evidence["window_waste"] - HOURS * (OD - f.evidence["committed_rate"])) < 0.01
+
+
+def test_level_follows_the_recent_baseline(wh: Warehouse) -> None:
+    # 60 days of bill with a 30-day look-back: two servers for the first month, three for the
+    # second (a third started on day 31). The level follows the last 30 days: 3.
+    def host(name: str, first_day: int) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in _host_hours(name, range(60 * 24))
+            if r["ChargePeriodStart"] >= _day(first_day)
+        ]
+
+    put(wh, "cost_line_items", host("a", 0) + host("b", 0) + host("c", 30))
+    [f] = detect_commitments(Context(wh))
+    assert f.evidence["level"] == 3 and f.evidence["lookback_start"] == "2026-10-31T00:00Z"
+    assert f.evidence["history_days"] == 60
 
 
 def test_best_level_is_the_break_even_quantile() -> None:

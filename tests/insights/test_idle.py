@@ -7,7 +7,7 @@ from decimal import Decimal
 from mlcost import Warehouse
 from mlcost.insights import Context
 from mlcost.insights.idle import detect_idle, is_work_hour
-from tests.insights.conftest import gpu_host, hour, put
+from tests.insights.conftest import gpu_host, hour, put, sample
 
 DAYS = 14  # 2026-10-01 (a Thursday) .. 2026-10-15
 
@@ -63,4 +63,58 @@ def test_forgotten_instance_after_its_last_use(wh: Warehouse) -> None:
 def test_reserved_capacity_is_left_to_commitments(wh: Warehouse) -> None:
     # A reservation is paid either way: idle reserved hours are not a stop recommendation.
     _load(wh, gpu_host("hpc-1", range(DAYS * 24), 5.0, lambda q: 0.0, pricing="Committed"))
+    assert detect_idle(Context(wh)) == []
+
+
+def _eight_gpus(resource: str, busy: int, price: float, *, uuids: bool) -> list[dict[str, object]]:
+    """Telemetry of an 8-GPU host, 4 samples an hour per GPU: GPUs below ``busy`` at 90 %,
+    the others at exactly 0 % (as nvidia-smi reports a GPU no process uses)."""
+    out: list[dict[str, object]] = []
+    for h in range(DAYS * 24):
+        for q in range(4):
+            for g in range(8):
+                s = sample(resource, h + q / 4, 0.9 if g < busy else 0.0)
+                s["gpu_index"] = g
+                if uuids:
+                    s["gpu_uuid"] = f"GPU-{g:08x}-0000-0000-0000-000000000000"
+                out.append(s)
+    return out
+
+
+def test_busy_pair_with_six_idle_gpus_is_one_unused_gpus_finding(wh: Warehouse) -> None:
+    # A p4d (8 GPUs, 32 USD/h) whose job uses GPUs 0 and 1 for two weeks; 2..7 sit at 0 %.
+    bill, _ = gpu_host("p4d-1", range(DAYS * 24), 32.0, lambda q: 0.9, gpus=8)
+    _load(wh, (bill, _eight_gpus("p4d-1", 2, 32.0, uuids=True)))
+    [f] = detect_idle(Context(wh))
+    assert f.kind == "idle_gpu" and f.evidence["pattern"] == "unused_gpus"
+    idle = [f"GPU-{g:08x}-0000-0000-0000-000000000000" for g in range(2, 8)]
+    assert f.evidence["idle_gpus"] == idle and f.evidence["idle_gpu_count"] == 6
+    # By hand: 6/8 of every hour's 32 USD, for 14 days, x 30 / 14.
+    assert f.evidence["window_waste"] == DAYS * 24 * 32.0 * 6 / 8
+    assert f.monthly_saving.expected == Decimal(30 * 24 * 32 * 6 // 8).quantize(Decimal("0.01"))
+    per_gpu = {g["index"]: g for g in f.evidence["gpus"]}
+    assert per_gpu[0]["utilization_max"] == 0.9 and per_gpu[0]["idle_hours"] == 0
+    assert per_gpu[5]["utilization_max"] == 0.0 and per_gpu[5]["idle_hours"] == DAYS * 24
+    assert "6 of 8 GPUs" in f.action and "2 GPUs" in f.action
+    # The window read is stated: the bill's own two weeks.
+    assert (f.evidence["window_start"], f.evidence["window_end"]) == (
+        "2026-10-01T00:00Z",
+        "2026-10-15T00:00Z",
+    )
+
+
+def test_gpus_named_by_index_when_the_source_has_no_uuid(wh: Warehouse) -> None:
+    # The same host from a source that gives only the index (a DCGM exporter without UUID).
+    bill, _ = gpu_host("p4d-2", range(DAYS * 24), 32.0, lambda q: 0.9, gpus=8)
+    _load(wh, (bill, _eight_gpus("p4d-2", 2, 32.0, uuids=False)))
+    [f] = detect_idle(Context(wh))
+    assert f.evidence["idle_gpus"] == ["2", "3", "4", "5", "6", "7"]
+
+
+def test_all_gpus_busy_or_unmeasured_is_no_unused_gpus_finding(wh: Warehouse) -> None:
+    # Near-misses: every GPU busy; and a host whose source reported only GPU 0 (the other
+    # seven are unmeasured, never counted idle).
+    bill, _ = gpu_host("p4d-3", range(DAYS * 24), 32.0, lambda q: 0.9, gpus=8)
+    bill2, one = gpu_host("p4d-4", range(DAYS * 24), 32.0, lambda q: 0.9, gpus=8)
+    _load(wh, (bill, _eight_gpus("p4d-3", 8, 32.0, uuids=True)), (bill2, one))
     assert detect_idle(Context(wh)) == []

@@ -64,7 +64,13 @@ def test_cli_json_has_the_documented_fields(
     with open_warehouse(f"duckdb://{db}") as wh:
         _notebook(wh)
     assert main(["--warehouse", str(db), "insights", "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    body = json.loads(capsys.readouterr().out)
+    # The run: the window read, the detectors run and skipped (this warehouse has telemetry
+    # but no workload records), and the findings.
+    assert body["window"] == {"start": "2026-10-01T00:00:00Z", "end": "2026-10-15T00:00:00Z"}
+    assert {s["detector"] for s in body["skipped"]} == {"early_stop", "runaway", "spot"}
+    assert "idle_gpu" in body["ran"] and body["empty_reason"] is None
+    rows = body["findings"]
     assert rows and set(rows[0]) >= {
         "id",
         "kind",
@@ -79,8 +85,8 @@ def test_cli_json_has_the_documented_fields(
     assert (
         main(["--warehouse", str(db), "insights", "--format", "json", "--min-saving", "1e9"]) == 0
     )
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out)["findings"] == []
     assert main(["--warehouse", str(db), "insights", "--format", "json", "--owner", "x"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out)["findings"] == []
     assert main(["--warehouse", str(db), "insights"]) == 0
     assert "a month expected" in capsys.readouterr().out

@@ -22,9 +22,12 @@ oversubscribed node) every claim is scaled down by the same factor. What nobody 
 with no workload record at all is its own workload (``resource:<ResourceId>``).
 
 Used versus idle: within a workload's share, ``used = share × u`` and ``idle = share × (1 − u)``
-where ``u`` is the mean of ``gpu_samples.utilization`` over the overlap: the samples labelled
-with the workload (``pod`` = its name, ``run_id``, ``job_id``) when there are any, else every
-GPU of the resource. ``utilization`` is NVML's ``utilization.gpu`` (nvidia-smi, the tracker)
+where ``u`` is the mean of ``gpu_samples.utilization`` over the overlap, per GPU (by UUID, else
+index) and then over the GPUs, so each GPU weighs the same: a busy pair and six idle GPUs of
+an eight-GPU instance give ``u = 2/8`` of the pair's utilization, however often each GPU
+reported. The samples labelled with the workload (``pod`` = its name, ``run_id``,
+``job_id``) are used when there are any, else every GPU of the resource. ``utilization`` is
+NVML's ``utilization.gpu`` (nvidia-smi, the tracker)
 or DCGM's ``DCGM_FI_DEV_GPU_UTIL``: the share of time a kernel ran. It is the one signal every
 source has; DCGM's profiling field ``DCGM_FI_PROF_GR_ENGINE_ACTIVE`` is finer but needs the
 profiling module and is missing on some nodes (NVIDIA/DCGM#226). GPU_UTIL counts a GPU busy
@@ -226,7 +229,11 @@ def _utilization(warehouse: Warehouse, claims: ir.Table) -> ir.Table:
     s = warehouse.table("gpu_samples")
     links = warehouse.table("resource_links")
     s = s.inner_join(links, s.resource_id == links.name).select(
-        rid=links.billed_resource_id, time=s.time, utilization=s.utilization, labels=s.labels
+        rid=links.billed_resource_id,
+        time=s.time,
+        utilization=s.utilization,
+        labels=s.labels,
+        gpu=ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string")).fill_null(""),
     )
     j = claims.inner_join(
         s,
@@ -237,10 +244,17 @@ def _utilization(warehouse: Warehouse, claims: ir.Table) -> ir.Table:
         | (j.labels.get("run_id") == j.workload_run)
         | (j.labels.get("job_id") == j.workload_id.re_extract(r"([^:]+)$", 1))
     ).fill_null(False)
-    agg = j.group_by(["x_OriginRow", "workload_id"]).aggregate(
+    # Per GPU first, then the mean over GPUs: each GPU weighs the same, however often it
+    # reported (a GPU sampled twice as often does not count twice).
+    per_gpu = j.group_by(["x_OriginRow", "workload_id", "gpu"]).aggregate(
         u_all=j.utilization.mean(),
         n=j.utilization.count(),
         u_lab=j.utilization.mean(where=labelled),
+    )
+    agg = per_gpu.group_by(["x_OriginRow", "workload_id"]).aggregate(
+        u_all=per_gpu.u_all.mean(),
+        n=per_gpu.n.sum(),
+        u_lab=per_gpu.u_lab.mean(),
     )
     u = ibis.coalesce(agg.u_lab, agg.u_all).clip(lower=0.0, upper=1.0)
     return agg.select("x_OriginRow", "workload_id", "n", u=u)

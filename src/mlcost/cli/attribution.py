@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+
+if TYPE_CHECKING:
+    from mlcost.attribution.showback import Showback
+    from mlcost.warehouse import Warehouse
 
 _COLUMNS = (
     "owner",
@@ -50,11 +54,16 @@ def showback(ctx: click.Context, month: str, by: str | None, fmt: str, out: Path
     config = settings_from(ctx).attribution
     with warehouse_from(ctx) as wh:
         sb = build(wh, config, month, by=by)
+        empty = _empty_showback(wh, sb, month)
     rows = [s.as_dict() for s in sb.statements]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         _write_csv(out / f"showback-{month}.csv", rows)
         (out / f"showback-{month}.html").write_text(render_html(sb), encoding="utf-8")
+    if empty is not None:
+        from mlcost.cli._empty import say
+
+        say(empty)
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
         return
@@ -73,6 +82,24 @@ def showback(ctx: click.Context, month: str, by: str | None, fmt: str, out: Path
             f"{rec.effective[1]:,.2f}; BilledCost {rec.billed[0]:,.2f}, allocated "
             f"{rec.billed[1]:,.2f} {sb.currency} ({state})."
         )
+
+
+def _empty_showback(wh: Warehouse, sb: Showback, month: str) -> str | None:
+    """Why a month's showback says nothing useful: no cost rows in the month, no owner tag
+    on any of its cost, or GPU cost with no telemetry to split it into used and idle."""
+    from mlcost.attribution import month_window
+    from mlcost.attribution.showback import UNALLOCATED
+    from mlcost.cli._empty import no_cost_rows, no_telemetry_linked
+
+    empty = no_cost_rows(wh, *month_window(month))
+    if empty is not None:
+        return empty
+    if sb.statements and all(s.owner == UNALLOCATED for s in sb.statements):
+        return f"no owner key '{sb.owner_key}' in this bill: see `mlcost tags audit`"
+    gpu = [s for s in sb.statements if s.gpu_used or s.gpu_idle or s.gpu_unmeasured]
+    if gpu and not any(s.gpu_used or s.gpu_idle for s in gpu):
+        return no_telemetry_linked(wh)
+    return None
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

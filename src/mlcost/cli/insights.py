@@ -10,9 +10,12 @@ import click
 
 from mlcost.cli._common import render_rows, settings_from, warehouse_from
 from mlcost.insights import KINDS
+from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS
 
 if TYPE_CHECKING:
-    from mlcost.insights import Finding
+    from datetime import datetime
+
+    from mlcost.insights import Finding, InsightsRun
 
 KIND_CHOICES = KINDS  # every kind a finding may carry (insights._finding)
 
@@ -68,6 +71,18 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
     "--min-saving", type=float, default=None, help="Only findings saving at least this a month."
 )
 @click.option(
+    "--from", "start", type=click.DateTime(), help="Only charges from this date (inclusive)."
+)
+@click.option("--to", "end", type=click.DateTime(), help="Only charges before this date.")
+@click.option(
+    "--commitment-lookback",
+    "lookback",
+    type=click.FloatRange(min=1),
+    default=COMMITMENT_LOOKBACK_DAYS,
+    show_default=True,
+    help="Days of history a commitment level needs (and is read from: the most recent).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(("table", "json")),
@@ -87,16 +102,56 @@ def insights(
     kinds: tuple[str, ...],
     owner: str | None,
     min_saving: float | None,
+    start: datetime | None,
+    end: datetime | None,
+    lookback: float,
     fmt: str,
     save: bool,
 ) -> None:
     """Find idle GPUs, runaway jobs, spot candidates, oversized GPUs and endpoints,
-    cross-region transfer, spend anomalies and untagged spend, each with a monthly saving."""
-    from mlcost.insights import run_insights, save_findings
+    data transfer, spend anomalies and untagged spend, each with a monthly saving.
+
+    Runs on the data's own time range (inside --from/--to) and names the detectors it skipped
+    because their input is not loaded (a bill alone runs the bill's detectors)."""
+    from mlcost.cli._empty import no_cost_rows
+    from mlcost.insights import insights_run, save_findings
 
     config = settings_from(ctx).attribution
     with warehouse_from(ctx, read_only=not save) as wh:
-        findings = run_insights(wh, config, kinds=kinds or None)
+        run = insights_run(
+            wh,
+            config,
+            kinds=kinds or None,
+            start=start,
+            end=end,
+            commitment_lookback_days=lookback,
+        )
         if save:
-            save_findings(wh, findings)
-    render_findings(filter_findings(findings, owner, min_saving), fmt)
+            save_findings(wh, run.findings)
+        empty = no_cost_rows(wh, start, end)
+    shown = filter_findings(run.findings, owner, min_saving)
+    if fmt == "json":
+        body = run.as_dict()
+        body["findings"] = [f.as_dict() for f in shown]
+        body["empty_reason"] = empty
+        click.echo(json.dumps(body, indent=2, default=str))
+        return
+    render_findings(shown, "table")
+    render_run(run, empty)
+
+
+def render_run(run: InsightsRun, empty: str | None) -> None:
+    """The window read, the detectors skipped with their reason, and why nothing was found."""
+    from mlcost.cli._empty import say
+
+    if run.window is not None:
+        a, b = run.window
+        days = (b - a).total_seconds() / 86400
+        click.echo(
+            f"Window: {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M} UTC ({days:.1f} days, "
+            "the data's own range)."
+        )
+    for name, reason in sorted(run.skipped.items()):
+        click.echo(f"Skipped {name}: {reason}.")
+    if empty is not None:
+        say(empty)

@@ -41,6 +41,7 @@ def spend(
     fmt: str,
 ) -> None:
     """Spend grouped by dimensions, largest first, one currency per row."""
+    from mlcost.cli._empty import no_cost_rows, say
     from mlcost.spending import spend as spend_query
 
     dims = _dims(by)
@@ -48,6 +49,7 @@ def spend(
         rows = (
             spend_query(wh, by=dims, metric=metric, start=start, end=end).to_pyarrow().to_pylist()
         )
+        empty = None if rows else no_cost_rows(wh, start, end)
     render_rows(
         rows,
         [*dims, metric, "BillingCurrency"],
@@ -55,3 +57,5 @@ def spend(
         title=f"{metric} by {', '.join(dims)}",
         money_columns=[metric],
     )
+    if empty is not None:
+        say(empty)

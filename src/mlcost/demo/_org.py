@@ -68,6 +68,7 @@ class Host:
     cluster: str = ""  # Kubernetes or Slurm cluster
     commitment_id: str = ""
     work_hours: float = 0.0  # runaway job: hours the job should have taken
+    idle_gpus: tuple[int, ...] = ()  # GPU indices no process ever uses (0 %, no memory)
 
     def hours(self) -> list[int]:
         """Billed hours, in order."""
@@ -179,6 +180,7 @@ class _Builder:
         busy: tuple[tuple[float, float], ...] = (),
         commitment_id: str = "",
         work_hours: float = 0.0,
+        idle_gpus: tuple[int, ...] = (),
     ) -> Host:
         sku = SKUS[instance]
         acct = self.accounts[sku.provider]
@@ -230,6 +232,7 @@ class _Builder:
             cluster=cluster,
             commitment_id=commitment_id,
             work_hours=work_hours,
+            idle_gpus=idle_gpus,
         )
         self.org.hosts.append(host)
         return host
@@ -513,6 +516,21 @@ class _Builder:
                 span=span,
                 tagged=False,
             )
+        # An 8-GPU instance serving a model on two GPUs: the other six never run a kernel.
+        # Added last, so every host above draws the same random numbers as before.
+        h = self.add(
+            "llm-chat-8gpu",
+            "p4d.24xlarge",
+            purchase="on-demand",
+            kind="inference",
+            profile="batch",
+            team="llm-platform",
+            span=(0, H),
+            project="atlas-chat",
+            model="atlas-7b-chat",
+            idle_gpus=(2, 3, 4, 5, 6, 7),
+        )
+        self.plant("idle_gpus_in_busy_instance", h)
         return self.org
 
 

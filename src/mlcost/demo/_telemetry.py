@@ -10,6 +10,9 @@ the billed GPU resources. Utilization follows the host's ``profile``:
 - ``notebook``: bursty use in working hours (never exactly 0), exactly 0 at night and weekends;
 - ``forgotten``: notebook-like during its busy span, then exactly 0;
 - ``batch``/``data``: steady or spiky high use.
+
+GPUs in ``host.idle_gpus`` report exactly 0 % and no memory used whatever the profile: a job
+that uses two GPUs of an eight-GPU instance leaves six that no process ever touches.
 """
 
 from __future__ import annotations
@@ -102,6 +105,9 @@ def samples(host: Host, seed: int, minutes: int) -> Iterator[Sample]:
         for k in range(per_hour):
             t = h + k * minutes / 60
             for g in range(host.sku.gpu_count):
+                if g in host.idle_gpus:
+                    yield Sample(t, g, 0, 0, round(tdp * 0.12, 2))  # idle power draw
+                    continue
                 u, m = _util(host, t, rng)
                 used = int(-m) if m < 0 else int(total * m)
                 if used:

@@ -23,6 +23,8 @@ DEFINITIONS = {
     "idle_gpu_nights_weekends": "EffectiveCost of the hours outside 08:00-19:00 UTC Mon-Fri, "
     "in which every GPU of the host reported 0% utilization",
     "forgotten_dev_instance": "EffectiveCost of every hour after the last hour with GPU use",
+    "idle_gpus_in_busy_instance": "per hour, EffectiveCost x the host's GPUs that no process "
+    "used (0% utilization in every sample) / its GPU count",
     "spot_eligible_on_demand": "per hour, EffectiveCost minus the spot price of the same "
     "instance type (the job checkpoints, so it can resume after an interruption)",
     "runaway_job": "EffectiveCost of the hours after the run's params.max_hours",
@@ -76,6 +78,21 @@ def build_truth(
             hours = [h for h, _ in idle]
             wasted = sum(c for _, c in idle)
             cases.append(_case(kind, [hosts[name]], hours, wasted, idle_hours=len(idle)))
+    for name in org.planted.get("idle_gpus_in_busy_instance", []):
+        host = hosts[name]
+        share = len(host.idle_gpus) / host.sku.gpu_count
+        rows = cost[name]
+        cases.append(
+            _case(
+                "idle_gpus_in_busy_instance",
+                [host],
+                [h for h, _ in rows],
+                sum(c * share for _, c in rows),
+                idle_gpu_indices=list(host.idle_gpus),
+                idle_gpu_uuids=[host.gpu_uuids[g] for g in host.idle_gpus],
+                gpu_count=host.sku.gpu_count,
+            )
+        )
     for name in org.planted.get("spot_eligible_on_demand", []):
         spot = hosts[name].sku.spot
         rows = cost[name]

@@ -8,20 +8,24 @@ so :func:`save_findings` updates the ``recommendations`` row of a finding seen b
 See docs/insights.md.
 """
 
-from mlcost.insights._data import Context, HourRow
+from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
-from mlcost.insights._registry import DETECTORS, run_insights
+from mlcost.insights._registry import DETECTORS, insights_run, run_insights
+from mlcost.insights._run import NEEDS, InsightsRun
 from mlcost.insights._store import FindingStore, load_findings, save_findings
 
 __all__ = [
     "DETECTORS",
     "KINDS",
+    "NEEDS",
     "Context",
     "Finding",
     "FindingStore",
     "HourRow",
+    "InsightsRun",
     "Saving",
     "finding_id",
+    "insights_run",
     "load_findings",
     "money",
     "run_insights",

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from mlcost.config import AttributionConfig
 from mlcost.errors import UnknownName
-from mlcost.insights._data import Context
+from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS, Context
 from mlcost.insights._finding import Finding
+from mlcost.insights._run import InsightsRun, run_detectors
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DETECTORS", "run_insights"]
+__all__ = ["DETECTORS", "insights_run", "run_insights"]
 
 # detector name -> "module:function(ctx) -> list[Finding]"; one module per detector.
 DETECTORS: dict[str, str] = {
@@ -52,15 +53,37 @@ def run_insights(
 ) -> list[Finding]:
     """Run the detectors (all, or ``kinds``) and return their findings, worst first.
 
+    Detectors whose input is not loaded (GPU telemetry, workloads, run metrics) are skipped:
+    :func:`insights_run` says which and why.
+
     >>> from mlcost import open_warehouse
     >>> with open_warehouse("duckdb://:memory:") as wh:
     ...     run_insights(wh)
     []
     """
-    ctx = Context(wh, config or AttributionConfig(), start, end)
+    return insights_run(wh, config, kinds=kinds, start=start, end=end).findings
+
+
+def insights_run(
+    wh: Warehouse,
+    config: AttributionConfig | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    commitment_lookback_days: float = COMMITMENT_LOOKBACK_DAYS,
+) -> InsightsRun:
+    """Run the detectors that have their inputs: findings, detectors run and skipped (with
+    the reason), and the window read. ``commitment_lookback_days``: the least history a
+    commitment level is read from (30 days by default).
+
+    >>> from mlcost import open_warehouse
+    >>> with open_warehouse("duckdb://:memory:") as wh:
+    ...     insights_run(wh).skipped["idle_gpu"]
+    'needs GPU telemetry: load nvidia-smi or DCGM (mlcost ingest nvidia-smi / prometheus)'
+    """
+    ctx = Context(wh, config or AttributionConfig(), start, end, commitment_lookback_days)
     names = list(kinds) if kinds else sorted(DETECTORS)
-    detectors = [_detector(n) for n in names]
-    found: list[Finding] = []
-    for detect in detectors:
-        found.extend(detect(ctx))
-    return sorted(found, key=lambda f: (-f.monthly_saving.expected, f.id))
+    for n in names:
+        _detector(n)  # an unknown name fails before any detector runs
+    return run_detectors(ctx, names, _detector)

@@ -28,7 +28,7 @@ from datetime import date, timedelta  # noqa: F401 (doctest)
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalies", "over_floor"]
@@ -216,6 +216,7 @@ def _finding(
             "root_cause": causes,
             "spike_resources": spikes,
             "window_waste": float(expected),
+            **ctx.window_evidence(),
             "saving_formula": "min(excess, excess of resources active < "
             f"{LEVEL_SHIFT_DAYS} days); one-off, not scaled",
         },

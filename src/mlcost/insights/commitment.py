@@ -15,6 +15,14 @@ Three findings, told apart by ``evidence.pattern``:
   ``1 - DISCOUNTS[provider]`` (the table below, with its source). Saving: ``cost(0) -
   cost(L*)``; low: the same at the level used in at least ``LOW_COVERAGE`` of the hours (a
   commitment that stays full if usage shrinks).
+
+  A baseline that will still be there: a pool needs at least ``Context.commitment_lookback_days``
+  of history (30 by default; the window's usage-based charges, stated in the evidence), else
+  no level is recommended. The level is read from the most recent look-back only (the recent
+  steady baseline), and from usage that is still running: each hour's count is capped at the
+  pool's resources billed in the window's last ``END_SPAN_HOURS`` hours, so a resource that
+  stopped inside the window (usage that has ended) earns no commitment and no level exceeds
+  what still runs at the window's end.
 - ``unused``: line items of a commitment discount (CommitmentDiscountId) with
   CommitmentDiscountStatus ``Unused`` are money paid for nothing. A commitment used below
   ``MIN_UTILIZATION`` (used / (used + unused) EffectiveCost) is a finding; saving: the unused
@@ -34,12 +42,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["DISCOUNTS", "best_level", "detect_commitments"]
 
 MIN_MONTHLY = Decimal(100)
+END_SPAN_HOURS = 24  # "still running at the window's end": billed in its last day
 MIN_UTILIZATION = 0.9
 LOW_COVERAGE = 0.95
 # 1-year commitment discounts off on-demand where the catalog has no reserved price.
@@ -124,14 +133,21 @@ def _buy(ctx: Context) -> list[Finding]:
     for r in g.to_pyarrow().to_pylist():
         pools.setdefault((r["provider"], r["region"], r["instance"]), []).append(r)
     a, b = ctx.window
-    first = a.replace(minute=0, second=0, microsecond=0)
+    history_days = (b - a).total_seconds() / 86400
+    if history_days < ctx.commitment_lookback_days:
+        return []  # too little history to bet a year on
+    recent = max(a, b - timedelta(days=ctx.commitment_lookback_days))
+    first = recent.replace(minute=0, second=0, microsecond=0)
     n_hours = max(1, math.ceil((b - first).total_seconds() / 3600))
     out = []
     for (provider, region, instance), rows in sorted(pools.items(), key=lambda kv: str(kv[0])):
         by_hour = {r["hour"]: int(r["n"]) for r in rows}
-        counts = [by_hour.get(first + timedelta(hours=i), 0) for i in range(n_hours)]
-        cost = sum((Decimal(str(r["cost"])) for r in rows), Decimal(0))
-        od = float(cost) / max(sum(counts), 1)
+        seen = [by_hour.get(first + timedelta(hours=i), 0) for i in range(n_hours)]
+        at_end = max(seen[-END_SPAN_HOURS:])
+        counts = [min(n, at_end) for n in seen]
+        recent_rows = [r for r in rows if r["hour"] >= first]
+        cost = sum((Decimal(str(r["cost"])) for r in recent_rows), Decimal(0))
+        od = float(cost) / max(sum(seen), 1)
         ratio, rate_source = _committed_ratio(provider, instance, region)
         committed = od * ratio
         level, best = best_level(counts, od, committed)
@@ -139,7 +155,7 @@ def _buy(ctx: Context) -> list[Finding]:
             continue
         base = _cost(counts, 0, od, committed)
         waste = Decimal(str(base - best))
-        expected = ctx.monthly(waste)
+        expected = ctx.monthly(waste, days=n_hours / 24)
         if expected < MIN_MONTHLY:
             continue
         ranked = sorted(counts, reverse=True)
@@ -154,7 +170,9 @@ def _buy(ctx: Context) -> list[Finding]:
                 kind="commitment",
                 resource_id=None,
                 owner=owners[0] if len(owners) == 1 else None,
-                monthly_saving=Saving(ctx.monthly(max(low, Decimal(0))), expected, expected),
+                monthly_saving=Saving(
+                    ctx.monthly(max(low, Decimal(0)), days=n_hours / 24), expected, expected
+                ),
                 confidence=0.6,
                 action=f"commit to {level} x {instance} in {region} for 1 year (reserved "
                 f"instances / committed use): {used / (level * n_hours):.0%} used, covering "
@@ -162,7 +180,14 @@ def _buy(ctx: Context) -> list[Finding]:
                 evidence={
                     "pattern": "buy",
                     "rule": "level L minimizing L x hours x committed_rate + sum(max(n_h - L, "
-                    "0)) x on_demand_rate over the window's hours",
+                    "0)) x on_demand_rate over the look-back's hours, n_h capped at the "
+                    "resources still running at the window's end",
+                    "lookback_days": ctx.commitment_lookback_days,
+                    "history_days": round(history_days, 4),
+                    "lookback_start": f"{first:%Y-%m-%dT%H:%MZ}",
+                    "running_at_end": at_end,
+                    "end_span_hours": END_SPAN_HOURS,
+                    "ended_resource_hours": sum(seen) - sum(counts),
                     "provider": provider,
                     "region": region,
                     "instance_type": instance,
@@ -186,6 +211,7 @@ def _buy(ctx: Context) -> list[Finding]:
                     **ctx.scaling(
                         waste,
                         "(cost_on_demand - cost_at_level) x monthly_factor",
+                        days=n_hours / 24,
                     ),
                 },
             )

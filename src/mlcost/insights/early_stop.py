@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["MIN_DELTA", "PATIENCE", "Plateau", "detect_early_stop", "find_plateau"]

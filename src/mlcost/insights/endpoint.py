@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 from mlcost.insights.rightsize import is_oversized
 
@@ -51,7 +51,8 @@ def detect_overprovisioned(ctx: Context) -> list[Finding]:
         )
         load = per.group_by("slot").aggregate(total=per.u.sum(), n=per.rid.nunique())
         peak = load.total.max().execute()
-        if peak is None:
+        # No sample of these replicas: pandas gives NaN (not None) for an empty max.
+        if peak is None or math.isnan(float(peak)):
             continue
         peak = float(peak)
         n = len(rids)

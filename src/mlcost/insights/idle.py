@@ -14,6 +14,15 @@ per resource at most:
 Saving (over the window, then x 30 / window days): the EffectiveCost of the idle hours the
 action removes; ``low`` keeps only runs of twice the minimum span, ``high`` adds every idle
 hour of the pattern, however short its run.
+
+A fourth pattern, ``unused_gpus``, is judged per GPU (by UUID, else index): on a multi-GPU
+resource with no instance-level finding, the GPUs whose every measured hour is below
+``IDLE_UTILIZATION`` (at least ``MIN_SPAN_HOURS`` of them) while another GPU of the same
+resource does work: "6 of 8 GPUs never used". Its own finding (kind ``idle_gpu``, pattern
+``unused_gpus``), priced as the idle GPUs' share of each hour's EffectiveCost (idle GPUs /
+``x_GpuCount``) over the hours their GPUs were measured; ``high`` takes the share of every
+billed hour. The evidence lists each GPU with its measured hours, idle hours and utilization;
+GPUs that reported nothing are listed as unmeasured, never counted idle.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from mlcost.insights._data import Context, HourRow
+from mlcost.insights._context import Context, GpuHour, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = [
@@ -31,6 +40,7 @@ __all__ = [
     "MIN_SPAN_HOURS",
     "detect_idle",
     "is_work_hour",
+    "unused_gpus_finding",
 ]
 
 IDLE_UTILIZATION = 0.05  # below 5 % on every GPU all hour: nothing runs
@@ -99,10 +109,7 @@ def _finding(
         "billed_hours": len(rows),
         "billed_cost": float(money(_cost(rows))),
         "idle_hours": len(idle),
-        "window_waste": float(money(waste)),
-        "window_days": round(ctx.days, 4),
-        "monthly_factor": ctx.monthly_factor,
-        "saving_formula": "window_waste x monthly_factor",
+        **ctx.scaling(waste, "window_waste x monthly_factor"),
         "query": "cost_line_items (Usage, x_GpuCount > 0) by ResourceId and hour, "
         "left join gpu_samples by resource_links and hour: max(utilization_max)",
         **extra,
@@ -195,13 +202,91 @@ def idle_finding(ctx: Context, rows: Sequence[HourRow]) -> Finding | None:
     return None
 
 
+def _gpu_evidence(gpu: str, hours: Sequence[GpuHour]) -> dict[str, object]:
+    return {
+        "gpu": gpu,
+        "index": hours[0].index,
+        "measured_hours": len(hours),
+        "idle_hours": sum(h.util_max < IDLE_UTILIZATION for h in hours),
+        "utilization_max": round(max(h.util_max for h in hours), 4),
+        "utilization_mean": round(sum(h.util_mean for h in hours) / len(hours), 4),
+    }
+
+
+def unused_gpus_finding(
+    ctx: Context, rows: Sequence[HourRow], gpus: dict[str, list[GpuHour]]
+) -> Finding | None:
+    """The ``unused_gpus`` finding of one multi-GPU resource (hours in order), or None."""
+    first = rows[0]
+    if first.gpu_count < 2 or not gpus:
+        return None
+    order = sorted(gpus, key=lambda g: (gpus[g][0].index or 0, g))
+    idle = [
+        g
+        for g in order
+        if len(gpus[g]) >= MIN_SPAN_HOURS and all(h.util_max < IDLE_UTILIZATION for h in gpus[g])
+    ]
+    busy = [g for g in order if g not in idle]
+    if not idle or not busy:
+        return None  # all idle: the instance-level patterns' case
+    seen = [{h.hour for h in gpus[g]} for g in idle]
+    unused = len(idle)
+
+    def part(r: HourRow, n: int) -> Decimal:
+        return r.cost * Decimal(n) / Decimal(max(r.gpu_count, len(gpus)))
+
+    measured = [r for r in rows if any(r.hour in hs for hs in seen)]
+    waste = sum((part(r, sum(r.hour in hs for hs in seen)) for r in measured), Decimal(0))
+    every = sum((part(r, unused) for r in rows), Decimal(0))
+    saving = Saving(ctx.monthly(waste), ctx.monthly(waste), ctx.monthly(every))
+    if saving.expected < MIN_MONTHLY:
+        return None
+    per_gpu = [_gpu_evidence(g, gpus[g]) for g in order]
+    keep = first.gpu_count - unused
+    name = _name(first.resource_id)
+    return Finding(
+        id=finding_id("idle_gpu", first.resource_id, "unused_gpus"),
+        kind="idle_gpu",
+        resource_id=first.resource_id,
+        owner=first.owner,
+        monthly_saving=saving,
+        confidence=0.85,
+        action=f"{unused} of {first.gpu_count} GPUs of {name} never used: move its work to "
+        f"an instance with {keep} GPU{'s' if keep > 1 else ''}, or pack other jobs onto the "
+        "idle GPUs",
+        evidence={
+            "pattern": "unused_gpus",
+            "rule": f"GPUs below {IDLE_UTILIZATION:.0%} in every measured hour (at least "
+            f"{MIN_SPAN_HOURS} h) while another GPU of the resource works",
+            "instance_type": first.instance_type,
+            "gpu_count": first.gpu_count,
+            "idle_gpus": idle,
+            "idle_gpu_count": unused,
+            "busy_gpus": busy,
+            "unmeasured_gpu_count": max(first.gpu_count - len(gpus), 0),
+            "gpus": per_gpu,
+            "billed_hours": len(rows),
+            "billed_cost": float(money(_cost(rows))),
+            "measured_hours": len(measured),
+            **ctx.scaling(
+                waste,
+                "sum over measured hours of EffectiveCost x idle GPUs / gpu_count x monthly_factor",
+            ),
+            "query": "gpu_samples by resource_links, GPU (gpu_uuid, else gpu_index) and hour: "
+            "max(utilization_max); cost_line_items (Usage, x_GpuCount > 0) by ResourceId and hour",
+        },
+    )
+
+
 def detect_idle(ctx: Context) -> list[Finding]:
-    """One finding per GPU resource that sits idle in a sustained pattern."""
+    """One finding per GPU resource that sits idle in a sustained pattern, or whose GPUs
+    are partly never used."""
     out = []
-    for rows in ctx.gpu_hours.values():
+    per_gpu = ctx.per_gpu_hours
+    for rid, rows in ctx.gpu_hours.items():
         if rows[0].pricing == "Committed":
             continue  # a reservation is paid either way: the fix is work for it, not a stop
-        f = idle_finding(ctx, rows)
+        f = idle_finding(ctx, rows) or unused_gpus_finding(ctx, rows, per_gpu.get(rid, {}))
         if f is not None:
             out.append(f)
     return out

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from mlcost.insights._data import Context, HourRow
+from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["FACTOR", "MIN_EXTRA_HOURS", "detect_runaway"]

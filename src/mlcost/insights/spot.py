@@ -26,7 +26,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._data import Context, HourRow
+from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "useful_work_hours"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mlcost.insights._data import Context
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["MIN_SHARE", "detect_untagged"]
@@ -51,6 +51,7 @@ def detect_untagged(ctx: Context) -> list[Finding]:
                 "share": round(share, 6),
                 "window_waste": float(money(untagged)),
                 "window_days": round(ctx.days, 4),
+                **ctx.window_evidence(),
                 "top_untagged": [
                     {
                         "resource": r["resource"],

@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from mlcost.attribution.tags import TagRules
     from mlcost.warehouse import Warehouse
 
-__all__ = ["DAYS_PER_MONTH", "Context", "HourRow"]
+__all__ = ["COMMITMENT_LOOKBACK_DAYS", "DAYS_PER_MONTH", "Context", "GpuHour", "HourRow"]
 
 DAYS_PER_MONTH = 30  # monthly saving = saving over the window x 30 / window days
+# A 1-year commitment is judged on at least this much history (a month holds its weekly and
+# month-end cycles); ``Context.commitment_lookback_days`` changes it.
+COMMITMENT_LOOKBACK_DAYS = 30.0
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,17 @@ class HourRow:
     memory_total_bytes: int | None
 
 
+@dataclass(frozen=True)
+class GpuHour:
+    """One GPU of a billed resource in one hour: what that GPU alone reported."""
+
+    gpu: str  # the GPU's UUID where the source gave it, else its index
+    index: int | None
+    hour: datetime
+    util_max: float  # 0..1
+    util_mean: float
+
+
 @dataclass
 class Context:
     """A warehouse, the window the detectors look at, and the owner tag rules."""
@@ -53,6 +67,7 @@ class Context:
     config: AttributionConfig = field(default_factory=AttributionConfig)
     start: datetime | None = None
     end: datetime | None = None
+    commitment_lookback_days: float = COMMITMENT_LOOKBACK_DAYS
 
     @cached_property
     def rules(self) -> TagRules:
@@ -86,25 +101,36 @@ class Context:
         a, b = self.window
         return max((b - a).total_seconds() / 86400, 1 / 24)
 
-    def monthly(self, window_amount: Decimal) -> Decimal:
-        """Money over the window scaled to 30 days."""
+    def monthly(self, window_amount: Decimal, *, days: float | None = None) -> Decimal:
+        """Money over the window (or over ``days`` of it) scaled to 30 days."""
         from mlcost.insights._finding import money
 
-        return money(window_amount * Decimal(DAYS_PER_MONTH) / Decimal(str(round(self.days, 6))))
+        d = self.days if days is None else days
+        return money(window_amount * Decimal(DAYS_PER_MONTH) / Decimal(str(round(d, 6))))
 
     @property
     def monthly_factor(self) -> float:
         return round(DAYS_PER_MONTH / self.days, 6)
 
-    def scaling(self, window_waste: Decimal, formula: str) -> dict[str, Any]:
+    def window_evidence(self) -> dict[str, str]:
+        """The window the detectors read (the data's own range inside the one asked for)."""
+        a, b = self.window
+        return {"window_start": f"{a:%Y-%m-%dT%H:%MZ}", "window_end": f"{b:%Y-%m-%dT%H:%MZ}"}
+
+    def scaling(
+        self, window_waste: Decimal, formula: str, *, days: float | None = None
+    ) -> dict[str, Any]:
         """The evidence keys that redo a monthly saving by hand: the window's money, the window's
-        days, the factor to 30 days and the formula."""
+        days (or the ``days`` of it the saving is read from), the factor to 30 days and the
+        formula."""
         from mlcost.insights._finding import money
 
+        d = self.days if days is None else days
         return {
+            **self.window_evidence(),
             "window_waste": float(money(window_waste)),
-            "window_days": round(self.days, 4),
-            "monthly_factor": self.monthly_factor,
+            "window_days": round(d, 4),
+            "monthly_factor": round(DAYS_PER_MONTH / d, 6),
             "saving_formula": formula,
         }
 
@@ -148,6 +174,42 @@ class Context:
         out: dict[str, list[HourRow]] = {}
         for r in j.order_by(["rid", "hour"]).to_pyarrow().to_pylist():
             out.setdefault(r["rid"], []).append(_row(r))
+        return out
+
+    @cached_property
+    def per_gpu_hours(self) -> dict[str, dict[str, list[GpuHour]]]:
+        """Each GPU of each multi-GPU billed resource hour by hour: ResourceId -> GPU -> hours.
+
+        A GPU is named by its UUID (stable across reboots and re-indexing), else by its index
+        (nvidia-smi ``index``, DCGM ``gpu``); samples that name neither are left out here (the
+        resource's hourly maximum in :attr:`gpu_hours` still counts them).
+        """
+        import ibis
+
+        multi = [rid for rid, rows in self.gpu_hours.items() if rows[0].gpu_count > 1]
+        if not multi:
+            return {}
+        s = self.samples()
+        s = s.filter(s.rid.isin(multi))
+        gpu = ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string"))
+        s = s.filter(gpu.notnull()).mutate(gpu=gpu)
+        u = s.group_by(rid=s.rid, gpu=s.gpu, hour=s.time.truncate("h")).aggregate(
+            index=s.gpu_index.max(),
+            util_max=ibis.coalesce(s.utilization_max, s.utilization).max(),
+            util_mean=s.utilization.mean(),
+        )
+        u = u.filter(u.util_max.notnull())
+        out: dict[str, dict[str, list[GpuHour]]] = {}
+        for r in u.order_by(["rid", "gpu", "hour"]).to_pyarrow().to_pylist():
+            out.setdefault(r["rid"], {}).setdefault(r["gpu"], []).append(
+                GpuHour(
+                    gpu=r["gpu"],
+                    index=None if r["index"] is None else int(r["index"]),
+                    hour=r["hour"],
+                    util_max=float(r["util_max"]),
+                    util_mean=float(r["util_mean"] if r["util_mean"] is not None else 0.0),
+                )
+            )
         return out
 
 
