@@ -71,6 +71,12 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
             raise ConfigError(
                 f"{where}: {label}.amount must be a number, e.g. amount = 5000."
             ) from exc
+        # A budget of 0, a negative one (spend "700%" of -100) or nan/inf means nothing.
+        if not amount.is_finite() or amount <= 0:
+            raise ConfigError(
+                f"{where}: {label}.amount must be a number above 0, e.g. amount = 5000; "
+                f"got {t['amount']!r}."
+            )
         currency = t.get("currency")
         if not isinstance(currency, str) or len(currency) != 3:
             raise ConfigError(f'{where}: {label}.currency must be an ISO code such as "USD".')
