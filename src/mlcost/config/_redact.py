@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
-# A URL in running text: scheme://, then everything up to whitespace or a closing quote.
-_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# A URL in running text: scheme://, then everything up to whitespace or a quote, less the
+# punctuation that ends a sentence ("{url}: refused").
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,:;)]")
 _PARTS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(#.*)?", re.S)
 _HTTP = frozenset({"http", "https", "ws", "wss"})
 HIDDEN = "…"
