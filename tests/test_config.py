@@ -271,11 +271,11 @@ def test_a_webhook_url_that_cannot_be_posted_to_is_refused_at_load(
         ('[budgets.v]\namount = nan\ncurrency = "USD"\n', r"budgets\.v\.amount must be a number"),
         (
             '[budgets.v]\namount = 5\ncurrency = "USD"\nthresholds = [-0.5, 1.0]\n',
-            r"budgets\.v must be a number >= 0, got -0\.5",
+            r"budgets\.v\.thresholds must be a number >= 0, got -0\.5",
         ),
         (
-            '[budgets.v]\namount = 5\ncurrency = "USD"\nthresholds = [inf]\n',
-            r"budgets\.v must be a number >= 0, got inf",
+            '[budgets.v]\namount = 5\ncurrency = "USD"\nforecast_thresholds = [inf]\n',
+            r"budgets\.v\.forecast_thresholds must be a number >= 0, got inf",
         ),
         (
             '[budgets.v]\namount = 5\ncurrency = "USD"\nchannels = ["slak"]\n'

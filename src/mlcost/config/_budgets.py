@@ -104,8 +104,12 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
                 period=str(period),
                 start=start,
                 end=end,
-                thresholds=_fractions(t.get("thresholds", [0.75, 0.9, 1.0]), where, label),
-                forecast_thresholds=_fractions(t.get("forecast_thresholds", [1.0]), where, label),
+                thresholds=_fractions(
+                    t.get("thresholds", [0.75, 0.9, 1.0]), where, f"{label}.thresholds"
+                ),
+                forecast_thresholds=_fractions(
+                    t.get("forecast_thresholds", [1.0]), where, f"{label}.forecast_thresholds"
+                ),
                 channels=_strings(t.get("channels", []), where, f"{label}.channels"),
                 metric=str(t.get("metric", "EffectiveCost")),
             )
