@@ -287,6 +287,10 @@ def test_a_webhook_url_that_cannot_be_posted_to_is_refused_at_load(
             r"watch\.insight_channels names channel\(s\) ops .* Defined: none",
         ),
         (
+            '[notify.channels.m]\nkind = "email"\nto = "a@x.org\\nBcc: b@y.org"\n',
+            r"notify\.channels\.m\.to: 'a@x\.org\\nBcc: b@y\.org' is not one email address",
+        ),
+        (
             '[policies.cap]\nkind = "budget"\nbudget = "visoin"\n'
             '[budgets.vision]\namount = 5\ncurrency = "USD"\n',
             r"policies\.cap\.budget names 'visoin'.* Did you mean vision",

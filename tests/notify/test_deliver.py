@@ -132,6 +132,8 @@ def test_a_failing_channel_never_blocks_the_others_nor_leaks_its_url(
         "a-broken": ChannelConfig("a-broken", "slack", url="hooks.slack.com/services/T/B/tok3n"),
         # ... a receiver that refuses connections, its token in the path ...
         "b-dead": ChannelConfig("b-dead", "webhook", url=dead, retries=2, backoff_s=0),
+        # ... an address that smuggles a header: email raises ValueError before any SMTP ...
+        "c-mail": ChannelConfig("c-mail", "email", smtp_port=1, to=("a@x.org\nBcc: b@y.org",)),
         # ... and two that work: each must still get the alert.
         "hook": ChannelConfig("hook", "webhook", url=receiver.url, backoff_s=0),
         "log": ChannelConfig("log", "file", path=str(tmp_path / "alerts.jsonl")),
@@ -148,7 +150,8 @@ def test_a_failing_channel_never_blocks_the_others_nor_leaks_its_url(
         assert [b["alert_key"] for b in receiver.bodies] == ["insight|idle-1"]
         assert "insight|idle-1" in (tmp_path / "alerts.jsonl").read_text()
         failed = {c: e for _, c, e in report.failed}
-        assert sorted(failed) == ["a-broken", "b-dead"]
+        assert sorted(failed) == ["a-broken", "b-dead", "c-mail"]
+        assert "email channel 'c-mail' failed: ValueError" in failed["c-mail"]
         d = wh.table("alert_deliveries")
         rows = {r["channel"]: r for r in d.to_pyarrow().to_pylist()}
         assert (rows["a-broken"]["status"], rows["b-dead"]["status"]) == ("pending", "pending")

@@ -60,6 +60,13 @@ def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelCo
             raise ConfigError(f"{where}: {label} ({kind}) needs {need}.")
         if kind in ("webhook", "slack"):
             _http_url(t["url"], where, label)
+        to = _strings(t.get("to", []), where, f"{label}.to")
+        for address in to:  # a line break would smuggle a header (Bcc:) into every alert
+            if "@" not in address or any(c in address for c in "\r\n"):
+                raise ConfigError(
+                    f"{where}: {label}.to: {address!r} is not one email address; write "
+                    'to = ["finops@example.com"].'
+                )
         out[str(name)] = ChannelConfig(
             name=str(name),
             kind=str(kind),
@@ -68,7 +75,7 @@ def parse_channels(raw: object, *, where: str = "notify") -> dict[str, ChannelCo
             smtp_host=str(t.get("smtp_host", "localhost")),
             smtp_port=int(_number(t.get("smtp_port", 25), where, f"{label}.smtp_port", low=1)),
             sender=str(t.get("from", "mlcost@localhost")),
-            to=_strings(t.get("to", []), where, f"{label}.to"),
+            to=to,
             retries=int(_number(t.get("retries", 3), where, f"{label}.retries", low=1)),
             backoff_s=_number(t.get("backoff_s", 1.0), where, f"{label}.backoff_s"),
             timeout_s=_number(t.get("timeout_s", 10.0), where, f"{label}.timeout_s"),
