@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,155 @@ def test_bad_budget_tables_name_the_file(tmp_path: Path, text: str, message: str
     with pytest.raises(ConfigError, match=message) as err:
         load_settings(env=_env(tmp_path), cwd=tmp_path)
     assert str(tmp_path / "mlcost.toml") in str(err.value)
+
+
+# --- issue 22: what the attack run found ----------------------------------------------------
+
+
+def _cli(*args: str, cwd: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    # The installed command as a user runs it: no MLCOST_* from the test's environment.
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MLCOST_", "XDG_"))}
+    full = {**clean, "HOME": str(home), "COLUMNS": "200", **env}
+    return subprocess.run(
+        [sys.executable, "-m", "mlcost.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full,
+        check=False,
+    )
+
+
+def test_a_relative_warehouse_is_beside_the_config_file_from_a_subfolder(tmp_path: Path) -> None:
+    from mlcost.testing import write_focus_file
+
+    project = tmp_path / "repo"
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    (project / "mlcost.toml").write_text('warehouse = "data/wh.duckdb"\n')
+    bill = write_focus_file(tmp_path / "may.csv", 20)
+    out = _cli("ingest", "focus", str(bill), cwd=project / "notebooks" / "deep", home=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert (project / "data" / "wh.duckdb").is_file()  # the one beside mlcost.toml
+    assert not (project / "notebooks" / "deep" / "data").exists()  # no second warehouse
+    # Run again from the project root: the same warehouse, so the file is already loaded.
+    again = _cli("ingest", "focus", str(bill), cwd=project, home=tmp_path)
+    assert "Already loaded" in again.stdout, again.stdout + again.stderr
+    # The duckdb:// form too; the environment and --warehouse stay relative to the caller.
+    (project / "mlcost.toml").write_text('warehouse = "duckdb://data/wh.duckdb"\n')
+    s = load_settings(env=_env(tmp_path), cwd=project / "notebooks")
+    assert s.warehouse == f"duckdb://{project}/data/wh.duckdb"
+    s = load_settings(env=_env(tmp_path, MLCOST_WAREHOUSE="rel.duckdb"), cwd=project)
+    assert s.warehouse == "rel.duckdb"
+
+
+INJECTION = "1GB'; COPY (SELECT 42) TO '{out}'; --"
+
+
+def test_memory_limit_is_a_size_never_sql(tmp_path: Path) -> None:
+    from mlcost.warehouse import open_warehouse
+
+    out = tmp_path / "x.csv"
+    evil = INJECTION.format(out=out)
+    (tmp_path / "mlcost.toml").write_text(f'memory_limit = "{evil}"\n')
+    with pytest.raises(ConfigError, match=r"memory_limit is .* not a size") as err:
+        load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert str(tmp_path / "mlcost.toml") in str(err.value)
+    (tmp_path / "mlcost.toml").unlink()
+    with pytest.raises(ConfigError, match="environment MLCOST_MEMORY_LIMIT: memory_limit"):
+        load_settings(env=_env(tmp_path, MLCOST_MEMORY_LIMIT=evil), cwd=tmp_path)
+    # Through the command: exit 2, a message, no traceback, nothing written.
+    run = _cli("spend", cwd=tmp_path, home=tmp_path, MLCOST_MEMORY_LIMIT=evil)
+    assert run.returncode == 2 and "not a size" in run.stderr and "Traceback" not in run.stderr
+    # The warehouse passes the value as a parameter, whoever calls it.
+    with pytest.raises(ConfigError):
+        open_warehouse(str(tmp_path / "w.duckdb"), memory_limit=evil)
+    assert not out.exists()
+    # DuckDB's own forms still load: powers of 1000 and of 1024, any case, a space.
+    for size in ("512MB", "4GiB", "1.5gb", "2 TB"):
+        s = load_settings(env=_env(tmp_path, MLCOST_MEMORY_LIMIT=size), cwd=tmp_path)
+        assert s.memory_limit == size
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("hooks.slack.com/services/T0/B0/tok3n", "no scheme"),
+        ("file:///var/log/alerts.jsonl", "'file:///…'"),
+        ("ftp://hooks.example.com/tok3n", "'ftp://hooks.example.com/…'"),
+        ("https:///tok3n", "'https:///…'"),
+    ],
+)
+def test_a_webhook_url_that_cannot_be_posted_to_is_refused_at_load(
+    tmp_path: Path, url: str, shown: str
+) -> None:
+    (tmp_path / "mlcost.toml").write_text(
+        f'[notify.channels.team]\nkind = "slack"\nurl = "{url}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"notify\.channels\.team\.url must be an http") as err:
+        load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert str(tmp_path / "mlcost.toml") in str(err.value) and shown in str(err.value)
+    assert "tok3n" not in str(err.value)  # the token never reaches a message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[polices.idle]\nkind = "idle"\n',
+            r"unknown table\(s\) \[polices\]\. Did you mean policies",
+        ),
+        (
+            '[budget.vision]\namount = 5\ncurrency = "USD"\n',
+            r"unknown table\(s\) \[budget\]\. Did you mean budgets",
+        ),
+        # Beside an [mlcost] table, a stray table was ignored before.
+        ('[mlcost]\nmemory_limit = "1GB"\n[polices.idle]\nkind = "idle"\n', r"\[polices\]"),
+        ('warehous = "x.duckdb"\n', r"unknown setting\(s\) warehous\. Did you mean warehouse"),
+        (
+            '[budgets.v]\namount = -500\ncurrency = "USD"\n',
+            r"budgets\.v\.amount must be a number above 0",
+        ),
+        ('[budgets.v]\namount = nan\ncurrency = "USD"\n', r"budgets\.v\.amount must be a number"),
+        (
+            '[budgets.v]\namount = 5\ncurrency = "USD"\nthresholds = [-0.5, 1.0]\n',
+            r"budgets\.v\.thresholds must be a number >= 0, got -0\.5",
+        ),
+        (
+            '[budgets.v]\namount = 5\ncurrency = "USD"\nforecast_thresholds = [inf]\n',
+            r"budgets\.v\.forecast_thresholds must be a number >= 0, got inf",
+        ),
+        (
+            '[budgets.v]\namount = 5\ncurrency = "USD"\nchannels = ["slak"]\n'
+            '[notify.channels.slack]\nkind = "file"\npath = "a.jsonl"\n',
+            r"budgets\.v\.channels names channel\(s\) slak that no .* Did you mean slack",
+        ),
+        (
+            '[watch]\ninsight_min_impact = 10\ninsight_channels = ["ops"]\n',
+            r"watch\.insight_channels names channel\(s\) ops .* Defined: none",
+        ),
+        (
+            '[notify.channels.m]\nkind = "email"\nto = "a@x.org\\nBcc: b@y.org"\n',
+            r"notify\.channels\.m\.to: 'a@x\.org\\nBcc: b@y\.org' is not one email address",
+        ),
+        (
+            '[policies.cap]\nkind = "budget"\nbudget = "visoin"\n'
+            '[budgets.vision]\namount = 5\ncurrency = "USD"\n',
+            r"policies\.cap\.budget names 'visoin'.* Did you mean vision",
+        ),
+    ],
+)
+def test_config_typos_and_invalid_values_are_refused_at_load(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "mlcost.toml").write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(env=_env(tmp_path), cwd=tmp_path)
+    assert str(tmp_path / "mlcost.toml") in str(err.value)
+
+
+def test_a_rejected_warehouse_url_is_echoed_without_its_password(tmp_path: Path) -> None:
+    url = "postgresql://finops:hunter2-s3cret@db.internal:5432/mlcost"
+    run = _cli("--warehouse", url, "spend", cwd=tmp_path, home=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "postgresql://finops:…@db.internal:5432/mlcost" in run.stderr
+    assert "hunter2" not in run.stderr + run.stdout

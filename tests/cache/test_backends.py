@@ -131,3 +131,10 @@ def test_redis_unreachable_says_how_to_check() -> None:
     backend = RedisBackend("redis://127.0.0.1:1/0")
     with pytest.raises(CacheError, match="redis-cli"):
         backend.get("k", now=0)
+
+
+def test_redis_errors_never_show_the_password() -> None:
+    backend = RedisBackend("redis://cache:hunter2@127.0.0.1:1/0")
+    with pytest.raises(CacheError, match=r"redis://cache:…@127\.0\.0\.1:1/0") as err:
+        backend.get("k", now=0)
+    assert "hunter2" not in str(err.value)

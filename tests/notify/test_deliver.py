@@ -117,3 +117,46 @@ def test_insight_hook_alerts_once_above_the_impact(wh_url: str, tmp_path: Path) 
             deliver_pending(wh, channels)
     lines = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [x["alert_key"] for x in lines] == ["insight|idle-gpu:node-7"]
+
+
+def test_a_failing_channel_never_blocks_the_others_nor_leaks_its_url(
+    wh_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    from mlcost.config import ChannelConfig
+    from tests.notify.conftest import _free_port
+
+    dead = f"http://127.0.0.1:{_free_port()}/services/T0/B0/s3cr3t-dead"  # nothing listens
+    channels = {
+        # Built in code, past the config's checks: a Slack URL without its scheme (the attack
+        # run's case: urllib raises ValueError, not an OSError) ...
+        "a-broken": ChannelConfig("a-broken", "slack", url="hooks.slack.com/services/T/B/tok3n"),
+        # ... a receiver that refuses connections, its token in the path ...
+        "b-dead": ChannelConfig("b-dead", "webhook", url=dead, retries=2, backoff_s=0),
+        # ... an address that smuggles a header: email raises ValueError before any SMTP ...
+        "c-mail": ChannelConfig("c-mail", "email", smtp_port=1, to=("a@x.org\nBcc: b@y.org",)),
+        # ... and two that work: each must still get the alert.
+        "hook": ChannelConfig("hook", "webhook", url=receiver.url, backoff_s=0),
+        "log": ChannelConfig("log", "file", path=str(tmp_path / "alerts.jsonl")),
+    }
+    alerts = insight_alerts(
+        [{"id": "idle-1", "title": "Idle p4d", "impact": 900.0, "currency": "USD"}],
+        min_impact=100,
+        channels=sorted(channels),
+    )
+    with open_warehouse(wh_url) as wh:
+        record_alerts(wh, alerts, channels)
+        report = deliver_pending(wh, channels, sleep=lambda _s: None)
+        assert sorted(c for _, c in report.sent) == ["hook", "log"]
+        assert [b["alert_key"] for b in receiver.bodies] == ["insight|idle-1"]
+        assert "insight|idle-1" in (tmp_path / "alerts.jsonl").read_text()
+        failed = {c: e for _, c, e in report.failed}
+        assert sorted(failed) == ["a-broken", "b-dead", "c-mail"]
+        assert "email channel 'c-mail' failed: ValueError" in failed["c-mail"]
+        d = wh.table("alert_deliveries")
+        rows = {r["channel"]: r for r in d.to_pyarrow().to_pylist()}
+        assert (rows["a-broken"]["status"], rows["b-dead"]["status"]) == ("pending", "pending")
+        stored = " ".join(str(r["last_error"]) for r in rows.values())
+    # The failures say which receiver, never its token: not in the report, not in the table.
+    assert dead.split("/services")[0] + "/…" in failed["b-dead"]
+    for secret in ("tok3n", "s3cr3t", "/services/"):
+        assert secret not in " ".join(failed.values()) + stored

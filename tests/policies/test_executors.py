@@ -18,7 +18,7 @@ import pytest
 
 from mlcost import Warehouse
 from mlcost.config import parse_policies
-from mlcost.policies import EXECUTORS, enforce
+from mlcost.policies import EXECUTORS, ExecutorError, enforce
 from tests.attribution.conftest import T0, put, sample, workload
 from tests.policies.conftest import by_resource, long_jobs, running_job
 
@@ -387,3 +387,61 @@ def test_kubernetes_without_a_cluster_fails_and_says_so(
     policies = parse_policies({"p": {"kind": "idle", "executor": "kubernetes"}})
     (d,) = enforce(wh, policies, execute=True, actor="test")
     assert d.outcome == "failed" and "no kubeconfig" in d.detail
+
+
+# --- Local processes --------------------------------------------------------------------------
+
+
+def test_local_process_acts_only_on_its_own_recorded_process(wh: Warehouse, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    from mlcost.policies import LocalProcessExecutor
+
+    ours, foreign, reused = (subprocess.Popen(["sleep", "60"]) for _ in range(3))
+    try:
+        ex = LocalProcessExecutor(folder=tmp_path / "records")
+        LocalProcessExecutor.record(ours.pid, folder=ex.folder)
+        # A record made for an earlier process that had the PID `reused` has now: same PID,
+        # another start time (what /proc shows after the PID wraps around).
+        path = LocalProcessExecutor.record(reused.pid, folder=ex.folder)
+        old = json.loads(path.read_text())
+        path.write_text(json.dumps({**old, "start_ticks": old["start_ticks"] - 100}))
+        # Only an id of its own kind, from its start: a Slurm job on cluster "local" is not PID 1.
+        assert ex.target("slurm:local:1") is None and ex.target("job-pid:7") is None
+        assert ex.target(f"local:{ours.pid}") == str(ours.pid)
+        ids = [f"local:{ours.pid}", f"pid:{foreign.pid}", f"local:{reused.pid}", "slurm:local:1"]
+        put(wh, "workloads", [running_job(i) for i in ids])
+        policies = parse_policies(
+            {"long": {"kind": "max-duration", "max_hours": {"*": 1}, "executor": "local-process"}}
+        )
+        decisions = by_resource(
+            enforce(
+                wh,
+                policies,
+                execute=True,
+                now=T0 + timedelta(hours=2),
+                actor="test",
+                executors={"local-process": ex},
+            )
+        )
+        done = decisions[f"local:{ours.pid}"]
+        assert (done.outcome, done.detail) == ("executed", f"sent SIGTERM to pid {ours.pid}")
+        assert ours.wait(timeout=10) == -signal.SIGTERM
+        refused = decisions[f"pid:{foreign.pid}"]
+        assert refused.outcome == "failed" and "no record" in refused.detail
+        stale = decisions[f"local:{reused.pid}"]
+        assert (stale.outcome, stale.detail) == ("skipped", "already terminated")
+        slurm = decisions["slurm:local:1"]
+        assert slurm.outcome == "skipped" and "not a resource local-process acts on" in slurm.detail
+        assert foreign.poll() is None and reused.poll() is None  # never signalled
+        # A recorded PID that now runs another command is refused too.
+        path.write_text(json.dumps({**old, "cmdline": ["python", "train.py"]}))
+        with pytest.raises(ExecutorError, match=r"not the recorded 'python train\.py'"):
+            ex.act("stop", str(reused.pid))
+        assert reused.poll() is None
+    finally:
+        for proc in (ours, foreign, reused):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mlcost import Warehouse
 from mlcost.config import parse_policies
@@ -223,13 +226,18 @@ def test_running_workloads_over_their_kind_limit(wh: Warehouse) -> None:
     # scancel itself: tests/policies/test_executors.py
 
 
-def test_local_process_over_its_limit_is_stopped_only_with_execute(wh: Warehouse) -> None:
+def test_local_process_over_its_limit_is_stopped_only_with_execute(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from datetime import timedelta
 
+    from mlcost.policies import LocalProcessExecutor
     from tests.attribution.conftest import T0, workload
 
+    monkeypatch.setenv("MLCOST_SPOOL", str(tmp_path / "spool"))
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
+        LocalProcessExecutor.record(proc.pid)  # mlcost acts only on processes it recorded
         wid = f"local:{proc.pid}"
         put(wh, "workloads", [{**workload(wid, "laptop", 0, 0, 1, kind="training"), "end": None}])
         policies = parse_policies(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from mlcost.config import redact_url
 from mlcost.errors import CacheError, InvalidInput
 
 __all__ = ["Backend", "Entry", "MemoryBackend", "RedisBackend", "SQLiteBackend"]
@@ -232,7 +233,7 @@ class RedisBackend:
             return getattr(self._client, method)(*args, **kwargs)
         except self._errors as exc:
             raise CacheError(
-                f"Redis at {self.url} failed on {method.upper()}: {exc}. "
+                f"Redis at {redact_url(self.url)} failed on {method.upper()}: {exc}. "
                 "Check that the server runs and the URL is right (redis-cli -u URL ping)."
             ) from exc
 

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from mlcost.config import redact
 from mlcost.errors import MlcostError
 
 # command name -> "module:attribute" of a click command or group.
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="mlcost", standalone_mode=False)
     except MlcostError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {redact(str(exc))}", err=True)  # no URL's password or token
         return 2
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -19,7 +19,8 @@ Example::
 
 The package: ``_settings`` (the :class:`Settings` object, file reading and precedence),
 ``_paths`` (every default location: data dir, user and project files, catalog, spool),
-``_validate`` (the checks every section shares) and one module per section: ``_attribution``,
+``_validate`` (the checks every section shares), ``_redact`` (secrets out of every message:
+:func:`redact_url`, :func:`redact`) and one module per section: ``_attribution``,
 ``_budgets``, ``_channels`` (``[notify]``), ``_policies``, ``_watch``, ``_spark``. Every name
 is imported from here, ``mlcost.config``.
 """
@@ -50,6 +51,7 @@ from mlcost.config._policies import (
     parse_policies,
     parse_working_hours,
 )
+from mlcost.config._redact import redact, redact_url
 from mlcost.config._settings import (
     DEFAULT_MEMORY_LIMIT,
     Settings,
@@ -89,6 +91,8 @@ __all__ = [
     "parse_policies",
     "parse_watch",
     "parse_working_hours",
+    "redact",
+    "redact_url",
     "spark_url",
     "spool_dir",
     "user_config_file",

@@ -71,6 +71,12 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
             raise ConfigError(
                 f"{where}: {label}.amount must be a number, e.g. amount = 5000."
             ) from exc
+        # A budget of 0, a negative one (spend "700%" of -100) or nan/inf means nothing.
+        if not amount.is_finite() or amount <= 0:
+            raise ConfigError(
+                f"{where}: {label}.amount must be a number above 0, e.g. amount = 5000; "
+                f"got {t['amount']!r}."
+            )
         currency = t.get("currency")
         if not isinstance(currency, str) or len(currency) != 3:
             raise ConfigError(f'{where}: {label}.currency must be an ISO code such as "USD".')
@@ -98,8 +104,12 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
                 period=str(period),
                 start=start,
                 end=end,
-                thresholds=_fractions(t.get("thresholds", [0.75, 0.9, 1.0]), where, label),
-                forecast_thresholds=_fractions(t.get("forecast_thresholds", [1.0]), where, label),
+                thresholds=_fractions(
+                    t.get("thresholds", [0.75, 0.9, 1.0]), where, f"{label}.thresholds"
+                ),
+                forecast_thresholds=_fractions(
+                    t.get("forecast_thresholds", [1.0]), where, f"{label}.forecast_thresholds"
+                ),
                 channels=_strings(t.get("channels", []), where, f"{label}.channels"),
                 metric=str(t.get("metric", "EffectiveCost")),
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,10 +16,16 @@ from mlcost.config._channels import ChannelConfig, parse_channels
 from mlcost.config._paths import data_dir, find_project_file, user_config_file
 from mlcost.config._policies import PolicyConfig, parse_policies
 from mlcost.config._spark import spark_url
+from mlcost.config._validate import _beside, _did_you_mean
 from mlcost.config._watch import WatchConfig, parse_watch
 from mlcost.errors import ConfigError
 
 _KNOWN_KEYS = frozenset({"warehouse", "memory_limit"})
+_TABLES = ("spark", "attribution", "budgets", "notify", "policies", "watch")
+# The sizes DuckDB's memory_limit takes (its parser, DuckDB 1.5): a number, then a unit in
+# powers of 1000 (KB..TB) or of 1024 (KiB..TiB), any case, a space allowed between. Checked
+# here so a value never reaches SQL unchecked; the warehouse also passes it as a parameter.
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 # DuckDB's own default is 80% of RAM; a cap keeps a 10-million-row ingest under 2 GiB, and
 # DuckDB spills to disk rather than fail when a query needs more (docs/benchmarks.md).
 DEFAULT_MEMORY_LIMIT = "1GB"
@@ -83,16 +90,78 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None,
             raw = data.get(key)
         if raw is not None:
             extra[key] = parse(raw, where=str(path))
-    unknown = sorted(set(section) - _KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}. "
-            f"Known: {', '.join(sorted(_KNOWN_KEYS))}."
-        )
+    _refuse_unknown(path, section, data)
     for key, value in section.items():
         if not isinstance(value, str):
             raise ConfigError(f"{path}: setting {key!r} must be a string, got {value!r}.")
+    if "warehouse" in section and spark is None:
+        section["warehouse"] = _warehouse_beside(section["warehouse"], path)
     return section, attribution, extra
+
+
+def _refuse_unknown(path: Path, section: Mapping[str, object], data: Mapping[str, object]) -> None:
+    """Refuse what no one reads: a misspelled table (``[polices.x]``) would pass in silence."""
+    # Outside an [mlcost] table only the section tables may stand beside it.
+    outside = set(data) - {"mlcost", *_TABLES} if "mlcost" in data else set()
+    tables = sorted({k for k, v in section.items() if isinstance(v, dict)} | outside)
+    if tables:
+        raise ConfigError(
+            f"{path}: unknown table(s) {', '.join(f'[{t}]' for t in tables)}."
+            f"{_did_you_mean(tables, _TABLES)} Known: "
+            f"{', '.join(f'[{t}]' for t in _TABLES)}. See docs/budgets.md and docs/attribution.md."
+        )
+    unknown = sorted(set(section) - _KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}.{_did_you_mean(unknown, _KNOWN_KEYS)}"
+            f" Known: {', '.join(sorted(_KNOWN_KEYS))}."
+        )
+
+
+def _warehouse_beside(url: str, path: Path) -> str:
+    # A relative DuckDB file in a config file is beside that file, as [spark] warehouse_dir
+    # is, not wherever the command runs (a subfolder would silently get a new warehouse).
+    prefix = "duckdb://" if url.startswith("duckdb://") else ""
+    if "://" in url.removeprefix(prefix) or url.removeprefix(prefix) in ("", ":memory:"):
+        return url
+    return prefix + _beside(url.removeprefix(prefix), str(path))
+
+
+def _memory_limit(value: str, where: str) -> str:
+    if not _SIZE.fullmatch(value.strip()):
+        raise ConfigError(
+            f"{where}: memory_limit is {value!r}, not a size. Write a number and a unit, "
+            'such as "1GB", "512MB" or "4GiB" (KB, MB, GB, TB or KiB, MiB, GiB, TiB).'
+        )
+    return value.strip()
+
+
+def _check_references(settings: Settings) -> None:
+    """Names one table gives another must exist when the config loads, not at alert time."""
+    known = settings.channels
+    named = [
+        (settings.sources.get("budgets", ""), f"budgets.{b.name}.channels", b.channels)
+        for b in settings.budgets
+    ]
+    watch = settings.watch.insight_channels
+    named.append((settings.sources.get("watch", ""), "watch.insight_channels", watch))
+    for where, key, names in named:
+        missing = sorted(set(names) - set(known))
+        if missing:
+            raise ConfigError(
+                f"{where}: {key} names channel(s) {', '.join(missing)} that no "
+                f"[notify.channels.<name>] defines.{_did_you_mean(missing, known)} Defined: "
+                f"{', '.join(sorted(known)) or 'none'}; add [notify.channels.{missing[0]}]."
+            )
+    budgets = {b.name for b in settings.budgets}
+    for p in settings.policies:
+        if p.kind == "budget" and p.budget not in budgets:
+            hint = _did_you_mean([p.budget], budgets)
+            raise ConfigError(
+                f"{settings.sources.get('policies', '')}: policies.{p.name}.budget names "
+                f"{p.budget!r}, which no [budgets.<name>] defines.{hint}"
+                f" Defined: {', '.join(sorted(budgets)) or 'none'}."
+            )
 
 
 def load_settings(
@@ -136,7 +205,8 @@ def load_settings(
     if warehouse:
         values["warehouse"] = warehouse
         origin["warehouse"] = "argument"
-    return Settings(
+    values["memory_limit"] = _memory_limit(values["memory_limit"], origin["memory_limit"])
+    settings = Settings(
         warehouse=values["warehouse"],
         sources=origin,
         memory_limit=values["memory_limit"],
@@ -146,3 +216,5 @@ def load_settings(
         policies=tables.get("policies", ()),
         watch=tables.get("watch", WatchConfig()),
     )
+    _check_references(settings)
+    return settings

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import math
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,17 @@ def _doc(name: str) -> str:
     return "budgets.md" if name.startswith(guard) else "attribution.md"
 
 
+def _did_you_mean(names: Iterable[str], known: Iterable[str]) -> str:
+    """`` Did you mean policies?``: the nearest known name of each misspelled one, or ''."""
+    known = sorted(known)
+    hints = []
+    for name in sorted(names):
+        close = difflib.get_close_matches(name, known, n=1)
+        if close:
+            hints.append(close[0])
+    return f" Did you mean {' / '.join(hints)}?" if hints else ""
+
+
 def _table(value: object, where: str, name: str, known: frozenset[str] | None) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: [{name}] must be a table, got {value!r}.")
@@ -21,8 +35,9 @@ def _table(value: object, where: str, name: str, known: frozenset[str] | None) -
         unknown = sorted(set(value) - known)
         if unknown:
             raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(unknown)} in [{name}]. "
-                f"Known: {', '.join(sorted(known))}. See docs/{_doc(name)}."
+                f"{where}: unknown key(s) {', '.join(unknown)} in [{name}]."
+                f"{_did_you_mean(unknown, known)} Known: {', '.join(sorted(known))}. "
+                f"See docs/{_doc(name)}."
             )
     return dict(value)
 
@@ -43,9 +58,14 @@ def _string_map(value: object, where: str, name: str) -> dict[str, str]:
 
 
 def _number(value: object, where: str, name: str, *, low: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+    # TOML has nan and inf: neither is a count, a duration or a share of a budget.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        number = math.nan
+    else:
+        number = float(value)
+    if not math.isfinite(number) or number < low:
         raise ConfigError(f"{where}: {name} must be a number >= {low:g}, got {value!r}.")
-    return float(value)
+    return number
 
 
 def _fractions(value: object, where: str, name: str) -> tuple[float, ...]:

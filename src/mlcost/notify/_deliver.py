@@ -8,6 +8,8 @@ again on every later run, until it is sent. Delivery is at-least-once at the net
 (a crash between the receiver's 200 and our commit would resend); every payload carries its
 ``alert_key``, and HTTP posts send it as ``Idempotency-Key``, so a receiver can drop the rare
 repeat. The file channel checks the file itself, so it never holds a line twice.
+One channel's failure, whatever it raises, stays with that channel: the others still get
+their deliveries. Errors name a webhook by scheme and host only (its path is its token).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcost.config import ChannelConfig
+from mlcost.config import ChannelConfig, redact, redact_url
 from mlcost.errors import ConfigError, MlcostError
 from mlcost.notify._store import AlertStore
 
@@ -67,15 +69,19 @@ def _post(url: str, body: Mapping[str, Any], timeout: float, key: str) -> None:
     data = json.dumps(body).encode()
     # Idempotency-Key: the alert's key, so a receiver drops the rare resend (see the module).
     headers = {"Content-Type": "application/json", "Idempotency-Key": key}
-    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    # The URL is a credential (a Slack webhook's path is its token): messages show its host.
+    shown = redact_url(url, secret_path=True)
     try:
+        req = urllib.request.Request(url, data=data, headers=headers, method="POST")
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             if not 200 <= resp.status < 300:
-                raise DeliveryError(f"{url} answered HTTP {resp.status}")
+                raise DeliveryError(f"{shown} answered HTTP {resp.status}")
     except urllib.error.HTTPError as exc:
-        raise DeliveryError(f"{url} answered HTTP {exc.code}") from exc
+        raise DeliveryError(f"{shown} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise DeliveryError(f"{url}: {exc}") from exc
+        raise DeliveryError(f"{shown}: {redact(str(exc))}") from None
+    except ValueError:  # urllib: "unknown url type" (no scheme), a bad port; it echoes the URL
+        raise DeliveryError(f"{shown}: not an http:// or https:// URL to POST to") from None
 
 
 def _email(channel: ChannelConfig, payload: Mapping[str, Any]) -> None:
@@ -179,16 +185,7 @@ def deliver_pending(
         if channel is None or not send:
             held.append((key, name))
             continue
-        error: str | None = None
-        for attempt in range(channel.retries):
-            try:
-                _send(channel, json.loads(payload))
-                error = None
-                break
-            except DeliveryError as exc:
-                error = str(exc)
-                if attempt + 1 < channel.retries:
-                    sleep(channel.backoff_s * 2**attempt)
+        error = _try(channel, json.loads(payload), sleep)
         with wh.transaction():
             store.mark(key, name, error=error)
         if error is None:
@@ -199,6 +196,28 @@ def deliver_pending(
 
 
 _send = send
+
+
+def _try(
+    channel: ChannelConfig, payload: Mapping[str, Any], sleep: Callable[[float], None]
+) -> str | None:
+    """Deliver with ``retries`` tries and backoff; the error (redacted), or None once sent.
+
+    Whatever one channel raises stays with that channel: its row stays pending with the
+    error, and the other channels still get their deliveries (issue 22).
+    """
+    error: str | None = None
+    for attempt in range(channel.retries):
+        try:
+            _send(channel, payload)
+            return None
+        except DeliveryError as exc:
+            error = redact(str(exc))
+            if attempt + 1 < channel.retries:
+                sleep(channel.backoff_s * 2**attempt)
+        except Exception as exc:  # a bug or a bad channel built in code: no retry helps
+            return f"{channel.kind} channel {channel.name!r} failed: {redact(repr(exc))}"
+    return error
 
 
 def insight_alerts(

@@ -470,7 +470,7 @@ def open_duckdb(
         raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
     wh = DuckDBWarehouse(con, target, read_only=read_only)
     try:
-        wh._sql(f"SET memory_limit = '{memory_limit}'")
+        wh._sql("SET memory_limit = ?", [memory_limit])  # a value, never SQL text
     except duckdb.Error as exc:
         wh.close()
         raise ConfigError(
