@@ -2,7 +2,10 @@
 
 A dimension is any column of ``cost_line_items`` (FOCUS 1.4 names, or our ``x_`` columns) or
 ``tag:<key>`` for a key of the FOCUS ``Tags`` object. ``tag:team|Team|team_name`` takes the
-first of several spellings of a key that a row has (real bills have them all).
+first of several spellings of a key that a row has (real bills have them all). Given the
+``[attribution]`` settings, ``owner`` and any normalized tag key (``project``, ``team``) are
+dimensions too, read from attribution's owner model (:mod:`mlcost.attribution.model`): each
+owner's direct cost plus the ``(shared)`` and ``(unallocated)`` rows, summing to the bill.
 
 Commitment purchases are never counted twice. FOCUS puts the amortized cost of a commitment
 on the usage rows it covers (EffectiveCost) and gives the purchase row an EffectiveCost of 0;
@@ -30,6 +33,7 @@ from mlcost.errors import NotFound
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.config import AttributionConfig
     from mlcost.warehouse import Warehouse
 
 __all__ = ["METRICS", "countable_rows", "resolve_dimension", "spend", "total_by_currency"]
@@ -94,6 +98,7 @@ def spend(
     end: date | datetime | str | None = None,
     ingest_id: int | None = None,
     rollup: bool = True,
+    attribution: AttributionConfig | None = None,
 ) -> ir.Table:
     """Spend grouped by ``by`` plus ``BillingCurrency``, largest first, as an Ibis table.
 
@@ -103,12 +108,17 @@ def spend(
     When every dimension is one the warehouse's daily rollup keeps and the window is whole
     days, the answer comes from the rollup (the same sums, from thousands of rows instead of
     millions); ``rollup=False`` always reads the line items.
+
+    With ``attribution``, a dimension that is no column (``owner``, ``project``) is read from
+    the owner model (kept current first; see :mod:`mlcost.attribution.model`).
     """
     if metric not in METRICS:
         near = difflib.get_close_matches(metric, METRICS, n=1)
         hint = f" Did you mean {near[0]!r}?" if near else ""
         raise NotFound(f"Unknown metric {metric!r}.{hint} Choose one of {', '.join(METRICS)}.")
     lines = warehouse.table("cost_line_items")
+    if attribution is not None and _owner_dims(lines, by, attribution):
+        return _owner_spend(warehouse, by, metric, start, end, ingest_id, attribution)
     # The column each dimension names (None for a tag); unknown names fail here.
     columns = [None if n.startswith(TAG_PREFIX) else resolve_dimension(lines, n) for n in by]
     lo = None if start is None else _as_datetime(start)
@@ -133,6 +143,41 @@ def spend(
         keys = [resolve_dimension(t, name).name(name) for name in by]
     if ingest_id is not None:
         t = t.filter(t.x_IngestId == ingest_id)
+    grouped = t.group_by([*keys, t.BillingCurrency]).aggregate(**{metric: t[metric].sum()})
+    return grouped.order_by(grouped[metric].desc(), *[grouped[name] for name in by])
+
+
+def _owner_dims(lines: ir.Table, by: Sequence[str], attribution: AttributionConfig) -> bool:
+    from mlcost.attribution.model import is_owner_dimension
+
+    folded = {c.lower() for c in lines.columns}
+    return any(n.lower() not in folded and is_owner_dimension(n, attribution) for n in by)
+
+
+def _owner_spend(
+    warehouse: Warehouse,
+    by: Sequence[str],
+    metric: str,
+    start: date | datetime | str | None,
+    end: date | datetime | str | None,
+    ingest_id: int | None,
+    attribution: AttributionConfig,
+) -> ir.Table:
+    from mlcost.attribution.model import is_owner_dimension, owner_dimension, owner_rows, rules_for
+
+    lo = None if start is None else _as_datetime(start)
+    hi = None if end is None else _as_datetime(end)
+    t = countable_rows(owner_rows(warehouse, attribution, start=lo, end=hi), metric)
+    if ingest_id is not None:
+        t = t.filter(t.x_IngestId == ingest_id)
+    folded = {c.lower() for c in t.columns}
+    owned = [n for n in by if n.lower() not in folded and is_owner_dimension(n, attribution)]
+    tagged = [n for n in owned if n != "owner" and n != attribution.owner]
+    rules = rules_for(warehouse, attribution, tagged) if tagged else None
+    keys = [
+        owner_dimension(t, n, attribution, rules) if n in owned else resolve_dimension(t, n).name(n)
+        for n in by
+    ]
     grouped = t.group_by([*keys, t.BillingCurrency]).aggregate(**{metric: t[metric].sum()})
     return grouped.order_by(grouped[metric].desc(), *[grouped[name] for name in by])
 

@@ -52,8 +52,11 @@ def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
     settings = settings_from(ctx)
     if not settings.budgets:
         raise _no_budgets()
-    with warehouse_from(ctx, read_only=True) as wh:
-        rows = [s.as_dict() for s in statuses(wh, settings.budgets, as_of=as_of)]
+    # An owner budget reads the owner model, brought up to date first (a write).
+    owned = any("owner" in b.scope for b in settings.budgets)
+    with warehouse_from(ctx, read_only=not owned) as wh:
+        found = statuses(wh, settings.budgets, as_of=as_of, attribution=settings.attribution)
+        rows = [s.as_dict() for s in found]
     render_rows(rows, _STATUS, fmt, title="Budgets", money_columns=_MONEY)
 
 
@@ -70,7 +73,14 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
     if not settings.budgets:
         raise _no_budgets()
     with warehouse_from(ctx) as wh:
-        _, report = evaluate(wh, settings.budgets, settings.channels, as_of=as_of, send=not no_send)
+        _, report = evaluate(
+            wh,
+            settings.budgets,
+            settings.channels,
+            as_of=as_of,
+            send=not no_send,
+            attribution=settings.attribution,
+        )
     rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
     rows += [
         {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed

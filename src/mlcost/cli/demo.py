@@ -181,12 +181,12 @@ ALERTS = "alerts.jsonl"
 def _print_budgets(out: Path) -> None:
     """Evaluate the demo's monthly budgets; new alerts go to the file channel."""
     from mlcost.budgets import evaluate
-    from mlcost.demo._config import demo_budgets
+    from mlcost.demo._config import demo_attribution, demo_budgets
     from mlcost.warehouse import open_warehouse
 
     budgets, channels = demo_budgets(out)
     with open_warehouse(f"duckdb://{(out / WAREHOUSE).resolve()}") as wh:
-        found, report = evaluate(wh, budgets, channels)
+        found, report = evaluate(wh, budgets, channels, attribution=demo_attribution())
     rows = []
     for st in found:
         f = st.forecast
