@@ -207,8 +207,56 @@ def owner_dimension(
 
 
 def rules_for(wh: Warehouse, config: AttributionConfig, names: Sequence[str]) -> TagRules:
-    """Tag rules that know every canonical key in ``names`` (as required keys)."""
-    keys = [canonical_key(n, config) for n in names if n != OWNER]
+    """Tag rules that know every key in ``names`` (canonical ones, or added as required)."""
+    keys = [canonical_key(n, config) or n for n in names if n != OWNER]
     extra = tuple(k for k in keys if k and k not in (config.owner, *config.required))
     cfg = replace(config, required=(*config.required, *extra)) if extra else config
     return learn_tag_rules(wh, cfg)
+
+
+def line_owners(
+    wh: Warehouse,
+    config: AttributionConfig,
+    start: datetime,
+    end: datetime,
+    *,
+    keys: Sequence[str] = (),
+) -> ir.Table:
+    """The line items of ``[start, end)`` with ``owner`` and ``k_<key>`` for each canonical key
+    of ``keys``: the line item's own tag (aliases and value spellings applied), else inherited
+    from the workloads that ran on the resource, else the account default — the owner
+    ``allocated_costs`` gives a charge that no workload claims (showback's rule), for one hour
+    or day without building the month."""
+    from mlcost.attribution.allocate import _lines
+
+    wanted = [canonical_key(k, config) or k for k in keys]
+    rules = rules_for(wh, config, wanted)
+    lines = _lines(wh, rules, start, end)
+    return lines.mutate(
+        owner=lines[f"o_{config.owner}"],
+        **{f"k_{k}": lines[f"o_{k}"] for k in dict.fromkeys(wanted)},
+    )
+
+
+def resource_owners(wh: Warehouse, config: AttributionConfig, ids: Sequence[str]) -> dict[str, str]:
+    """The owner of each billed resource in the owner model as built: the owner of most of its
+    direct cost (a node shared by teams goes to the largest)."""
+    import ibis
+
+    if not ids:
+        return {}
+    a = wh.table("allocated_costs")
+    a = a.filter(
+        (a.x_OwnerKey == config.owner)
+        & a.ResourceId.isin(list(ids))
+        & a.x_Owner.notnull()
+        & a.x_Bucket.isin(list(DIRECT_BUCKETS))
+    )
+    g = a.group_by(["ResourceId", "x_Owner"]).aggregate(c=a.EffectiveCost.abs().sum())
+    g = g.mutate(
+        rn=ibis.row_number().over(
+            ibis.window(group_by="ResourceId", order_by=[ibis.desc("c"), "x_Owner"])
+        )
+    )
+    rows = g.filter(g.rn == 0).to_pyarrow().to_pylist()
+    return {r["ResourceId"]: r["x_Owner"] for r in rows}

@@ -10,7 +10,7 @@ import click
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
 if TYPE_CHECKING:
-    from mlcost.config import BudgetConfig, PolicyConfig
+    from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
 
 _STATUS = (
     "budget",
@@ -94,7 +94,9 @@ def policies() -> None:
     """Guardrail policies from mlcost.toml: violations, and (with --execute) actions."""
 
 
-def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...]]:
+def _policies(
+    ctx: click.Context,
+) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...], AttributionConfig]:
     settings = settings_from(ctx)
     if not settings.policies:
         raise click.ClickException(
@@ -102,7 +104,7 @@ def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[Budge
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
             "See docs/budgets.md."
         )
-    return settings.policies, settings.budgets
+    return settings.policies, settings.budgets, settings.attribution
 
 
 @policies.command(name="check")
@@ -112,11 +114,15 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
     """List violations and the action each would take; changes nothing."""
     from mlcost.policies import check
 
-    found, budgets = _policies(ctx)
+    found, budgets, attribution = _policies(ctx)
     with warehouse_from(ctx, read_only=True) as wh:
-        rows = [vars(v) for v in check(wh, found, budgets=budgets)]
+        rows = [vars(v) for v in check(wh, found, budgets=budgets, attribution=attribution)]
     render_rows(
-        rows, ["policy", "resource_id", "action", "executor", "reason"], fmt, title="Violations"
+        rows,
+        ["policy", "resource_name", "resource_id", "workload_id", "owner", "action", "executor"]
+        + ["reason"],
+        fmt,
+        title="Violations",
     )
 
 
@@ -128,12 +134,13 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
     """Decide on every violation and, with --execute, act; every decision is audited."""
     from mlcost.policies import enforce as run
 
-    found, budgets = _policies(ctx)
+    found, budgets, attribution = _policies(ctx)
     with warehouse_from(ctx) as wh:
-        rows = [d.as_dict() for d in run(wh, found, execute=execute, budgets=budgets)]
+        decisions = run(wh, found, execute=execute, budgets=budgets, attribution=attribution)
+        rows = [d.as_dict() for d in decisions]
     render_rows(
         rows,
-        ["policy", "resource", "action", "mode", "outcome", "detail"],
+        ["policy", "resource_name", "resource", "owner", "action", "mode", "outcome", "detail"],
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )
