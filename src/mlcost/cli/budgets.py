@@ -25,6 +25,16 @@ _STATUS = (
     "crossed",
     "currency",
 )
+_VIOLATION = (
+    "policy",
+    "resource_name",
+    "resource_id",
+    "workload_id",
+    "owner",
+    "action",
+    "executor",
+    "reason",
+)
 _MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
 
 
@@ -119,8 +129,7 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
         rows = [vars(v) for v in check(wh, found, budgets=budgets, attribution=attribution)]
     render_rows(
         rows,
-        ["policy", "resource_name", "resource_id", "workload_id", "owner", "action", "executor"]
-        + ["reason"],
+        _VIOLATION,
         fmt,
         title="Violations",
     )
