@@ -13,16 +13,18 @@ billed resource; ``mlcost sources --unmatched`` lists those.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.config import AttributionConfig
+    from mlcost.insights import Finding
     from mlcost.warehouse import Warehouse
 
-__all__ = ["Identity", "identify", "resources", "short_id"]
+__all__ = ["Identity", "identified_findings", "identify", "resources", "short_id"]
 
 _TAIL = r"[^/:]+$"
 
@@ -71,6 +73,7 @@ def resources(wh: Warehouse) -> ir.Table:
         region=t.RegionId.max(),
     )
     links = wh.table("resource_links")
+    links = links.filter(links.name != links.billed_resource_id)
     names = links.group_by(rid=links.billed_resource_id).aggregate(
         names=links.name.collect(order_by=links.name)
     )
@@ -129,4 +132,34 @@ def identify(wh: Warehouse, names: Iterable[str | None]) -> dict[str, Identity]:
         hit = matched.get(n) or matched.get(n.lower())
         if hit is not None and hit[1] in found:
             out[n] = found[hit[1]]
+    return out
+
+
+def identified_findings(
+    wh: Warehouse, config: AttributionConfig, findings: Sequence[Finding]
+) -> list[Finding]:
+    """Findings named by their billed resource: ``resource_id`` the billed ResourceId (a host
+    name or short id becomes it), ``resource_name`` readable, ``owner`` the owner model's
+    owner of the resource (the detector's where the model has none). A finding about
+    nothing billed keeps its id; ``resource_name`` is that id."""
+    from dataclasses import replace
+
+    from mlcost.attribution.model import resource_owners
+
+    ids = identify(wh, [f.resource_id for f in findings])
+    owners = resource_owners(wh, config, sorted({i.resource_id for i in ids.values()}))
+    out = []
+    for f in findings:
+        who = ids.get(f.resource_id or "")
+        if who is None:
+            out.append(replace(f, resource_name=f.resource_name or f.resource_id))
+        else:
+            out.append(
+                replace(
+                    f,
+                    resource_id=who.resource_id,
+                    resource_name=who.name,
+                    owner=owners.get(who.resource_id, f.owner),
+                )
+            )
     return out

@@ -75,6 +75,9 @@ class Finding:
     confidence: float
     action: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Readable name of the billed resource (ResourceName, else the host name); set by
+    # attribution's resource identity, as ``resource_id`` becomes the billed ResourceId.
+    resource_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``mlcost insights --format json``)."""
@@ -82,6 +85,7 @@ class Finding:
             "id": self.id,
             "kind": self.kind,
             "resource_id": self.resource_id,
+            "resource_name": self.resource_name,
             "owner": self.owner,
             "monthly_saving": self.monthly_saving.as_dict(),
             "confidence": self.confidence,

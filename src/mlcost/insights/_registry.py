@@ -58,12 +58,16 @@ def run_insights(
     ...     run_insights(wh)
     []
     """
+    from mlcost.attribution.identity import identified_findings
+
     ctx = Context(wh, config or AttributionConfig(), start, end)
     names = list(kinds) if kinds else sorted(DETECTORS)
     detectors = [_detector(n) for n in names]
     found: list[Finding] = []
     for detect in detectors:
         found.extend(detect(ctx))
+    # Billed resource ids, readable names and owners from attribution (one identity).
+    found = identified_findings(wh, ctx.config, found)
     return sorted(found, key=lambda f: (-f.monthly_saving.expected, f.id))
 
 
@@ -92,10 +96,11 @@ def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
         return wh.upsert_recommendations(rows)
 
 
-def load_findings(wh: Warehouse) -> list[Finding]:
-    """The stored findings, worst first."""
+def load_findings(wh: Warehouse, config: AttributionConfig | None = None) -> list[Finding]:
+    """The stored findings, worst first, with their resources' readable names."""
     import json
 
+    from mlcost.attribution.identity import identified_findings
     from mlcost.insights._finding import Saving
 
     t = wh.table("recommendations")
@@ -118,4 +123,5 @@ def load_findings(wh: Warehouse) -> list[Finding]:
                 evidence=json.loads(r["evidence"]),
             )
         )
+    out = identified_findings(wh, config or AttributionConfig(), out)
     return sorted(out, key=lambda f: (-f.monthly_saving.expected, f.id))
