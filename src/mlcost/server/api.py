@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from mlcost.server import models as m
-from mlcost.server._teams import TEAM, Teams, learn_teams
+from mlcost.server._teams import OWNER, TEAM, Teams, learn_teams
 from mlcost.server.auth import (
     Principal,
     authorized,
@@ -137,8 +137,9 @@ async def get_spend(
         str,
         Query(
             description="Comma-separated dimensions: FOCUS columns (ServiceName, RegionId, …), "
-            "tag:<key> (tag:env, tag:team|Team), or team: the attribution owner tag with its "
-            "spellings normalized as showback does."
+            "tag:<key> (tag:env, tag:team|Team), team: the attribution owner tag with its "
+            "spellings normalized as showback does, or owner: attribution's owner model (each "
+            "owner's direct cost, (shared), (unallocated); summing to the bill)."
         ),
     ] = "ServiceProviderName",
     metric: Metric = "EffectiveCost",
@@ -181,16 +182,25 @@ def _spend(
 ) -> m.SpendOut:
     from mlcost.spending import spend
 
-    teams = _teams(request) if TEAM in dims or scoped is not None else None
-    query = [teams.dimension if d == TEAM and teams else d for d in dims]
-    team_column = None
-    if teams is not None:
-        team_column = teams.dimension
-        if team_column not in query:
-            query.append(team_column)
+    config = _settings(request).attribution
+    if OWNER in dims:
+        # Attribution's owner model (allocated_costs as built; the server never writes): each
+        # owner's direct cost, (shared), (unallocated); the owner is the team of its rows.
+        teams = None
+        query = list(dims)
+        team_column: str | None = OWNER if scoped is not None else None
+    else:
+        teams = _teams(request) if TEAM in dims or scoped is not None else None
+        query = [teams.dimension if d == TEAM and teams else d for d in dims]
+        team_column = None
+        if teams is not None:
+            team_column = teams.dimension
+            if team_column not in query:
+                query.append(team_column)
 
     def compute(wh: Warehouse) -> list[dict[str, Any]]:
-        expr = spend(wh, by=query, metric=metric, start=start, end=end)
+        owned = config if OWNER in dims else None
+        expr = spend(wh, by=query, metric=metric, start=start, end=end, attribution=owned)
         rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
         return rows
 
@@ -200,12 +210,15 @@ def _spend(
     for r in rows:
         amount = Decimal(r[metric] or 0)
         currency = r["BillingCurrency"] or "?"
-        team = teams.name(r[team_column]) if teams and team_column else None
+        if team_column == OWNER:
+            team = r[OWNER]
+        else:
+            team = teams.name(r[team_column]) if teams and team_column else None
         if scoped is not None and team not in scoped:
             other[currency] += amount
             continue
         keys = tuple(
-            team if d == TEAM else _text(r[q])
+            team if d == TEAM and teams else _text(r[q])
             for d, q in zip(dims, query[: len(dims)], strict=True)
         )
         groups[(keys, currency)] += amount
