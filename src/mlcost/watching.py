@@ -110,7 +110,7 @@ def run_round(
     ingest_configured(wh, settings, report, say)
     channels = settings.channels
     if settings.budgets:
-        found = statuses(wh, settings.budgets)
+        found = statuses(wh, settings.budgets, attribution=settings.attribution)
         report.budget_alerts = record_alerts(wh, alerts_for(found), channels)
     w = settings.watch
     if w.insight_min_impact is not None:
@@ -129,5 +129,11 @@ def run_round(
     if settings.policies:
         from mlcost.policies import enforce
 
-        report.decisions = enforce(wh, settings.policies, execute=execute, budgets=settings.budgets)
+        report.decisions = enforce(
+            wh,
+            settings.policies,
+            execute=execute,
+            budgets=settings.budgets,
+            attribution=settings.attribution,
+        )
     return report

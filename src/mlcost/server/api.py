@@ -344,7 +344,8 @@ def get_insights(
     token sees its own teams' findings only."""
     from mlcost.insights import load_findings
 
-    found = _cached(request, ("insights",), load_findings)
+    config = _settings(request).attribution
+    found = _cached(request, ("insights",), lambda wh: load_findings(wh, config))
     scoped = principal.teams
     out = []
     for f in found:
@@ -365,6 +366,7 @@ def get_insights(
                 confidence=f.confidence,
                 action=f.action,
                 evidence=f.evidence,
+                resource_name=f.resource_name,
             )
         )
     out.sort(key=lambda x: -Decimal(x.saving_expected.amount))
@@ -486,7 +488,9 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     require_read_all(principal)
     settings = _settings(request)
     with _reader(request).open() as wh:
-        found = check(wh, settings.policies, budgets=settings.budgets)
+        found = check(
+            wh, settings.policies, budgets=settings.budgets, attribution=settings.attribution
+        )
     return [m.ViolationOut(**asdict(v)) for v in found]
 
 
