@@ -88,7 +88,7 @@ def test_official_focus_sample_names_business_unit(
     assert r.exit_code == 0, r.output
     share = f"{float(carried / total):.1%}"
     assert f"Ownership key: business_unit (business_unit) on {share}" in r.output
-    assert f"({carried:,.2f} USD); as much as application, environment" in r.output
+    assert f"({carried:,.2f} USD); tied with application, environment (keys that" in r.output
 
     r = CliRunner().invoke(cli, ["--warehouse", url, "tags", "audit", "--suggest-config"])
     assert r.exit_code == 0, r.output

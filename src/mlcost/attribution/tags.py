@@ -193,6 +193,8 @@ class TagAudit:
     non_compliant: Decimal
     owner_missing: Decimal
     rows: tuple[AuditRow, ...]
+    # The bill's tag keys, the likeliest ownership key first (see owner_keys).
+    owner_keys: tuple[OwnerKey, ...] = ()
 
     @property
     def untagged_share(self) -> float:
@@ -291,6 +293,7 @@ def audit_tags(
         non_compliant=non_compliant,
         owner_missing=sum((Decimal(r["owner_missing"] or 0) for r in totals), Decimal(0)),
         rows=tuple(out),
+        owner_keys=owner_keys(warehouse, start=start, end=end, metric=metric),
     )
 
 

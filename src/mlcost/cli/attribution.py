@@ -116,9 +116,8 @@ def audit(
     config = settings_from(ctx).attribution
     start, end = month_window(month) if month else (None, None)
     with warehouse_from(ctx, read_only=True) as wh:
-        keys = owner_keys(wh, start=start, end=end)
         if suggest_config:
-            click.echo(suggest(keys), nl=False)
+            click.echo(suggest(owner_keys(wh, start=start, end=end)), nl=False)
             return
         result = audit_tags(wh, config, start=start, end=end)
     rows = [
@@ -148,7 +147,7 @@ def audit(
             f"{result.total:,.2f}; no owner tag ({config.owner}) "
             f"{result.owner_missing:,.2f} ({result.owner_missing_share:.1%})."
         )
-        click.echo(owner_key_line(keys, config.owner, result.currency))
+        click.echo(owner_key_line(result.owner_keys, config.owner, result.currency))
 
 
 def owner_key_line(keys: Sequence[OwnerKey], configured: str, currency: str) -> str:
@@ -158,8 +157,8 @@ def owner_key_line(keys: Sequence[OwnerKey], configured: str, currency: str) -> 
     best = keys[0]
     ties = [k for k in keys[1:] if round(k.share, 3) == round(best.share, 3)]
     tie = (
-        f"; as much as {', '.join(k.key for k in ties)}"
-        + ("" if any(k.ownership for k in ties) else ", which describe the resource")
+        f"; tied with {', '.join(k.key for k in ties)}"
+        + ("" if any(k.ownership for k in ties) else " (keys that describe the resource)")
         if ties
         else ""
     )

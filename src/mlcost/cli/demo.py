@@ -121,7 +121,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         f"settings: {out}/mlcost.toml.\n"
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
-        "mlcost tags audit; mlcost spend --by ServiceName; "
+        "mlcost tags audit; mlcost spend --by owner; "
         "mlcost report weekly --out weekly-report.html"
     )
 
@@ -172,6 +172,9 @@ def _print_attribution(sb: Showback, audit: TagAudit) -> None:
         f"of the bill; no team tag: {audit.owner_missing:,.2f} {audit.currency} "
         f"({audit.owner_missing_share:.1%})."
     )
+    from mlcost.cli.attribution import owner_key_line
+
+    click.echo(owner_key_line(audit.owner_keys, "team", audit.currency))
 
 
 WAREHOUSE = "warehouse.duckdb"
