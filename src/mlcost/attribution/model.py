@@ -89,7 +89,7 @@ def stale_months(
     a = wh.table("allocated_costs")
     built = a.group_by(m=a.ChargePeriodStart.truncate("M")).aggregate(
         built=a.x_BuiltAt.min(),
-        keys=a.x_OwnerKey.collect().unique().length(),
+        keys=a.x_OwnerKey.nunique(),
         key=a.x_OwnerKey.max(),
     )
     have = {
