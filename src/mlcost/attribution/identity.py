@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from mlcost.insights import Finding
     from mlcost.warehouse import Warehouse
 
-__all__ = ["Identity", "identified_findings", "identify", "resources", "short_id"]
+__all__ = ["Identity", "identified_findings", "identify", "named", "resources", "short_id"]
 
 _TAIL = r"[^/:]+$"
 
@@ -135,31 +135,58 @@ def identify(wh: Warehouse, names: Iterable[str | None]) -> dict[str, Identity]:
     return out
 
 
-def identified_findings(
-    wh: Warehouse, config: AttributionConfig, findings: Sequence[Finding]
-) -> list[Finding]:
-    """Findings named by their billed resource: ``resource_id`` the billed ResourceId (a host
-    name or short id becomes it), ``resource_name`` readable, ``owner`` the owner model's
-    owner of the resource (the detector's where the model has none). A finding about
-    nothing billed keeps its id; ``resource_name`` is that id."""
+class _Named(Protocol):
+    """A dataclass that names a resource: a finding, a policy violation."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def resource_id(self) -> str | None: ...
+
+    @property
+    def resource_name(self) -> str | None: ...
+
+    @property
+    def owner(self) -> str | None: ...
+
+
+_T = TypeVar("_T", bound=_Named)
+
+
+def named(
+    wh: Warehouse,
+    config: AttributionConfig,
+    items: Sequence[_T],
+    names: Sequence[str | None] | None = None,
+    *,
+    model_owner: bool = True,
+) -> list[_T]:
+    """``items`` named by their billed resource: ``resource_id`` the billed ResourceId of
+    ``names[i]`` (default: the item's own ``resource_id``; a host name or short id becomes the
+    ResourceId), ``resource_name`` readable, ``owner`` the owner model's owner of the resource
+    (``model_owner``: over the item's; else only where the item has none). An item about
+    nothing billed keeps its id, and ``resource_name`` is that id."""
     from dataclasses import replace
 
     from mlcost.attribution.model import resource_owners
 
-    ids = identify(wh, [f.resource_id for f in findings])
+    looked = [i.resource_id for i in items] if names is None else list(names)
+    ids = identify(wh, looked)
     owners = resource_owners(wh, config, sorted({i.resource_id for i in ids.values()}))
     out = []
-    for f in findings:
-        who = ids.get(f.resource_id or "")
+    for item, name in zip(items, looked, strict=True):
+        who = ids.get(name or "")
         if who is None:
-            out.append(replace(f, resource_name=f.resource_name or f.resource_id))
-        else:
-            out.append(
-                replace(
-                    f,
-                    resource_id=who.resource_id,
-                    resource_name=who.name,
-                    owner=owners.get(who.resource_id, f.owner),
-                )
-            )
+            out.append(replace(item, resource_name=item.resource_name or item.resource_id))
+            continue
+        found = owners.get(who.resource_id)
+        owner = (found or item.owner) if model_owner else (item.owner or found)
+        out.append(replace(item, resource_id=who.resource_id, resource_name=who.name, owner=owner))
     return out
+
+
+def identified_findings(
+    wh: Warehouse, config: AttributionConfig, findings: Sequence[Finding]
+) -> list[Finding]:
+    """Findings named by their billed resource (see :func:`named`)."""
+    return named(wh, config, findings)

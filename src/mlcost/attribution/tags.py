@@ -227,15 +227,8 @@ def audit_tags(
     """
     import ibis
 
-    from mlcost.spending import countable_rows
-
     rules = rules or learn_tag_rules(warehouse, config)
-    t = warehouse.table("cost_line_items")
-    if start is not None:
-        t = t.filter(t.ChargePeriodStart >= start)
-    if end is not None:
-        t = t.filter(t.ChargePeriodStart < end)
-    t = countable_rows(t, metric)
+    t = _countable(warehouse, start, end, metric)
     required = list(dict.fromkeys(config.required))
     none = ibis.literal(None, type="string")
     tags = {k: rules.value(t.Tags, k) for k in dict.fromkeys([*required, config.owner])}
@@ -295,6 +288,20 @@ def audit_tags(
         rows=tuple(out),
         owner_keys=owner_keys(warehouse, start=start, end=end, metric=metric),
     )
+
+
+def _countable(
+    warehouse: Warehouse, start: datetime | None, end: datetime | None, metric: str
+) -> ir.Table:
+    """The line items of ``[start, end)`` whose ``metric`` adds up (no commitment twice)."""
+    from mlcost.spending import countable_rows
+
+    t = warehouse.table("cost_line_items")
+    if start is not None:
+        t = t.filter(t.ChargePeriodStart >= start)
+    if end is not None:
+        t = t.filter(t.ChargePeriodStart < end)
+    return countable_rows(t, metric)
 
 
 def _one_currency(currencies: Iterable[str | None]) -> str:
@@ -379,14 +386,7 @@ def owner_keys(
     """
     import ibis
 
-    from mlcost.spending import countable_rows
-
-    t = warehouse.table("cost_line_items")
-    if start is not None:
-        t = t.filter(t.ChargePeriodStart >= start)
-    if end is not None:
-        t = t.filter(t.ChargePeriodStart < end)
-    t = countable_rows(t, metric)
+    t = _countable(warehouse, start, end, metric)
     raw = sorted(_distinct(t.select(k=t.Tags.keys().unnest()), "k"))
     families: dict[str, list[str]] = {}
     for k in raw:

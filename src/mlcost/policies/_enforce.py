@@ -341,8 +341,7 @@ def _identified(
 ) -> list[Violation]:
     """Violations named by their billed identity: a telemetry host becomes its ResourceId,
     a workload carries the resource it ran on; owners from the owner model where unknown."""
-    from mlcost.attribution.identity import identify
-    from mlcost.attribution.model import resource_owners
+    from mlcost.attribution.identity import named
 
     workloads = sorted({v.workload_id for v in found if v.workload_id})
     ran_on: dict[str, str] = {}
@@ -356,24 +355,7 @@ def _identified(
     names = [
         ran_on.get(v.workload_id, v.resource_id) if v.workload_id else v.resource_id for v in found
     ]
-    ids = identify(wh, names)
-    owners = resource_owners(wh, config, sorted({i.resource_id for i in ids.values()}))
-    out = []
-    for v, name in zip(found, names, strict=True):
-        who = ids.get(name)
-        if who is None:
-            # Not billed on its own, or nothing links it: the name the source gave.
-            out.append(replace(v, resource_name=v.resource_name or v.resource_id))
-        else:
-            out.append(
-                replace(
-                    v,
-                    resource_id=who.resource_id,
-                    resource_name=who.name,
-                    owner=v.owner or owners.get(who.resource_id),
-                )
-            )
-    return out
+    return named(wh, config, found, names, model_owner=False)
 
 
 def _actor() -> str:
