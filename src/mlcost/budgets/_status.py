@@ -111,13 +111,14 @@ def scoped_rows(
     return t
 
 
-def _scoped(
+def daily_spend(
     wh: Warehouse,
     budget: BudgetConfig,
     start: date,
     end: date,
     attribution: AttributionConfig | None = None,
 ) -> Any:
+    """What ``budget`` spent per day (``day``, ``amount``) in ``[start, end)``."""
     import ibis
 
     lo = datetime.combine(start, datetime.min.time())
@@ -153,7 +154,7 @@ def budget_status(
     start, end = period_of(budget, day)
     # Days after as_of are the future even if rows (restatements) exist for them.
     stop = min(end, day + timedelta(days=1))
-    rows = _scoped(wh, budget, start, stop, attribution).to_pyarrow().to_pylist()
+    rows = daily_spend(wh, budget, start, stop, attribution).to_pyarrow().to_pylist()
     daily = [(r["day"], float(r["amount"] or 0)) for r in rows]
     spent = sum((Decimal(str(r["amount"] or 0)) for r in rows), Decimal(0))
     if daily and max(d for d, _ in daily) < day:
