@@ -176,6 +176,7 @@ class AuditRow:
     invalid: tuple[str, ...]  # "key=value" pairs outside the allowed values
     cost: Decimal
     share: float
+    resource_name: str | None = None  # ResourceName as billed
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def audit_tags(
     bad_rows = rows.filter((rows.missing.length() > 0) | (rows.invalid.length() > 0))
     grouped = bad_rows.group_by(
         ["account", "ResourceId", "missing", "invalid", "BillingCurrency"]
-    ).aggregate(cost=bad_rows[metric].sum())
+    ).aggregate(cost=bad_rows[metric].sum(), name=bad_rows.ResourceName.max())
     grouped = grouped.order_by([grouped.cost.abs().desc(), grouped.ResourceId])
     totals = total_q.to_pyarrow().to_pylist()
     currency = _one_currency(r["BillingCurrency"] for r in totals)
@@ -276,6 +277,7 @@ def audit_tags(
                 invalid=tuple(r["invalid"] or ()),
                 cost=cost,
                 share=float(cost / total) if total else 0.0,
+                resource_name=r["name"],
             )
         )
     return TagAudit(

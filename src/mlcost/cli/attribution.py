@@ -123,6 +123,7 @@ def audit(
     rows = [
         {
             "account": r.account,
+            "resource_name": r.resource_name or "",
             "resource": r.resource or "(no resource)",
             "status": r.status,
             "missing": ", ".join(r.missing),

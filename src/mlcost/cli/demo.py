@@ -152,7 +152,7 @@ def _print_attribution(sb: Showback, audit: TagAudit) -> None:
     )
     rows = [
         {
-            "resource": (r.resource or "(no resource)").rsplit("/", 1)[-1],
+            "resource": r.resource_name or (r.resource or "(no resource)").rsplit("/", 1)[-1],
             "status": r.status,
             "missing": ", ".join(r.missing),
             "cost": r.cost,
