@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -56,7 +57,7 @@ def test_a_host_name_links_through_resource_links(wh: Warehouse) -> None:
 
 
 @pytest.fixture(scope="module")
-def findings(demo_org: Path) -> list[dict[str, object]]:
+def findings(demo_org: Path) -> list[dict[str, Any]]:
     with open_warehouse(f"duckdb://{demo_org / 'warehouse.duckdb'}") as wh:
         showback(wh, demo_attribution(), "2026-05")
     mp = pytest.MonkeyPatch()
@@ -66,12 +67,12 @@ def findings(demo_org: Path) -> list[dict[str, object]]:
     finally:
         mp.undo()
     assert r.exit_code == 0, r.output
-    out: list[dict[str, object]] = json.loads(r.output)
+    out: list[dict[str, Any]] = json.loads(r.output)
     return out
 
 
 def test_every_finding_about_a_resource_names_it_by_its_billed_id(
-    demo_org: Path, findings: list[dict[str, object]]
+    demo_org: Path, findings: list[dict[str, Any]]
 ) -> None:
     with open_warehouse(f"duckdb://{demo_org / 'warehouse.duckdb'}", read_only=True) as wh:
         t = wh.table("cost_line_items")
@@ -86,3 +87,21 @@ def test_every_finding_about_a_resource_names_it_by_its_billed_id(
     idle = {f["resource_name"]: f["resource_id"] for f in about if f["kind"] == "idle_gpu"}
     assert str(idle["vision-dev-big"]).startswith("arn:aws:ec2:")
     assert not {f["resource_id"] for f in about} & (hosts - billed)
+
+
+def test_a_commitment_names_the_resources_whose_hours_it_covers(
+    demo_org: Path, findings: list[dict[str, Any]]
+) -> None:
+    buys = [
+        f for f in findings if f["kind"] == "commitment" and f["evidence"].get("pattern") == "buy"
+    ]
+    assert buys
+    with open_warehouse(f"duckdb://{demo_org / 'warehouse.duckdb'}", read_only=True) as wh:
+        t = wh.table("cost_line_items")
+        kinds = {
+            r["ResourceId"]: r["x_InstanceType"]
+            for r in t.select("ResourceId", "x_InstanceType").distinct().to_pyarrow().to_pylist()
+        }
+    for f in buys:
+        ids = list(f["resource_ids"])
+        assert ids and all(kinds[i] == f["evidence"]["instance_type"] for i in ids)

@@ -78,6 +78,8 @@ class Finding:
     # Readable name of the billed resource (ResourceName, else the host name); set by
     # attribution's resource identity, as ``resource_id`` becomes the billed ResourceId.
     resource_name: str | None = None
+    # The billed resources a finding about several covers (a commitment: whose hours it buys).
+    resource_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``mlcost insights --format json``)."""
@@ -86,6 +88,7 @@ class Finding:
             "kind": self.kind,
             "resource_id": self.resource_id,
             "resource_name": self.resource_name,
+            "resource_ids": list(self.resource_ids),
             "owner": self.owner,
             "monthly_saving": self.monthly_saving.as_dict(),
             "confidence": self.confidence,
