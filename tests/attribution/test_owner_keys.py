@@ -69,6 +69,9 @@ def test_official_focus_sample_names_business_unit(
     url = f"duckdb://{tmp_path / 'w.duckdb'}"
     r = CliRunner().invoke(cli, ["--warehouse", url, "ingest", "focus", str(OFFICIAL)])
     assert r.exit_code == 0, r.output
+    assert "Ownership key: business_unit" in r.output  # said on the first load
+    again = CliRunner().invoke(cli, ["--warehouse", url, "ingest", "focus", str(OFFICIAL)])
+    assert again.exit_code == 0 and "Ownership key" not in again.output
     with open_warehouse(url) as wh:
         found = owner_keys(wh)
         total = wh.table("cost_line_items").EffectiveCost.abs().sum().execute()
