@@ -2,7 +2,10 @@
 
 A dimension is any column of ``cost_line_items`` (FOCUS 1.4 names, or our ``x_`` columns) or
 ``tag:<key>`` for a key of the FOCUS ``Tags`` object. ``tag:team|Team|team_name`` takes the
-first of several spellings of a key that a row has (real bills have them all).
+first of several spellings of a key that a row has (real bills have them all). Given the
+``[attribution]`` settings, ``owner`` and any normalized tag key (``project``, ``team``) are
+dimensions too, read from attribution's owner model (:mod:`mlcost.attribution.model`): each
+owner's direct cost plus the ``(shared)`` and ``(unallocated)`` rows, summing to the bill.
 
 Commitment purchases are never counted twice. FOCUS puts the amortized cost of a commitment
 on the usage rows it covers (EffectiveCost) and gives the purchase row an EffectiveCost of 0;
@@ -103,6 +106,9 @@ def spend(
     When every dimension is one the warehouse's daily rollup keeps and the window is whole
     days, the answer comes from the rollup (the same sums, from thousands of rows instead of
     millions); ``rollup=False`` always reads the line items.
+
+    Owner dimensions (``owner``, a normalized tag key such as ``project``) are the owner
+    model's: :func:`mlcost.attribution.spend` answers those and calls this for the rest.
     """
     if metric not in METRICS:
         near = difflib.get_close_matches(metric, METRICS, n=1)

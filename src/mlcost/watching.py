@@ -126,7 +126,7 @@ def run_round(
         else:
             from mlcost.budgets import alerts_for, statuses
 
-            found = statuses(wh, settings.budgets)
+            found = statuses(wh, settings.budgets, attribution=settings.attribution)
             report.budget_alerts = record_alerts(wh, alerts_for(found), channels)
     w = settings.watch
     if w.insight_min_impact is not None:
@@ -157,6 +157,10 @@ def run_round(
             from mlcost.policies import enforce
 
             report.decisions = enforce(
-                wh, settings.policies, execute=execute, budgets=settings.budgets
+                wh,
+                settings.policies,
+                execute=execute,
+                budgets=settings.budgets,
+                attribution=settings.attribution,
             )
     return report

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from mlcost import Warehouse
 
@@ -140,3 +142,21 @@ def origin_sums_match(wh: Warehouse) -> bool:
         if a[m].sum().execute() != b[m].sum().execute():
             return False
     return True
+
+
+@pytest.fixture(scope="session")
+def demo_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo organization (7 days, half scale) loaded into ``warehouse.duckdb`` beside the
+    demo's own ``mlcost.toml``, as ``mlcost demo`` leaves it (the owner model not built yet)."""
+    from mlcost import ingest_focus, open_warehouse
+    from mlcost.demo import generate_demo
+    from mlcost.demo._config import DEMO_CONFIG_TOML
+    from mlcost.sources import ingest_auto
+
+    out = tmp_path_factory.mktemp("demo-org")
+    generate_demo(out, days=7, scale=0.5)
+    with open_warehouse(f"duckdb://{out / 'warehouse.duckdb'}") as wh:
+        ingest_focus(wh, sorted((out / "billing").glob("*.csv")))
+        ingest_auto(wh, [out / "telemetry", out / "workloads"])
+    (out / "mlcost.toml").write_text(DEMO_CONFIG_TOML, encoding="utf-8")
+    return out

@@ -28,7 +28,7 @@ The mapping is then applied to every row as an Ibis expression (a ``CASE`` over 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,12 +43,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditRow",
+    "OwnerKey",
     "TagAudit",
     "TagRules",
     "audit_tags",
     "canonical_key",
     "canonical_value",
     "learn_tag_rules",
+    "owner_keys",
+    "suggest_config",
 ]
 
 _KEY_SYNONYMS = {"environment": "env", "stage": "env"}
@@ -173,6 +176,7 @@ class AuditRow:
     invalid: tuple[str, ...]  # "key=value" pairs outside the allowed values
     cost: Decimal
     share: float
+    resource_name: str | None = None  # ResourceName as billed
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,8 @@ class TagAudit:
     non_compliant: Decimal
     owner_missing: Decimal
     rows: tuple[AuditRow, ...]
+    # The bill's tag keys, the likeliest ownership key first (see owner_keys).
+    owner_keys: tuple[OwnerKey, ...] = ()
 
     @property
     def untagged_share(self) -> float:
@@ -222,15 +228,8 @@ def audit_tags(
     """
     import ibis
 
-    from mlcost.spending import countable_rows
-
     rules = rules or learn_tag_rules(warehouse, config)
-    t = warehouse.table("cost_line_items")
-    if start is not None:
-        t = t.filter(t.ChargePeriodStart >= start)
-    if end is not None:
-        t = t.filter(t.ChargePeriodStart < end)
-    t = countable_rows(t, metric)
+    t = _countable(warehouse, start, end, metric)
     required = list(dict.fromkeys(config.required))
     none = ibis.literal(None, type="string")
     tags = {k: rules.value(t.Tags, k) for k in dict.fromkeys([*required, config.owner])}
@@ -254,7 +253,7 @@ def audit_tags(
     bad_rows = rows.filter((rows.missing.length() > 0) | (rows.invalid.length() > 0))
     grouped = bad_rows.group_by(
         ["account", "ResourceId", "missing", "invalid", "BillingCurrency"]
-    ).aggregate(cost=bad_rows[metric].sum())
+    ).aggregate(cost=bad_rows[metric].sum(), name=bad_rows.ResourceName.max())
     grouped = grouped.order_by([grouped.cost.abs().desc(), grouped.ResourceId])
     totals = total_q.to_pyarrow().to_pylist()
     currency = _one_currency(r["BillingCurrency"] for r in totals)
@@ -278,6 +277,7 @@ def audit_tags(
                 invalid=tuple(r["invalid"] or ()),
                 cost=cost,
                 share=float(cost / total) if total else 0.0,
+                resource_name=r["name"],
             )
         )
     return TagAudit(
@@ -288,7 +288,22 @@ def audit_tags(
         non_compliant=non_compliant,
         owner_missing=sum((Decimal(r["owner_missing"] or 0) for r in totals), Decimal(0)),
         rows=tuple(out),
+        owner_keys=owner_keys(warehouse, start=start, end=end, metric=metric),
     )
+
+
+def _countable(
+    warehouse: Warehouse, start: datetime | None, end: datetime | None, metric: str
+) -> ir.Table:
+    """The line items of ``[start, end)`` whose ``metric`` adds up (no commitment twice)."""
+    from mlcost.spending import countable_rows
+
+    t = warehouse.table("cost_line_items")
+    if start is not None:
+        t = t.filter(t.ChargePeriodStart >= start)
+    if end is not None:
+        t = t.filter(t.ChargePeriodStart < end)
+    return countable_rows(t, metric)
 
 
 def _one_currency(currencies: Iterable[str | None]) -> str:
@@ -302,3 +317,153 @@ def _one_currency(currencies: Iterable[str | None]) -> str:
             fix="Load one currency per warehouse, or filter by BillingCurrency first.",
         )
     return found[0] if found else "USD"
+
+
+# -- which keys carry ownership ------------------------------------------------------------
+
+# Keys whose names mean "who pays", squeezed to letters and digits; they win ties over keys
+# that describe the resource (environment, application).
+OWNERSHIP_NAMES = (
+    "team",
+    "owner",
+    "businessunit",
+    "costcenter",
+    "costcentre",
+    "department",
+    "project",
+)
+
+
+def key_family(raw: str) -> str:
+    """The spelling-free name of a raw tag key: a ``user:`` / ``ms:`` prefix dropped,
+    case-folded, words joined by ``_``, a ``_name`` suffix dropped (``Team``, ``team_name``,
+    ``user:Team`` → ``team``; ``CostCenter`` → ``costcenter``; ``Cost department`` →
+    ``cost_department``). Synonyms stay apart (``env`` and ``environment`` are two keys: a
+    bill that uses both is two tag policies, and merging them would outweigh a real tie)."""
+    name = raw.rsplit(":", 1)[-1].strip()
+    words = [w for w in _WORDS.split(name.casefold()) if w]
+    if len(words) > 1 and words[-1] == "name":
+        words = words[:-1]
+    key = "_".join(words) or raw.casefold()
+    if key.endswith("name") and key[:-4] in _OWNERSHIP_SQUEEZED:
+        key = key[:-4]
+    return key
+
+
+_OWNERSHIP_SQUEEZED = frozenset(OWNERSHIP_NAMES)
+
+
+def means_ownership(family: str) -> bool:
+    """Whether a key family's name says who owns the cost (``team``, ``cost_center``,
+    ``business_unit``, ``owning_team``, ``cost_department``)."""
+    squeezed = _WORDS.sub("", family.casefold())
+    return any(squeezed == n or squeezed.endswith(n) for n in OWNERSHIP_NAMES)
+
+
+@dataclass(frozen=True)
+class OwnerKey:
+    """A tag key family and the absolute cost of the rows that carry it (any spelling)."""
+
+    key: str
+    spellings: tuple[str, ...]
+    coverage: Decimal  # sum of |metric| of the rows with a non-empty value
+    share: float  # of the bill's sum of |metric|
+    ownership: bool  # the name means ownership
+    values: tuple[str, ...]  # the likeliest key only: its values, most covered first (<= 50)
+    distinct_values: int = 0
+
+
+def owner_keys(
+    warehouse: Warehouse,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    metric: str = "EffectiveCost",
+) -> tuple[OwnerKey, ...]:
+    """Tag key families of the bill, the likeliest ownership key first.
+
+    Order: coverage of absolute cost (to 0.1 % of the bill: closer is a tie), then keys whose
+    names mean ownership before keys that describe the resource, then coverage, then name.
+    Absolute cost, so credits and refunds count as much as charges.
+    """
+    import ibis
+
+    t = _countable(warehouse, start, end, metric)
+    raw = sorted(_distinct(t.select(k=t.Tags.keys().unnest()), "k"))
+    families: dict[str, list[str]] = {}
+    for k in raw:
+        families.setdefault(key_family(k), []).append(k)
+    if not families:
+        return ()
+    money = t[metric].abs()
+    names = list(families)
+
+    def carried(spellings: Sequence[str]) -> ir.Value:
+        value = ibis.coalesce(*[t.Tags.get(s).nullif("") for s in spellings])
+        return value.strip().nullif("").notnull()
+
+    agg = t.aggregate(
+        total=money.sum(),
+        **{f"f{i}": money.sum(where=carried(families[n])) for i, n in enumerate(names)},
+    )
+    row = agg.to_pyarrow().to_pylist()[0]
+    total = Decimal(row["total"] or 0)
+    found = []
+    for i, n in enumerate(names):
+        cover = Decimal(row[f"f{i}"] or 0)
+        share = float(cover / total) if total else 0.0
+        found.append((n, cover, share))
+    found.sort(key=lambda f: (-round(f[2], 3), not means_ownership(f[0]), -f[1], f[0]))
+    # The values of the likeliest key, to start [attribution.allowed] from.
+    first = families[found[0][0]]
+    value = ibis.coalesce(*[t.Tags.get(s).nullif("") for s in first]).strip().nullif("")
+    v = t.mutate(v=value, a=money).filter(ibis._.v.notnull())
+    per = v.group_by("v").aggregate(c=v.a.sum())
+    values = tuple(
+        per.order_by([ibis.desc("c"), "v"]).limit(50).to_pyarrow().column("v").to_pylist()
+    )
+    count = int(per.count().execute())
+    return tuple(
+        OwnerKey(
+            n,
+            tuple(families[n]),
+            cover,
+            share,
+            means_ownership(n),
+            values if i == 0 else (),
+            count if i == 0 else 0,
+        )
+        for i, (n, cover, share) in enumerate(found)
+    )
+
+
+def suggest_config(keys: Sequence[OwnerKey], *, required: int = 4) -> str:
+    """The ``[attribution]`` block for a bill new to mlcost, from :func:`owner_keys`."""
+    if not keys:
+        return "# No tags in this bill: nothing to suggest.\n"
+    owner = keys[0]
+    picked = [owner, *[k for k in keys[1:] if k.share > 0][: required - 1]]
+    # mlcost's canonical names: environment/stage are env.
+    name = {k.key: _KEY_SYNONYMS.get(k.key, k.key) for k in picked}
+    lines = [
+        f"# {owner.key}: carried by {owner.share:.1%} of the bill's absolute cost"
+        f" ({', '.join(owner.spellings)})",
+        "[attribution]",
+        f'owner = "{name[owner.key]}"',
+        "required = [" + ", ".join(f'"{name[k.key]}"' for k in picked) + "]",
+    ]
+    config = AttributionConfig(owner=name[owner.key], required=tuple(name.values()))
+    aliases = {
+        s: name[k.key]
+        for k in picked
+        for s in k.spellings
+        if canonical_key(s, config) != name[k.key]
+    }
+    if aliases:
+        lines += ["", "[attribution.aliases]"]
+        lines += [f'"{s}" = "{k}"' for s, k in sorted(aliases.items())]
+    if owner.values:
+        shown = f"{len(owner.values)} of {owner.distinct_values}"
+        lines += ["", f"[attribution.allowed]  # {shown} values, most cost first: keep the owners"]
+        lines.append(f"{name[owner.key]} = [" + ", ".join(f'"{v}"' for v in owner.values) + "]")
+    return "\n".join(lines) + "\n"

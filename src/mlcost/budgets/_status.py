@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from mlcost.budgets.forecast import Forecast, forecast_total
-from mlcost.config import BudgetConfig
+from mlcost.config import AttributionConfig, BudgetConfig
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
@@ -77,20 +77,53 @@ def period_of(budget: BudgetConfig, day: date) -> tuple[date, date]:
     return first, date(first.year + m // 12, m % 12 + 1, 1)
 
 
-def _scoped(wh: Warehouse, budget: BudgetConfig, start: date, end: date) -> Any:
-    import ibis
-
+def scoped_rows(
+    wh: Warehouse,
+    budget: BudgetConfig,
+    start: datetime,
+    end: datetime,
+    attribution: AttributionConfig | None = None,
+) -> Any:
+    """The rows ``budget`` counts in ``[start, end)``: line items, or for an ``owner`` scope
+    the owner model's rows (direct shares, or every share with ``basis = "total"``)."""
     from mlcost.spending import countable_rows, resolve_dimension
 
-    t = wh.table("cost_line_items")
-    t = t.filter(
-        (t.ChargePeriodStart >= datetime.combine(start, datetime.min.time()))
-        & (t.ChargePeriodStart < datetime.combine(end, datetime.min.time()))
-        & (t.BillingCurrency == budget.currency)
-    )
+    scope = dict(budget.scope)
+    owners = scope.pop("owner", None)
+    if owners is None:
+        t = wh.table("cost_line_items")
+        t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+    else:
+        from mlcost.attribution.model import DIRECT_BUCKETS, owner_rows
+
+        if attribution is None:  # read as built, whatever key it was built for
+            t = wh.table("allocated_costs")
+            t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+        else:
+            t = owner_rows(wh, attribution, start=start, end=end)
+        t = t.filter(t.x_Owner.isin(list(owners)))
+        if budget.basis == "direct":
+            t = t.filter(t.x_Bucket.isin(list(DIRECT_BUCKETS)))
+    t = t.filter(t.BillingCurrency == budget.currency)
     t = countable_rows(t, budget.metric)
-    for dim, values in budget.scope.items():
+    for dim, values in scope.items():
         t = t.filter(resolve_dimension(t, dim).isin(list(values)))
+    return t
+
+
+def daily_spend(
+    wh: Warehouse,
+    budget: BudgetConfig,
+    start: date,
+    end: date,
+    attribution: AttributionConfig | None = None,
+) -> Any:
+    """What ``budget`` spent per day (``day``, ``amount``) in ``[start, end)``."""
+    import ibis
+
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end, datetime.min.time())
+    t = scoped_rows(wh, budget, lo, hi, attribution)
     day = t.ChargePeriodStart.date().name("day")
     return t.group_by(day).aggregate(amount=t[budget.metric].sum()).order_by(ibis._.day)
 
@@ -102,12 +135,18 @@ def _data_until(wh: Warehouse) -> date | None:
 
 
 def budget_status(
-    wh: Warehouse, budget: BudgetConfig, *, as_of: date | datetime | None = None
+    wh: Warehouse,
+    budget: BudgetConfig,
+    *,
+    as_of: date | datetime | None = None,
+    attribution: AttributionConfig | None = None,
 ) -> BudgetStatus:
     """Where ``budget`` stands in the period containing ``as_of`` (default: the latest day
     with any spend in the warehouse, since bills arrive a day or two late).
 
     Spend counts only rows billed in the budget's currency; a forecast needs a week of data.
+    An ``owner`` scope reads attribution's owner model, kept current with ``attribution``
+    (without it: ``allocated_costs`` as built).
     """
     if isinstance(as_of, datetime):
         as_of = as_of.date()
@@ -115,7 +154,7 @@ def budget_status(
     start, end = period_of(budget, day)
     # Days after as_of are the future even if rows (restatements) exist for them.
     stop = min(end, day + timedelta(days=1))
-    rows = _scoped(wh, budget, start, stop).to_pyarrow().to_pylist()
+    rows = daily_spend(wh, budget, start, stop, attribution).to_pyarrow().to_pylist()
     daily = [(r["day"], float(r["amount"] or 0)) for r in rows]
     spent = sum((Decimal(str(r["amount"] or 0)) for r in rows), Decimal(0))
     if daily and max(d for d, _ in daily) < day:
@@ -193,7 +232,11 @@ def alerts_for(statuses: Iterable[BudgetStatus]) -> list[dict[str, Any]]:
 
 
 def statuses(
-    wh: Warehouse, budgets: Sequence[BudgetConfig], *, as_of: date | datetime | None = None
+    wh: Warehouse,
+    budgets: Sequence[BudgetConfig],
+    *,
+    as_of: date | datetime | None = None,
+    attribution: AttributionConfig | None = None,
 ) -> list[BudgetStatus]:
     """:func:`budget_status` of each budget."""
-    return [budget_status(wh, b, as_of=as_of) for b in budgets]
+    return [budget_status(wh, b, as_of=as_of, attribution=attribution) for b in budgets]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from mlcost.cli._common import format_option, render_rows, settings_from, wareho
 
 if TYPE_CHECKING:
     from mlcost.attribution.showback import Showback
+    from mlcost.attribution.tags import OwnerKey
     from mlcost.warehouse import Warehouse
 
 _COLUMNS = (
@@ -120,19 +122,33 @@ def tags() -> None:
 @tags.command()
 @click.option("--month", default=None, help="Only charges starting in this month (YYYY-MM).")
 @click.option("--limit", type=int, default=20, show_default=True, help="Rows to show (0: all).")
+@click.option(
+    "--suggest-config",
+    is_flag=True,
+    help="Print the [attribution] block for this bill (owner key by coverage) and stop.",
+)
 @format_option
 @click.pass_context
-def audit(ctx: click.Context, month: str | None, limit: int, fmt: str) -> None:
-    """Untagged and non-compliant spend by account and resource, worst first."""
+def audit(
+    ctx: click.Context, month: str | None, limit: int, suggest_config: bool, fmt: str
+) -> None:
+    """Untagged and non-compliant spend by account and resource, worst first, and which tag
+    key carries ownership in this bill."""
     from mlcost.attribution import audit_tags, month_window
+    from mlcost.attribution.tags import owner_keys
+    from mlcost.attribution.tags import suggest_config as suggest
 
     config = settings_from(ctx).attribution
     start, end = month_window(month) if month else (None, None)
     with warehouse_from(ctx, read_only=True) as wh:
+        if suggest_config:
+            click.echo(suggest(owner_keys(wh, start=start, end=end)), nl=False)
+            return
         result = audit_tags(wh, config, start=start, end=end)
     rows = [
         {
             "account": r.account,
+            "resource_name": r.resource_name or "",
             "resource": r.resource or "(no resource)",
             "status": r.status,
             "missing": ", ".join(r.missing),
@@ -157,6 +173,30 @@ def audit(ctx: click.Context, month: str | None, limit: int, fmt: str) -> None:
             f"{result.total:,.2f}; no owner tag ({config.owner}) "
             f"{result.owner_missing:,.2f} ({result.owner_missing_share:.1%})."
         )
+        click.echo(owner_key_line(result.owner_keys, config.owner, result.currency))
+
+
+def owner_key_line(keys: Sequence[OwnerKey], configured: str, currency: str) -> str:
+    """Which key carries ownership in this bill, by coverage of absolute cost."""
+    if not keys:
+        return "Ownership key: none (the bill has no tags)."
+    best = keys[0]
+    ties = [k for k in keys[1:] if round(k.share, 3) == round(best.share, 3)]
+    tie = (
+        f"; tied with {', '.join(k.key for k in ties)}"
+        + ("" if any(k.ownership for k in ties) else " (keys that describe the resource)")
+        if ties
+        else ""
+    )
+    told = (
+        ""
+        if best.key == configured
+        else f" [attribution] owner is {configured!r}: `mlcost tags audit --suggest-config`."
+    )
+    return (
+        f"Ownership key: {best.key} ({', '.join(best.spellings)}) on {best.share:.1%} of the "
+        f"bill's absolute cost ({best.coverage:,.2f} {currency}){tie}.{told}"
+    )
 
 
 @click.group()

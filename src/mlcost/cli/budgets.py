@@ -10,7 +10,7 @@ import click
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
 if TYPE_CHECKING:
-    from mlcost.config import BudgetConfig, PolicyConfig
+    from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
 
 _STATUS = (
     "budget",
@@ -24,6 +24,16 @@ _STATUS = (
     "forecast_note",
     "crossed",
     "currency",
+)
+_VIOLATION = (
+    "policy",
+    "resource_name",
+    "resource_id",
+    "workload_id",
+    "owner",
+    "action",
+    "executor",
+    "reason",
 )
 _MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
 
@@ -52,8 +62,11 @@ def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
     settings = settings_from(ctx)
     if not settings.budgets:
         raise _no_budgets()
-    with warehouse_from(ctx, read_only=True) as wh:
-        rows = [s.as_dict() for s in statuses(wh, settings.budgets, as_of=as_of)]
+    # An owner budget reads the owner model, brought up to date first (a write).
+    owned = any("owner" in b.scope for b in settings.budgets)
+    with warehouse_from(ctx, read_only=not owned) as wh:
+        found = statuses(wh, settings.budgets, as_of=as_of, attribution=settings.attribution)
+        rows = [s.as_dict() for s in found]
     render_rows(rows, _STATUS, fmt, title="Budgets", money_columns=_MONEY)
 
 
@@ -70,7 +83,14 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
     if not settings.budgets:
         raise _no_budgets()
     with warehouse_from(ctx) as wh:
-        _, report = evaluate(wh, settings.budgets, settings.channels, as_of=as_of, send=not no_send)
+        _, report = evaluate(
+            wh,
+            settings.budgets,
+            settings.channels,
+            as_of=as_of,
+            send=not no_send,
+            attribution=settings.attribution,
+        )
     rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
     rows += [
         {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
@@ -84,7 +104,9 @@ def policies() -> None:
     """Guardrail policies from mlcost.toml: violations, and (with --execute) actions."""
 
 
-def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...]]:
+def _policies(
+    ctx: click.Context,
+) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...], AttributionConfig]:
     settings = settings_from(ctx)
     if not settings.policies:
         raise click.ClickException(
@@ -92,7 +114,7 @@ def _policies(ctx: click.Context) -> tuple[tuple[PolicyConfig, ...], tuple[Budge
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
             "See docs/budgets.md."
         )
-    return settings.policies, settings.budgets
+    return settings.policies, settings.budgets, settings.attribution
 
 
 @policies.command(name="check")
@@ -102,11 +124,14 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
     """List violations and the action each would take; changes nothing."""
     from mlcost.policies import check
 
-    found, budgets = _policies(ctx)
+    found, budgets, attribution = _policies(ctx)
     with warehouse_from(ctx, read_only=True) as wh:
-        rows = [vars(v) for v in check(wh, found, budgets=budgets)]
+        rows = [vars(v) for v in check(wh, found, budgets=budgets, attribution=attribution)]
     render_rows(
-        rows, ["policy", "resource_id", "action", "executor", "reason"], fmt, title="Violations"
+        rows,
+        _VIOLATION,
+        fmt,
+        title="Violations",
     )
 
 
@@ -118,12 +143,13 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
     """Decide on every violation and, with --execute, act; every decision is audited."""
     from mlcost.policies import enforce as run
 
-    found, budgets = _policies(ctx)
+    found, budgets, attribution = _policies(ctx)
     with warehouse_from(ctx) as wh:
-        rows = [d.as_dict() for d in run(wh, found, execute=execute, budgets=budgets)]
+        decisions = run(wh, found, execute=execute, budgets=budgets, attribution=attribution)
+        rows = [d.as_dict() for d in decisions]
     render_rows(
         rows,
-        ["policy", "resource", "action", "mode", "outcome", "detail"],
+        ["policy", "resource_name", "resource", "owner", "action", "mode", "outcome", "detail"],
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )

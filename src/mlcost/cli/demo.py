@@ -121,7 +121,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         f"settings: {out}/mlcost.toml.\n"
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
-        "mlcost tags audit; mlcost spend --by ServiceName; "
+        "mlcost tags audit; mlcost spend --by owner; "
         "mlcost report weekly --out weekly-report.html"
     )
 
@@ -152,7 +152,7 @@ def _print_attribution(sb: Showback, audit: TagAudit) -> None:
     )
     rows = [
         {
-            "resource": (r.resource or "(no resource)").rsplit("/", 1)[-1],
+            "resource": r.resource_name or (r.resource or "(no resource)").rsplit("/", 1)[-1],
             "status": r.status,
             "missing": ", ".join(r.missing),
             "cost": r.cost,
@@ -172,6 +172,9 @@ def _print_attribution(sb: Showback, audit: TagAudit) -> None:
         f"of the bill; no team tag: {audit.owner_missing:,.2f} {audit.currency} "
         f"({audit.owner_missing_share:.1%})."
     )
+    from mlcost.cli.attribution import owner_key_line
+
+    click.echo(owner_key_line(audit.owner_keys, "team", audit.currency))
 
 
 WAREHOUSE = "warehouse.duckdb"
@@ -181,12 +184,12 @@ ALERTS = "alerts.jsonl"
 def _print_budgets(out: Path) -> None:
     """Evaluate the demo's monthly budgets; new alerts go to the file channel."""
     from mlcost.budgets import evaluate
-    from mlcost.demo._config import demo_budgets
+    from mlcost.demo._config import demo_attribution, demo_budgets
     from mlcost.warehouse import DuckDBTarget, open_warehouse
 
     budgets, channels = demo_budgets(out)
     with open_warehouse(DuckDBTarget(str((out / WAREHOUSE).resolve()))) as wh:
-        found, report = evaluate(wh, budgets, channels)
+        found, report = evaluate(wh, budgets, channels, attribution=demo_attribution())
     rows = []
     for st in found:
         f = st.forecast

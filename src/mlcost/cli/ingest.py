@@ -67,6 +67,7 @@ def ingest_focus_cmd(
                 )
         else:
             result = ingest_focus(wh, paths, allow_missing=allow_missing, currency=currency)
+        owners = None if result.already_loaded else _first_bill_owner_key(ctx, wh)
     n = len(result.files)
     if result.already_loaded:
         click.echo(
@@ -83,6 +84,22 @@ def ingest_focus_cmd(
         f"{len(result.billing_accounts)} account(s), "
         f"EffectiveCost {money(dict(result.effective_cost))}{replaced}."
     )
+    if owners:
+        click.echo(owners)
+
+
+def _first_bill_owner_key(ctx: click.Context, wh: Any) -> str | None:
+    """On the first FOCUS load: which tag key carries ownership in this bill (a new bill's
+    first question), and whether ``[attribution] owner`` agrees."""
+    from mlcost.attribution.tags import owner_keys
+    from mlcost.cli._common import settings_from
+    from mlcost.cli.attribution import owner_key_line
+
+    i = wh.table("ingests")
+    if i.filter(i.source == "focus").count().execute() != 1:
+        return None
+    currency = wh.table("cost_line_items").BillingCurrency.max().execute() or "USD"
+    return owner_key_line(owner_keys(wh), settings_from(ctx).attribution.owner, currency)
 
 
 def report(result: Any) -> None:

@@ -41,7 +41,8 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
         {
             "kind": f.kind,
             "owner": f.owner or "",
-            "resource": (f.resource_id or "").rsplit("/", 1)[-1][-32:],
+            # Readable: the resource's name (the billed id is in --format json).
+            "resource": (f.resource_name or f.resource_id or "")[:40],
             "monthly": f.monthly_saving.expected,
             "action": f.action,
         }

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from mlcost.cli._common import format_option, render_rows, warehouse_from
+from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
 
 def _dims(value: str) -> list[str]:
@@ -19,7 +19,10 @@ def _dims(value: str) -> list[str]:
     "by",
     default="ServiceProviderName",
     show_default=True,
-    help="Comma-separated dimensions: FOCUS columns or tag:<key>.",
+    help=(
+        "Comma-separated dimensions: FOCUS columns, owner (attribution's owner of each "
+        "dollar), a normalized tag key (project, env) or tag:<key> (the raw tag)."
+    ),
 )
 @click.option(
     "--metric",
@@ -41,14 +44,17 @@ def spend(
     fmt: str,
 ) -> None:
     """Spend grouped by dimensions, largest first, one currency per row."""
+    from mlcost.attribution.model import is_owner_dimension
+    from mlcost.attribution.model import spend as spend_query
     from mlcost.cli._empty import no_cost_rows, say
-    from mlcost.spending import spend as spend_query
 
     dims = _dims(by)
-    with warehouse_from(ctx, read_only=True) as wh:
-        rows = (
-            spend_query(wh, by=dims, metric=metric, start=start, end=end).to_pyarrow().to_pylist()
-        )
+    config = settings_from(ctx).attribution
+    # The owner model is brought up to date first when a dimension reads it (a write).
+    owned = any(is_owner_dimension(d, config) for d in dims)
+    with warehouse_from(ctx, read_only=not owned) as wh:
+        query = spend_query(wh, by=dims, metric=metric, start=start, end=end, attribution=config)
+        rows = query.to_pyarrow().to_pylist()
         empty = None if rows else no_cost_rows(wh, start, end)
     render_rows(
         rows,

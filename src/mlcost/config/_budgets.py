@@ -18,7 +18,10 @@ class BudgetConfig:
     """A budget: ``amount`` in ``currency`` per period for the spend that ``scope`` selects.
 
     ``scope`` maps a dimension (a FOCUS column or ``tag:<key>``; ``team``, ``project``,
-    ``model`` and ``env`` mean their tags) to the values it may take; empty: all spend.
+    ``model`` and ``env`` mean their tags; ``owner`` means attribution's owner) to the values
+    it may take; empty: all spend. An ``owner`` budget counts the owner's direct cost
+    (``basis = "direct"``, showback's ``direct``) or direct plus shared plus its unclaimed GPU
+    capacity (``basis = "total"``, showback's ``total``).
     ``thresholds`` fire on actual spend, ``forecast_thresholds`` on the forecast, both as
     fractions of ``amount`` (AWS Budgets' defaults: 75%, 90%, 100% actual, 100% forecast).
     ``start``/``end`` (ISO dates, end exclusive) only for ``period = "custom"``.
@@ -35,6 +38,10 @@ class BudgetConfig:
     forecast_thresholds: tuple[float, ...] = (1.0,)
     channels: tuple[str, ...] = ()
     metric: str = "EffectiveCost"
+    basis: str = "direct"
+
+
+BUDGET_BASES = ("direct", "total")
 
 
 _SCOPE_TAGS = ("team", "project", "model", "env")
@@ -59,6 +66,7 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
             "forecast_thresholds",
             "channels",
             "metric",
+            "basis",
         }
     )
     out = []
@@ -95,6 +103,15 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
             (f"tag:{k}" if k in _SCOPE_TAGS else str(k)): _strings(v, where, f"{label}.scope.{k}")
             for k, v in _table(t.get("scope", {}), where, f"{label}.scope", None).items()
         }
+        basis = t.get("basis", "direct")
+        if basis not in BUDGET_BASES:
+            raise ConfigError(
+                f"{where}: {label}.basis is {basis!r}; choose one of {', '.join(BUDGET_BASES)}."
+            )
+        if "basis" in t and "owner" not in scope:
+            raise ConfigError(
+                f'{where}: {label}.basis needs an owner scope, e.g. scope = {{ owner = "vision" }}.'
+            )
         out.append(
             BudgetConfig(
                 name=str(name),
@@ -112,6 +129,7 @@ def parse_budgets(raw: object, *, where: str = "budgets") -> tuple[BudgetConfig,
                 ),
                 channels=_strings(t.get("channels", []), where, f"{label}.channels"),
                 metric=str(t.get("metric", "EffectiveCost")),
+                basis=str(basis),
             )
         )
     return tuple(out)

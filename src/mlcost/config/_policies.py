@@ -59,7 +59,7 @@ class PolicyConfig:
     hours: int = 24
     max_hours: Mapping[str, float] = field(default_factory=dict)
     max_gpus: Mapping[str, float] = field(default_factory=dict)
-    owner: str = "tag:team"
+    owner: str = "owner"
     working_hours: tuple[WorkingHours, ...] = ()  # idle: act only outside these
     timezone: str = "UTC"
 
@@ -115,7 +115,7 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 envs=_strings(t.get("envs", ["dev", "staging"]), where, f"{label}.envs"),
                 tags=_strings(t.get("tags", ["team"]), where, f"{label}.tags"),
                 hours=int(_number(t.get("hours", 24), where, f"{label}.hours")),
-                owner=str(t.get("owner", "tag:team")),
+                owner=str(t.get("owner", "owner")),
                 max_gpus={
                     str(k): _number(v, where, f"{label}.max_gpus.{k}")
                     for k, v in _table(

@@ -76,27 +76,31 @@ match = { ChargeCategory = "Purchase", ServiceName = "Amazon Elastic Compute Clo
 method = "fixed"
 weights = { llm-platform = 1 }
 
-# Monthly budgets per team (USD, EffectiveCost). The bill spells the team tag three ways.
+# Monthly budgets per team (USD, EffectiveCost), scoped by owner: attribution's owner of each
+# dollar, whatever spelling of the team tag the bill used and whatever the workloads on a
+# resource inherited. A budget counts the team's direct cost; llm-platform's also counts its
+# share of the shared costs (the p4d reservation was bought for it) with basis = "total".
 [budgets.llm-platform]
-scope = { "tag:team|Team|team_name" = ["llm-platform", "LLM-Platform", "llm"] }
+scope = { owner = "llm-platform" }
+basis = "total"
 amount = 200000
 currency = "USD"
 channels = ["alerts-file"]
 
 [budgets.vision]
-scope = { "tag:team|Team|team_name" = ["vision", "cv-vision"] }
+scope = { owner = "vision" }
 amount = 40000
 currency = "USD"
 channels = ["alerts-file"]
 
 [budgets.recommendations]
-scope = { "tag:team|Team|team_name" = ["recommendations", "recsys"] }
+scope = { owner = "recommendations" }
 amount = 18000
 currency = "USD"
 channels = ["alerts-file"]
 
 [budgets.search]
-scope = { "tag:team|Team|team_name" = ["search", "Search", "ml-search"] }
+scope = { owner = "search" }
 amount = 20000
 currency = "USD"
 channels = ["alerts-file"]

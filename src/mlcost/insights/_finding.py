@@ -75,6 +75,11 @@ class Finding:
     confidence: float
     action: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    # Readable name of the billed resource (ResourceName, else the host name); set by
+    # attribution's resource identity, as ``resource_id`` becomes the billed ResourceId.
+    resource_name: str | None = None
+    # The billed resources a finding about several covers (a commitment: whose hours it buys).
+    resource_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``mlcost insights --format json``)."""
@@ -82,6 +87,8 @@ class Finding:
             "id": self.id,
             "kind": self.kind,
             "resource_id": self.resource_id,
+            "resource_name": self.resource_name,
+            "resource_ids": list(self.resource_ids),
             "owner": self.owner,
             "monthly_saving": self.monthly_saving.as_dict(),
             "confidence": self.confidence,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -86,4 +87,9 @@ def insights_run(
     names = list(kinds) if kinds else sorted(DETECTORS)
     for n in names:
         _detector(n)  # an unknown name fails before any detector runs
-    return run_detectors(ctx, names, _detector)
+    run = run_detectors(ctx, names, _detector)
+    # Billed resource ids, readable names and owners from attribution (one identity).
+    from mlcost.attribution.identity import named
+
+    found = named(wh, ctx.config, run.findings)
+    return replace(run, findings=sorted(found, key=lambda f: (-f.monthly_saving.expected, f.id)))

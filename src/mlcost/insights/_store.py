@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from mlcost.config import AttributionConfig
 from mlcost.insights._finding import Finding, Saving
 from mlcost.warehouse import Capability, Store
 
@@ -76,8 +77,10 @@ def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
         return store.save(rows)
 
 
-def load_findings(wh: Warehouse) -> list[Finding]:
-    """The stored findings, worst first."""
+def load_findings(wh: Warehouse, config: AttributionConfig | None = None) -> list[Finding]:
+    """The stored findings, worst first, with their resources' readable names."""
+    from mlcost.attribution.identity import named
+
     out = []
     for r in wh.table("recommendations").to_pyarrow().to_pylist():
         out.append(
@@ -97,4 +100,5 @@ def load_findings(wh: Warehouse) -> list[Finding]:
                 evidence=json.loads(r["evidence"]),
             )
         )
+    out = named(wh, config or AttributionConfig(), out)
     return sorted(out, key=lambda f: (-f.monthly_saving.expected, f.id))

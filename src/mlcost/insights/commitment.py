@@ -132,6 +132,16 @@ def _buy(ctx: Context) -> list[Finding]:
     pools: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in g.to_pyarrow().to_pylist():
         pools.setdefault((r["provider"], r["region"], r["instance"]), []).append(r)
+    # The billed resources whose on-demand hours a commitment of each pool would cover.
+    members = t.select(
+        provider=t.ServiceProviderName,
+        region=t.RegionId,
+        instance=t.x_InstanceType,
+        rid=t.ResourceId,
+    ).distinct()
+    covered: dict[tuple[str, str, str], list[str]] = {}
+    for r in members.order_by("rid").to_pyarrow().to_pylist():
+        covered.setdefault((r["provider"], r["region"], r["instance"]), []).append(r["rid"])
     a, b = ctx.window
     history_days = (b - a).total_seconds() / 86400
     if history_days < ctx.commitment_lookback_days:
@@ -169,6 +179,7 @@ def _buy(ctx: Context) -> list[Finding]:
                 id=finding_id("commitment", provider, region, instance, "buy"),
                 kind="commitment",
                 resource_id=None,
+                resource_ids=tuple(covered.get((provider, region, instance), ())),
                 owner=owners[0] if len(owners) == 1 else None,
                 monthly_saving=Saving(
                     ctx.monthly(max(low, Decimal(0)), days=n_hours / 24), expected, expected

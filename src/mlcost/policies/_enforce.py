@@ -5,11 +5,11 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlcost.config import BudgetConfig, PolicyConfig
+from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
 from mlcost.errors import ConfigError
 from mlcost.policies._store import AuditStore
 from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
@@ -24,18 +24,32 @@ __all__ = ["Decision", "Violation", "check", "enforce"]
 
 @dataclass(frozen=True)
 class Violation:
-    """A resource that breaks a policy, and the action the policy would take."""
+    """A resource that breaks a policy, and the action the policy would take.
+
+    ``resource_id`` is the billed ResourceId when the resource is billed (what an executor
+    acts on), else the name the source gave (a host nothing links to, a ``slurm:<job>``);
+    ``resource_name`` is readable; ``workload_id`` is set for a workload (a job, a process),
+    with the billed resource it runs on as ``resource_id`` where known (then ``target`` is the
+    workload, what the executor acts on); ``owner`` is attribution's owner."""
 
     policy: str
     resource_id: str
     action: str
     executor: str
     reason: str
+    resource_name: str | None = None
+    workload_id: str | None = None
+    owner: str | None = None
 
     @classmethod
     def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
         """The violation of ``policy`` by one resource, with the action the policy names."""
         return cls(policy.name, str(resource_id), policy.action, policy.executor, reason)
+
+    @property
+    def target(self) -> str:
+        """What the executor is handed: the workload, else the resource."""
+        return self.workload_id or self.resource_id
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,11 @@ class Decision:
         v = self.violation
         return {
             "policy": v.policy,
-            "resource": v.resource_id,
+            "resource": v.target,
+            "resource_id": v.resource_id,
+            "resource_name": v.resource_name,
+            "workload_id": v.workload_id,
+            "owner": v.owner,
             "action": v.action,
             "executor": v.executor,
             "mode": self.mode,
@@ -62,7 +80,11 @@ class Decision:
 
 
 def _idle(
-    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+    wh: Warehouse,
+    policy: PolicyConfig,
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig,
 ) -> list[Violation]:
     s = wh.table("gpu_samples")
     if now is None:
@@ -105,7 +127,11 @@ def _idle(
 
 
 def _budget(
-    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+    wh: Warehouse,
+    policy: PolicyConfig,
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig,
 ) -> list[Violation]:
     from mlcost.budgets import budget_status
     from mlcost.spending import resolve_dimension
@@ -117,7 +143,7 @@ def _budget(
             f"{', '.join(sorted(found)) or 'none'}. Add [budgets.{policy.budget}] to mlcost.toml."
         )
     budget = found[policy.budget]
-    status = budget_status(wh, budget, as_of=now)
+    status = budget_status(wh, budget, as_of=now, attribution=attribution)
     if status.spent < budget.amount:
         return []
     # The scope's GPU resources in non-production envs billed on the evaluation day.
@@ -127,9 +153,15 @@ def _budget(
     if last is None:
         return []
     since = datetime.combine(last.date(), datetime.min.time())
+    if "owner" in budget.scope:
+        from mlcost.attribution.model import line_owners
+
+        t = line_owners(wh, attribution, since, last + timedelta(seconds=1))
+        t = t.filter(t.owner.isin(list(budget.scope["owner"])))
     t = t.filter((t.ChargePeriodStart >= since) & (t.x_GpuCount > 0) & t.ResourceId.notnull())
     for dim, values in budget.scope.items():
-        t = t.filter(resolve_dimension(t, dim).isin(list(values)))
+        if dim != "owner":
+            t = t.filter(resolve_dimension(t, dim).isin(list(values)))
     env = resolve_dimension(t, "tag:env|Env|environment")
     t = t.filter(env.isin(list(policy.envs)))
     ids = sorted(set(t.ResourceId.to_pyarrow().to_pylist()))
@@ -151,39 +183,56 @@ def _gpu_line_items(wh: Warehouse, now: datetime | None) -> tuple[ir.Table, date
 
 
 def _required_tags(
-    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+    wh: Warehouse,
+    policy: PolicyConfig,
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig,
 ) -> list[Violation]:
-    from mlcost.spending import resolve_dimension
+    from mlcost.attribution.model import line_owners
 
     t, last = _gpu_line_items(wh, now)
     if last is None:
         return []
     today = datetime.combine(last.date(), datetime.min.time())
-    missing = [resolve_dimension(t, f"tag:{k}").isnull().name(k) for k in policy.tags]
-    m = t.mutate(*missing)
+    first_seen = t.group_by(rid=t.ResourceId).aggregate(first=t.ChargePeriodStart.min())
+    # Today's line items with their own tags normalized (key aliases: Team=, team_name=).
+    lines = line_owners(wh, attribution, today, last + timedelta(seconds=1), keys=policy.tags)
+    lines = lines.filter((lines.x_GpuCount > 0) & lines.ResourceId.notnull())
+    own = {k: lines[f"t_{_key(k, attribution)}"] for k in policy.tags}
+    m = lines.mutate(**{f"m_{i}": v.isnull() for i, v in enumerate(own.values())})
     per = m.group_by(m.ResourceId).aggregate(
-        first=m.ChargePeriodStart.min(),
-        latest=m.ChargePeriodStart.max(),
-        **{k: m[k].all() for k in policy.tags},
+        owner=m.owner.max(),
+        **{f"m_{i}": m[f"m_{i}"].all() for i in range(len(own))},
     )
+    per = per.join(first_seen, per.ResourceId == first_seen.rid)
     out = []
     for r in per.to_pyarrow().to_pylist():
-        lacks = [k for k in policy.tags if r[k]]
+        lacks = [k for i, k in enumerate(policy.tags) if r[f"m_{i}"]]
         old = r["first"] <= last - timedelta(hours=policy.hours)
-        if lacks and old and r["latest"] >= today:
-            out.append(
-                Violation.of(
-                    policy,
-                    r["ResourceId"],
-                    f"GPU resource without tag(s) {', '.join(lacks)} since "
-                    f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
-                )
+        if lacks and old:
+            v = Violation.of(
+                policy,
+                r["ResourceId"],
+                f"GPU resource without tag(s) {', '.join(lacks)} since "
+                f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
             )
+            out.append(replace(v, owner=r["owner"]))
     return sorted(out, key=lambda v: v.resource_id)
 
 
+def _key(tag: str, attribution: AttributionConfig) -> str:
+    from mlcost.attribution.tags import canonical_key
+
+    return canonical_key(tag, attribution) or tag
+
+
 def _max_duration(
-    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+    wh: Warehouse,
+    policy: PolicyConfig,
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig,
 ) -> list[Violation]:
     w = wh.table("workloads")
     running = w.filter(w["end"].isnull() & w.start.notnull())
@@ -196,19 +245,22 @@ def _max_duration(
             continue
         hours = (at - r["start"]).total_seconds() / 3600
         if hours > limit:
-            out.append(
-                Violation.of(
-                    policy,
-                    r["workload_id"],
-                    f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
-                    f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
-                )
+            v = Violation.of(
+                policy,
+                r["workload_id"],
+                f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
+                f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
             )
+            out.append(replace(v, workload_id=r["workload_id"]))
     return sorted(out, key=lambda v: v.resource_id)
 
 
 def _max_gpus(
-    wh: Warehouse, policy: PolicyConfig, now: datetime | None, budgets: Sequence[BudgetConfig]
+    wh: Warehouse,
+    policy: PolicyConfig,
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig,
 ) -> list[Violation]:
     from mlcost.spending import resolve_dimension
 
@@ -216,13 +268,20 @@ def _max_gpus(
     if last is None:
         return []
     first_seen = t.group_by(t.ResourceId).aggregate(first=t.ChargePeriodStart.min())
-    live = t.filter(t.ChargePeriodStart == last)
-    owner = resolve_dimension(live, policy.owner).name("owner")
+    if policy.owner == "owner":
+        from mlcost.attribution.model import line_owners
+
+        live = line_owners(wh, attribution, last, last + timedelta(seconds=1))
+        live = live.filter((live.x_GpuCount > 0) & live.ResourceId.notnull())
+        owner = live.owner
+    else:
+        live = t.filter(t.ChargePeriodStart == last)
+        owner = resolve_dimension(live, policy.owner).name("owner")
     now_gpus = live.group_by([owner, live.ResourceId]).aggregate(gpus=live.x_GpuCount.max())
     rows = now_gpus.join(first_seen, "ResourceId").to_pyarrow().to_pylist()
     by_owner: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        by_owner.setdefault("(no owner)" if r["owner"] is None else str(r["owner"]), []).append(r)
+        by_owner.setdefault(NO_OWNER if r["owner"] is None else str(r["owner"]), []).append(r)
     out = []
     for who, items in sorted(by_owner.items()):
         cap = policy.max_gpus.get(who, policy.max_gpus.get("*"))
@@ -233,20 +292,23 @@ def _max_gpus(
         for r in sorted(items, key=lambda r: (r["first"], r["ResourceId"]), reverse=True):
             if total <= cap:
                 break
-            out.append(
-                Violation.of(
-                    policy,
-                    r["ResourceId"],
-                    f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
-                    f"this resource ({float(r['gpus']):g} GPUs) started last",
-                )
+            v = Violation.of(
+                policy,
+                r["ResourceId"],
+                f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
+                f"this resource ({float(r['gpus']):g} GPUs) started last",
             )
+            out.append(replace(v, owner=r["owner"]))
             total -= float(r["gpus"])
     return out
 
 
+NO_OWNER = "(no owner)"
+
+
 _Kind = Callable[
-    ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig]], list[Violation]
+    ["Warehouse", PolicyConfig, datetime | None, Sequence[BudgetConfig], AttributionConfig],
+    list[Violation],
 ]
 _KINDS: dict[str, _Kind] = {
     "idle": _idle,
@@ -263,9 +325,38 @@ def check(
     *,
     now: datetime | None = None,
     budgets: Sequence[BudgetConfig] = (),
+    attribution: AttributionConfig | None = None,
 ) -> list[Violation]:
-    """Every violation of ``policies``; reads only. ``budgets``: for ``kind = "budget"``."""
-    return [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets)]
+    """Every violation of ``policies``; reads only. ``budgets``: for ``kind = "budget"``;
+    ``attribution``: who owns what (owners, tag key aliases; default settings if None).
+
+    Each violation names the billed resource (``resource_id``, ``resource_name``) when the
+    resource is billed, whatever name the telemetry or the scheduler gave it."""
+    config = attribution or AttributionConfig()
+    found = [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets, config)]
+    return _identified(wh, config, found)
+
+
+def _identified(
+    wh: Warehouse, config: AttributionConfig, found: Sequence[Violation]
+) -> list[Violation]:
+    """Violations named by their billed identity: a telemetry host becomes its ResourceId,
+    a workload carries the resource it ran on; owners from the owner model where unknown."""
+    from mlcost.attribution.identity import named
+
+    workloads = sorted({v.workload_id for v in found if v.workload_id})
+    ran_on: dict[str, str] = {}
+    if workloads:
+        w = wh.table("workloads")
+        w = w.filter(w.workload_id.isin(workloads))
+        for r in w.select("workload_id", "resource_id", "node").to_pyarrow().to_pylist():
+            host = r["resource_id"] or r["node"]
+            if host:
+                ran_on[r["workload_id"]] = host
+    names = [
+        ran_on.get(v.workload_id, v.resource_id) if v.workload_id else v.resource_id for v in found
+    ]
+    return named(wh, config, found, names, model_owner=False)
 
 
 def _actor() -> str:
@@ -285,9 +376,9 @@ def _decide(
         return "failed", executor
     if v.action not in executor.actions:
         return "unsupported", f"{executor.name} can {', '.join(sorted(executor.actions))}"
-    target = executor.target(v.resource_id)
+    target = executor.target(v.target)
     if target is None:
-        return "skipped", f"{v.resource_id!r} is not a resource {executor.name} acts on"
+        return "skipped", f"{v.target!r} is not a resource {executor.name} acts on"
     try:
         tags = executor.tags(target)
         if tags.get(policy.protect_tag, "").strip().lower() == "true":
@@ -323,6 +414,7 @@ def enforce(
     actor: str | None = None,
     executors: Mapping[str, Executor] | None = None,
     budgets: Sequence[BudgetConfig] = (),
+    attribution: AttributionConfig | None = None,
 ) -> list[Decision]:
     """Decide on every violation; act only with ``execute=True``; audit each decision.
 
@@ -335,7 +427,7 @@ def enforce(
     decisions = []
     who = actor or _actor()
     mode = "execute" if execute else "dry-run"
-    for v in check(wh, policies, now=now, budgets=budgets):
+    for v in check(wh, policies, now=now, budgets=budgets, attribution=attribution):
         policy = by_name[v.policy]
         key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
         if policy.executor not in made and key not in made:
@@ -349,7 +441,7 @@ def enforce(
                     "acted_at": datetime.now().replace(microsecond=0),
                     "actor": who,
                     "policy": v.policy,
-                    "resource_id": v.resource_id,
+                    "resource_id": v.target,
                     "action": v.action,
                     "executor": v.executor,
                     "mode": mode,

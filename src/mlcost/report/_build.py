@@ -115,6 +115,8 @@ def _budget_owner(budget: BudgetConfig, owner_key: str, owner: str, config: Any)
 
     if budget.name == owner:
         return True
+    if owner_key == config.owner and set(budget.scope.get("owner", ())) == {owner}:
+        return True
     for dim, values in budget.scope.items():
         if not dim.startswith("tag:"):
             continue

@@ -132,30 +132,14 @@ def week_totals(wh: Warehouse, w: IsoWeek) -> dict[str, Decimal]:
 
 def budget_line(wh: Warehouse, budget: BudgetConfig, as_of: date) -> BudgetLine:
     from mlcost.budgets import budget_status
-    from mlcost.spending import spend
+    from mlcost.budgets._status import daily_spend
 
+    # Owner budgets read allocated_costs as built: the report allocates what it reads first.
     st = budget_status(wh, budget, as_of=as_of)
     stop = min(st.period_end, as_of + timedelta(days=1))
-    dims = list(budget.scope)
-    rows = (
-        spend(
-            wh,
-            by=["ChargePeriodStart", *dims],
-            metric=budget.metric,
-            start=st.period_start,
-            end=stop,
-        )
-        .to_pyarrow()
-        .to_pylist()
-    )
-    per_day: dict[date, Decimal] = {}
-    for r in rows:
-        if r["BillingCurrency"] != budget.currency:
-            continue
-        if any(r[d] not in values for d, values in budget.scope.items()):
-            continue
-        day = r["ChargePeriodStart"].date()
-        per_day[day] = per_day.get(day, ZERO) + Decimal(r[budget.metric] or 0)
+    # The rows the status counts, by day.
+    rows = daily_spend(wh, budget, st.period_start, stop).to_pyarrow().to_pylist()
+    per_day = {r["day"]: Decimal(r["amount"] or 0) for r in rows}
     days = (stop - st.period_start).days
     daily = tuple(
         (d, per_day.get(d, ZERO)) for d in (st.period_start + timedelta(i) for i in range(days))

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 TEAM = "team"
+OWNER = "owner"  # attribution's owner model (allocated_costs), see mlcost.attribution.model
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Teams:
         """The teams a budget's scope is limited to, or None when it is not a team budget."""
         from mlcost.attribution.tags import canonical_key
 
+        if OWNER in budget.scope:  # owners are normalized already
+            return frozenset(budget.scope[OWNER])
         for dim, values in budget.scope.items():
             keys = dim[len("tag:") :].split("|") if dim.startswith("tag:") else []
             if keys and any(canonical_key(k, self.config) == self.config.owner for k in keys):

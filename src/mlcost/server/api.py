@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest
 from mlcost.server import models as m
-from mlcost.server._teams import TEAM, Teams, learn_teams
+from mlcost.server._teams import OWNER, TEAM, Teams, learn_teams
 from mlcost.server.auth import (
     Principal,
     authorized,
@@ -138,8 +138,9 @@ async def get_spend(
         str,
         Query(
             description="Comma-separated dimensions: FOCUS columns (ServiceName, RegionId, …), "
-            "tag:<key> (tag:env, tag:team|Team), or team: the attribution owner tag with its "
-            "spellings normalized as showback does."
+            "tag:<key> (tag:env, tag:team|Team), team: the attribution owner tag with its "
+            "spellings normalized as showback does, or owner: attribution's owner model (each "
+            "owner's direct cost, (shared), (unallocated); summing to the bill)."
         ),
     ] = "ServiceProviderName",
     metric: Metric = "EffectiveCost",
@@ -180,18 +181,27 @@ def _spend(
     end: date | None,
     limit: int,
 ) -> m.SpendOut:
-    from mlcost.spending import spend
+    from mlcost.attribution.model import spend
 
-    teams = _teams(request) if TEAM in dims or scoped is not None else None
-    query = [teams.dimension if d == TEAM and teams else d for d in dims]
-    team_column = None
-    if teams is not None:
-        team_column = teams.dimension
-        if team_column not in query:
-            query.append(team_column)
+    config = _settings(request).attribution
+    if OWNER in dims:
+        # Attribution's owner model (allocated_costs as built; the server never writes): each
+        # owner's direct cost, (shared), (unallocated); the owner is the team of its rows.
+        teams = None
+        query = list(dims)
+        team_column: str | None = OWNER if scoped is not None else None
+    else:
+        teams = _teams(request) if TEAM in dims or scoped is not None else None
+        query = [teams.dimension if d == TEAM and teams else d for d in dims]
+        team_column = None
+        if teams is not None:
+            team_column = teams.dimension
+            if team_column not in query:
+                query.append(team_column)
 
     def compute(wh: Warehouse) -> list[dict[str, Any]]:
-        expr = spend(wh, by=query, metric=metric, start=start, end=end)
+        owned = config if OWNER in dims else None
+        expr = spend(wh, by=query, metric=metric, start=start, end=end, attribution=owned)
         rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
         return rows
 
@@ -201,12 +211,15 @@ def _spend(
     for r in rows:
         amount = Decimal(r[metric] or 0)
         currency = r["BillingCurrency"] or "?"
-        team = teams.name(r[team_column]) if teams and team_column else None
+        if team_column == OWNER:
+            team = r[OWNER]
+        else:
+            team = teams.name(r[team_column]) if teams and team_column else None
         if scoped is not None and team not in scoped:
             other[currency] += amount
             continue
         keys = tuple(
-            team if d == TEAM else _text(r[q])
+            team if d == TEAM and teams else _text(r[q])
             for d, q in zip(dims, query[: len(dims)], strict=True)
         )
         groups[(keys, currency)] += amount
@@ -332,7 +345,8 @@ def get_insights(
     token sees its own teams' findings only."""
     from mlcost.insights import load_findings
 
-    found = _cached(request, ("insights",), load_findings)
+    config = _settings(request).attribution
+    found = _cached(request, ("insights",), lambda wh: load_findings(wh, config))
     scoped = principal.teams
     out = []
     for f in found:
@@ -353,6 +367,7 @@ def get_insights(
                 confidence=f.confidence,
                 action=f.action,
                 evidence=f.evidence,
+                resource_name=f.resource_name,
             )
         )
     out.sort(key=lambda x: -Decimal(x.saving_expected.amount))
@@ -466,7 +481,9 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     require_read_all(principal)
     settings = _settings(request)
     with _reader(request).open() as wh:
-        found = check(wh, settings.policies, budgets=settings.budgets)
+        found = check(
+            wh, settings.policies, budgets=settings.budgets, attribution=settings.attribution
+        )
     return [m.ViolationOut(**asdict(v)) for v in found]
 
 

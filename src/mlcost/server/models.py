@@ -236,7 +236,7 @@ class ShowbackOut(BaseModel):
 class FindingOut(BaseModel):
     id: str
     kind: str
-    resource_id: str | None
+    resource_id: str | None  # the billed ResourceId where the finding is about one
     owner: str | None
     saving_low: Money
     saving_expected: Money
@@ -244,6 +244,7 @@ class FindingOut(BaseModel):
     confidence: float
     action: str
     evidence: dict[str, Any]
+    resource_name: str | None = None
 
 
 class BudgetOut(BaseModel):
@@ -277,10 +278,13 @@ class Alert(BaseModel):
 
 class ViolationOut(BaseModel):
     policy: str
-    resource_id: str
+    resource_id: str  # the billed ResourceId where the resource is billed
     action: str
     executor: str
     reason: str
+    resource_name: str | None = None
+    workload_id: str | None = None
+    owner: str | None = None
 
 
 class AuditEntry(BaseModel):
