@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlcost.cli._common import format_option, render_rows, warehouse_from
+
+if TYPE_CHECKING:
+    from mlcost.sources._common import LoadResult
 
 # Inputs larger than this get a progress bar (smaller ones finish before it would draw).
 PROGRESS_MIN_BYTES = 8 << 20
@@ -67,39 +70,45 @@ def ingest_focus_cmd(
                 )
         else:
             result = ingest_focus(wh, paths, allow_missing=allow_missing, currency=currency)
-    n = len(result.files)
-    if result.already_loaded:
-        click.echo(
-            f"Already loaded as ingest {result.ingest_id}: {n} file(s) unchanged, nothing to do."
-        )
-        return
+    report(result, named=False)
+
+
+def report(result: LoadResult, *, named: bool = True) -> None:
+    """What a load did: rows per table (for bills, what they cover), what it skipped and
+    why (as warnings), or that nothing was new."""
     for warning in result.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
-    click.echo(
-        f"Ingest {result.ingest_id}: {result.rows:,} rows from {n} file(s) "
-        f"(FOCUS {', '.join(result.focus_versions)}), "
-        f"{len(result.billing_periods)} billing period(s), "
-        f"{len(result.billing_accounts)} account(s), "
-        f"EffectiveCost {money(dict(result.effective_cost))}{replaced}."
-    )
-
-
-def report(result: Any) -> None:
-    """One line for a non-FOCUS load: rows per table, or that nothing was new."""
+    if result.already_loaded and result.focus_versions:
+        click.echo(
+            f"Already loaded as ingest {result.ingest_id}: {len(result.inputs)} file(s) "
+            "unchanged, nothing to do."
+        )
+        return
     if result.already_loaded:
         click.echo(
             f"{result.source}: already loaded as ingest {result.ingest_id}: "
             f"{len(result.inputs)} input(s) unchanged, nothing to do."
         )
         return
-    for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
-    rows = ", ".join(f"{n:,} {table}" for table, n in sorted(result.rows.items())) or "0 rows"
+    if result.focus_versions:
+        focus_line(result, f"{result.source}: ingest" if named else "Ingest")
+        return
+    rows = ", ".join(f"{n:,} {table}" for table, n in sorted(result.tables.items())) or "0 rows"
     replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
     click.echo(
         f"{result.source}: ingest {result.ingest_id}: {rows} from {len(result.inputs)} "
         f"input(s){replaced}."
+    )
+
+
+def focus_line(result: LoadResult, lead: str) -> None:
+    replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
+    click.echo(
+        f"{lead} {result.ingest_id}: {result.rows:,} rows from {len(result.inputs)} file(s) "
+        f"(FOCUS {', '.join(result.focus_versions)}), "
+        f"{len(result.billing_periods)} billing period(s), "
+        f"{len(result.billing_accounts)} account(s), "
+        f"EffectiveCost {money(dict(result.effective_cost))}{replaced}."
     )
 
 
@@ -291,11 +300,7 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
     with warehouse_from(ctx) as wh:
         for result in ingest_auto(wh, paths):
-            if hasattr(result, "inputs"):
-                report(result)
-            else:
-                state = "already loaded" if result.already_loaded else f"{result.rows:,} rows"
-                click.echo(f"focus: ingest {result.ingest_id}: {state}.")
+            report(result)
 
 
 @click.command()

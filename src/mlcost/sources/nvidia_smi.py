@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn
 from mlcost.sources._common import (
+    TELEMETRY,
     LoadResult,
     Progress,
+    Source,
     Written,
     expand_files,
     gpu_model_name,
@@ -317,3 +319,4 @@ def _explain(exc: Exception, files: list[Path]) -> InvalidInput:
 
 
 ingest = ingest_nvidia_smi
+SOURCE = Source(NAME, DESCRIPTION, ("gpu_samples",), ingest, detect, stage=TELEMETRY)

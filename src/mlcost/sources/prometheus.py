@@ -29,14 +29,17 @@ from urllib.parse import urlencode
 
 from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
+    TELEMETRY,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
     gpu_model_name,
+    hashed,
     load_once,
     open_text,
     sha256_bytes,
-    sha256_file,
+    sniff_text,
 )
 from mlcost.sources._samples import downsample
 from mlcost.sources._tables import arrow_rows
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 NAME = "prometheus"
-DESCRIPTION = "DCGM-exporter metrics: Prometheus query_range (--url) or OpenMetrics files"
+DESCRIPTION = "DCGM-exporter metrics from Prometheus query_range (--url) or OpenMetrics files"
 SUFFIXES = (".om.txt", ".prom", ".openmetrics")
 DEFAULT_RESOLUTION_S = 60
 CHUNK_POINTS = 10_000  # below Prometheus' 11,000 points-per-series limit
@@ -64,13 +67,7 @@ _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def detect(path: Path) -> bool:
-    if not path.name.lower().endswith(SUFFIXES):
-        return False
-    try:
-        with open_text(path) as fh:
-            head = fh.read(65536)
-    except (OSError, UnicodeDecodeError):
-        return False
+    head = sniff_text(path, SUFFIXES)
     return any(m in head for m in METRICS)
 
 
@@ -269,7 +266,9 @@ def ingest_prometheus(
     if isinstance(paths, str | Path):
         paths = [paths]
     rows: list[dict[str, Any]] = []
-    inputs: list[tuple[str, str]] = []
+    inputs = gather(paths, SUFFIXES, "OpenMetrics files") if paths else hashed([])
+    for f in inputs.files:
+        rows.extend(downsample(_file_samples(f), resolution))
     if url:
         if start is None or end is None or end <= start:
             raise InvalidInput(
@@ -278,14 +277,10 @@ def ingest_prometheus(
             )
         fetched, raw = query_buckets(url, start, end, resolution, selector)
         rows.extend(fetched)
-        inputs.append(
-            (f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw))
+        inputs = inputs.plus(
+            f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw)
         )
-    files = expand_files(paths, SUFFIXES, "OpenMetrics files") if paths else []
-    for f in files:
-        rows.extend(downsample(_file_samples(f), resolution))
-        inputs.append((str(f), sha256_file(f)))
-    if not inputs:
+    if not inputs.hashes:
         raise InvalidInput("nothing to load", fix="Give OpenMetrics files or --url.")
 
     def write(ingest_id: int) -> Written:
@@ -303,3 +298,4 @@ def ingest_prometheus(
 
 
 ingest = ingest_prometheus
+SOURCE = Source(NAME, DESCRIPTION, ("gpu_samples",), ingest, detect, stage=TELEMETRY)
