@@ -268,6 +268,18 @@ def _as_kind(col: ir.Column, kind: str, fn: EngineFunctions) -> ir.Value:
     return col.cast(dt.string)
 
 
+def _empty_is_null(t: ir.Table, name: str, f: FocusFile, kind: str) -> ir.Column:
+    """The source column, with an empty text as null where the CSV reader would make it so.
+
+    DuckDB's CSV reader already reads "" as null (``CSV_NULLS``); a Parquet string column
+    keeps "", which a typed column (number, time, JSON, tags) cannot hold and a required
+    one must not count as a value. Other text columns keep "" as written.
+    """
+    col = t[name]
+    typed = kind != "string" or name in REQUIRED_VALUES
+    return col.nullif("") if f.fmt == "parquet" and typed and col.type().is_string() else col
+
+
 _CSP_ALIASES = (
     ("aws", ("amazon", "aws")),
     ("microsoft", ("microsoft", "azure")),
@@ -342,12 +354,13 @@ def _cost_and_usage_select(
     for c in FOCUS_COLUMNS:
         target = _ibis_type(c.kind)
         if c.name in present:
-            value = _as_kind(t[c.name], c.kind, fn)
+            raw = _empty_is_null(t, c.name, f, c.kind)
+            value = _as_kind(raw, c.kind, fn)
             if c.name == "BillingCurrency" and currency:
                 value = value.fill_null(currency)
             elif c.name in REQUIRED_VALUES:
                 # Test the source value: the converted one would be computed twice.
-                value = ibis.ifelse(t[c.name].isnull(), _fail(fn, "null", c.name, target), value)
+                value = ibis.ifelse(raw.isnull(), _fail(fn, "null", c.name, target), value)
             out[c.name] = value
         elif c.name in derived:
             out[c.name] = derived[c.name]
@@ -381,9 +394,9 @@ def _contract_commitment_select(
         if name not in f.columns:
             out[name] = ibis.null(dt.string)
         elif name in _CC_DECIMALS:
-            out[name] = _as_kind(t[name], "decimal", fn)
+            out[name] = _as_kind(_empty_is_null(t, name, f, "decimal"), "decimal", fn)
         elif name in _CC_TIMESTAMPS:
-            out[name] = _as_kind(t[name], "timestamp", fn)
+            out[name] = _as_kind(_empty_is_null(t, name, f, "timestamp"), "timestamp", fn)
         else:
             out[name] = t[name].cast(dt.string)
     out["x_SourceId"] = ibis.literal(f"focus:{f.path}")
@@ -458,7 +471,8 @@ _CONVERT = re.compile(
     r"|The value '(?P<value3>.*?)' of the type \"STRING\" cannot be cast to \"(?P<type3>[A-Z_]+)"
 )
 _CAST_COLUMN = re.compile(r"source column (?P<column>\w+)")
-_JSON_INPUT = re.compile(r'Malformed JSON.*?Input: "(?P<value>.*)"', re.S)
+# The value runs to the last quote of its line: DuckDB quotes the SQL after it on later lines.
+_JSON_INPUT = re.compile(r'Malformed JSON[^\n]*?Input: "(?P<value>[^\n]*)"')
 
 
 def _explain(exc: Exception, f: FocusFile) -> InvalidInput:
