@@ -11,7 +11,7 @@ import pytest
 from mlcost import Warehouse
 from mlcost.errors import BadValue, MissingColumn
 from mlcost.sources import detect_source
-from mlcost.sources.served import ingest_served
+from mlcost.sources.served_volume import ingest_served
 from tests.conftest import snapshot
 from tests.sources.promserver import running_prometheus
 

@@ -211,7 +211,7 @@ def ingest_served_cmd(
     step: int,
 ) -> None:
     """Load inference served volume (requests, tokens per endpoint and window) into workloads."""
-    from mlcost.sources.served import ingest_served
+    from mlcost.sources.served_volume import ingest_served
 
     with warehouse_from(ctx) as wh:
         report(
@@ -335,7 +335,7 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
         rows = [{"source": e.name, "reads": e.description} for e in REGISTRY.values()]
         render_rows(rows, ["source", "reads"], fmt, title="Sources")
         return
-    from mlcost.sources.history import ingest_history
+    from mlcost.sources.ingest_records import ingest_history
 
     with warehouse_from(ctx) as wh:
         rows = ingest_history(wh)

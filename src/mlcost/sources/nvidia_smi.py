@@ -53,9 +53,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse._functions import EngineFunctions
 
 NAME = "nvidia-smi"
-DESCRIPTION = (
-    "nvidia-smi --query-gpu --format=csv logs and dmon -o DT output, per host → gpu_samples"
-)
+DESCRIPTION = "nvidia-smi --query-gpu --format=csv logs and dmon -o DT output → gpu_samples"
 SUFFIXES = (".csv", ".csv.gz")
 DEFAULT_RESOLUTION_S = 60
 TIME_FORMAT = "%Y/%m/%d %H:%M:%S.%f"  # nvidia-smi's timestamp: 2026/05/01 02:00:00.000
