@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn
 from mlcost.sources._common import (
@@ -203,35 +203,35 @@ def _first_bad(path: Path) -> InvalidInput | None:
     skipped partial lines are not rows.
     """
     number = 0
-    for header, lines in scan(path).segments:
-        fields = [_field(h) for h in header]
-        for text in lines:
-            number += 1
-            row = dict(zip(fields, text.split(","), strict=False))
-            stamp = (row.get("timestamp") or "").strip()
+    for kind, header, text in lines(path):
+        if kind != ROW:
+            continue
+        number += 1
+        row = dict(zip([_field(h) for h in header], text.split(","), strict=False))
+        stamp = (row.get("timestamp") or "").strip()
+        try:
+            datetime.strptime(stamp, TIME_FORMAT)
+        except ValueError:
+            return BadValue(
+                f"{stamp!r} is not an nvidia-smi timestamp (YYYY/MM/DD HH:MM:SS.mmm)",
+                file=path,
+                row=number,
+                column="timestamp",
+            )
+        for column in ("index", *NUMERIC):
+            value = _value(row.get(column))
+            if value is None:
+                continue
             try:
-                datetime.strptime(stamp, TIME_FORMAT)
+                float(value)
             except ValueError:
                 return BadValue(
-                    f"{stamp!r} is not an nvidia-smi timestamp (YYYY/MM/DD HH:MM:SS.mmm)",
+                    f"{row[column].strip()!r} is not a number",
                     file=path,
                     row=number,
-                    column="timestamp",
+                    column=column,
+                    fix="Keep the log as nvidia-smi wrote it ([N/A] is read as empty).",
                 )
-            for column in ("index", *NUMERIC):
-                value = _value(row.get(column))
-                if value is None:
-                    continue
-                try:
-                    float(value)
-                except ValueError:
-                    return BadValue(
-                        f"{row[column].strip()!r} is not a number",
-                        file=path,
-                        row=number,
-                        column=column,
-                        fix="Keep the log as nvidia-smi wrote it ([N/A] is read as empty).",
-                    )
     return None
 
 
@@ -322,66 +322,92 @@ def _query(
     )
 
 
-@dataclass
-class _Scan:
-    """What a pass over one log found: its segments (one per header) and what to skip."""
-
-    segments: list[tuple[tuple[str, ...], list[str]]] = field(default_factory=list)
-    clean: bool = True  # one header, every line whole: DuckDB reads the file as it is
-    skipped: Counter[str] = field(default_factory=Counter)
-    no_utilization: int = 0  # samples whose utilization.gpu is [N/A] or [Not Supported]
-
-
 REPEATED_HEADER = "repeated header line(s) (a log appended to after a restart)"
 PARTIAL_LINE = "partial line(s) (logging stopped mid-write)"
+HEADER, ROW, PARTIAL = "header", "row", "partial"
 
 
-def scan(path: Path) -> _Scan:
-    """One pass over a log: repeated headers, partial lines and [N/A] utilization.
+def lines(path: Path) -> Iterator[tuple[str, tuple[str, ...], str]]:
+    """A log's lines as (kind, the header they fall under, text), read as a stream.
 
     A log appended to across restarts (``nvidia-smi ... -l 60 >> host.csv``) has the header
-    again wherever logging restarted, possibly with other fields; each header starts a
-    segment read with its own columns. A line with fewer fields than its header is a line
-    whose writing stopped (the last line of a log still being written, or the line before a
-    restart's header): it is skipped and counted, never guessed at.
+    again wherever logging restarted, possibly with other fields: each header line is a
+    ``header`` and the rows after it are read with its columns. A line with fewer fields
+    than its header, or an unterminated last line whose last value is cut, is ``partial``:
+    its writing stopped (a log still being written, or the line before a restart).
     """
-    out = _Scan()
-    header: tuple[str, ...] | None = None
-    lines: list[str] = []
-    util_at = -1
+    header: tuple[str, ...] = ()
     with open_text(path) as fh:
         for line in fh:
             if not line.strip():
                 continue
             text = line.rstrip("\r\n")
             if "timestamp" in text and "timestamp" in {_field(c) for c in text.split(",")}:
-                if header is not None:
-                    out.skipped[REPEATED_HEADER] += 1
-                    out.clean = False
-                    out.segments.append((header, lines))
                 header = tuple(h.strip() for h in text.split(","))
-                fields = [_field(h) for h in header]
-                util_at = fields.index("utilization.gpu") if "utilization.gpu" in fields else -1
-                lines = []
+                yield HEADER, header, text
                 continue
-            if header is None:
+            if not header:
                 raise MissingColumn(
                     "is not an nvidia-smi --query-gpu log: its first line is not a header "
-                    "starting with timestamp",
+                    "with a timestamp column",
                     file=path,
                     row=1,
                     column="timestamp",
                 )
             cells = text.split(",")
-            if len(cells) < len(header) or (not line.endswith("\n") and _cut(cells)):
+            whole = len(cells) >= len(header) and (line.endswith("\n") or not _cut(cells))
+            yield (ROW if whole else PARTIAL), header, text
+
+
+@dataclass
+class _Scan:
+    """What one pass over a log found: its headers and what was skipped."""
+
+    headers: list[tuple[str, ...]] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    no_utilization: int = 0  # samples whose utilization.gpu is [N/A] or [Not Supported]
+
+    @property
+    def clean(self) -> bool:
+        """One header and every line whole: DuckDB reads the file as it is."""
+        return not self.skipped
+
+
+def scan(path: Path, into: Path | None = None) -> _Scan:
+    """Count what a log holds; with ``into``, write its whole lines there, one file per header.
+
+    The files written are ``into/<k>/<host>.csv`` for the k-th header.
+    """
+    out = _Scan()
+    util_at = -1
+    sink: TextIO | None = None
+    try:
+        for kind, header, text in lines(path):
+            if kind == HEADER:
+                if out.headers:
+                    out.skipped[REPEATED_HEADER] += 1
+                out.headers.append(header)
+                fields = [_field(h) for h in header]
+                util_at = fields.index("utilization.gpu") if "utilization.gpu" in fields else -1
+                if into is not None:
+                    if sink is not None:
+                        sink.close()
+                    target = into / str(len(out.headers) - 1) / f"{_host_of(path)}.csv"
+                    target.parent.mkdir(parents=True)
+                    sink = target.open("w", encoding="utf-8")
+                    sink.write(text + "\n")
+            elif kind == PARTIAL:
                 out.skipped[PARTIAL_LINE] += 1
-                out.clean = False
-                continue
-            if "[" in text and 0 <= util_at < len(cells) and _value(cells[util_at]) is None:
-                out.no_utilization += 1
-            lines.append(text)
-    if header is not None:
-        out.segments.append((header, lines))
+            else:
+                if "[" in text and util_at >= 0:
+                    cells = text.split(",")
+                    if util_at < len(cells) and _value(cells[util_at]) is None:
+                        out.no_utilization += 1
+                if sink is not None:
+                    sink.write(text + "\n")
+    finally:
+        if sink is not None:
+            sink.close()
     return out
 
 
@@ -403,7 +429,8 @@ def _segments(
     """Files DuckDB reads, grouped by header; for each, the log it comes from.
 
     A clean log is read as it is. A log with repeated headers or partial lines is written
-    again into ``tmp``, one file per segment, holding only the lines that are whole.
+    again into ``tmp``, one file per header, holding only its whole lines (a second pass,
+    streamed: no log is held in memory).
     """
     groups: dict[tuple[str, ...], list[Path]] = {}
     origins: dict[Path, Path] = {}
@@ -413,16 +440,14 @@ def _segments(
         found = scan(f)
         skipped.update(found.skipped)
         no_util += found.no_utilization
-        for k, (header, lines) in enumerate(found.segments):
+        for header in found.headers:
             _check_header(f, header)
-            if found.clean:
-                target = f
-            else:
-                if not lines:
-                    continue
-                target = tmp / f"{n}-{k}" / f"{_host_of(f)}.csv"
-                target.parent.mkdir()
-                target.write_text(", ".join(header) + "\n" + "\n".join(lines) + "\n")
+        targets = [f]
+        if not found.clean:
+            scan(f, into=tmp / str(n))
+            host = _host_of(f)
+            targets = [tmp / str(n) / str(k) / f"{host}.csv" for k in range(len(found.headers))]
+        for header, target in zip(found.headers, targets, strict=True):
             origins[target] = f
             groups.setdefault(header, []).append(target)
     return groups, origins, skipped, no_util
