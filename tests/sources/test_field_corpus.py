@@ -246,3 +246,17 @@ def test_auto_ingest_of_the_whole_corpus_refuses_the_bad_file_and_writes_nothing
         ingest_auto(wh, [FIELD / d for d in ("focus", "nvidia-smi", "dmon", "dcgm")])
     # Bills come first and fail as one load; nothing of that load is kept.
     assert wh.table("cost_line_items").count().execute() == 0
+
+
+def test_bad_number_in_parquet_names_file_row_and_column(wh: Warehouse, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(FIELD / "focus" / "aws-focus-1.3-empty-strings.parquet").to_pylist()
+    rows[4]["BilledCost"] = "12,50"  # a decimal comma: data row 5
+    bad = tmp_path / "comma.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), bad)
+    with pytest.raises(BadValue) as err:
+        ingest_focus(wh, bad)
+    assert (err.value.row, err.value.column) == (5, "BilledCost")
+    assert "'12,50' is not a valid number" in str(err.value)
