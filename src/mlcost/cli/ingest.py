@@ -332,8 +332,11 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
     if available:
         from mlcost.sources import REGISTRY
 
-        rows = [{"source": e.name, "reads": e.description} for e in REGISTRY.values()]
-        render_rows(rows, ["source", "reads"], fmt, title="Sources")
+        rows = [
+            {"source": e.name, "reads": e.description, "writes": ", ".join(e.writes)}
+            for e in REGISTRY.values()
+        ]
+        render_rows(rows, ["source", "reads", "writes"], fmt, title="Sources")
         return
     from mlcost.sources.ingest_records import ingest_history
 
