@@ -260,3 +260,30 @@ def test_bad_number_in_parquet_names_file_row_and_column(wh: Warehouse, tmp_path
         ingest_focus(wh, bad)
     assert (err.value.row, err.value.column) == (5, "BilledCost")
     assert "'12,50' is not a valid number" in str(err.value)
+
+
+def test_dcgm_mig_instances_from_a_real_prometheus_match_the_file(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    """The corpus file backfilled into Prometheus: query_range gives the file's rows."""
+    from datetime import datetime
+
+    from tests.sources.promserver import running_prometheus
+
+    text = (FIELD / "dcgm" / "gpu-f.om.txt").read_text()
+    from_file = ingest_prometheus(wh, FIELD / "dcgm")
+    file_rows = _samples(wh)
+    with (
+        running_prometheus(text, tmp_path) as url,
+        open_warehouse(f"duckdb://{tmp_path / 'q.duckdb'}") as other,
+    ):
+        start, end = datetime(2026, 11, 2, 9, 0), datetime(2026, 11, 2, 9, 2)
+        queried = ingest_prometheus(other, url=url, start=start, end=end, resolution=60)
+        query_rows = _samples(other)
+
+    def key(r: dict[str, object]) -> tuple[object, ...]:
+        labels = dict(r["labels"] or {})  # type: ignore[call-overload]
+        return r["time"], r["gpu_index"], labels.get("GPU_I_ID"), r["utilization"]
+
+    assert queried.tables == from_file.tables
+    assert sorted(map(key, query_rows), key=str) == sorted(map(key, file_rows), key=str)
