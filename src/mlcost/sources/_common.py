@@ -126,6 +126,17 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _gunzipped_sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    except (OSError, EOFError):
+        return None  # not a whole gzip file: not the twin of anything
+    return digest.hexdigest()
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -144,19 +155,32 @@ class Inputs:
 
     @property
     def notes(self) -> list[str]:
-        return [f"{dup} holds the same bytes as {kept}: loaded once" for dup, kept in self.same_as]
+        return [f"{a} holds the same content as {b}: loaded once" for a, b in self.same_as]
 
 
 def hashed(files: Iterable[Path]) -> Inputs:
-    """``files`` with their content hashes, each content once (a copy in the folder is one)."""
+    """``files`` with their content hashes, each content once (a copy in the folder is one).
+
+    A file and its gzipped twin in one folder (``part.csv`` beside ``part.csv.gz``, as
+    ``gunzip -k`` leaves them) are one content too: the ``.gz`` is left out.
+    """
     seen: dict[str, Path] = {}
     same_as: list[tuple[Path, Path]] = []
+    files = list(files)
     for f in files:
         digest = sha256_file(f)
         if digest in seen:
             same_as.append((f, seen[digest]))
         else:
             seen[digest] = f
+    named = set(files)
+    for digest, f in list(seen.items()):
+        if not f.name.lower().endswith(".gz") or f.with_name(f.name[:-3]) not in named:
+            continue  # decompressing to compare costs a pass: only a file with a twin
+        twin = seen.get(_gunzipped_sha256(f) or "")
+        if twin is not None:
+            same_as.append((f, twin))
+            del seen[digest]
     return Inputs(tuple(seen.values()), tuple((str(f), h) for h, f in seen.items()), tuple(same_as))
 
 
@@ -228,7 +252,16 @@ def _skip_notes(skipped: Mapping[str, int]) -> list[str]:
 
 # -- finding and opening files -----------------------------------------------------------------
 # Files an export or demo folder holds beside the data: never inputs.
-NOT_DATA = frozenset({"manifest.json", "ground_truth.json", "README.md", "SHA256SUMS"})
+NOT_DATA = frozenset({"manifest.json", "ground_truth.json", "readme.md", "sha256sums"})
+
+
+def not_data(name: str) -> bool:
+    """A note beside the data: :data:`NOT_DATA` in any case, or an export's manifest (AWS Data
+    Exports writes ``<export>-Manifest.json`` next to each billing period's files)."""
+    low = name.lower()
+    return low in NOT_DATA or low.endswith("manifest.json")
+
+
 _ROTATION = re.compile(r"\.\d+(?=(?:\.gz)?$)")  # logrotate's host.csv.1, host.csv.2.gz
 
 
@@ -273,7 +306,7 @@ def expand_files(
                 if p.is_file()
                 and not p.name.startswith(".")
                 and not p.name.endswith(".tmp")
-                and p.name not in NOT_DATA
+                and not not_data(p.name)
                 and name_matches(p, suffixes, rotated=rotated)
             )
             if not inside and suffixes is not None:

@@ -9,6 +9,7 @@ binary file here can be checked against the text it was made from (see README.md
 from __future__ import annotations
 
 import csv
+import gzip
 import shutil
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def main() -> None:
     # The same export downloaded twice into one folder.
     shutil.copyfile(focus / "aws-focus-1.3.csv", focus / "copies" / "aws-focus-1.3.csv")
     shutil.copyfile(focus / "aws-focus-1.3.csv", focus / "copies" / "aws-focus-1.3 (1).csv")
+    # And as the provider delivered it, gzipped, beside the copy `gunzip -k` left.
+    with (focus / "aws-focus-1.3.csv").open("rb") as src:
+        data = src.read()
+    with (focus / "copies" / "aws-focus-1.3.csv.gz").open("wb") as out:
+        out.write(gzip.compress(data, mtime=0))
 
 
 if __name__ == "__main__":
