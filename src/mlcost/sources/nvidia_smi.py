@@ -287,7 +287,11 @@ def _query(
 
     stamp = t["timestamp"].strip().as_timestamp(TIME_FORMAT)
     bucket = (stamp.epoch_seconds() // resolution * resolution).as_timestamp("s")
-    host = t["filename"].substitute(hosts)
+    # By file name, not path: engines spell the path differently (Spark gives a file: URI).
+    # A name the map lacks keeps the name without rotation number, .gz and .csv.
+    basename = t["filename"].re_extract(r"([^/\\]+)$", 1)
+    fallback = basename.re_extract(r"^(.+?)(\.csv)?(\.\d+)?(\.gz)?$", 1)
+    host = basename.substitute(hosts, else_=fallback)
     name = raw("name")
     model = name.strip().substitute(names) if name is not None else ibis.null(dt.string)
     uuid = raw("uuid")
@@ -505,7 +509,7 @@ def ingest_nvidia_smi(
                 expr = _query(
                     source,
                     header,
-                    hosts={str(f): resource or _host_of(origins[f]) for f in group},
+                    hosts={f.name: resource or _host_of(origins[f]) for f in group},
                     resolution=resolution,
                     names=_names(group),
                     functions=warehouse.functions,
