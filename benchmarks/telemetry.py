@@ -86,7 +86,7 @@ def main() -> None:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"loaded {n:,} samples ({size / 2**30:.2f} GiB, {args.hosts} files) into "
-        f"{result.rows['gpu_samples']:,} rows in {seconds:.1f} s: {n / seconds:,.0f} samples/s, "
+        f"{result.tables['gpu_samples']:,} rows in {seconds:.1f} s: {n / seconds:,.0f} samples/s, "
         f"peak RSS {peak_mib:,.0f} MiB"
     )
 

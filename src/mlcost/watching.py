@@ -50,7 +50,7 @@ def _ingest_one(wh: Warehouse, source: SourceConfig) -> list[Any]:
 
     if source.kind == "auto":
         return ingest_auto(wh, source.paths)
-    module = get_source(source.kind).load()
+    module = get_source(source.kind)
     try:
         return [module.ingest(wh, list(source.paths), **source.options)]
     except TypeError as exc:

@@ -54,7 +54,7 @@ def test_mlflow_runs(wh: Warehouse, store: str) -> None:
     from mlcost.sources.mlflow import ingest_mlflow
 
     result = ingest_mlflow(wh, store)
-    assert result.rows == {"workloads": 3, "run_metrics": 2}
+    assert result.tables == {"workloads": 3, "run_metrics": 2}
     t = wh.table("workloads")
     rows = {r["name"]: r for r in t.to_pyarrow().to_pylist()}
     lora = rows["lora-r16"]
@@ -80,7 +80,7 @@ def test_mlflow_runs(wh: Warehouse, store: str) -> None:
     assert rows["vit"]["status"] == "running" and rows["vit"]["end"] is None
     assert ingest_mlflow(wh, store).already_loaded
     only = ingest_mlflow(wh, store, experiments=["vision"])
-    assert only.rows == {"workloads": 1} and only.rows_replaced == 1
+    assert only.tables == {"workloads": 1} and only.rows_replaced == 1
 
 
 def test_mlflow_unknown_experiment(wh: Warehouse, store: str) -> None:

@@ -44,7 +44,7 @@ def test_native_samples_load_with_their_totals(
 ) -> None:
     assert detect_source(path) == module.NAME  # type: ignore[attr-defined]
     result = module.ingest(wh, path)  # type: ignore[attr-defined]
-    assert result.rows == {"cost_line_items": rows}
+    assert result.tables == {"cost_line_items": rows}
     # Money survives the mapping: decimal text → DECIMAL(38, 12), so at most 1e-12 per row.
     assert abs(_total(wh, "BilledCost") - _source_sum(path, cost_column)) <= Decimal(
         rows

@@ -53,7 +53,7 @@ def test_query_range_from_real_prometheus(wh: Warehouse, prometheus: str) -> Non
     start, end = datetime(2026, 5, 1, 12, 0), datetime(2026, 5, 1, 12, 4)
     result = ingest_prometheus(wh, url=prometheus, start=start, end=end, resolution=60)
     rows = _rows(wh)
-    assert result.rows == {"gpu_samples": 8}  # 2 GPUs x 4 one-minute buckets
+    assert result.tables == {"gpu_samples": 8}  # 2 GPUs x 4 one-minute buckets
     gpu1 = [r for r in rows if r["gpu_index"] == 1]
     # Minute 12:01 holds samples k=2 (12:01:00) and k=3 (12:01:30): 20 % and 30 %.
     m1 = next(r for r in gpu1 if r["time"] == datetime(2026, 5, 1, 12, 1))

@@ -11,7 +11,7 @@ import pytest
 from mlcost import Warehouse
 from mlcost.errors import BadValue, MissingColumn
 from mlcost.sources import detect_source
-from mlcost.sources.served import ingest_served
+from mlcost.sources.served_volume import ingest_served
 from tests.conftest import snapshot
 from tests.sources.promserver import running_prometheus
 
@@ -39,7 +39,7 @@ def test_csv_rows_become_inference_workloads(wh: Warehouse, tmp_path: Path) -> N
     path.write_text(CSV)
     assert detect_source(path) == "served"
     result = ingest_served(wh, [path])
-    assert result.rows == {"workloads": 3}
+    assert result.tables == {"workloads": 3}
     rows = _served(wh)
     assert [(r["name"], r["requests"], r["tokens"], r["resource_id"]) for r in rows] == [
         ("chat", 1200.0, 350000.0, "i-0abc"),

@@ -41,7 +41,7 @@ def test_nvidia_smi_units_na_and_downsampling(wh: Warehouse, tmp_path: Path) -> 
     (tmp_path / "bare.csv").write_text(BARE)
     result = ingest_nvidia_smi(wh, [tmp_path], resolution=60)
     rows = {(r["resource_id"], r["gpu_index"], r["time"].minute): r for r in _samples(wh)}
-    assert result.rows == {"gpu_samples": len(rows)} == {"gpu_samples": 5}
+    assert result.tables == {"gpu_samples": len(rows)} == {"gpu_samples": 5}
     # Two samples in the 10:00 minute: mean 0.8, min 0.7, max 0.9; power mean skips [N/A].
     a = rows[("i-0abc", 0, 0)]
     assert (a["utilization"], a["utilization_min"], a["utilization_max"]) == pytest.approx(
@@ -68,7 +68,7 @@ def test_nvidia_smi_resource_option_and_idempotency(wh: Warehouse, tmp_path: Pat
     assert not first.already_loaded and again.already_loaded
     assert again.ingest_id == first.ingest_id
     assert {r["resource_id"] for r in _samples(wh)} == {"arn:aws:ec2:us-east-1:1:instance/i-9"}
-    assert wh.table("gpu_samples").count().execute() == first.rows["gpu_samples"]
+    assert wh.table("gpu_samples").count().execute() == first.tables["gpu_samples"]
 
 
 def test_nvidia_smi_bad_value_names_file_row_column(wh: Warehouse, tmp_path: Path) -> None:
@@ -181,7 +181,7 @@ def test_tracker_spool_runs_samples_and_cache_stats(wh: Warehouse, tmp_path: Pat
     )
     (spool / "b.jsonl.tmp").write_text("{half a line")  # still being written: not read
     result = ingest_tracker(wh, spool)
-    assert result.rows == {"gpu_samples": 1, "workloads": 1, "cache_stats": 1}
+    assert result.tables == {"gpu_samples": 1, "workloads": 1, "cache_stats": 1}
     [run] = wh.table("workloads").to_pyarrow().to_pylist()
     # The last line for a run_id wins.
     assert run["status"] == "finished" and str(run["cost"]) == "16.380000000000"
@@ -261,8 +261,8 @@ def test_tracker_metric_history_spool_and_export(wh: Warehouse, tmp_path: Path) 
         )
         + "\n"
     )
-    assert ingest_tracker(wh, spool).rows["run_metrics"] == 2
-    assert ingest_tracker(wh, export).rows == {"workloads": 1, "run_metrics": 1}
+    assert ingest_tracker(wh, spool).tables["run_metrics"] == 2
+    assert ingest_tracker(wh, export).tables == {"workloads": 1, "run_metrics": 1}
     t = wh.table("run_metrics")
     rows = t.order_by([t.workload_id, t.step]).to_pyarrow().to_pylist()
     assert [(r["workload_id"], r["key"], r["step"], r["value"]) for r in rows] == [

@@ -33,7 +33,7 @@ def test_slurm_jobs_nodes_gpus_tags(wh: Warehouse, tmp_path: Path) -> None:
     path.write_text(SACCT)
     result = ingest_slurm(wh, path, timezone="Europe/Berlin")
     rows = _workloads(wh)
-    assert result.rows == {"workloads": 3}  # job 7 on two nodes + job 8; the step is skipped
+    assert result.tables == {"workloads": 3}  # job 7 on two nodes + job 8; the step is skipped
     a, b, c = rows
     assert (a["node"], b["node"], a["gpu_count"], a["gpu_hours"]) == ("gpu-01", "gpu-02", 8.0, 20.0)
     assert a["gpu_model"] == "A100-40GB"
@@ -169,7 +169,7 @@ def test_opencost_api(wh: Warehouse, opencost_url: tuple[str, list[dict[str, lis
     result = ingest_opencost(wh, url=url, window="2d", aggregate="pod")
     assert seen[0]["window"] == ["2d"] and seen[0]["aggregate"] == ["pod"]
     [w] = _workloads(wh)
-    assert result.rows == {"workloads": 1}
+    assert result.tables == {"workloads": 1}
     assert w["workload_id"] == "opencost:eks-a/search/embedder-0"
     assert (w["gpu_hours"], w["used_gpu_hours"], float(w["cost"])) == (48.0, 24.0, 49.0)
     assert w["resource_id"] == "aws:///us-east-1b/i-0abc" and w["kind"] == "inference"

@@ -260,7 +260,7 @@ def _load_and_summarize(
         bar.update(task, completed=1.0)
         if not quiet:
             for r in loaded:
-                counts = ", ".join(f"{n:,} {table}" for table, n in r.rows.items())
+                counts = ", ".join(f"{n:,} {table}" for table, n in r.tables.items())
                 click.echo(f"Loaded {r.source}: {counts} from {len(r.inputs)} file(s)")
         (out / "mlcost.toml").write_text(DEMO_CONFIG_TOML, encoding="utf-8")
         if quiet:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlcost.cli._common import format_option, render_rows, warehouse_from
+
+if TYPE_CHECKING:
+    from mlcost.sources._common import LoadResult
 
 # Inputs larger than this get a progress bar (smaller ones finish before it would draw).
 PROGRESS_MIN_BYTES = 8 << 20
@@ -68,22 +71,7 @@ def ingest_focus_cmd(
         else:
             result = ingest_focus(wh, paths, allow_missing=allow_missing, currency=currency)
         owners = None if result.already_loaded else _first_bill_owner_key(ctx, wh)
-    n = len(result.files)
-    if result.already_loaded:
-        click.echo(
-            f"Already loaded as ingest {result.ingest_id}: {n} file(s) unchanged, nothing to do."
-        )
-        return
-    for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
-    replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
-    click.echo(
-        f"Ingest {result.ingest_id}: {result.rows:,} rows from {n} file(s) "
-        f"(FOCUS {', '.join(result.focus_versions)}), "
-        f"{len(result.billing_periods)} billing period(s), "
-        f"{len(result.billing_accounts)} account(s), "
-        f"EffectiveCost {money(dict(result.effective_cost))}{replaced}."
-    )
+    report(result, named=False)
     if owners:
         click.echo(owners)
 
@@ -102,21 +90,42 @@ def _first_bill_owner_key(ctx: click.Context, wh: Any) -> str | None:
     return owner_key_line(owner_keys(wh), settings_from(ctx).attribution.owner, currency)
 
 
-def report(result: Any) -> None:
-    """One line for a non-FOCUS load: rows per table, or that nothing was new."""
+def report(result: LoadResult, *, named: bool = True) -> None:
+    """What a load did: rows per table (for bills, what they cover), what it skipped and
+    why (as warnings), or that nothing was new."""
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if result.already_loaded and result.focus_versions:
+        click.echo(
+            f"Already loaded as ingest {result.ingest_id}: {len(result.inputs)} file(s) "
+            "unchanged, nothing to do."
+        )
+        return
     if result.already_loaded:
         click.echo(
             f"{result.source}: already loaded as ingest {result.ingest_id}: "
             f"{len(result.inputs)} input(s) unchanged, nothing to do."
         )
         return
-    for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
-    rows = ", ".join(f"{n:,} {table}" for table, n in sorted(result.rows.items())) or "0 rows"
+    if result.focus_versions:
+        focus_line(result, f"{result.source}: ingest" if named else "Ingest")
+        return
+    rows = ", ".join(f"{n:,} {table}" for table, n in sorted(result.tables.items())) or "0 rows"
     replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
     click.echo(
         f"{result.source}: ingest {result.ingest_id}: {rows} from {len(result.inputs)} "
         f"input(s){replaced}."
+    )
+
+
+def focus_line(result: LoadResult, lead: str) -> None:
+    replaced = f", replaced {result.rows_replaced:,} older rows" if result.rows_replaced else ""
+    click.echo(
+        f"{lead} {result.ingest_id}: {result.rows:,} rows from {len(result.inputs)} file(s) "
+        f"(FOCUS {', '.join(result.focus_versions)}), "
+        f"{len(result.billing_periods)} billing period(s), "
+        f"{len(result.billing_accounts)} account(s), "
+        f"EffectiveCost {money(dict(result.effective_cost))}{replaced}."
     )
 
 
@@ -219,7 +228,7 @@ def ingest_served_cmd(
     step: int,
 ) -> None:
     """Load inference served volume (requests, tokens per endpoint and window) into workloads."""
-    from mlcost.sources.served import ingest_served
+    from mlcost.sources.served_volume import ingest_served
 
     with warehouse_from(ctx) as wh:
         report(
@@ -308,11 +317,7 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
     with warehouse_from(ctx) as wh:
         for result in ingest_auto(wh, paths):
-            if hasattr(result, "inputs"):
-                report(result)
-            else:
-                state = "already loaded" if result.already_loaded else f"{result.rows:,} rows"
-                click.echo(f"focus: ingest {result.ingest_id}: {state}.")
+            report(result)
 
 
 @click.command()
@@ -344,10 +349,13 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
     if available:
         from mlcost.sources import REGISTRY
 
-        rows = [{"source": e.name, "reads": e.description} for e in REGISTRY.values()]
-        render_rows(rows, ["source", "reads"], fmt, title="Sources")
+        rows = [
+            {"source": e.name, "reads": e.description, "writes": ", ".join(e.writes)}
+            for e in REGISTRY.values()
+        ]
+        render_rows(rows, ["source", "reads", "writes"], fmt, title="Sources")
         return
-    from mlcost.sources.history import ingest_history
+    from mlcost.sources.ingest_records import ingest_history
 
     with warehouse_from(ctx) as wh:
         rows = ingest_history(wh)

@@ -22,10 +22,12 @@ from mlcost.errors import BadValue, InvalidInput, MissingColumn
 from mlcost.sources._common import (
     LoadResult,
     Written,
-    expand_files,
+    file_format,
+    gather,
     load_once,
     open_text,
-    sha256_file,
+    read_columns,
+    sniff_columns,
     with_gpu_columns,
 )
 
@@ -63,49 +65,14 @@ def lower(name: str) -> str:
     return name.strip().lower()
 
 
-def _format_of(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(".parquet"):
-        return "parquet"
-    if name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz", ".ndjson")):
-        return "json"
-    return "csv"
-
-
 def header(path: Path) -> list[str]:
     """Column names of a CSV, Parquet or newline-JSON file, reading only its start."""
-    fmt = _format_of(path)
-    try:
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.read_schema(path).names)
-        if fmt == "json":
-            import json
-
-            with open_text(path) as fh:
-                first = json.loads(fh.readline() or "{}")
-            return _flat_keys(first) if isinstance(first, dict) else []
-        with open_text(path) as fh:
-            return [h.strip() for h in next(csv.reader(fh), [])]
-    except Exception:  # unreadable files are simply not this format
-        return []
-
-
-def _flat_keys(obj: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for k, v in obj.items():
-        keys.append(prefix + k)
-        if isinstance(v, dict):
-            keys.extend(_flat_keys(v, prefix + k + "."))
-    return keys
+    return list(read_columns(path))
 
 
 def matches(fmt: NativeFormat, path: Path) -> bool:
-    if not path.name.lower().endswith(fmt.suffixes):
-        return False
-    names = {fmt.normalize(c) for c in header(path)}
-    return set(fmt.required) <= names
+    names = {fmt.normalize(c) for c in sniff_columns(path, fmt.suffixes)}
+    return bool(names) and set(fmt.required) <= names
 
 
 def _getter(t: Any, fmt: NativeFormat) -> Columns:
@@ -161,7 +128,7 @@ def _explain(exc: Exception, path: Path) -> InvalidInput:
     message = str(exc)
     found = re.search(r'Could not convert string "(.*?)"|: "(.*?)"', message)
     value = next((g for g in found.groups() if g is not None), None) if found else None
-    if value is not None and _format_of(path) == "csv":
+    if value is not None and file_format(path) == "csv":
         with open_text(path) as fh:
             reader = csv.reader(fh)
             names = [h.strip() for h in next(reader)]
@@ -186,9 +153,8 @@ def ingest_native(
     warehouse: Warehouse, fmt: NativeFormat, paths: Iterable[str | Path] | str | Path
 ) -> LoadResult:
     """Load native billing files of one format as FOCUS rows, in one transaction."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files = expand_files(paths, fmt.suffixes, f"{fmt.name} export files")
+    found = gather(paths, fmt.suffixes, f"{fmt.name} export files")
+    files = found.files
     for f in files:
         names = {fmt.normalize(c) for c in header(f)}
         missing = [c for c in fmt.required if c not in names]
@@ -199,7 +165,6 @@ def ingest_native(
                 column=missing[0],
                 fix="Check the export type, or let `mlcost ingest auto FILE` pick the source.",
             )
-    inputs = [(str(f), sha256_file(f)) for f in files]
 
     def write(ingest_id: int) -> Written:
         written = Written()
@@ -212,21 +177,19 @@ def ingest_native(
                 warehouse.insert("cost_line_items", expr)
             except warehouse.errors as exc:
                 raise _explain(exc, f) from None
-        written.rows_replaced = warehouse.replace_restated(ingest_id)
-        rows, _, _ = warehouse.coverage(ingest_id)
+        written.bills(warehouse, ingest_id)
         items = warehouse.table("cost_line_items")
         mine = items.filter((items.x_IngestId == ingest_id) & items.x_GpuModel.notnull())
         gpu_rows = int(mine.count().to_pyarrow().as_py())
-        written.add("cost_line_items", rows)
         if gpu_rows:
             written.warnings.append(f"{gpu_rows:,} row(s) priced GPU instances")
         return written
 
-    return load_once(warehouse, fmt.name, inputs, write)
+    return load_once(warehouse, fmt.name, found, write)
 
 
 def _read(warehouse: Warehouse, path: Path) -> Any:
-    fmt = _format_of(path)
+    fmt = file_format(path)
     if fmt == "json":
         return warehouse.ibis.read_json(str(path))
     return warehouse.read_files([path], fmt)

@@ -1,7 +1,8 @@
-"""Down-sampling of GPU samples parsed in Python (tracker spool, Prometheus) into buckets.
+"""Down-sampling of GPU samples parsed in Python into buckets.
 
-nvidia-smi logs are summarized by DuckDB itself; sources that parse records in Python hand
-raw samples here. Each bucket keeps mean, min and max utilization, mean and max memory.
+nvidia-smi ``--format=csv`` logs are summarized by DuckDB itself; sources that parse records
+in Python (tracker spool, DCGM OpenMetrics, ``nvidia-smi dmon``) hand raw samples here. Each
+bucket keeps mean, min and max utilization, mean and max memory.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def bucket_start(time: datetime, resolution: int) -> datetime:
 def downsample(samples: Iterable[Mapping[str, Any]], resolution: int) -> list[dict[str, Any]]:
     """Raw samples (``time``, ``resource_id``, ``gpu_index``, ``utilization``, ...) → rows.
 
-    Samples of one GPU are keyed by resource, GPU index (or UUID) and bucket start.
+    Samples of one GPU are keyed by resource, GPU index (or UUID), MIG instance (the
+    ``GPU_I_ID`` label, so the instances of one GPU stay apart) and bucket start.
     """
     buckets: dict[tuple[Any, ...], _Bucket] = {}
     for s in samples:
@@ -42,6 +44,7 @@ def downsample(samples: Iterable[Mapping[str, Any]], resolution: int) -> list[di
             s["resource_id"],
             s.get("gpu_index"),
             s.get("gpu_uuid") if s.get("gpu_index") is None else None,
+            (s.get("labels") or {}).get("GPU_I_ID"),
             bucket_start(s["time"], resolution),
         )
         b = buckets.get(key)
@@ -59,7 +62,7 @@ def downsample(samples: Iterable[Mapping[str, Any]], resolution: int) -> list[di
         b.gpu_uuid = b.gpu_uuid or s.get("gpu_uuid")
         b.gpu_model = b.gpu_model or s.get("gpu_model")
     rows = []
-    for (resource, index, _, start), b in sorted(buckets.items(), key=lambda kv: str(kv[0])):
+    for (resource, index, _, _, start), b in sorted(buckets.items(), key=lambda kv: str(kv[0])):
         rows.append(
             {
                 "time": start,

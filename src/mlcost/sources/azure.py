@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcost.sources._common import NATIVE_BILLS, Source
 from mlcost.sources._native import NativeFormat, cases, entry_points, first, lit, lower
 
 NAME = "azure"
@@ -167,3 +168,4 @@ FORMAT = NativeFormat(
 
 
 detect, ingest = entry_points(FORMAT)
+SOURCE = Source(NAME, DESCRIPTION, ("cost_line_items",), ingest, detect, stage=NATIVE_BILLS)

@@ -24,20 +24,29 @@ Example::
 from __future__ import annotations
 
 import csv
-import gzip
-import hashlib
-import io
+import dataclasses
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
-from mlcost.sources._common import with_gpu_columns
+from mlcost.sources._common import (
+    FOCUS_BILLS,
+    LoadResult,
+    Progress,
+    Source,
+    Written,
+    expand_files,
+    gather,
+    load_once,
+    open_text,
+    read_columns,
+    sniff_columns,
+    with_gpu_columns,
+)
 from mlcost.warehouse import CSV_NULLS, FOCUS_BY_NAME, FOCUS_COLUMNS, X_TYPES, Warehouse
 
 if TYPE_CHECKING:
@@ -46,7 +55,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse._functions import EngineFunctions
 
 NAME = "focus"
-DESCRIPTION = "FOCUS 1.0–1.4 Cost and Usage exports (CSV, CSV.gz, Parquet)"
+DESCRIPTION = "FOCUS 1.0–1.4 Cost and Usage (and ContractCommitment) exports: CSV, CSV.gz, Parquet"
 SUPPORTED_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4")
 
 LEGACY_PROVIDER_COLUMNS = ("ProviderName", "PublisherName")  # removed in FOCUS 1.4
@@ -90,6 +99,10 @@ _MARKER = "mlcost-check"  # prefix of errors raised from inside the load query
 COST_AND_USAGE = "CostAndUsage"
 
 
+SUFFIXES = (".csv", ".csv.gz", ".parquet")
+WHAT = "FOCUS export files (.csv, .csv.gz, .parquet)"
+
+
 @dataclass(frozen=True)
 class FocusFile:
     """One input file, inspected but not yet loaded."""
@@ -99,111 +112,30 @@ class FocusFile:
     columns: tuple[str, ...]
     dataset: str  # "CostAndUsage" or "ContractCommitment"
     version: str
-    sha256: str
     size: int
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What one ingest did. Money is per currency: ``{"USD": Decimal("12.50")}``."""
-
-    ingest_id: int | None
-    already_loaded: bool
-    files: tuple[str, ...]
-    focus_versions: tuple[str, ...]
-    rows: int
-    rows_replaced: int
-    billing_accounts: tuple[str, ...]
-    billing_periods: tuple[datetime, ...]
-    effective_cost: dict[str, Decimal] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-
-Progress = Callable[[float, str], None]
+IngestResult = LoadResult  # what ingest_focus returns: the result every source returns
 
 
 # -- finding and inspecting files ----------------------------------------------------------
-def _format_of(path: Path) -> str | None:
-    name = path.name.lower()
-    if name.endswith((".csv", ".csv.gz")):
-        return "csv"
-    if name.endswith(".parquet"):
-        return "parquet"
-    return None
+def _format_of(path: Path) -> str:
+    return "parquet" if path.name.lower().endswith(".parquet") else "csv"
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, plus every CSV, CSV.gz and Parquet file under directories named."""
-    found: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            inside = sorted(p for p in path.rglob("*") if p.is_file() and _format_of(p))
-            if not inside:
-                raise InvalidInput(
-                    "directory has no .csv, .csv.gz or .parquet files",
-                    file=path,
-                    fix="Point mlcost at the folder that holds the FOCUS export files.",
-                )
-            found.extend(inside)
-        elif path.is_file():
-            if _format_of(path) is None:
-                raise NotFocus(
-                    "is not a .csv, .csv.gz or .parquet file",
-                    file=path,
-                    fix="Export FOCUS as CSV (optionally gzipped) or Parquet.",
-                )
-            found.append(path)
-        else:
-            raise InvalidInput("no such file or directory", file=path)
-    # The same file named twice is loaded once.
-    unique = dict.fromkeys(p.resolve() for p in found)
-    return list(unique)
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
-
-
-def read_columns(path: Path, fmt: str) -> tuple[str, ...]:
-    """The column names of a file, reading only its header or schema."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            return tuple(pq.read_schema(path).names)
-        except Exception as exc:
-            raise NotFocus(f"cannot be read as Parquet ({exc})", file=path) from exc
-    try:
-        with _open_text(path) as fh:
-            header = next(csv.reader(fh), None)
-    except (UnicodeDecodeError, OSError, csv.Error) as exc:
-        raise NotFocus(f"cannot be read as UTF-8 CSV ({exc})", file=path) from exc
-    if not header:
-        raise NotFocus("is empty: no header row", file=path)
-    return tuple(h.strip() for h in header)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return expand_files(paths, SUFFIXES, WHAT, refuse=NotFocus)
 
 
 def detect(path: Path) -> bool:
     """True when ``path`` looks like a FOCUS export this module can read."""
-    fmt = _format_of(path)
-    if fmt is None:
-        return False
+    columns = sniff_columns(path, SUFFIXES)
     try:
-        _dataset_and_version(path, read_columns(path, fmt))
+        _dataset_and_version(path, columns)
     except InvalidInput:
         return False
-    return True
+    return bool(columns)
 
 
 def _dataset_and_version(path: Path, columns: Sequence[str]) -> tuple[str, str]:
@@ -254,9 +186,9 @@ def inspect_file(
 ) -> FocusFile:
     """Read a file's header, detect dataset and version, and check mandatory columns."""
     fmt = _format_of(path)
-    if fmt is None:
-        raise NotFocus("is not a .csv, .csv.gz or .parquet file", file=path)
-    columns = read_columns(path, fmt)
+    columns = read_columns(path, error=NotFocus)
+    if not columns:
+        raise NotFocus("is empty: no header row", file=path)
     duplicates = sorted({c for c in columns if columns.count(c) > 1})
     if duplicates:
         raise InvalidInput(
@@ -284,7 +216,7 @@ def inspect_file(
                 column=missing[0],
                 fix=fix,
             )
-    return FocusFile(path, fmt, columns, dataset, version, _sha256(path), path.stat().st_size)
+    return FocusFile(path, fmt, columns, dataset, version, path.stat().st_size)
 
 
 # -- building the load query ------------------------------------------------------------------
@@ -334,6 +266,18 @@ def _as_kind(col: ir.Column, kind: str, fn: EngineFunctions) -> ir.Value:
             ),
         )
     return col.cast(dt.string)
+
+
+def _empty_is_null(t: ir.Table, name: str, f: FocusFile, kind: str) -> ir.Column:
+    """The source column, with an empty text as null where the CSV reader would make it so.
+
+    DuckDB's CSV reader already reads "" as null (``CSV_NULLS``); a Parquet string column
+    keeps "", which a typed column (number, time, JSON, tags) cannot hold and a required
+    one must not count as a value. Other text columns keep "" as written.
+    """
+    col = t[name]
+    typed = kind != "string" or name in REQUIRED_VALUES
+    return col.nullif("") if f.fmt == "parquet" and typed and col.type().is_string() else col
 
 
 _CSP_ALIASES = (
@@ -410,12 +354,13 @@ def _cost_and_usage_select(
     for c in FOCUS_COLUMNS:
         target = _ibis_type(c.kind)
         if c.name in present:
-            value = _as_kind(t[c.name], c.kind, fn)
+            raw = _empty_is_null(t, c.name, f, c.kind)
+            value = _as_kind(raw, c.kind, fn)
             if c.name == "BillingCurrency" and currency:
                 value = value.fill_null(currency)
             elif c.name in REQUIRED_VALUES:
                 # Test the source value: the converted one would be computed twice.
-                value = ibis.ifelse(t[c.name].isnull(), _fail(fn, "null", c.name, target), value)
+                value = ibis.ifelse(raw.isnull(), _fail(fn, "null", c.name, target), value)
             out[c.name] = value
         elif c.name in derived:
             out[c.name] = derived[c.name]
@@ -449,9 +394,9 @@ def _contract_commitment_select(
         if name not in f.columns:
             out[name] = ibis.null(dt.string)
         elif name in _CC_DECIMALS:
-            out[name] = _as_kind(t[name], "decimal", fn)
+            out[name] = _as_kind(_empty_is_null(t, name, f, "decimal"), "decimal", fn)
         elif name in _CC_TIMESTAMPS:
-            out[name] = _as_kind(t[name], "timestamp", fn)
+            out[name] = _as_kind(_empty_is_null(t, name, f, "timestamp"), "timestamp", fn)
         else:
             out[name] = t[name].cast(dt.string)
     out["x_SourceId"] = ibis.literal(f"focus:{f.path}")
@@ -461,7 +406,7 @@ def _contract_commitment_select(
 
 # -- explaining a failed load ------------------------------------------------------------------
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader)]
         number = 0
@@ -526,7 +471,8 @@ _CONVERT = re.compile(
     r"|The value '(?P<value3>.*?)' of the type \"STRING\" cannot be cast to \"(?P<type3>[A-Z_]+)"
 )
 _CAST_COLUMN = re.compile(r"source column (?P<column>\w+)")
-_JSON_INPUT = re.compile(r'Malformed JSON.*?Input: "(?P<value>.*)"', re.S)
+# The value runs to the last quote of its line: DuckDB quotes the SQL after it on later lines.
+_JSON_INPUT = re.compile(r'Malformed JSON[^\n]*?Input: "(?P<value>[^\n]*)"')
 
 
 def _explain(exc: Exception, f: FocusFile) -> InvalidInput:
@@ -622,93 +568,89 @@ def ingest_focus(
     allow_missing: bool = False,
     currency: str | None = None,
     progress: Progress | None = None,
-) -> IngestResult:
+) -> LoadResult:
     """Load FOCUS files into ``warehouse`` in one transaction and say what was loaded.
 
     ``allow_missing`` loads files that lack mandatory columns (the absent columns stay empty);
     ``currency`` supplies BillingCurrency where the file has none. Raises an
     :class:`~mlcost.errors.InvalidInput` naming file, row and column on bad input, after
-    which the warehouse is unchanged.
+    which the warehouse is unchanged. Two files with the same bytes (a copy in the folder)
+    are loaded once, and the result's warnings say so.
     """
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files = [
-        inspect_file(p, allow_missing=allow_missing, currency=currency) for p in expand_paths(paths)
-    ]
-    content_hash = hashlib.sha256("".join(sorted(f.sha256 for f in files)).encode()).hexdigest()
-    names = tuple(str(f.path) for f in files)
+    found = gather(paths, SUFFIXES, WHAT, refuse=NotFocus)
+    files = [inspect_file(p, allow_missing=allow_missing, currency=currency) for p in found.files]
     versions = tuple(sorted({f.version for f in files}))
-    previous = warehouse.find_ingest(content_hash)
-    if previous is not None:
-        return IngestResult(previous, True, names, versions, 0, 0, (), ())
+    result = load_once(
+        warehouse,
+        NAME,
+        found,
+        lambda ingest_id: _write(warehouse, files, ingest_id, currency, progress),
+        options={"currency": currency} if currency else None,
+    )
+    if result.already_loaded:
+        return dataclasses.replace(result, focus_versions=versions)
+    from mlcost.spending import total_by_currency
 
-    warnings: list[str] = []
+    return dataclasses.replace(
+        result, effective_cost=total_by_currency(warehouse, ingest_id=result.ingest_id)
+    )
+
+
+def _write(
+    warehouse: Warehouse,
+    files: Sequence[FocusFile],
+    ingest_id: int,
+    currency: str | None,
+    progress: Progress | None,
+) -> Written:
+    """Insert every file's rows under ``ingest_id`` (inside :func:`load_once`'s transaction)."""
+    written = Written(
+        dataset=",".join(sorted({f.dataset for f in files})),
+        focus_versions=tuple(sorted({f.version for f in files})),
+    )
     total_bytes = sum(f.size for f in files) or 1
     done_bytes = 0
     fn = warehouse.functions
-    with warehouse.transaction():
-        ingest_id = warehouse.next_ingest_id()
-        for f in files:
-            table = "cost_line_items" if f.dataset == COST_AND_USAGE else "contract_commitments"
-            source = warehouse.read_files([f.path], f.fmt)
-            if f.dataset == COST_AND_USAGE:
-                known = set(FOCUS_BY_NAME) | set(LEGACY_PROVIDER_COLUMNS) | set(X_TYPES)
-                extra_x = [c for c in f.columns if c.startswith("x_") and c not in known]
-                ignored = [c for c in f.columns if c not in known and not c.startswith("x_")]
-                if ignored:
-                    warnings.append(
-                        f"{f.path.name}: ignored column(s) {', '.join(ignored)} "
-                        "(neither FOCUS nor x_-prefixed)"
-                    )
-                warehouse.add_text_columns("cost_line_items", extra_x)
-                expr = with_gpu_columns(
-                    warehouse,
-                    _cost_and_usage_select(
-                        source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x, fn=fn
-                    ),
+    for f in files:
+        source = warehouse.read_files([f.path], f.fmt)
+        if f.dataset == COST_AND_USAGE:
+            table = "cost_line_items"
+            known = set(FOCUS_BY_NAME) | set(LEGACY_PROVIDER_COLUMNS) | set(X_TYPES)
+            extra_x = [c for c in f.columns if c.startswith("x_") and c not in known]
+            ignored = [c for c in f.columns if c not in known and not c.startswith("x_")]
+            if ignored:
+                written.warnings.append(
+                    f"{f.path.name}: ignored column(s) {', '.join(ignored)} "
+                    "(neither FOCUS nor x_-prefixed)"
                 )
-            else:
-                expr = _contract_commitment_select(source, f, ingest_id=ingest_id, fn=fn)
+            warehouse.add_text_columns("cost_line_items", extra_x)
+            expr = with_gpu_columns(
+                warehouse,
+                _cost_and_usage_select(
+                    source, f, ingest_id=ingest_id, currency=currency, extra_x=extra_x, fn=fn
+                ),
+            )
+        else:
+            table = "contract_commitments"
+            expr = _contract_commitment_select(source, f, ingest_id=ingest_id, fn=fn)
 
-            def report(fraction: float, f: FocusFile = f, start: int = done_bytes) -> None:
-                if progress is not None:
-                    progress((start + fraction * f.size) / total_bytes, f.path.name)
+        def report(fraction: float, f: FocusFile = f, start: int = done_bytes) -> None:
+            if progress is not None:
+                progress((start + fraction * f.size) / total_bytes, f.path.name)
 
-            try:
-                warehouse.insert(table, expr, progress=report if progress else None)
-            except warehouse.errors as exc:
-                raise _explain(exc, f) from None
-            done_bytes += f.size
-        rows_replaced = warehouse.replace_restated(ingest_id)
-        rows, accounts, periods = warehouse.coverage(ingest_id)
-        warnings += _commitment_warnings(warehouse, ingest_id)
-        warehouse.record_ingest(
-            ingest_id=ingest_id,
-            source=NAME,
-            dataset=",".join(sorted({f.dataset for f in files})),
-            paths=list(names),
-            content_hash=content_hash,
-            focus_version=",".join(versions),
-            billing_accounts=accounts,
-            billing_periods=periods,
-            row_count=rows,
-            rows_replaced=rows_replaced,
-            warnings=warnings,
+        try:
+            warehouse.insert(table, expr, progress=report if progress else None)
+        except warehouse.errors as exc:
+            raise _explain(exc, f) from None
+        done_bytes += f.size
+    written.bills(warehouse, ingest_id)
+    if any(f.dataset != COST_AND_USAGE for f in files):
+        written.add(
+            "contract_commitments",
+            warehouse.count_rows("contract_commitments", ingest_id, "x_IngestId"),
         )
-    from mlcost.spending import total_by_currency
-
-    return IngestResult(
-        ingest_id=ingest_id,
-        already_loaded=False,
-        files=names,
-        focus_versions=versions,
-        rows=rows,
-        rows_replaced=rows_replaced,
-        billing_accounts=tuple(accounts),
-        billing_periods=tuple(periods),
-        effective_cost=total_by_currency(warehouse, ingest_id=ingest_id),
-        warnings=tuple(warnings),
-    )
+    written.warnings += _commitment_warnings(warehouse, ingest_id)
+    return written
 
 
 def _commitment_warnings(warehouse: Warehouse, ingest_id: int) -> list[str]:
@@ -729,4 +671,12 @@ def _commitment_warnings(warehouse: Warehouse, ingest_id: int) -> list[str]:
     ]
 
 
-ingest = ingest_focus  # the registry's common entry point
+ingest = ingest_focus
+SOURCE = Source(
+    NAME,
+    DESCRIPTION,
+    ("cost_line_items", "contract_commitments"),
+    ingest,
+    detect,
+    stage=FOCUS_BILLS,
+)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import InvalidInput
-from mlcost.sources._common import LoadResult, Written, load_once, sha256_bytes
+from mlcost.sources._common import LoadResult, Source, Written, load_once, sha256_bytes
 from mlcost.sources._tables import arrow_rows
 
 if TYPE_CHECKING:
@@ -131,3 +131,6 @@ def ingest(warehouse: Warehouse, paths: Iterable[str]) -> LoadResult:
     """Registry entry point: each path is a tracking URI."""
     results = [ingest_mlflow(warehouse, str(p)) for p in paths]
     return results[-1]
+
+
+SOURCE = Source(NAME, DESCRIPTION, ("workloads", "run_metrics"), ingest)

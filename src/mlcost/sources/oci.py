@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlcost.sources._common import NATIVE_BILLS, Source
 from mlcost.sources._native import NativeFormat, columns_as_map, entry_points, first, lit, lower
 
 NAME = "oci"
-DESCRIPTION = "Oracle Cloud (OCI) cost reports (CSV) → FOCUS rows"
+DESCRIPTION = "Oracle Cloud cost reports (CSV) → FOCUS rows"
 
 
 def _time(value: Any) -> Any:
@@ -94,3 +95,4 @@ FORMAT = NativeFormat(
 
 
 detect, ingest = entry_points(FORMAT)
+SOURCE = Source(NAME, DESCRIPTION, ("cost_line_items",), ingest, detect, stage=NATIVE_BILLS)

@@ -20,15 +20,19 @@ from urllib.parse import urlencode
 
 from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
+    WORKLOADS,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
     gpu_model_name,
+    hashed,
     load_once,
     number,
     open_text,
     parse_time,
     sha256_bytes,
+    sniff_text,
     str_map,
 )
 from mlcost.sources._tables import arrow_rows
@@ -37,20 +41,14 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 NAME = "opencost"
-DESCRIPTION = "OpenCost /allocation responses (aggregate=pod|container), file or URL → workloads"
+DESCRIPTION = "OpenCost /allocation (aggregate=pod|container), saved JSON or --url → workloads"
 SUFFIXES = (".json", ".json.gz")
 CURRENCY = "USD"  # OpenCost reports costs in its configured currency, USD by default
 _SKIP = ("__idle__", "__unallocated__", "__unmounted__")
 
 
 def detect(path: Path) -> bool:
-    if not path.name.lower().endswith(SUFFIXES):
-        return False
-    try:
-        with open_text(path) as fh:
-            head = fh.read(4096)
-    except (OSError, UnicodeDecodeError):
-        return False
+    head = sniff_text(path, SUFFIXES, 4096)
     return '"data"' in head and any(k in head for k in ('"properties"', '"totalCost"', '"code"'))
 
 
@@ -194,24 +192,21 @@ def ingest_opencost(
     """Load OpenCost allocations from saved responses or from ``url``, in one transaction."""
     if isinstance(paths, str | Path):
         paths = [paths]
+    inputs = gather(paths, SUFFIXES, "OpenCost /allocation responses") if paths else hashed([])
     bodies: list[tuple[str, bytes]] = []
+    for f in inputs.files:
+        with open_text(f) as fh:
+            bodies.append((str(f), fh.read().encode()))
     if url:
         if aggregate not in ("pod", "container"):
             raise ValueError("aggregate must be 'pod' or 'container'")
-        bodies.append(
-            (
-                f"{url} window={window} aggregate={aggregate}",
-                fetch(url, window=window, aggregate=aggregate),
-            )
-        )
-    files = expand_files(paths, SUFFIXES, "OpenCost /allocation responses") if paths else []
-    for f in files:
-        with open_text(f) as fh:
-            bodies.append((str(f), fh.read().encode()))
+        where = f"{url} window={window} aggregate={aggregate}"
+        body = fetch(url, window=window, aggregate=aggregate)
+        bodies.append((where, body))
+        inputs = inputs.plus(where, sha256_bytes(body))
     if not bodies:
         raise InvalidInput("nothing to load", fix="Give response files or --url.")
     rows = [w for where, body in bodies for w in workloads_of(body, where)]
-    inputs = [(where, sha256_bytes(body)) for where, body in bodies]
 
     def write(ingest_id: int) -> Written:
         written = Written()
@@ -224,3 +219,4 @@ def ingest_opencost(
 
 
 ingest = ingest_opencost
+SOURCE = Source(NAME, DESCRIPTION, ("workloads",), ingest, detect, stage=WORKLOADS)

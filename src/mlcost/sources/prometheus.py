@@ -29,14 +29,17 @@ from urllib.parse import urlencode
 
 from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
+    TELEMETRY,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
     gpu_model_name,
+    hashed,
     load_once,
     open_text,
     sha256_bytes,
-    sha256_file,
+    sniff_text,
 )
 from mlcost.sources._samples import downsample
 from mlcost.sources._tables import arrow_rows
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 NAME = "prometheus"
-DESCRIPTION = "DCGM-exporter metrics: Prometheus query_range (--url) or OpenMetrics files"
+DESCRIPTION = "DCGM-exporter metrics from Prometheus query_range (--url) or OpenMetrics files"
 SUFFIXES = (".om.txt", ".prom", ".openmetrics")
 DEFAULT_RESOLUTION_S = 60
 CHUNK_POINTS = 10_000  # below Prometheus' 11,000 points-per-series limit
@@ -53,8 +56,12 @@ UTIL = "DCGM_FI_DEV_GPU_UTIL"
 FB_USED = "DCGM_FI_DEV_FB_USED"
 FB_FREE = "DCGM_FI_DEV_FB_FREE"
 POWER = "DCGM_FI_DEV_POWER_USAGE"
-METRICS = (UTIL, FB_USED, FB_FREE, POWER)
-LABELS = ("pod", "namespace", "container")
+# A MIG instance has no DCGM_FI_DEV_GPU_UTIL (nvidia-smi prints [N/A] for it too): its busy
+# share is the profiling metric DCGM_FI_PROF_GR_ENGINE_ACTIVE (a 0-1 ratio), per instance.
+GR_ACTIVE = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+METRICS = (UTIL, FB_USED, FB_FREE, POWER, GR_ACTIVE)
+MIG_LABELS = ("GPU_I_ID", "GPU_I_PROFILE")
+LABELS = ("pod", "namespace", "container", *MIG_LABELS)
 _MIB = 1 << 20
 _EARLY = 0.001  # seconds before a bucket's end at which it is evaluated
 _LINE = re.compile(
@@ -64,24 +71,20 @@ _LABEL = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
 
 def detect(path: Path) -> bool:
-    if not path.name.lower().endswith(SUFFIXES):
-        return False
-    try:
-        with open_text(path) as fh:
-            head = fh.read(65536)
-    except (OSError, UnicodeDecodeError):
-        return False
+    head = sniff_text(path, SUFFIXES)
     return any(m in head for m in METRICS)
 
 
-def _series_key(labels: dict[str, str]) -> tuple[str, int | None, str | None]:
+def _series_key(labels: dict[str, str]) -> tuple[str, int | None, str | None, str | None]:
+    """Host, GPU index, UUID and MIG instance (``GPU_I_ID``; None for a whole GPU)."""
     host = labels.get("Hostname") or labels.get("instance", "").rsplit(":", 1)[0] or "unknown"
     gpu = labels.get("gpu")
-    return host, int(gpu) if gpu is not None and gpu.isdigit() else None, labels.get("UUID")
+    index = int(gpu) if gpu is not None and gpu.isdigit() else None
+    return host, index, labels.get("UUID"), labels.get("GPU_I_ID")
 
 
 def _gpu_fields(labels: dict[str, str]) -> dict[str, Any]:
-    host, index, uuid = _series_key(labels)
+    host, index, uuid, _ = _series_key(labels)
     return {
         "resource_id": host,
         "gpu_index": index,
@@ -144,7 +147,7 @@ def _to_units(s: dict[str, Any]) -> dict[str, Any]:
     used, free = s.get(FB_USED), s.get(FB_FREE)
     return {
         **s,
-        "utilization": s[UTIL] / 100 if s.get(UTIL) is not None else None,
+        "utilization": s[UTIL] / 100 if s.get(UTIL) is not None else s.get(GR_ACTIVE),
         "memory_used_bytes": used * _MIB if used is not None else None,
         "memory_total_bytes": (used + free) * _MIB
         if used is not None and free is not None
@@ -194,11 +197,18 @@ def query_buckets(
 ) -> tuple[list[dict[str, Any]], bytes]:
     """Bucketed rows for [start, end) from Prometheus, and the raw answers (for the hash)."""
     window = f"[{resolution}s]"
+
+    def util(fn: str, scale: str = " / 100") -> str:
+        # Whole GPUs report GPU_UTIL (%); MIG instances only GR_ENGINE_ACTIVE (0-1), with
+        # GPU_I_ID labels, so ``or`` keeps both without one hiding the other.
+        ratio = scale if fn != "count_over_time" else ""
+        return f"({fn}({UTIL}{selector}{window}){ratio}) or {fn}({GR_ACTIVE}{selector}{window})"
+
     queries = {
-        "utilization": f"avg_over_time({UTIL}{selector}{window}) / 100",
-        "utilization_min": f"min_over_time({UTIL}{selector}{window}) / 100",
-        "utilization_max": f"max_over_time({UTIL}{selector}{window}) / 100",
-        "sample_count": f"count_over_time({UTIL}{selector}{window})",
+        "utilization": util("avg_over_time"),
+        "utilization_min": util("min_over_time"),
+        "utilization_max": util("max_over_time"),
+        "sample_count": util("count_over_time"),
         "memory_used_bytes": f"avg_over_time({FB_USED}{selector}{window}) * {_MIB}",
         "memory_used_max_bytes": f"max_over_time({FB_USED}{selector}{window}) * {_MIB}",
         "memory_free_bytes": f"avg_over_time({FB_FREE}{selector}{window}) * {_MIB}",
@@ -230,7 +240,7 @@ def query_buckets(
                     bucket = datetime.fromtimestamp(
                         round(float(stamp) + _EARLY) - resolution, UTC
                     ).replace(tzinfo=None)
-                    key = (fields["resource_id"], fields["gpu_index"], fields["gpu_uuid"], bucket)
+                    key = (*_series_key(labels), bucket)
                     row = rows.setdefault(key, {**fields, "time": bucket})
                     row[field] = float(value)
         at = stop + timedelta(seconds=resolution)
@@ -269,7 +279,9 @@ def ingest_prometheus(
     if isinstance(paths, str | Path):
         paths = [paths]
     rows: list[dict[str, Any]] = []
-    inputs: list[tuple[str, str]] = []
+    inputs = gather(paths, SUFFIXES, "OpenMetrics files") if paths else hashed([])
+    for f in inputs.files:
+        rows.extend(downsample(_file_samples(f), resolution))
     if url:
         if start is None or end is None or end <= start:
             raise InvalidInput(
@@ -278,14 +290,10 @@ def ingest_prometheus(
             )
         fetched, raw = query_buckets(url, start, end, resolution, selector)
         rows.extend(fetched)
-        inputs.append(
-            (f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw))
+        inputs = inputs.plus(
+            f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw)
         )
-    files = expand_files(paths, SUFFIXES, "OpenMetrics files") if paths else []
-    for f in files:
-        rows.extend(downsample(_file_samples(f), resolution))
-        inputs.append((str(f), sha256_file(f)))
-    if not inputs:
+    if not inputs.hashes:
         raise InvalidInput("nothing to load", fix="Give OpenMetrics files or --url.")
 
     def write(ingest_id: int) -> Written:
@@ -303,3 +311,4 @@ def ingest_prometheus(
 
 
 ingest = ingest_prometheus
+SOURCE = Source(NAME, DESCRIPTION, ("gpu_samples",), ingest, detect, stage=TELEMETRY)

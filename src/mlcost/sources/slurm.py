@@ -21,13 +21,15 @@ from zoneinfo import ZoneInfo
 
 from mlcost.errors import BadValue, MissingColumn
 from mlcost.sources._common import (
+    WORKLOADS,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
     gpu_model_name,
     load_once,
     open_text,
-    sha256_file,
+    sniff_columns,
 )
 from mlcost.sources._tables import arrow_rows
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 NAME = "slurm"
-DESCRIPTION = "Slurm sacct --parsable2 output (jobs, AllocTRES gres/gpu) → workloads"
+DESCRIPTION = "Slurm sacct --parsable2 output (gres/gpu) → workloads"
 SUFFIXES = (".txt", ".psv", ".sacct", ".log")
 REQUIRED = ("JobID", "Start", "End", "NodeList")
 _UNSET = ("", "Unknown", "None", "N/A")
@@ -43,16 +45,8 @@ _ELAPSED = re.compile(r"^(?:(\d+)-)?(\d+):(\d{2}):(\d{2})$")
 _GPU_TRES = re.compile(r"gres/gpu(?::([\w.-]+))?=(\d+)")
 
 
-def _header(path: Path) -> list[str]:
-    with open_text(path) as fh:
-        return (fh.readline().rstrip("\r\n")).split("|")
-
-
 def detect(path: Path) -> bool:
-    try:
-        header = _header(path)
-    except (OSError, UnicodeDecodeError):
-        return False
+    header = sniff_columns(path, None, delimiter="|")
     return "JobID" in header and len(header) > 3
 
 
@@ -197,12 +191,9 @@ def ingest_slurm(
     warehouse: Warehouse, paths: Iterable[str | Path] | str | Path, *, timezone: str = "UTC"
 ) -> LoadResult:
     """Load sacct --parsable2 output in one transaction; ``timezone`` is the cluster's."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
     tz = ZoneInfo(timezone)
-    files = expand_files(paths, SUFFIXES, "sacct output")
-    inputs = [(str(f), sha256_file(f)) for f in files]
-    jobs = [row for f in files for row in read_jobs(f, tz)]
+    found = gather(paths, SUFFIXES, "sacct output")
+    jobs = [row for f in found.files for row in read_jobs(f, tz)]
 
     def write(ingest_id: int) -> Written:
         written = Written()
@@ -211,7 +202,8 @@ def ingest_slurm(
         written.rows_replaced = warehouse.delete_replaced("workloads", "workload_id", ingest_id)
         return written
 
-    return load_once(warehouse, NAME, inputs, write, options={"timezone": timezone})
+    return load_once(warehouse, NAME, found, write, options={"timezone": timezone})
 
 
 ingest = ingest_slurm
+SOURCE = Source(NAME, DESCRIPTION, ("workloads",), ingest, detect, stage=WORKLOADS)

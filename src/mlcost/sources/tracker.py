@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
+    WORKLOADS,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
     gpu_model_name,
     load_once,
     number,
     open_text,
     parse_time,
-    sha256_file,
+    sniff_text,
     str_map,
 )
 from mlcost.sources._samples import downsample
@@ -48,12 +50,9 @@ DEFAULT_RESOLUTION_S = 60
 
 
 def detect(path: Path) -> bool:
-    if not path.name.lower().endswith(SUFFIXES):
-        return False
     try:
-        with open_text(path) as fh:
-            first = json.loads(next(iter(fh), "") or "null")
-    except (ValueError, OSError, UnicodeDecodeError):
+        first = json.loads(sniff_text(path, SUFFIXES).split("\n", 1)[0] or "null")
+    except ValueError:
         return False
     return isinstance(first, dict) and (
         first.get("schema") == SCHEMA or {"run_id", "experiment"} <= set(first)
@@ -335,11 +334,8 @@ def ingest_tracker(
 
     Files still being written (``*.jsonl.tmp``) are not read.
     """
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files = expand_files(paths, SUFFIXES, "tracker spool (*.jsonl)")
-    inputs = [(str(f), sha256_file(f)) for f in files]
-    runs, samples, caches, metrics = read_records(files)
+    found = gather(paths, SUFFIXES, "tracker spool (*.jsonl)")
+    runs, samples, caches, metrics = read_records(found.files)
 
     def write(ingest_id: int) -> Written:
         written = Written()
@@ -393,7 +389,15 @@ def ingest_tracker(
             )
         return written
 
-    return load_once(warehouse, NAME, inputs, write, options={"resolution": resolution})
+    return load_once(warehouse, NAME, found, write, options={"resolution": resolution})
 
 
 ingest = ingest_tracker
+SOURCE = Source(
+    NAME,
+    DESCRIPTION,
+    ("workloads", "gpu_samples", "run_metrics", "cache_stats"),
+    ingest,
+    detect,
+    stage=WORKLOADS,
+)

@@ -23,15 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import BadValue, InvalidInput, MissingColumn
 from mlcost.sources._common import (
+    WORKLOADS,
     LoadResult,
+    Source,
     Written,
-    expand_files,
+    gather,
+    hashed,
     load_once,
     number,
     open_text,
     parse_time,
     sha256_bytes,
-    sha256_file,
+    sniff_columns,
 )
 from mlcost.sources._tables import arrow_rows
 
@@ -46,14 +49,7 @@ OPTIONAL = ("tokens", "resource_id", "model")
 
 
 def detect(path: Path) -> bool:
-    if not path.name.lower().endswith(SUFFIXES):
-        return False
-    try:
-        with open_text(path) as fh:
-            header = next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return set(REQUIRED) <= {h.strip() for h in header}
+    return set(REQUIRED) <= set(sniff_columns(path, SUFFIXES))
 
 
 def _row(endpoint: str, start: datetime, end: datetime, **fields: Any) -> dict[str, Any]:
@@ -184,7 +180,9 @@ def ingest_served(
     if isinstance(paths, str | Path):
         paths = [paths]
     rows: list[dict[str, Any]] = []
-    inputs: list[tuple[str, str]] = []
+    inputs = gather(paths, SUFFIXES, "served-volume CSV files") if paths else hashed([])
+    for f in inputs.files:
+        rows.extend(read_csv(f))
     if url:
         if start is None or end is None or end <= start or not requests_metric:
             raise InvalidInput(
@@ -201,14 +199,10 @@ def ingest_served(
             step=step,
         )
         rows.extend(fetched)
-        inputs.append(
-            (f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw))
+        inputs = inputs.plus(
+            f"{url} {start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", sha256_bytes(raw)
         )
-    files = expand_files(paths, SUFFIXES, "served-volume CSV files") if paths else []
-    for f in files:
-        rows.extend(read_csv(f))
-        inputs.append((str(f), sha256_file(f)))
-    if not inputs:
+    if not inputs.hashes:
         raise InvalidInput("nothing to load", fix="Give served-volume CSV files or --url.")
 
     def write(ingest_id: int) -> Written:
@@ -223,3 +217,4 @@ def ingest_served(
 
 
 ingest = ingest_served
+SOURCE = Source(NAME, DESCRIPTION, ("workloads",), ingest, detect, stage=WORKLOADS)
