@@ -151,8 +151,9 @@ def loss_peak_per_token(
     upcast (``.float()``, which saves nothing) right before its ``cross_entropy``, whose
     ``log_softmax`` saves its fp32 output; the recipe deletes the 16-bit logits before
     ``backward()``. The larger of the end of the loss's forward (16-bit logits, every chunk's
-    saved fp32 output, the last chunk's fp32 copy) and its backward (the saved outputs and one
-    chunk's two fp32 gradients and its 16-bit gradient).
+    saved fp32 output, the last chunk's fp32 copy) and its backward (the saved outputs, and of
+    one chunk either the fp32 gradients of ``nll_loss`` and ``log_softmax`` or the latter and
+    its 16-bit cast).
 
     ``compiled`` (torchtune's ``compile_loss``: ``torch.compile`` on the upcast and
     ``cross_entropy`` of a chunk): AOTAutograd's partitioner saves the chunk's 16-bit input and
@@ -165,7 +166,7 @@ def loss_peak_per_token(
     if chunks <= 1:
         return m.vocab * (held + 4 + 4 + 4)
     forward_end = held + 4 + 4 / chunks
-    backward = 4 + (4 + 4 + held) / chunks
+    backward = 4 + max(4 + 4, 4 + held) / chunks
     return m.vocab * max(forward_end, backward)
 
 

@@ -10,8 +10,11 @@ The estimate adds what real runs allocate, read off the implementation, not fitt
   SDPA's kept tensors, PEFT's fp32 casts, dropout masks), or each layer's input and one layer
   with checkpointing; for encoders, Korthikanti et al. (2022), eq. 1 and 2;
 - ``logits_and_loss``: the logits and the fp32 tensors of Hugging Face's causal-LM loss at its
-  backward (training); the last position's logits (``generate()``);
-- ``optimizer_step_temp``: foreach AdamW's state-size temporary during ``step()``;
+  backward (training), or torchtune's chunked (and compiled) loss; the last position's logits
+  (``generate()``);
+- ``optimizer_step_temp``: foreach AdamW's state-size temporary during ``step()`` (with the
+  optimizer in backward: one parameter's gradient and step at a time; paged optimizer states
+  are reported in ``inputs``, not counted);
 - ``kv_cache`` for batch x context (``generate()``) or vLLM's pool on a given card;
 - ``allocator_reserve``: the caching allocator's rounding of large blocks (1 MiB each);
 - ``cuda_context``: CUDA context and kernels, 1343 MiB measured on a V100 in the Hugging Face
