@@ -73,6 +73,12 @@ def published() -> list[float]:
             engine=r["engine"],
             gpu_memory_gib=float(r["gpu_memory_gib"]) if r["gpu_memory_gib"] else None,
             max_num_batched_tokens=int(r["max_num_batched_tokens"] or 8192),
+            lora_rank=int(r["lora_rank"] or 16),
+            lora_targets=r["lora_targets"] or "attn",
+            loss_chunks=int(r["loss_chunks"] or 1),
+            optimizer_in_backward=r["optimizer_in_backward"] == "yes",
+            paged_optimizer=r["paged_optimizer"] == "yes",
+            compiled_loss=r["compiled_loss"] == "yes",
         )
         b = est.breakdown
         got = {

@@ -138,6 +138,20 @@ def test_lora_rank_and_targets(capsys: pytest.CaptureFixture[str]) -> None:
     assert w[2] > 2 * w[0]
 
 
+def test_torchtune_recipe_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["plan", "memory", "--model", "llama-3.1-8b", "--precision", "bf16", "--batch", "2"]
+    args += ["--optimizer", "adamw-8bit", "--grad-checkpointing"]
+    plain = _json(args, capsys)
+    tuned = _json(
+        [*args, "--chunked-loss", "8", "--optimizer-in-backward", "--paged-optimizer"], capsys
+    )
+    assert tuned["per_gpu_bytes"] < plain["per_gpu_bytes"] / 2  # type: ignore[operator]
+    assert tuned["inputs"]["loss_chunks"] == 8  # type: ignore[index]
+    assert tuned["breakdown"]["optimizer_states"] == 0  # type: ignore[index]
+    assert main(["plan", "memory", "--model", "gpt2", "--mode", "infer", "--chunked-loss", "8"])
+    assert "training options" in capsys.readouterr().err
+
+
 def test_exact_traces_a_config(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("transformers")
     from pathlib import Path

@@ -137,12 +137,37 @@ def tail_saved(m: ModelSpec, reg: Regime) -> float:
     return m.hidden * (norm + head + (1 if reg.dropout else 0))
 
 
-def loss_peak_per_token(m: ModelSpec, reg: Regime) -> float:
-    """Bytes per token of the logits at the peak of the loss's backward: the model output's
+def loss_peak_per_token(
+    m: ModelSpec, reg: Regime, chunks: int = 1, compiled: bool = False
+) -> float:
+    """Bytes per token of the logits at the peak of the loss.
+
+    One chunk (Hugging Face's causal-LM loss): at the loss's backward, the model output's
     logits (kept by the training loop's ``outputs`` until backward), ``log_softmax``'s saved
-    fp32 output, the fp32 gradient ``nll_loss`` returns and the one ``log_softmax`` returns."""
+    fp32 output, the fp32 gradient ``nll_loss`` returns and the one ``log_softmax`` returns.
+
+    ``chunks`` > 1 (torchtune's ``CEWithChunkedOutputLoss`` with the model's
+    ``num_output_chunks``): the output projection runs per chunk of tokens and each chunk is
+    upcast (``.float()``, which saves nothing) right before its ``cross_entropy``, whose
+    ``log_softmax`` saves its fp32 output; the recipe deletes the 16-bit logits before
+    ``backward()``. The larger of the end of the loss's forward (16-bit logits, every chunk's
+    saved fp32 output, the last chunk's fp32 copy) and its backward (the saved outputs, and of
+    one chunk either the fp32 gradients of ``nll_loss`` and ``log_softmax`` or the latter and
+    its 16-bit cast).
+
+    ``compiled`` (torchtune's ``compile_loss``: ``torch.compile`` on the upcast and
+    ``cross_entropy`` of a chunk): AOTAutograd's partitioner saves the chunk's 16-bit input and
+    a log-sum-exp per token, and recomputes the fp32 softmax inside the fused backward kernel,
+    which writes the chunk's gradient in 16 bits. The logits stay alive (saved by the compiled
+    graph), plus one chunk's gradient."""
     held = 4 if reg.c == 4 else 2  # lm_head output: 16-bit under autocast or bf16 weights
-    return m.vocab * (held + 4 + 4 + 4)
+    if compiled:
+        return m.vocab * (held + 4 / m.vocab + held / chunks)
+    if chunks <= 1:
+        return m.vocab * (held + 4 + 4 + 4)
+    forward_end = held + 4 + 4 / chunks
+    backward = 4 + max(4 + 4, 4 + held) / chunks
+    return m.vocab * max(forward_end, backward)
 
 
 def infer_layer_peak(m: ModelSpec, c: int, eager: bool, seq: int) -> float:

@@ -10,8 +10,11 @@ The estimate adds what real runs allocate, read off the implementation, not fitt
   SDPA's kept tensors, PEFT's fp32 casts, dropout masks), or each layer's input and one layer
   with checkpointing; for encoders, Korthikanti et al. (2022), eq. 1 and 2;
 - ``logits_and_loss``: the logits and the fp32 tensors of Hugging Face's causal-LM loss at its
-  backward (training); the last position's logits (``generate()``);
-- ``optimizer_step_temp``: foreach AdamW's state-size temporary during ``step()``;
+  backward (training), or torchtune's chunked (and compiled) loss; the last position's logits
+  (``generate()``);
+- ``optimizer_step_temp``: foreach AdamW's state-size temporary during ``step()`` (with the
+  optimizer in backward: one parameter's gradient and step at a time; paged optimizer states
+  are reported in ``inputs``, not counted);
 - ``kv_cache`` for batch x context (``generate()``) or vLLM's pool on a given card;
 - ``allocator_reserve``: the caching allocator's rounding of large blocks (1 MiB each);
 - ``cuda_context``: CUDA context and kernels, 1343 MiB measured on a V100 in the Hugging Face
@@ -262,6 +265,10 @@ def estimate_memory(
     max_num_batched_tokens: int = 8192,
     attention: Literal["sdpa", "eager"] = "sdpa",
     foreach_optimizer: bool = True,
+    loss_chunks: int = 1,
+    optimizer_in_backward: bool = False,
+    paged_optimizer: bool = False,
+    compiled_loss: bool = False,
     lm_head: bool | None = None,
     cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
     engine_reserve_bytes: int = 0,
@@ -272,6 +279,16 @@ def estimate_memory(
     defaults to ``seq``. ``gpus`` defaults to ``tp`` (tensor parallelism alone). ``engine="vllm"``
     sizes vLLM's KV pool on a card of ``gpu_memory_gib``. ``lm_head=None`` means "decoders and
     encoder-decoders compute vocabulary logits, encoders (classification heads) do not".
+
+    Three options of torchtune's recipes (decoders): ``loss_chunks`` N computes the loss on N
+    chunks of tokens, each upcast to fp32 on its own (``CEWithChunkedOutputLoss``);
+    ``optimizer_in_backward`` steps each parameter from a hook as its gradient is ready and
+    frees that gradient, so the gradients are never all resident and there is no separate
+    step; ``paged_optimizer`` (bitsandbytes' ``PagedAdamW``/``PagedAdamW8bit``) keeps the
+    optimizer states in CUDA managed memory, outside PyTorch's allocator, which the driver
+    moves to host memory when the card is full: they are reported, not counted per GPU;
+    ``compiled_loss``: ``torch.compile`` on the loss (torchtune's ``compile=True``), whose fused
+    cross-entropy keeps the 16-bit logits instead of fp32 log-probabilities.
     """
     m = model_spec(model, config=config, params=params)
     _check("mode", mode, MODES)
@@ -288,6 +305,7 @@ def estimate_memory(
         ("tp", tp),
         ("lora_rank", lora_rank),
         ("max_num_batched_tokens", max_num_batched_tokens),
+        ("loss_chunks", loss_chunks),
     ):
         _positive(name, value)
     if gpus % tp:
@@ -300,6 +318,19 @@ def estimate_memory(
         raise InvalidInput(
             f"full training in {precision} is not supported",
             fix="use --mode qlora (4-bit base) or --mode lora --precision int8",
+        )
+    if mode == "infer" and (
+        optimizer_in_backward or paged_optimizer or compiled_loss or loss_chunks > 1
+    ):
+        raise InvalidInput(
+            "--optimizer-in-backward, --paged-optimizer, --compiled-loss and --chunked-loss are "
+            "training options",
+            fix="leave them out with --mode infer",
+        )
+    if paged_optimizer and optimizer not in ("adamw", "adamw-8bit"):
+        raise InvalidInput(
+            f"bitsandbytes pages AdamW's states, not {optimizer}'s",
+            fix="use --optimizer adamw or adamw-8bit with --paged-optimizer",
         )
     if engine == "vllm" and mode != "infer":
         raise InvalidInput("--engine vllm serves models", fix="use --mode infer with it")
@@ -316,6 +347,7 @@ def estimate_memory(
     job = _Job(
         m, mode, precision, optimizer, batch, seq, grad_checkpointing, dp, sharding, tp,
         lora_rank, lora_targets, attention == "eager", foreach_optimizer, lm,
+        loss_chunks, optimizer_in_backward, paged_optimizer, compiled_loss,
     )  # fmt: skip
     if mode == "infer" and engine == "vllm":
         parts, extra = _vllm(
@@ -331,6 +363,13 @@ def estimate_memory(
     elif m.kind == "decoder":
         parts, phase = _train_decoder(job)
         notes.append(f"peak: {phase}")
+        if paged_optimizer:
+            paged = _model_states(job).states
+            extra["paged_optimizer_bytes"] = round(paged)
+            notes.append(
+                f"optimizer states ({paged / GIB:.1f} GiB) are paged (CUDA managed memory): "
+                "not counted per GPU, the driver moves them to host memory when the card is full"
+            )
     else:
         parts = _train_korthikanti(job)
     parts["cuda_context"] = cuda_context_bytes
@@ -359,6 +398,16 @@ def estimate_memory(
             "attention": attention,
             "engine": engine,
             **({"lora_rank": lora_rank, "lora_targets": lora_targets} if "lora" in mode else {}),
+            **(
+                {
+                    "loss_chunks": loss_chunks,
+                    "optimizer_in_backward": optimizer_in_backward,
+                    "paged_optimizer": paged_optimizer,
+                    "compiled_loss": compiled_loss,
+                }
+                if mode != "infer"
+                else {}
+            ),
             **extra,
         },
         notes=tuple(notes),
@@ -468,6 +517,10 @@ class _Job:
     eager: bool
     foreach: bool
     lm: bool
+    loss_chunks: int = 1
+    in_backward: bool = False
+    paged: bool = False
+    compiled_loss: bool = False
 
     def head(self) -> tuple[ModelSpec, str, str, str, int, int, bool, int, str, int]:
         return (self.m, self.mode, self.precision, self.optimizer, self.batch, self.seq,
@@ -489,6 +542,8 @@ class _States:
     step_temp: float
     gathered: float  # ZeRO-3 / FSDP: a gathered layer and its prefetch
     dequant: float  # bitsandbytes: one dequantized 16-bit matrix
+    largest_grad: float = 0.0  # the largest trainable parameter's gradient
+    largest_step: float = 0.0  # the optimizer step's temporaries for that parameter alone
 
 
 def _model_states(job: _Job) -> _States:
@@ -548,6 +603,9 @@ def _model_states(job: _Job) -> _States:
         step_temp=temp_total / (shard_opt * tp),
         gathered=gathered,
         dequant=dequant if mode != "train" else 0.0,
+        largest_grad=largest * gbytes / tp,
+        largest_step={"adamw": gbytes * largest, "adafactor": 4.0 * largest * 3}.get(optimizer, 0.0)
+        / tp,
     )
 
 
@@ -572,21 +630,33 @@ def _train_decoder(job: _Job) -> tuple[dict[str, float], str]:
     first_frozen = mode != "train"
     per_layer = [layer_saved(m, reg, seq, first=first_frozen and k == 0) for k in range(m.layers)]
     tail = tail_saved(m, reg) + (m.hidden * 4 if reg.dropout else 0)
-    logits = loss_peak_per_token(m, reg) * tokens / tp if lm else 0.0
+    logits = (
+        loss_peak_per_token(m, reg, job.loss_chunks, job.compiled_loss) * tokens / tp if lm else 0.0
+    )
     if ckpt:
         kept = (m.layers * m.hidden * reg.r + tail) * tokens / tp
         one = max(per_layer) * tokens / tp
     else:
         kept = (sum(per_layer) + tail) * tokens / tp
         one = 0.0
+    if job.paged:
+        states = 0.0  # CUDA managed memory, outside PyTorch's allocator (see the notes)
     static = weights + copy + states + gathered + temp_q
+    # The 16-bit logits the training loop holds until backward (torchtune's recipe deletes
+    # them before backward()).
     held_logits = (4 if reg.c == 4 else 2) * m.vocab * tokens / tp if lm else 0.0
+    if job.loss_chunks > 1:  # deleted, or (compiled) freed chunk by chunk by the loss's backward
+        held_logits = 0.0
+    # Optimizer in backward: one parameter's gradient (the largest) and its step at a time.
+    in_bwd = st.largest_grad + st.largest_step if job.in_backward else 0.0
     moments = {
-        "the loss's backward": static + kept + logits,
-        "the recomputation of a checkpointed layer": static + kept + held_logits + one
+        "the loss's backward": static + kept + logits + in_bwd,
+        "the recomputation of a checkpointed layer": static + kept + held_logits + one + in_bwd
         if ckpt
         else 0.0,
-        "the optimizer step": weights + grads + states + step_temp + gathered,
+        "the optimizer step": 0.0
+        if job.in_backward
+        else weights + grads + states + step_temp + gathered,
     }
     phase = max(moments, key=lambda k: moments[k])
     parts: dict[str, float] = {"weights": weights, "optimizer_states": states}
@@ -602,7 +672,8 @@ def _train_decoder(job: _Job) -> tuple[dict[str, float], str]:
         blocks = n_params * (3 + (optimizer == "adamw"))
     else:
         parts.update(
-            gradients=0.0,
+            gradients=st.largest_grad if job.in_backward else 0.0,
+            optimizer_step_temp=st.largest_step if job.in_backward else 0.0,
             autocast_weight_copy=copy,
             activations=kept + (one if phase != "the loss's backward" else 0.0),
             logits_and_loss=logits if phase == "the loss's backward" else held_logits,

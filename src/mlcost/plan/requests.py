@@ -127,6 +127,25 @@ class MemoryRequest:
     max_num_batched_tokens: int = option(
         8192, "vLLM's --max-num-batched-tokens (its profile run).", ge=1, le=10_000_000
     )
+    loss_chunks: int = option(
+        1,
+        "Training: compute the loss on N chunks of tokens, each upcast to fp32 alone "
+        "(torchtune's CEWithChunkedOutputLoss, N=8); 1 is Hugging Face's loss.",
+        flag="chunked-loss",
+        ge=1,
+        le=4096,
+    )
+    optimizer_in_backward: bool = option(
+        False,
+        "Training: step each parameter as its gradient is ready, freeing it "
+        "(torchtune's optimizer_in_bwd).",
+    )
+    paged_optimizer: bool = option(
+        False, "Training: bitsandbytes' paged AdamW; its states live in CUDA managed memory."
+    )
+    compiled_loss: bool = option(
+        False, "Training: torch.compile on the loss (torchtune compile=True): fused cross-entropy."
+    )
 
     def run(self) -> MemoryEstimate:
         if self.model is None and self.config is None and self.params is None:
