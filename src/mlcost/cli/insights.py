@@ -31,7 +31,12 @@ def filter_findings(
 
 
 def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = None) -> None:
-    """Print findings as a table with a total (people) or the JSON list (scripts)."""
+    """Print findings as a table with totals (people) or the JSON list (scripts).
+
+    A recurring saving (``monthly``) and money spent once (``one-off``) sit in their own
+    columns and totals: one-off waste is never added into the monthly saving."""
+    from mlcost.insights import saving_totals
+
     if fmt == "json":
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2, default=str))
         return
@@ -42,24 +47,33 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
             "kind": f.kind,
             "owner": f.owner or "",
             "resource": (f.resource_id or "").rsplit("/", 1)[-1][-32:],
-            "monthly": f.monthly_saving.expected,
+            "monthly": f.monthly_saving.expected if f.recurring else None,
+            "one-off": None if f.recurring else f.monthly_saving.expected,
             "action": f.action,
         }
         for f in shown
     ]
     render_rows(
         rows,
-        ["kind", "owner", "resource", "monthly", "action"],
+        ["kind", "owner", "resource", "monthly", "one-off", "action"],
         "table",
-        title=f"Insights: monthly saving ({currency}), worst first",
-        money_columns=["monthly"],
+        title=f"Insights ({currency}): recurring monthly saving, or one-off waste already "
+        "spent; worst first",
+        money_columns=["monthly", "one-off"],
     )
-    total = sum((f.monthly_saving.expected for f in findings), Decimal(0))
+    totals = saving_totals(findings)
     more = f" (top {len(shown)} shown)" if len(shown) < len(findings) else ""
     click.echo(
-        f"{len(findings)} findings{more}, {total:,.2f} {currency} a month expected. "
-        "Evidence: mlcost insights --format json"
+        f"{len(findings)} findings{more}: {_amounts(totals['recurring'], currency)} a month "
+        f"recurring; {_amounts(totals['one_off'], currency)} one-off waste already spent (not "
+        "monthly). Evidence: mlcost insights --format json"
     )
+
+
+def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
+    if not per_currency:
+        return f"0.00 {default}"
+    return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(per_currency.items()))
 
 
 @click.command()
@@ -127,7 +141,9 @@ def insights(
             commitment_lookback_days=lookback,
         )
         if save:
-            save_findings(wh, run.findings)
+            # Only a run over all the data may close what it no longer finds.
+            whole = start is None and end is None
+            save_findings(wh, run.findings, ran=run.ran if whole else None)
         empty = no_cost_rows(wh, start, end)
     shown = filter_findings(run.findings, owner, min_saving)
     if fmt == "json":

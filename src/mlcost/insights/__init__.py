@@ -9,7 +9,15 @@ See docs/insights.md.
 """
 
 from mlcost.insights._context import Context, HourRow
-from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
+from mlcost.insights._finding import (
+    KINDS,
+    ONE_OFF_KINDS,
+    Finding,
+    Saving,
+    finding_id,
+    money,
+    saving_totals,
+)
 from mlcost.insights._registry import DETECTORS, insights_run, run_insights
 from mlcost.insights._run import NEEDS, InsightsRun
 from mlcost.insights._store import FindingStore, load_findings, save_findings
@@ -18,6 +26,7 @@ __all__ = [
     "DETECTORS",
     "KINDS",
     "NEEDS",
+    "ONE_OFF_KINDS",
     "Context",
     "Finding",
     "FindingStore",
@@ -30,4 +39,5 @@ __all__ = [
     "money",
     "run_insights",
     "save_findings",
+    "saving_totals",
 ]

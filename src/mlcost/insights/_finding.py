@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-__all__ = ["KINDS", "Finding", "Saving", "finding_id", "money"]
+__all__ = [
+    "KINDS",
+    "ONE_OFF_KINDS",
+    "Finding",
+    "Saving",
+    "finding_id",
+    "money",
+    "saving_totals",
+]
 
 # The kinds the JSON output may carry (issue 7); a detector returns one of them.
 KINDS = (
@@ -23,6 +32,9 @@ KINDS = (
     "spot",
     "untagged",
 )
+# Kinds whose money was spent once (a runaway job, training past its plateau, a spike): a
+# one-off waste, never a monthly saving. Every other kind's saving recurs month after month.
+ONE_OFF_KINDS = frozenset({"anomaly", "early_stop", "runaway"})
 CENT = Decimal("0.01")
 
 
@@ -76,14 +88,28 @@ class Finding:
     action: str
     evidence: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def saving_type(self) -> str:
+        """``recurring`` (a monthly saving going forward) or ``one_off`` (money already spent
+        once: ``monthly_saving`` then holds that waste, not a monthly figure)."""
+        return "one_off" if self.kind in ONE_OFF_KINDS else "recurring"
+
+    @property
+    def recurring(self) -> bool:
+        return self.saving_type == "recurring"
+
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form (``mlcost insights --format json``)."""
+        """The JSON form (``mlcost insights --format json``): ``monthly_saving`` for a
+        recurring saving, ``one_off_waste`` for money spent once (the other one is null)."""
+        money_ = self.monthly_saving.as_dict()
         return {
             "id": self.id,
             "kind": self.kind,
             "resource_id": self.resource_id,
             "owner": self.owner,
-            "monthly_saving": self.monthly_saving.as_dict(),
+            "saving_type": self.saving_type,
+            "monthly_saving": money_ if self.recurring else None,
+            "one_off_waste": None if self.recurring else money_,
             "confidence": self.confidence,
             "action": self.action,
             "evidence": self.evidence,
@@ -91,3 +117,15 @@ class Finding:
 
     def evidence_json(self) -> str:
         return json.dumps(self.evidence, sort_keys=True, default=str)
+
+
+def saving_totals(findings: Iterable[Finding]) -> dict[str, dict[str, Decimal]]:
+    """Expected money per saving type and currency: ``{"recurring": {"USD": ...},
+    "one_off": {...}}``. The one place savings are summed, so that no total adds money
+    spent once into a monthly saving."""
+    out: dict[str, dict[str, Decimal]] = {"recurring": {}, "one_off": {}}
+    for f in findings:
+        cell = out[f.saving_type]
+        c = f.monthly_saving.currency
+        cell[c] = cell.get(c, Decimal(0)) + f.monthly_saving.expected
+    return out

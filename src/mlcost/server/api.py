@@ -353,6 +353,7 @@ def get_insights(
                 confidence=f.confidence,
                 action=f.action,
                 evidence=f.evidence,
+                saving_type=f.saving_type,
             )
         )
     out.sort(key=lambda x: -Decimal(x.saving_expected.amount))

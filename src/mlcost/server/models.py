@@ -244,6 +244,8 @@ class FindingOut(BaseModel):
     confidence: float
     action: str
     evidence: dict[str, Any]
+    # recurring: the saving_* figures are a month's saving; one_off: money already spent once
+    saving_type: str = "recurring"
 
 
 class BudgetOut(BaseModel):
