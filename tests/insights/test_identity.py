@@ -43,5 +43,3 @@ def test_reruns_and_a_restated_export_keep_the_ids(tmp_path: Path) -> None:
         save_findings(wh, again.findings, ran=again.ran)
         assert {f.id for f in load_findings(wh)} == ids[0]  # none closed, none added
         assert wh.table("recommendations").count().execute() == len(ids[0])
-
-
