@@ -83,7 +83,8 @@ def test_cli_json_has_the_documented_fields(
         "evidence",
     }
     assert rows[0]["saving_type"] == "recurring" and rows[0]["one_off_waste"] is None
-    assert set(rows[0]["monthly_saving"]) == {"low", "expected", "high", "currency"}
+    assert set(rows[0]["monthly_saving"]) == {"low", "expected", "high", "currency", "range"}
+    assert "idle runs" in rows[0]["monthly_saving"]["range"]  # what low and high are
     # --min-saving drops findings under the floor; --owner keeps one owner.
     assert (
         main(["--warehouse", str(db), "insights", "--format", "json", "--min-saving", "1e9"]) == 0

@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "KINDS",
     "ONE_OFF_KINDS",
+    "RANGE_BASIS",
     "Finding",
     "Saving",
     "finding_id",
@@ -36,6 +37,21 @@ KINDS = (
 # one-off waste, never a monthly saving. Every other kind's saving recurs month after month.
 ONE_OFF_KINDS = frozenset({"anomaly", "early_stop", "runaway"})
 CENT = Decimal("0.01")
+# What ``low`` and ``high`` are, per kind: scenario bounds (the same data under a cautious and
+# a generous reading of the rule), not a statistical interval; the JSON carries this text.
+RANGE_BASIS: dict[str, str] = {
+    "anomaly": "low 0 (the spike may be planned work), high the whole excess over baseline",
+    "commitment": "buy: low at the level used in >= 95 % of hours; unused / contract: low half",
+    "data_transfer": "inter-region/zone: low half the cost; internet/on-premises: 20 %..70 %",
+    "early_stop": "low after 10 evaluations without improvement, high after the last one",
+    "idle_gpu": "low: idle runs >= 8 h only; high: every idle hour of the pattern",
+    "overprovisioned_endpoint": "low keeps one spare replica",
+    "rightsize": "low at 1.5 x the alternative's price",
+    "runaway": "low: only the hours past twice the expected duration",
+    "spot": "low: dearest zone of the region at the bucket's top interruption rate; high: "
+    "cheapest zone at its bottom (loses_money: low is the move to on-demand)",
+    "untagged": "saves nothing by itself",
+}
 
 
 def money(x: float | Decimal) -> Decimal:
@@ -101,7 +117,7 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         """The JSON form (``mlcost insights --format json``): ``monthly_saving`` for a
         recurring saving, ``one_off_waste`` for money spent once (the other one is null)."""
-        money_ = self.monthly_saving.as_dict()
+        money_ = {**self.monthly_saving.as_dict(), "range": RANGE_BASIS.get(self.kind, "")}
         return {
             "id": self.id,
             "kind": self.kind,
