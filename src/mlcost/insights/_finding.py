@@ -38,13 +38,16 @@ KINDS = (
 ONE_OFF_KINDS = frozenset({"anomaly", "early_stop", "runaway"})
 CENT = Decimal("0.01")
 # What ``low`` and ``high`` are, per kind: scenario bounds (the same data under a cautious and
-# a generous reading of the rule), not a statistical interval; the JSON carries this text.
+# a generous reading of the rule), widened by an 80 % interval where it says so; the JSON
+# carries this text.
 RANGE_BASIS: dict[str, str] = {
     "anomaly": "low 0 (the spike may be planned work), high the whole excess over baseline",
     "commitment": "buy: low at the level used in >= 95 % of hours; unused / contract: low half",
     "data_transfer": "inter-region/zone: low half the cost; internet/on-premises: 20 %..70 %",
     "early_stop": "low after 10 evaluations without improvement, high after the last one",
-    "idle_gpu": "low: idle runs >= 8 h only; high: every idle hour of the pattern",
+    "idle_gpu": "the wider of: idle runs >= 8 h only .. every idle hour of the pattern, and "
+    "an 80 % interval of the month from the idle cost day by day (short windows widen it); "
+    "unused_gpus: high prices every billed hour",
     "overprovisioned_endpoint": "low keeps one spare replica",
     "rightsize": "low at 1.5 x the alternative's price",
     "runaway": "low: only the hours past twice the expected duration",
