@@ -15,7 +15,7 @@ from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from mlcost.insights import Finding, InsightsRun
+    from mlcost.insights import Finding, InsightsRun, Plan
 
 KIND_CHOICES = KINDS  # every kind a finding may carry (insights._finding)
 
@@ -105,6 +105,13 @@ def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
     help="table for people, json for scripts.",
 )
 @click.option(
+    "--plan",
+    "as_plan",
+    is_flag=True,
+    help="One plan without overlap: each resource-hour's saving counted once (stop idle -> "
+    "rightsize -> spot -> commit on what is left), one-off waste apart.",
+)
+@click.option(
     "--save/--no-save",
     default=True,
     show_default=True,
@@ -120,6 +127,7 @@ def insights(
     end: datetime | None,
     lookback: float,
     fmt: str,
+    as_plan: bool,
     save: bool,
 ) -> None:
     """Find idle GPUs, runaway jobs, spot candidates, oversized GPUs and endpoints,
@@ -146,6 +154,14 @@ def insights(
             save_findings(wh, run.findings, ran=run.ran if whole else None)
         empty = no_cost_rows(wh, start, end)
     shown = filter_findings(run.findings, owner, min_saving)
+    if as_plan:
+        from mlcost.insights import build_plan
+
+        assert run.context is not None
+        render_plan(build_plan(run.context, shown), fmt)
+        if fmt != "json":
+            render_run(run, empty)
+        return
     if fmt == "json":
         body = run.as_dict()
         body["findings"] = [f.as_dict() for f in shown]
@@ -154,6 +170,42 @@ def insights(
         return
     render_findings(shown, "table")
     render_run(run, empty)
+
+
+def render_plan(plan: Plan, fmt: str) -> None:
+    """The plan: its actions, totals by owner and by action, what was dropped and why."""
+    if fmt == "json":
+        click.echo(json.dumps(plan.as_dict(), indent=2, default=str))
+        return
+    c = plan.currency
+    rows = [
+        {
+            "action": a["action"],
+            "owner": a["owner"] or "",
+            "resource": (a["resource_id"] or f"{len(a['resource_ids'])} resources").rsplit("/", 1)[
+                -1
+            ][-32:],
+            "monthly": Decimal(str(a["monthly_saving"]["expected"])),
+            "what": a["text"],
+        }
+        for a in plan.actions
+    ]
+    render_rows(
+        rows,
+        ["action", "owner", "resource", "monthly", "what"],
+        "table",
+        title=f"Savings plan ({c}/month, each resource-hour counted once)",
+        money_columns=["monthly"],
+    )
+    for key in ("owner", "action"):
+        parts = ", ".join(f"{k} {v:,.2f}" for k, v in plan.by(key).items())
+        click.echo(f"By {key}: {parts or 'none'}.")
+    for d in plan.dropped:
+        click.echo(f"Dropped {d['finding_id']}: {d['reason']}.")
+    click.echo(
+        f"Recurring: {plan.recurring_monthly_saving:,.2f} {c} a month without overlap; "
+        f"one-off waste already spent (apart): {plan.one_off_waste:,.2f} {c}."
+    )
 
 
 def render_run(run: InsightsRun, empty: str | None) -> None:

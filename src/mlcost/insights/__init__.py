@@ -18,6 +18,7 @@ from mlcost.insights._finding import (
     money,
     saving_totals,
 )
+from mlcost.insights._plan import Plan, build_plan
 from mlcost.insights._registry import DETECTORS, insights_run, run_insights
 from mlcost.insights._run import NEEDS, InsightsRun
 from mlcost.insights._store import FindingStore, load_findings, save_findings
@@ -32,7 +33,9 @@ __all__ = [
     "FindingStore",
     "HourRow",
     "InsightsRun",
+    "Plan",
     "Saving",
+    "build_plan",
     "finding_id",
     "insights_run",
     "load_findings",
