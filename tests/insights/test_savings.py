@@ -74,3 +74,30 @@ def test_a_finding_that_no_longer_holds_is_closed_and_reopened(wh: Warehouse) ->
     assert rows[gone.id]["first_seen"] == first_seen[gone.id]
     assert rows[gone.id]["saving_type"] == "one_off"
     assert {f.id for f in load_findings(wh)} == {f.id for f in found}
+
+
+def test_plan_json_keeps_one_off_waste_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The notebook idle nights and weekends and the runaway: one stop action, the runaway's
+    # money apart; the plan's recurring total is the notebook's idle saving.
+    db = tmp_path / "w.duckdb"
+    with open_warehouse(f"duckdb://{db}") as wh:
+        _notebook(wh)
+        _family(wh, 60)
+    assert main(["--warehouse", str(db), "insights", "--format", "json", "--no-save"]) == 0
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert main(["--warehouse", str(db), "insights", "--plan", "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["currency"] == "USD"
+    [runaway] = [f for f in findings if f["kind"] == "runaway"]
+    assert plan["one_off_waste"] == runaway["one_off_waste"]["expected"]
+    [idle] = [f for f in findings if f["kind"] == "idle_gpu"]
+    [stop] = [a for a in plan["actions"] if idle["id"] in a["finding_ids"]]
+    assert stop["action"] == "stop" and stop["resource_id"] == "nb-1"
+    assert stop["monthly_saving"]["expected"] == idle["monthly_saving"]["expected"]
+    total = sum(a["monthly_saving"]["expected"] for a in plan["actions"])
+    assert plan["recurring_monthly_saving"] == pytest.approx(total, abs=0.01)
+    assert main(["--warehouse", str(db), "insights", "--plan", "--no-save"]) == 0
+    out = capsys.readouterr().out
+    assert f"Recurring: {Decimal(str(total)):,.2f} USD a month without overlap" in out
