@@ -16,15 +16,21 @@ from tests.insights.test_registry import _notebook
 from tests.insights.test_runaway import _family
 
 
+def _both(tmp_path: Path) -> Path:
+    """A warehouse file with the notebook (recurring idle) and the 60-hour runaway."""
+    db = tmp_path / "w.duckdb"
+    with open_warehouse(f"duckdb://{db}") as wh:
+        _notebook(wh)
+        _family(wh, 60)
+    return db
+
+
 def test_one_off_waste_is_apart_from_the_monthly_saving(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A notebook idle nights and weekends (recurring) and a 60-hour run in a family of
     # 11-hour runs (a runaway: its 49 hours are spent, they do not come back next month).
-    db = tmp_path / "w.duckdb"
-    with open_warehouse(f"duckdb://{db}") as wh:
-        _notebook(wh)
-        _family(wh, 60)
+    db = _both(tmp_path)
     assert main(["--warehouse", str(db), "insights", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["findings"]
     runaway = [r for r in rows if r["kind"] == "runaway"]
@@ -81,10 +87,7 @@ def test_plan_json_keeps_one_off_waste_apart(
 ) -> None:
     # The notebook idle nights and weekends and the runaway: one stop action, the runaway's
     # money apart; the plan's recurring total is the notebook's idle saving.
-    db = tmp_path / "w.duckdb"
-    with open_warehouse(f"duckdb://{db}") as wh:
-        _notebook(wh)
-        _family(wh, 60)
+    db = _both(tmp_path)
     assert main(["--warehouse", str(db), "insights", "--format", "json", "--no-save"]) == 0
     findings = json.loads(capsys.readouterr().out)["findings"]
     assert main(["--warehouse", str(db), "insights", "--plan", "--format", "json"]) == 0
