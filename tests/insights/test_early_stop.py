@@ -50,9 +50,9 @@ def test_run_that_trained_past_its_plateau(wh: Warehouse) -> None:
     # Stop point: 5 evaluations later, index 24, logged at 12.5 h; 11.5 h of 24 h follow it.
     assert ev["stop_step"] == 2500 and ev["stop_time"] == "2026-10-01T12:30Z"
     assert ev["fraction_after_stop"] == round(11.5 / 24, 6)
-    # By hand: 240 USD x 11.5 / 24 = 115 USD over one day; x 30 for a month.
+    # By hand: 240 USD x 11.5 / 24 = 115 USD, spent once (not scaled to a month).
     assert ev["run_cost"] == 240 and ev["window_waste"] == 115
-    assert f.monthly_saving.expected == 3450
+    assert f.monthly_saving.expected == 115 and f.saving_type == "one_off"
     assert f.monthly_saving.low <= f.monthly_saving.expected <= f.monthly_saving.high
     assert f.resource_id == "i-ft" and f.owner == "nlp" and "atlas-ft" in f.action
 

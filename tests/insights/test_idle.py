@@ -118,3 +118,35 @@ def test_all_gpus_busy_or_unmeasured_is_no_unused_gpus_finding(wh: Warehouse) ->
     bill2, one = gpu_host("p4d-4", range(DAYS * 24), 32.0, lambda q: 0.9, gpus=8)
     _load(wh, (bill, _eight_gpus("p4d-3", 8, 32.0, uuids=True)), (bill2, one))
     assert detect_idle(Context(wh)) == []
+
+
+def _notebook_range(days: int) -> tuple[float, float, dict[str, object]]:
+    from mlcost import open_warehouse
+
+    with open_warehouse("duckdb://:memory:") as wh:
+        _load(
+            wh,
+            gpu_host(
+                "nb-1",
+                range(days * 24),
+                1.0,
+                lambda q: 0.5 if is_work_hour(hour(q / 4)) else 0.0,
+            ),
+        )
+        [f] = detect_idle(Context(wh))
+    s = f.monthly_saving
+    return float(s.low / s.expected), float(s.high / s.expected), f.evidence
+
+
+def test_a_short_history_widens_the_range() -> None:
+    # The same notebook idle nights and weekends, seen for one week and for four: the month
+    # read from one week is less sure, so its 80 % interval is wider around the estimate.
+    lo7, hi7, ev7 = _notebook_range(7)
+    lo28, hi28, _ = _notebook_range(28)
+    assert hi7 - lo7 > hi28 - lo28
+    assert lo7 < 1 < hi7 and lo28 <= 1 <= hi28
+    # The interval is redone from its evidence: 30 x (mean +- t x sd / sqrt(days)).
+    iv = ev7["interval"]
+    assert isinstance(iv, dict) and iv["days"] == 7 and iv["level"] == 0.8
+    half = iv["t"] * iv["daily_sd"] / 7**0.5
+    assert abs(30 * (iv["daily_mean"] + half) / float(ev7["window_waste"]) / (30 / 7) - hi7) < 0.01

@@ -76,11 +76,15 @@ def test_cli_json_has_the_documented_fields(
         "kind",
         "resource_id",
         "owner",
+        "saving_type",
         "monthly_saving",
+        "one_off_waste",
         "action",
         "evidence",
     }
-    assert set(rows[0]["monthly_saving"]) == {"low", "expected", "high", "currency"}
+    assert rows[0]["saving_type"] == "recurring" and rows[0]["one_off_waste"] is None
+    assert set(rows[0]["monthly_saving"]) == {"low", "expected", "high", "currency", "range"}
+    assert "idle runs" in rows[0]["monthly_saving"]["range"]  # what low and high are
     # --min-saving drops findings under the floor; --owner keeps one owner.
     assert (
         main(["--warehouse", str(db), "insights", "--format", "json", "--min-saving", "1e9"]) == 0
@@ -89,4 +93,4 @@ def test_cli_json_has_the_documented_fields(
     assert main(["--warehouse", str(db), "insights", "--format", "json", "--owner", "x"]) == 0
     assert json.loads(capsys.readouterr().out)["findings"] == []
     assert main(["--warehouse", str(db), "insights"]) == 0
-    assert "a month expected" in capsys.readouterr().out
+    assert "a month recurring" in capsys.readouterr().out

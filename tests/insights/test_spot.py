@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
+
 from mlcost import Warehouse
-from mlcost.catalog import hourly_price
+from mlcost.catalog import hourly_price, offers
 from mlcost.insights import Context
 from mlcost.insights.spot import detect_spot
+from mlcost.plan.spot import plan_spot
 from tests.insights.conftest import gpu_host, put, workload
 
 P4D = 21.957642  # the bill's on-demand price of p4d.24xlarge (us-east-1)
@@ -27,9 +30,32 @@ def test_checkpointing_fine_tune_on_demand_goes_to_spot(wh: Warehouse) -> None:
     _run(wh, checkpoint_every_steps="500")
     [f] = detect_spot(Context(wh))
     ev = f.evidence
-    assert ev["spot_usd_per_hour"] == hourly_price(
+    # Priced at the spread of the workload's own region, not its cheapest zone: the median
+    # of the us-east-1 zones' spot prices, the spread stated.
+    zones = {
+        o.zone: o.spot_usd_per_hour
+        for o in offers()
+        if o.instance_type == "p4d.24xlarge" and o.region == "us-east-1" and o.spot_usd_per_hour
+    }
+    assert len(zones) >= 3 and ev["zone_spot_usd_per_hour"] == dict(sorted(zones.items()))
+    assert ev["spot_usd_per_hour"] == statistics.median(zones.values())
+    assert ev["spot_usd_per_hour_range"] == [min(zones.values()), max(zones.values())]
+    assert ev["spot_usd_per_hour"] > hourly_price(
         "p4d.24xlarge", region="us-east-1", purchase="spot"
     )
+    # The interruption rate with its uncertainty: the bucket's range, the rate inside it.
+    lo, hi = ev["interruptions_per_hour_range"]
+    assert lo <= ev["interruptions_per_hour"] <= hi
+    # The checkpoint interval the action says is the one the money is computed at.
+    assert f"every {ev['checkpoint_interval_minutes']} min" in f.action
+    again = plan_spot(
+        work_hours=24,
+        ondemand_usd_per_hour=P4D,
+        spot_usd_per_hour=ev["spot_usd_per_hour"],
+        interruptions_per_hour=ev["interruptions_per_hour"],
+        interval_hours=ev["checkpoint_interval_minutes"] / 60,
+    )
+    assert abs(again.spot_cost - ev["spot_cost"]) < 0.05
     # By hand: on-demand cost - expected spot wall hours x spot price (x 30 / 1 day).
     assert abs(ev["window_waste"] - (ev["on_demand_cost"] - ev["spot_cost"])) < 0.01
     assert ev["spot_wall_hours"] >= 24  # the planner adds lost work and restarts

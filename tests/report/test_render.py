@@ -66,7 +66,14 @@ def test_markdown_and_slack_agree_with_the_data(demo: Demo) -> None:
     assert len(lines) <= 16
     assert lines[0].startswith(f"*Weekly cost report {r.week}")
     assert f"*{r.total.this_week:,.2f} USD*" in lines[1]
-    assert sum(x.startswith("• ") and "/month" in x for x in lines) == min(3, len(r.insights))
+    # A recurring saving is "/month"; money spent once says so and is never called monthly.
+    top = r.insights[:3]
+    assert sum(x.startswith("• ") and "/month" in x for x in lines) == sum(
+        i.saving_type == "recurring" for i in top
+    )
+    assert sum(x.startswith("• ") and "once (already spent)" in x for x in lines) == sum(
+        i.saving_type == "one_off" for i in top
+    )
     # Every amount with decimals carries its currency.
     for amount in re.finditer(r"(?<![\w.])[+-]?\d[\d,]*\.\d\d(?![\w.])", slack):
         assert slack[amount.end() :].startswith((" USD", "..")), slack[amount.start() - 20 :]

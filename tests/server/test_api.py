@@ -153,6 +153,9 @@ def test_showback_equals_the_library_and_is_cut_to_the_team(base_url: str, demo:
 def test_insights_budgets_and_alerts_are_cut_to_the_team(base_url: str, demo: Demo) -> None:
     every = get(base_url, "/api/v1/insights?limit=10000", demo.tokens["all"]).json()
     assert {f["owner"] for f in every} > {"search"}
+    # Each finding says whether its money recurs or was spent once.
+    assert {f["saving_type"] for f in every} <= {"recurring", "one_off"}
+    assert all(f["saving_type"] == "one_off" for f in every if f["kind"] == "runaway")
     for team in ("search", "vision"):
         token = demo.tokens[team]
         found = get(base_url, "/api/v1/insights?limit=10000", token).json()

@@ -52,6 +52,8 @@ def test_metrics_agree_with_showback_and_budgets(base_url: str, demo: Demo) -> N
     assert used == pytest.approx(budgets)
     savings = found["mlcost_insights_open_saving_usd"]
     assert sum(v for _, v in savings) > 0
+    # A monthly saving: money spent once (runaway, early stop, anomaly) is not in it.
+    assert not {labels["kind"] for labels, _ in savings} & {"runaway", "early_stop", "anomaly"}
     start = found["mlcost_cost_period_start_timestamp_seconds"][0][1]
     assert time.strftime("%Y-%m", time.gmtime(start)) == MONTH
 

@@ -236,7 +236,7 @@ def _load_and_summarize(
     from mlcost.demo import summarize
     from mlcost.demo._config import DEMO_CONFIG_TOML, demo_attribution
     from mlcost.demo._org import START
-    from mlcost.insights import run_insights, save_findings
+    from mlcost.insights import insights_run, save_findings
     from mlcost.sources import ingest_auto
     from mlcost.warehouse import DuckDBTarget
 
@@ -270,9 +270,9 @@ def _load_and_summarize(
         month = f"{START:%Y-%m}"  # the first month of the organization
         sb, audit = showback(wh, config, month), audit_tags(wh, config)
         bar.update(task, description="finding waste")
-        findings = run_insights(wh, config)
-        save_findings(wh, findings)
-        return summarize(wh), sb, audit, findings
+        run = insights_run(wh, config)
+        save_findings(wh, run.findings, ran=run.ran)
+        return summarize(wh), sb, audit, run.findings
 
 
 @demo.command()

@@ -15,7 +15,7 @@ from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from mlcost.insights import Finding, InsightsRun
+    from mlcost.insights import Finding, InsightsRun, Plan
 
 KIND_CHOICES = KINDS  # every kind a finding may carry (insights._finding)
 
@@ -31,7 +31,12 @@ def filter_findings(
 
 
 def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = None) -> None:
-    """Print findings as a table with a total (people) or the JSON list (scripts)."""
+    """Print findings as a table with totals (people) or the JSON list (scripts).
+
+    A recurring saving (``monthly``) and money spent once (``one-off``) sit in their own
+    columns and totals: one-off waste is never added into the monthly saving."""
+    from mlcost.insights import saving_totals
+
     if fmt == "json":
         click.echo(json.dumps([f.as_dict() for f in findings], indent=2, default=str))
         return
@@ -43,24 +48,33 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
             "owner": f.owner or "",
             # Readable: the resource's name (the billed id is in --format json).
             "resource": (f.resource_name or f.resource_id or "")[:40],
-            "monthly": f.monthly_saving.expected,
+            "monthly": f.monthly_saving.expected if f.recurring else None,
+            "one-off": None if f.recurring else f.monthly_saving.expected,
             "action": f.action,
         }
         for f in shown
     ]
     render_rows(
         rows,
-        ["kind", "owner", "resource", "monthly", "action"],
+        ["kind", "owner", "resource", "monthly", "one-off", "action"],
         "table",
-        title=f"Insights: monthly saving ({currency}), worst first",
-        money_columns=["monthly"],
+        title=f"Insights ({currency}): recurring monthly saving, or one-off waste already "
+        "spent; worst first",
+        money_columns=["monthly", "one-off"],
     )
-    total = sum((f.monthly_saving.expected for f in findings), Decimal(0))
+    totals = saving_totals(findings)
     more = f" (top {len(shown)} shown)" if len(shown) < len(findings) else ""
     click.echo(
-        f"{len(findings)} findings{more}, {total:,.2f} {currency} a month expected. "
-        "Evidence: mlcost insights --format json"
+        f"{len(findings)} findings{more}: {_amounts(totals['recurring'], currency)} a month "
+        f"recurring; {_amounts(totals['one_off'], currency)} one-off waste already spent (not "
+        "monthly). Evidence: mlcost insights --format json"
     )
+
+
+def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
+    if not per_currency:
+        return f"0.00 {default}"
+    return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(per_currency.items()))
 
 
 @click.command()
@@ -92,6 +106,13 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
     help="table for people, json for scripts.",
 )
 @click.option(
+    "--plan",
+    "as_plan",
+    is_flag=True,
+    help="One plan without overlap: each resource-hour's saving counted once (stop idle -> "
+    "rightsize -> spot -> commit on what is left), one-off waste apart.",
+)
+@click.option(
     "--save/--no-save",
     default=True,
     show_default=True,
@@ -107,6 +128,7 @@ def insights(
     end: datetime | None,
     lookback: float,
     fmt: str,
+    as_plan: bool,
     save: bool,
 ) -> None:
     """Find idle GPUs, runaway jobs, spot candidates, oversized GPUs and endpoints,
@@ -128,9 +150,19 @@ def insights(
             commitment_lookback_days=lookback,
         )
         if save:
-            save_findings(wh, run.findings)
+            # Only a run over all the data may close what it no longer finds.
+            whole = start is None and end is None
+            save_findings(wh, run.findings, ran=run.ran if whole else None)
         empty = no_cost_rows(wh, start, end)
     shown = filter_findings(run.findings, owner, min_saving)
+    if as_plan:
+        from mlcost.insights import build_plan
+
+        assert run.context is not None
+        render_plan(build_plan(run.context, shown), fmt)
+        if fmt != "json":
+            render_run(run, empty)
+        return
     if fmt == "json":
         body = run.as_dict()
         body["findings"] = [f.as_dict() for f in shown]
@@ -139,6 +171,42 @@ def insights(
         return
     render_findings(shown, "table")
     render_run(run, empty)
+
+
+def render_plan(plan: Plan, fmt: str) -> None:
+    """The plan: its actions, totals by owner and by action, what was dropped and why."""
+    if fmt == "json":
+        click.echo(json.dumps(plan.as_dict(), indent=2, default=str))
+        return
+    c = plan.currency
+    rows = [
+        {
+            "action": a["action"],
+            "owner": a["owner"] or "",
+            "resource": (a["resource_id"] or f"{len(a['resource_ids'])} resources").rsplit("/", 1)[
+                -1
+            ][-32:],
+            "monthly": Decimal(str(a["monthly_saving"]["expected"])),
+            "what": a["text"],
+        }
+        for a in plan.actions
+    ]
+    render_rows(
+        rows,
+        ["action", "owner", "resource", "monthly", "what"],
+        "table",
+        title=f"Savings plan ({c}/month, each resource-hour counted once)",
+        money_columns=["monthly"],
+    )
+    for key in ("owner", "action"):
+        parts = ", ".join(f"{k} {v:,.2f}" for k, v in plan.by(key).items())
+        click.echo(f"By {key}: {parts or 'none'}.")
+    for d in plan.dropped:
+        click.echo(f"Dropped {d['finding_id']}: {d['reason']}.")
+    click.echo(
+        f"Recurring: {plan.recurring_monthly_saving:,.2f} {c} a month without overlap; "
+        f"one-off waste already spent (apart): {plan.one_off_waste:,.2f} {c}."
+    )
 
 
 def render_run(run: InsightsRun, empty: str | None) -> None:

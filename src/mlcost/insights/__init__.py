@@ -9,7 +9,16 @@ See docs/insights.md.
 """
 
 from mlcost.insights._context import Context, HourRow
-from mlcost.insights._finding import KINDS, Finding, Saving, finding_id, money
+from mlcost.insights._finding import (
+    KINDS,
+    ONE_OFF_KINDS,
+    Finding,
+    Saving,
+    finding_id,
+    money,
+    saving_totals,
+)
+from mlcost.insights._plan import Plan, build_plan
 from mlcost.insights._registry import DETECTORS, insights_run, run_insights
 from mlcost.insights._run import NEEDS, InsightsRun
 from mlcost.insights._store import FindingStore, load_findings, save_findings
@@ -18,16 +27,20 @@ __all__ = [
     "DETECTORS",
     "KINDS",
     "NEEDS",
+    "ONE_OFF_KINDS",
     "Context",
     "Finding",
     "FindingStore",
     "HourRow",
     "InsightsRun",
+    "Plan",
     "Saving",
+    "build_plan",
     "finding_id",
     "insights_run",
     "load_findings",
     "money",
     "run_insights",
     "save_findings",
+    "saving_totals",
 ]

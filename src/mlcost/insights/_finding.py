@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-__all__ = ["KINDS", "Finding", "Saving", "finding_id", "money"]
+__all__ = [
+    "KINDS",
+    "ONE_OFF_KINDS",
+    "RANGE_BASIS",
+    "Finding",
+    "Saving",
+    "finding_id",
+    "money",
+    "saving_totals",
+]
 
 # The kinds the JSON output may carry (issue 7); a detector returns one of them.
 KINDS = (
@@ -23,7 +33,28 @@ KINDS = (
     "spot",
     "untagged",
 )
+# Kinds whose money was spent once (a runaway job, training past its plateau, a spike): a
+# one-off waste, never a monthly saving. Every other kind's saving recurs month after month.
+ONE_OFF_KINDS = frozenset({"anomaly", "early_stop", "runaway"})
 CENT = Decimal("0.01")
+# What ``low`` and ``high`` are, per kind: scenario bounds (the same data under a cautious and
+# a generous reading of the rule), widened by an 80 % interval where it says so; the JSON
+# carries this text.
+RANGE_BASIS: dict[str, str] = {
+    "anomaly": "low 0 (the spike may be planned work), high the whole excess over baseline",
+    "commitment": "buy: low at the level used in >= 95 % of hours; unused / contract: low half",
+    "data_transfer": "inter-region/zone: low half the cost; internet/on-premises: 20 %..70 %",
+    "early_stop": "low after 10 evaluations without improvement, high after the last one",
+    "idle_gpu": "the wider of: idle runs >= 8 h only .. every idle hour of the pattern, and "
+    "an 80 % interval of the month from the idle cost day by day (short windows widen it); "
+    "unused_gpus: high prices every billed hour",
+    "overprovisioned_endpoint": "low keeps one spare replica",
+    "rightsize": "low at 1.5 x the alternative's price",
+    "runaway": "low: only the hours past twice the expected duration",
+    "spot": "low: dearest zone of the region at the bucket's top interruption rate; high: "
+    "cheapest zone at its bottom (loses_money: low is the move to on-demand)",
+    "untagged": "saves nothing by itself",
+}
 
 
 def money(x: float | Decimal) -> Decimal:
@@ -81,8 +112,20 @@ class Finding:
     # The billed resources a finding about several covers (a commitment: whose hours it buys).
     resource_ids: tuple[str, ...] = ()
 
+    @property
+    def saving_type(self) -> str:
+        """``recurring`` (a monthly saving going forward) or ``one_off`` (money already spent
+        once: ``monthly_saving`` then holds that waste, not a monthly figure)."""
+        return "one_off" if self.kind in ONE_OFF_KINDS else "recurring"
+
+    @property
+    def recurring(self) -> bool:
+        return self.saving_type == "recurring"
+
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form (``mlcost insights --format json``)."""
+        """The JSON form (``mlcost insights --format json``): ``monthly_saving`` for a
+        recurring saving, ``one_off_waste`` for money spent once (the other one is null)."""
+        money_ = {**self.monthly_saving.as_dict(), "range": RANGE_BASIS.get(self.kind, "")}
         return {
             "id": self.id,
             "kind": self.kind,
@@ -90,7 +133,9 @@ class Finding:
             "resource_name": self.resource_name,
             "resource_ids": list(self.resource_ids),
             "owner": self.owner,
-            "monthly_saving": self.monthly_saving.as_dict(),
+            "saving_type": self.saving_type,
+            "monthly_saving": money_ if self.recurring else None,
+            "one_off_waste": None if self.recurring else money_,
             "confidence": self.confidence,
             "action": self.action,
             "evidence": self.evidence,
@@ -98,3 +143,15 @@ class Finding:
 
     def evidence_json(self) -> str:
         return json.dumps(self.evidence, sort_keys=True, default=str)
+
+
+def saving_totals(findings: Iterable[Finding]) -> dict[str, dict[str, Decimal]]:
+    """Expected money per saving type and currency: ``{"recurring": {"USD": ...},
+    "one_off": {...}}``. The one place savings are summed, so that no total adds money
+    spent once into a monthly saving."""
+    out: dict[str, dict[str, Decimal]] = {"recurring": {}, "one_off": {}}
+    for f in findings:
+        cell = out[f.saving_type]
+        c = f.monthly_saving.currency
+        cell[c] = cell.get(c, Decimal(0)) + f.monthly_saving.expected
+    return out

@@ -58,6 +58,8 @@ class InsightsRun:
     ran: tuple[str, ...]
     skipped: dict[str, str] = field(default_factory=dict)
     window: tuple[datetime, datetime] | None = None
+    # what the detectors read (for the plan: each resource's cost); not part of the JSON
+    context: Context | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         a, b = self.window or (None, None)
@@ -138,4 +140,4 @@ def run_detectors(
         found.extend(detector(name)(ctx))
     found.sort(key=lambda f: (-f.monthly_saving.expected, f.id))
     a, b = ctx.window
-    return InsightsRun(found, ran, skipped, None if a == b else (a, b))
+    return InsightsRun(found, ran, skipped, None if a == b else (a, b), ctx)

@@ -1,13 +1,15 @@
 """The ``recommendations`` table: insights' store of findings over the warehouse.
 
 A finding's id is stable across runs, so saving it again updates its row (``first_seen``
-kept). Needs keyed upserts (DuckDB today; see docs/engines.md).
+kept). A stored finding that a run of its detector no longer reports is closed
+(``closed_at`` set, the row kept); when it comes back it is reopened (``closed_at`` cleared,
+``first_seen`` kept). Needs keyed upserts and updates (DuckDB today; see docs/engines.md).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -30,11 +32,13 @@ _COLUMNS = (
     "saving_expected",
     "saving_high",
     "currency",
+    "saving_type",
     "confidence",
     "action",
     "evidence",
     "first_seen",
     "last_seen",
+    "closed_at",
 )
 
 
@@ -42,7 +46,7 @@ class FindingStore(Store):
     """Write findings into ``recommendations`` by id."""
 
     feature = "saving findings"
-    needs = frozenset({Capability.KEYED_UPSERT})
+    needs = frozenset({Capability.KEYED_UPSERT, Capability.UPDATE_WHERE})
 
     def save(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows (columns of ``recommendations``) or update the rows with their id;
@@ -50,9 +54,27 @@ class FindingStore(Store):
         update = [c for c in _COLUMNS if c not in ("id", "first_seen")]
         return self.wh.upsert("recommendations", rows, key=("id",), update=update)
 
+    def close(self, kinds: Iterable[str], keep: set[str], now: datetime) -> int:
+        """Close the open findings of ``kinds`` whose id is not in ``keep``; return how many."""
+        t = self.wh.table("recommendations")
+        wanted = sorted(set(kinds))
+        if not wanted:
+            return 0
+        open_ = t.filter(t.closed_at.isnull() & t.kind.isin(wanted)).select("id")
+        stale = [r["id"] for r in open_.to_pyarrow().to_pylist() if r["id"] not in keep]
+        closing = {"closed_at": now}
+        return sum(
+            self.wh.update_where("recommendations", closing, {"id": i, "closed_at": None})
+            for i in stale
+        )
 
-def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
-    """Store findings in ``recommendations``: a finding seen before updates its row."""
+
+def save_findings(
+    wh: Warehouse, findings: Sequence[Finding], *, ran: Iterable[str] | None = None
+) -> int:
+    """Store findings in ``recommendations``: a finding seen before updates its row (and is
+    reopened if it was closed). ``ran``: the detectors (kinds) that ran over the whole data;
+    their stored findings missing from ``findings`` no longer hold and are closed."""
     store = FindingStore(wh)
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
@@ -65,24 +87,35 @@ def save_findings(wh: Warehouse, findings: Sequence[Finding]) -> int:
             "saving_expected": f.monthly_saving.expected,
             "saving_high": f.monthly_saving.high,
             "currency": f.monthly_saving.currency,
+            "saving_type": f.saving_type,
             "confidence": f.confidence,
             "action": f.action,
             "evidence": f.evidence_json(),
             "first_seen": now,
             "last_seen": now,
+            "closed_at": None,
         }
         for f in findings
     ]
     with wh.transaction():
-        return store.save(rows)
+        written = store.save(rows)
+        if ran is not None:
+            store.close(ran, {f.id for f in findings}, now)
+        return written
 
 
-def load_findings(wh: Warehouse, config: AttributionConfig | None = None) -> list[Finding]:
-    """The stored findings, worst first, with their resources' readable names."""
+def load_findings(
+    wh: Warehouse, config: AttributionConfig | None = None, *, include_closed: bool = False
+) -> list[Finding]:
+    """The stored findings that still hold (``include_closed``: the closed ones too), worst
+    first, with their resources' readable names."""
     from mlcost.attribution.identity import named
 
+    t = wh.table("recommendations")
+    if not include_closed:
+        t = t.filter(t.closed_at.isnull())
     out = []
-    for r in wh.table("recommendations").to_pyarrow().to_pylist():
+    for r in t.to_pyarrow().to_pylist():
         out.append(
             Finding(
                 id=r["id"],

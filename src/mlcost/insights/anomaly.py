@@ -194,14 +194,18 @@ def _finding(
     top = spikes[0]["value"]
     first, last = event[0][0], event[-1][0]
     return Finding(
-        id=finding_id("anomaly", first.isoformat(), top),
+        # The event, not its cause: the series and its first day (a rerun that ranks the
+        # causes differently, or a restated export, keeps the id).
+        id=finding_id("anomaly", dim, value, first.isoformat()),
         kind="anomaly",
         resource_id=top,
         owner=(causes["owner"][0]["value"] if causes["owner"] else None),
         monthly_saving=Saving(Decimal(0), expected, money(excess)),
         confidence=0.7,
         action=f"check {first:%Y-%m-%d}..{last:%Y-%m-%d}: {dim} {value} spent "
-        f"{excess:,.0f} USD over its usual weekday; top cause {top.rsplit('/', 1)[-1]}",
+        f"{excess:,.0f} USD over its usual weekday; top cause {top.rsplit('/', 1)[-1]}; "
+        f"guard: a budget with an alert on {dim} {value} (mlcost budgets), or "
+        "`mlcost watch` to hear of the next spike the day it starts",
         evidence={
             "rule": f"daily cost - median of the same weekday > max({SIGMAS} x 1.4826 x MAD, "
             f"{MIN_RELATIVE:.0%} of baseline); event excess >= {MIN_IMPACT:.0f} USD and >= "

@@ -35,7 +35,7 @@ __all__ = ["MIN_DELTA", "PATIENCE", "Plateau", "detect_early_stop", "find_platea
 PATIENCE = 5  # evaluations without improvement
 MIN_DELTA = 0.005  # of the best value's magnitude
 MIN_FRACTION = 0.1
-MIN_MONTHLY = Decimal(100)
+MIN_WASTE = Decimal(100)  # one-off money below this is no finding
 PREFERRED = ("val_loss", "eval_loss", "validation_loss", "valid_loss")
 MINIMIZE = ("loss", "error", "err", "perplexity", "ppl", "wer", "cer", "mse", "mae", "rmse")
 
@@ -163,8 +163,8 @@ def _finding(
         return None
     cost, cost_basis = _run_cost(ctx, run)
     waste = cost * Decimal(str(round(fraction, 6)))
-    expected = ctx.monthly(waste)
-    if expected < MIN_MONTHLY:
+    expected = money(waste)  # one-off: money this run already spent, not scaled to a month
+    if expected < MIN_WASTE:
         return None
     high = cost * Decimal(str(round(after(plateau.last_improvement), 6)))
     low = cost * Decimal(str(round(after(plateau.last_improvement + 2 * PATIENCE), 6)))
@@ -177,7 +177,7 @@ def _finding(
         kind="early_stop",
         resource_id=run["rid"],
         owner=_owner(ctx, run["rid"]),
-        monthly_saving=Saving(ctx.monthly(low), expected, ctx.monthly(high)),
+        monthly_saving=Saving(money(low), expected, money(high)),
         confidence=0.7,
         action=f"add early stopping to {family} on {key} (patience {PATIENCE} evaluations, "
         f"min_delta {MIN_DELTA:.1%}): {name} stopped improving at step {last_p['step']} "
@@ -200,10 +200,10 @@ def _finding(
             "run_cost": float(money(cost)),
             "run_cost_basis": cost_basis,
             "fraction_after_stop": round(fraction, 6),
-            **ctx.scaling(
-                waste,
-                "run_cost x fraction_after_stop x monthly_factor",
-            ),
+            **ctx.window_evidence(),
+            "window_waste": float(money(waste)),
+            "saving_formula": "run_cost x fraction_after_stop: one-off (money already spent), "
+            "not scaled",
         },
     )
 

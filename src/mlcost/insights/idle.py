@@ -97,7 +97,14 @@ def _finding(
 ) -> Finding | None:
     first = rows[0]
     waste = _cost(idle)
-    saving = Saving(ctx.monthly(_cost(low)), ctx.monthly(waste), ctx.monthly(_cost(high)))
+    # The range: the wider of the rule's cautious / generous readings and an 80 % interval
+    # of the month from the idle cost day by day (a short window or uneven days widen it).
+    lo, hi, interval = ctx.interval(idle)
+    saving = Saving(
+        min(ctx.monthly(_cost(low)), lo),
+        ctx.monthly(waste),
+        max(ctx.monthly(_cost(high)), hi),
+    )
     if saving.expected < MIN_MONTHLY:
         return None
     evidence: dict[str, object] = {
@@ -110,6 +117,9 @@ def _finding(
         "billed_cost": float(money(_cost(rows))),
         "idle_hours": len(idle),
         **ctx.scaling(waste, "window_waste x monthly_factor"),
+        **interval,
+        "range_rule": "low = min(idle runs >= 8 h, interval low); high = max(every idle hour "
+        "of the pattern, interval high)",
         "query": "cost_line_items (Usage, x_GpuCount > 0) by ResourceId and hour, "
         "left join gpu_samples by resource_links and hour: max(utilization_max)",
         **extra,

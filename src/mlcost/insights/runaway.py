@@ -22,7 +22,7 @@ __all__ = ["FACTOR", "MIN_EXTRA_HOURS", "detect_runaway"]
 
 FACTOR = 3.0
 MIN_EXTRA_HOURS = 6.0
-MIN_MONTHLY = Decimal(100)
+MIN_WASTE = Decimal(100)  # one-off money below this is no finding
 
 
 def _family(r: dict[str, Any]) -> str:
@@ -81,8 +81,9 @@ def _finding(
     over = [h for h in rows if r["start"] <= h.hour and h.hour + timedelta(hours=1) > cutoff]
     over = [h for h in over if h.hour < r["end"]]
     waste = sum((h.cost for h in over), Decimal(0))
-    expected_saving = ctx.monthly(waste)
-    if expected_saving < MIN_MONTHLY:
+    # One-off: the money this run already spent past its guard, not scaled to a month.
+    expected_saving = money(waste)
+    if expected_saving < MIN_WASTE:
         return None
     per_hour = waste / len(over) if over else Decimal(0)
     name = r["name"] or r["workload_id"]
@@ -93,7 +94,7 @@ def _finding(
         owner=rows[0].owner if rows else None,
         # low: only the hours past twice the expected duration (a generous guard)
         monthly_saving=Saving(
-            ctx.monthly(
+            money(
                 sum(
                     (h.cost for h in over if h.hour >= r["start"] + timedelta(hours=2 * expected)),
                     Decimal(0),
@@ -115,9 +116,8 @@ def _finding(
             "end": f"{r['end']:%Y-%m-%dT%H:%MZ}",
             "hours_past_expected": len(over),
             "cost_per_hour": float(money(per_hour)),
-            **ctx.scaling(
-                waste,
-                "window_waste x monthly_factor",
-            ),
+            **ctx.window_evidence(),
+            "window_waste": float(money(waste)),
+            "saving_formula": "window_waste: one-off (money already spent), not scaled",
         },
     )

@@ -35,7 +35,18 @@ FAULT_TOLERANT_KINDS = ("sweep", "batch")
 CHECKPOINT_MINUTES = 5.0
 RESTART_MINUTES = 10.0
 ASSUMED_INTERVAL_MINUTES = 30.0  # a run that checkpoints every N steps, of unknown duration
+MAX_INTERVAL_MINUTES = 30.0  # the longest checkpoint interval a candidate is told to use
 MIN_MONTHLY = Decimal(100)
+DEFAULT_BUCKET = "5-10%"  # where the catalog has no Spot Advisor bucket
+# The monthly interruption share each Spot Advisor bucket spans (its range of uncertainty);
+# ">20%" has no published top: 30 % is an assumption.
+BUCKET_SHARE_RANGE: dict[str, tuple[float, float]] = {
+    "<5%": (0.0, 0.05),
+    "5-10%": (0.05, 0.10),
+    "10-15%": (0.10, 0.15),
+    "15-20%": (0.15, 0.20),
+    ">20%": (0.20, 0.30),
+}
 
 
 def _spot_offer(instance_type: str, region: str | None) -> tuple[float, str] | None:
@@ -252,37 +263,89 @@ def _losing(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) ->
     )
 
 
+def _region_spot(instance_type: str, region: str | None) -> dict[str, Any] | None:
+    """The spot prices of ``instance_type`` over the zones of ``region`` (the workload's own
+    region; None: no zone there has a spot price) and the region's interruption bucket.
+
+    The bill's zone cannot pick the catalog's zone (AWS maps zone names to zone ids per
+    account), so the saving is read from the spread: median of the zones, dearest, cheapest.
+    """
+    import statistics
+
+    from mlcost.catalog import offers
+
+    here = [
+        o
+        for o in offers()
+        if o.instance_type == instance_type and o.region == region and o.spot_usd_per_hour
+    ]
+    if not here:
+        return None
+    zones = {o.zone or o.region: float(o.spot_usd_per_hour or 0.0) for o in here}
+    buckets = [o.interruption for o in here if o.interruption in BUCKET_SHARE_RANGE]
+    bucket = statistics.mode(buckets) if buckets else DEFAULT_BUCKET
+    prices = sorted(zones.values())
+    return {
+        "zones": dict(sorted(zones.items())),
+        "median": statistics.median(prices),
+        "dearest": prices[-1],
+        "cheapest": prices[0],
+        "bucket": bucket,
+        "bucket_source": "catalog Spot Advisor bucket" if buckets else "none in the catalog",
+    }
+
+
+def _rate(share: float) -> float:
+    """Interruptions per instance-hour for a monthly interruption share."""
+    import math
+
+    from mlcost.plan.spot import HOURS_PER_MONTH
+
+    return -math.log(1 - share) / HOURS_PER_MONTH
+
+
 def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -> Finding | None:
-    from mlcost.plan.spot import plan_spot, rate_from_bucket
+    from mlcost.plan.spot import BUCKET_MONTHLY_SHARE, daly_interval, plan_spot
 
     first = rows[0]
     assert first.instance_type is not None
-    offer = _spot_offer(first.instance_type, first.region)
-    if offer is None:
+    spot = _region_spot(first.instance_type, first.region)
+    if spot is None:
         return None
-    spot_price, bucket = offer
+    bucket = spot["bucket"]
+    lo_share, hi_share = BUCKET_SHARE_RANGE[bucket]
+    rate_mid = _rate(BUCKET_MONTHLY_SHARE[bucket])
     hours = len(rows)
     cost = sum((r.cost for r in rows), Decimal(0))
     od_price = float(cost) / hours
+    c = CHECKPOINT_MINUTES / 60
+    # One checkpoint interval for the text and the money: Daly's optimum at the bucket's
+    # rate, capped at 30 minutes (the optimum is often longer than the run; the cap bounds
+    # the work an interruption loses).
+    interval = min(MAX_INTERVAL_MINUTES / 60, daly_interval(c, 1 / rate_mid))
 
-    def plan(b: str) -> Any:
+    def plan(price: float, rate: float) -> Any:
         return plan_spot(
             work_hours=float(hours),
             ondemand_usd_per_hour=od_price,
-            spot_usd_per_hour=spot_price,
-            interruptions_per_hour=rate_from_bucket(b),
+            spot_usd_per_hour=price,
+            interruptions_per_hour=max(rate, 1e-9),
             checkpoint_minutes=CHECKPOINT_MINUTES,
             restart_minutes=RESTART_MINUTES,
+            interval_hours=interval,
         )
 
-    mid, worst, best = plan(bucket), plan(">20%"), plan("<5%")
+    # expected: the region's median zone price at the bucket's middle; low: the dearest zone
+    # at the top of the bucket; high: the cheapest zone at its bottom.
+    mid = plan(spot["median"], rate_mid)
+    worst = plan(spot["dearest"], _rate(hi_share))
+    best = plan(spot["cheapest"], _rate(lo_share))
     if not mid.worth_it:
         return None
     expected = ctx.monthly(Decimal(str(mid.saving)))
     if expected < MIN_MONTHLY:
         return None
-    # The Daly optimum is often longer than the run; a 30-minute cap bounds lost work.
-    every = max(1, min(30, round(mid.checkpoint_interval_hours * 60)))
+    every = max(1, round(interval * 60))
     return Finding(
         id=finding_id("spot", rid),
         kind="spot",
@@ -291,7 +354,7 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
         monthly_saving=Saving(
             ctx.monthly(Decimal(str(max(worst.saving, 0.0)))),
             expected,
-            ctx.monthly(Decimal(str(best.saving))),
+            ctx.monthly(Decimal(str(max(best.saving, mid.saving)))),
         ),
         confidence=0.8,
         action=f"run {run['name']} ({first.instance_type}) on spot with checkpoints every "
@@ -304,16 +367,26 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
             "on_demand_hours": hours,
             "on_demand_cost": float(money(cost)),
             "on_demand_usd_per_hour": round(od_price, 6),
-            "spot_usd_per_hour": spot_price,
+            "spot_usd_per_hour": round(spot["median"], 6),
+            "spot_price_basis": f"median of the spot prices of the {len(spot['zones'])} "
+            f"zone(s) of {first.region} in the catalog (the bill's zone name does not say "
+            "which zone id it is); low at the dearest zone, high at the cheapest",
+            "zone_spot_usd_per_hour": spot["zones"],
+            "spot_usd_per_hour_range": [spot["cheapest"], spot["dearest"]],
             "interruption_bucket": bucket,
+            "interruption_bucket_source": spot["bucket_source"],
             "interruptions_per_hour": round(mid.interruptions_per_hour, 6),
+            "interruptions_per_hour_range": [round(_rate(lo_share), 6), round(_rate(hi_share), 6)],
+            "interruption_monthly_share_range": [lo_share, hi_share],
+            "checkpoint_interval_minutes": every,
             "spot_wall_hours": round(mid.spot_wall_hours, 3),
             "spot_cost": round(mid.spot_cost, 2),
             "checkpoint_minutes": CHECKPOINT_MINUTES,
             "restart_minutes": RESTART_MINUTES,
             **ctx.scaling(
                 Decimal(str(mid.saving)),
-                "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) x monthly_factor",
+                "(on_demand_cost - spot_wall_hours x spot_usd_per_hour) x monthly_factor; "
+                "spot_wall_hours at checkpoint_interval_minutes",
             ),
         },
     )

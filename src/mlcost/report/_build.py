@@ -161,6 +161,7 @@ def _insights(findings: Sequence[Finding]) -> list[Insight]:
             currency=f.monthly_saving.currency,
             confidence=f.confidence,
             action=f.action,
+            saving_type=f.saving_type,
         )
         for f in findings
         if f.kind != "anomaly"
@@ -404,7 +405,14 @@ def _build(
     if owner is not None:
         findings = [f for f in findings if f.owner == owner]
     insights = _insights(findings)
-    open_total = sum((i.saving for i in insights if i.currency == currency), ZERO)
+    open_total = sum(
+        (i.saving for i in insights if i.currency == currency and i.saving_type == "recurring"),
+        ZERO,
+    )
+    one_off = sum(
+        (i.saving for i in insights if i.currency == currency and i.saving_type != "recurring"),
+        ZERO,
+    )
 
     owned = None
     if owner is not None:
@@ -466,5 +474,6 @@ def _build(
         insights_source=source,
         units=_units(reads, weeks, owned, currency),
         other_currencies=others,
+        insights_one_off=one_off,
         notes=tuple(notes),
     )

@@ -164,6 +164,9 @@ class Insight:
     currency: str
     confidence: float
     action: str
+    # recurring: ``saving`` is a month's saving; one_off: money already spent once (runaway,
+    # early stop), never added into the monthly total.
+    saving_type: str = "recurring"
 
 
 @dataclass(frozen=True)
@@ -209,11 +212,12 @@ class WeeklyReport:
     budgets: tuple[BudgetLine, ...]
     anomalies: tuple[Anomaly, ...]
     insights: tuple[Insight, ...]
-    insights_total: Decimal
+    insights_total: Decimal  # recurring monthly savings only
     insights_count: int
     insights_source: str  # "stored" or "computed"
     units: tuple[UnitLine, ...]
     other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
+    insights_one_off: Decimal = Decimal(0)  # one-off waste of the open findings, apart
     notes: tuple[str, ...] = ()
 
     @property

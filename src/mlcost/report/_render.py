@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from mlcost.report._svg import burn_down, stacked_spend, used_idle
 
 if TYPE_CHECKING:
-    from mlcost.report._model import BudgetLine, Line, WeeklyReport
+    from mlcost.report._model import BudgetLine, Insight, Line, WeeklyReport
 
 __all__ = ["FORMATS", "render", "render_html", "render_markdown", "render_slack"]
 
@@ -26,6 +26,19 @@ _TOP_LINES = 10
 
 def _m(amount: Decimal | None, currency: str) -> str:
     return "–" if amount is None else f"{amount:,.2f} {currency}"
+
+
+def _saving(i: Insight) -> str:
+    """A recurring saving a month, or money already spent once (never called monthly)."""
+    if i.saving_type == "recurring":
+        return f"{_m(i.saving, i.currency)}/month"
+    return f"{_m(i.saving, i.currency)} once (already spent)"
+
+
+def _one_off(r: WeeklyReport) -> str:
+    if not r.insights_one_off:
+        return ""
+    return f"; {_m(r.insights_one_off, r.currency)} one-off waste apart (already spent)"
 
 
 def _signed(amount: Decimal, currency: str) -> str:
@@ -60,7 +73,7 @@ def _headline(r: WeeklyReport) -> list[str]:
     if r.insights_count:
         parts.append(
             f"{r.insights_count} open finding(s) would save about {_m(r.insights_total, c)} "
-            "a month."
+            f"a month{_one_off(r)}."
         )
     return parts
 
@@ -195,13 +208,13 @@ def _tables(r: WeeklyReport) -> dict[str, _Table]:
         "No spend anomaly started this week.",
     )
     out["Top open insights"] = _Table(
-        ("Kind", "Owner", "Resource", "Saving / month", "Range", "Action"),
+        ("Kind", "Owner", "Resource", "Saving", "Range", "Action"),
         tuple(
             (
                 i.kind,
                 i.owner or "–",
                 _short_id(i.resource),
-                _m(i.saving, i.currency),
+                _saving(i),
                 f"{i.saving_low:,.0f}..{i.saving_high:,.0f}",
                 i.action,
             )
@@ -376,9 +389,9 @@ def render_slack(r: WeeklyReport) -> str:
             for ch in r.changes[:3]
         ]
     if r.insights:
-        lines.append(f"*Top savings* ({_m(r.insights_total, c)}/month open)")
+        lines.append(f"*Top savings* ({_m(r.insights_total, c)}/month open{_one_off(r)})")
         lines += [
-            f"• {i.kind} ({i.owner or 'no owner'}): {_m(i.saving, i.currency)}/month: {i.action}"
+            f"• {i.kind} ({i.owner or 'no owner'}): {_saving(i)}: {i.action}"
             for i in r.insights[:3]
         ]
     watch = [b for b in r.budgets if b.crossed]

@@ -368,6 +368,7 @@ def get_insights(
                 action=f.action,
                 evidence=f.evidence,
                 resource_name=f.resource_name,
+                saving_type=f.saving_type,
             )
         )
     out.sort(key=lambda x: -Decimal(x.saving_expected.amount))

@@ -9,7 +9,8 @@ Metrics, all in USD (rows billed in other currencies are left out):
 - ``mlcost_cost_period_start_timestamp_seconds``: the start of that month;
 - ``mlcost_gpu_idle_cost_usd{team}``: its idle GPU cost per team;
 - ``mlcost_budget_utilization_ratio{budget}``: spent / amount in the current period;
-- ``mlcost_insights_open_saving_usd{kind}``: expected monthly saving of stored findings.
+- ``mlcost_insights_open_saving_usd{kind}``: expected monthly saving of the open findings
+  whose saving recurs (money already spent once, a runaway or an anomaly, is not in it).
 
 Needs a token with ``read:all`` or ``admin`` (Prometheus: ``authorization: {credentials: …}``
 in the scrape config) unless the server runs with ``--no-auth``.
@@ -99,7 +100,8 @@ def _savings(wh: Warehouse) -> dict[str, Decimal]:
 
     out: dict[str, Decimal] = {}
     for f in load_findings(wh):
-        if f.monthly_saving.currency == USD:
+        # A monthly saving: money already spent once (runaway, anomaly) is not one.
+        if f.monthly_saving.currency == USD and f.recurring:
             out[f.kind] = out.get(f.kind, Decimal(0)) + f.monthly_saving.expected
     return out
 

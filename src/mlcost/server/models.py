@@ -245,6 +245,8 @@ class FindingOut(BaseModel):
     action: str
     evidence: dict[str, Any]
     resource_name: str | None = None
+    # recurring: the saving_* figures are a month's saving; one_off: money already spent once
+    saving_type: str = "recurring"
 
 
 class BudgetOut(BaseModel):

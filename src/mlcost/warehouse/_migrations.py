@@ -314,6 +314,18 @@ def _v9() -> list[str]:
     ]
 
 
+def _v10() -> list[str]:
+    # Savings plan (issue 20): whether a finding's money recurs each month or was spent once,
+    # and when a stored finding stopped holding (closed, its row kept; reopened when it
+    # comes back).
+    return [
+        "ALTER TABLE recommendations ADD COLUMN saving_type VARCHAR",
+        "ALTER TABLE recommendations ADD COLUMN closed_at TIMESTAMP",
+        "UPDATE recommendations SET saving_type = CASE WHEN kind IN "
+        "('anomaly', 'early_stop', 'runaway') THEN 'one_off' ELSE 'recurring' END",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -326,6 +338,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "api_tokens (hashed API tokens with scopes for mlcost serve)", _v7),
     Migration(8, "run_metrics (metric history of tracker runs, for early stopping)", _v8),
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
+    Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
 )
 LATEST = MIGRATIONS[-1].version
 

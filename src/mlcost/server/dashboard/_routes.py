@@ -257,11 +257,15 @@ def insights_view(request: Request) -> Response:
         found = _cached(
             request, ("findings", p.teams), lambda wh: _figures.visible_findings(wh, p.teams)
         )
-        savings: dict[str, Decimal] = {}
-        for f in found:
-            c = f.monthly_saving.currency
-            savings[c] = savings.get(c, Decimal(0)) + f.monthly_saving.expected
-        return {"findings": found, "savings": savings, "scoped": p.teams is not None}
+        from mlcost.insights import saving_totals
+
+        totals = saving_totals(found)
+        return {
+            "findings": found,
+            "savings": totals["recurring"],
+            "one_off": totals["one_off"],
+            "scoped": p.teams is not None,
+        }
 
     return _render(request, "insights", build)
 
