@@ -18,7 +18,7 @@ from mlcost.insights._finding import (
     money,
     saving_totals,
 )
-from mlcost.insights._plan import Plan, build_plan
+from mlcost.insights._plan import Plan, build_plan, stored_plan
 from mlcost.insights._registry import DETECTORS, insights_run, run_insights
 from mlcost.insights._run import NEEDS, InsightsRun
 from mlcost.insights._store import FindingStore, load_findings, save_findings
@@ -43,4 +43,5 @@ __all__ = [
     "run_insights",
     "save_findings",
     "saving_totals",
+    "stored_plan",
 ]

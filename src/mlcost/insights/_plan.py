@@ -13,15 +13,19 @@ not a monthly saving: it is summed apart. Money in the findings' currency (one c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlcost.config import AttributionConfig
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, money
 
-__all__ = ["Plan", "build_plan"]
+if TYPE_CHECKING:
+    from mlcost.warehouse import Warehouse
+
+__all__ = ["Plan", "build_plan", "stored_plan"]
 
 # finding -> the plan's action class, in the order they are applied (lower first).
 ORDER = {"stop": 0, "terminate": 0, "rightsize": 1, "spot": 2}
@@ -56,6 +60,24 @@ class Plan:
     currency: str
     actions: list[dict[str, Any]] = field(default_factory=list)
     dropped: list[dict[str, str]] = field(default_factory=list)
+    one_off_by_owner: dict[str, Decimal] = field(default_factory=dict)
+
+    def for_owners(self, owners: Iterable[str]) -> Plan:
+        """The part of the plan that is these owners': their actions (resolved against the
+        whole organization's, so no resource-hour is counted twice) and their one-off waste."""
+        keep = set(owners)
+        actions = [a for a in self.actions if a["owner"] in keep]
+        ids = {i for a in actions for i in a["finding_ids"]}
+        total = sum((Decimal(str(a["monthly_saving"]["expected"])) for a in actions), Decimal(0))
+        once = {k: v for k, v in self.one_off_by_owner.items() if k in keep}
+        return Plan(
+            money(total),
+            money(sum(once.values(), Decimal(0))),
+            self.currency,
+            actions,
+            [d for d in self.dropped if d["finding_id"] in ids],
+            once,
+        )
 
     def by(self, key: str) -> dict[str, Decimal]:
         """Recurring saving per ``owner`` or per ``action``."""
@@ -102,9 +124,14 @@ def build_plan(ctx: Context, findings: Sequence[Finding]) -> Plan:
         (f for f in findings if f.recurring),
         key=lambda f: (ORDER.get(_action(f), 9), -f.monthly_saving.expected, f.id),
     )
+    one_off_by_owner: dict[str, Decimal] = {}
     for f in findings:
         if not f.recurring:
             one_off += f.monthly_saving.expected
+            who = f.owner or "(no owner)"
+            one_off_by_owner[who] = (
+                one_off_by_owner.get(who, Decimal(0)) + f.monthly_saving.expected
+            )
     for f in ordered:
         act = _action(f)
         if f.monthly_saving.currency != currency:
@@ -176,7 +203,22 @@ def build_plan(ctx: Context, findings: Sequence[Finding]) -> Plan:
         actions.append(_row("commit", f, sorted(free), saving, share=float(round(share, 4))))
     actions.sort(key=lambda a: (-a["monthly_saving"]["expected"], a["finding_ids"][0]))
     total = sum((Decimal(str(a["monthly_saving"]["expected"])) for a in actions), Decimal(0))
-    return Plan(money(total), money(one_off), currency, actions, dropped)
+    return Plan(money(total), money(one_off), currency, actions, dropped, one_off_by_owner)
+
+
+def stored_plan(
+    wh: Warehouse,
+    config: AttributionConfig | None = None,
+    findings: Sequence[Finding] | None = None,
+) -> Plan:
+    """The plan of the stored open findings (what the last ``mlcost insights`` found) over the
+    data's own window: what the report, the API and the dashboard show, equal to ``mlcost
+    insights --plan`` after that run. ``findings``: plan these instead of the stored ones."""
+    from mlcost.insights._store import load_findings
+
+    config = config or AttributionConfig()
+    found = load_findings(wh, config) if findings is None else findings
+    return build_plan(Context(wh, config), found)
 
 
 def _row(act: str, f: Finding, rids: list[str], saving: Saving, **extra: Any) -> dict[str, Any]:

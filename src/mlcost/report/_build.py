@@ -402,17 +402,16 @@ def _build(
     budget_lines = tuple(budget_line(wh, b, as_of) for b in chosen)
 
     findings, source = reads.findings(config)
+    # The totals are the savings plan's (mlcost insights --plan): each resource-hour counted
+    # once across the whole organization, one-off waste apart; an owner's report shows its part.
+    plan = reads.plan(config)
     if owner is not None:
         findings = [f for f in findings if f.owner == owner]
+        plan = plan.for_owners([owner])
     insights = _insights(findings)
-    open_total = sum(
-        (i.saving for i in insights if i.currency == currency and i.saving_type == "recurring"),
-        ZERO,
-    )
-    one_off = sum(
-        (i.saving for i in insights if i.currency == currency and i.saving_type != "recurring"),
-        ZERO,
-    )
+    same = plan.currency == currency
+    open_total = plan.recurring_monthly_saving if same else ZERO
+    one_off = plan.one_off_waste if same else ZERO
 
     owned = None
     if owner is not None:

@@ -212,12 +212,12 @@ class WeeklyReport:
     budgets: tuple[BudgetLine, ...]
     anomalies: tuple[Anomaly, ...]
     insights: tuple[Insight, ...]
-    insights_total: Decimal  # recurring monthly savings only
+    insights_total: Decimal  # the savings plan's recurring monthly saving (no overlap)
     insights_count: int
     insights_source: str  # "stored" or "computed"
     units: tuple[UnitLine, ...]
     other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
-    insights_one_off: Decimal = Decimal(0)  # one-off waste of the open findings, apart
+    insights_one_off: Decimal = Decimal(0)  # the plan's one-off waste (already spent), apart
     notes: tuple[str, ...] = ()
 
     @property

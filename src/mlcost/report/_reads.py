@@ -20,7 +20,7 @@ __all__ = ["Reads", "budget_line", "week_totals"]
 if TYPE_CHECKING:
     from mlcost.attribution import Statement
     from mlcost.config import AttributionConfig, BudgetConfig
-    from mlcost.insights import Finding
+    from mlcost.insights import Finding, Plan
     from mlcost.warehouse import Warehouse
 
 
@@ -117,6 +117,15 @@ class Reads:
         )
         return found
 
+    def plan(self, config: AttributionConfig) -> Plan:
+        """The savings plan of the report's findings (``mlcost insights --plan``)."""
+        from mlcost.insights import stored_plan
+
+        found: Plan = self._once(
+            "plan", lambda: stored_plan(self.wh, config, self.findings(config)[0])
+        )
+        return found
+
     def week_totals(self, w: IsoWeek) -> dict[str, Decimal]:
         found: dict[str, Decimal] = self._once(("totals", w), lambda: week_totals(self.wh, w))
         return found
@@ -169,7 +178,7 @@ def budget_line(wh: Warehouse, budget: BudgetConfig, as_of: date) -> BudgetLine:
 def _findings(wh: Warehouse, config: AttributionConfig) -> tuple[list[Finding], str]:
     from mlcost.insights import load_findings, run_insights
 
-    stored = load_findings(wh)
+    stored = load_findings(wh, config)
     if stored:
         return stored, "stored"
     return run_insights(wh, config), "computed"

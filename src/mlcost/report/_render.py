@@ -72,8 +72,8 @@ def _headline(r: WeeklyReport) -> list[str]:
         parts.append(f"GPUs: {_m(g.used, c)} used, {_m(g.idle, c)} idle{share}.")
     if r.insights_count:
         parts.append(
-            f"{r.insights_count} open finding(s) would save about {_m(r.insights_total, c)} "
-            f"a month{_one_off(r)}."
+            f"{r.insights_count} open finding(s); their savings plan (each resource-hour "
+            f"counted once) would save about {_m(r.insights_total, c)} a month{_one_off(r)}."
         )
     return parts
 
@@ -305,7 +305,7 @@ def render_html(r: WeeklyReport) -> str:
         ("vs last week", f"{_signed(t.delta, c)} ({_pct(t.change)})"),
         ("vs 4-week average", f"{_pct(t.vs_average)} (avg {_m(t.average, c)})"),
         ("GPU idle", _m(r.gpu_total.idle, c)),
-        ("Open savings / month", _m(r.insights_total, c)),
+        ("Savings plan / month", _m(r.insights_total, c)),
     ]
     split = "workload type" if r.owner else r.owner_key
     out = [
@@ -389,7 +389,7 @@ def render_slack(r: WeeklyReport) -> str:
             for ch in r.changes[:3]
         ]
     if r.insights:
-        lines.append(f"*Top savings* ({_m(r.insights_total, c)}/month open{_one_off(r)})")
+        lines.append(f"*Top savings* (plan: {_m(r.insights_total, c)}/month{_one_off(r)})")
         lines += [
             f"• {i.kind} ({i.owner or 'no owner'}): {_saving(i)}: {i.action}"
             for i in r.insights[:3]

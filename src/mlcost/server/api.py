@@ -375,6 +375,22 @@ def get_insights(
     return out[:limit]
 
 
+@router.get("/insights/plan", tags=["insights"], summary="Savings plan without overlap")
+def get_insights_plan(request: Request, principal: Auth) -> dict[str, Any]:
+    """The stored findings resolved into one plan (``mlcost insights --plan --format json``):
+    each resource-hour's saving counted once (stop idle, rightsize, spot, then commit on what is
+    left), one-off waste apart. A team token sees its own teams' actions and one-off waste, as
+    resolved against the whole organization's plan."""
+    from mlcost.insights import stored_plan
+
+    config = _settings(request).attribution
+    plan = _cached(request, ("insights-plan",), lambda wh: stored_plan(wh, config))
+    if principal.teams is not None:
+        plan = plan.for_owners(principal.teams)
+    body: dict[str, Any] = plan.as_dict()
+    return body
+
+
 # -- budgets and alerts --------------------------------------------------------------------
 
 

@@ -257,13 +257,19 @@ def insights_view(request: Request) -> Response:
         found = _cached(
             request, ("findings", p.teams), lambda wh: _figures.visible_findings(wh, p.teams)
         )
-        from mlcost.insights import saving_totals
+        from mlcost.insights import Plan, stored_plan
 
-        totals = saving_totals(found)
+        def plan_of(wh: Any) -> Plan:
+            # The savings plan (mlcost insights --plan): each resource-hour counted once.
+            plan = stored_plan(wh, s.attribution)
+            return plan if p.teams is None else plan.for_owners(p.teams)
+
+        plan = _cached(request, ("plan", p.teams), plan_of)
+        one_off = {plan.currency: plan.one_off_waste} if plan.one_off_waste else {}
         return {
             "findings": found,
-            "savings": totals["recurring"],
-            "one_off": totals["one_off"],
+            "savings": {plan.currency: plan.recurring_monthly_saving} if found else {},
+            "one_off": one_off,
             "scoped": p.teams is not None,
         }
 
