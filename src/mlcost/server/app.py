@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mlcost.errors import InvalidInput, MlcostError, NotFound, WarehouseError
+from mlcost.errors import InvalidInput, MlcostError, NotFound, WarehouseError, WarehouseLocked
 from mlcost.server.auth import Principal, authorized
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/api/v1"
+RETRY_AFTER_S = 5  # what a 503 tells clients while a writer (ingest, tokens) holds the file
 _log = logging.getLogger(__name__)
 
 
@@ -117,7 +118,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    async def locked(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc)},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     app.add_exception_handler(InvalidInput, bad_request)
+    app.add_exception_handler(WarehouseLocked, locked)
     app.add_exception_handler(NotFound, bad_request)
     app.add_exception_handler(WarehouseError, unavailable)
     app.add_exception_handler(MlcostError, bad_request)

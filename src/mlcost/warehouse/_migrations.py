@@ -314,6 +314,12 @@ def _v9() -> list[str]:
     ]
 
 
+def _v11() -> list[str]:
+    # Tokens with an optional expiry (issue 22): refused after it. (10 is taken on another
+    # branch: recommendations.saving_type.)
+    return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -326,6 +332,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "api_tokens (hashed API tokens with scopes for mlcost serve)", _v7),
     Migration(8, "run_metrics (metric history of tracker runs, for early stopping)", _v8),
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
+    Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
 )
 LATEST = MIGRATIONS[-1].version
 
