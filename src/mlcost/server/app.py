@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -45,7 +46,7 @@ def create_app(
     """The server for ``target`` (default: the settings' warehouse, parsed once here);
     ``no_auth`` serves everyone as admin.
 
-    ``app.state`` carries ``settings``, ``target``, ``no_auth`` and ``reader`` (the
+    ``app.state`` carries ``settings``, ``target``, ``no_auth``, ``csrf_key`` and ``reader`` (the
     read-only, cached view of the warehouse that every route uses).
     """
     from mlcost.server import api, metrics
@@ -69,6 +70,7 @@ def create_app(
     app.state.target = target
     app.state.no_auth = no_auth
     app.state.reader = Reader(target)
+    app.state.csrf_key = secrets.token_bytes(32)  # signs the login form's CSRF tokens
 
     @app.get("/healthz", tags=["server"], summary="Liveness: answers without a token")
     def healthz() -> dict[str, str]:
