@@ -134,6 +134,7 @@ def tokens(request: Request, principal: Auth) -> list[m.TokenOut]:
             scopes=list(t.scopes),
             created_at=t.created_at,
             revoked_at=t.revoked_at,
+            expires_at=t.expires_at,
         )
         for t in found
     ]
