@@ -22,7 +22,7 @@ import pytest
 
 from mlcost.cli.main import main
 from mlcost.testing import write_focus_file
-from tests.server.conftest import bearer, free_port
+from tests.server.conftest import bearer, free_port, wait_for_health
 
 CLIENTS = 3
 MAX_S = 240  # bound on the whole exchange, not a timing assertion
@@ -76,14 +76,7 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
                         bad.append(f"{r.status_code} {r.headers} {r.text[:300]}")
 
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("mlcost serve did not start")
+        wait_for_health(url)
         clients = [threading.Thread(target=poll, args=(n,)) for n in range(CLIENTS)]
         for c in clients:
             c.start()
