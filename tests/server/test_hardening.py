@@ -135,3 +135,18 @@ def test_the_host_header_is_not_reflected(base_url: str, demo: Demo) -> None:
     assert login.status_code == 200 and page.status_code == 200
     assert "evil.example" not in login.text and "evil.example" not in page.text
     assert "/static/dashboard.css" in page.text
+
+
+def test_a_token_made_before_migration_11_works_before_and_after_it(tmp_path: Path) -> None:
+    from mlcost.server.auth import authenticate
+
+    url = str(tmp_path / "old.duckdb")
+    with open_warehouse(url, migrate_to=9) as old:
+        _, token = create_token(old, ["read:all"], "old")
+    with open_warehouse(url, read_only=True) as ro:  # a server over the unmigrated file
+        assert "expires_at" not in ro.table("api_tokens").columns
+        principal = authenticate(ro, token)
+        assert principal is not None and principal.scopes == {"read:all"}
+    with open_warehouse(url) as new:
+        assert "expires_at" in new.table("api_tokens").columns
+        assert authenticate(new, token) == principal
