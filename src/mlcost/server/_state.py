@@ -6,6 +6,11 @@ process write, or many read, at a time). Results are cached by the state of the 
 size and modification time of the DuckDB file and its WAL. Any write changes them, so a cached
 answer is never older than the data. Spark warehouses are not cached. The warehouse is the
 target the app was built with (parsed once, by the CLI or :func:`mlcost.warehouse.target_of`).
+
+The live API tokens are kept in memory per state of the file (Spark: reloaded at most every
+5 s), so a malformed, unknown, wrong or expired token is refused without opening the file.
+While a writer holds the file an open fails with ``WarehouseLocked`` (the app answers 503
+with Retry-After); writers wait out these short opens (``MLCOST_LOCK_WAIT``).
 """
 
 from __future__ import annotations
