@@ -90,6 +90,7 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert created.returncode == 0, created.stderr
         assert ingested.returncode == 0, ingested.stderr
         assert "300 rows" in ingested.stdout
+        print(f"clients saw {dict(seen)}")  # shown with pytest -s
         assert not bad, bad[:3]
         assert seen[200] > 0
         # The token created while serving works, and the new month is served.
