@@ -150,3 +150,10 @@ def test_a_token_made_before_migration_11_works_before_and_after_it(tmp_path: Pa
     with open_warehouse(url) as new:
         assert "expires_at" in new.table("api_tokens").columns
         assert authenticate(new, token) == principal
+
+
+def test_the_dashboard_answers_before_any_allocation(small: tuple[str, Path, str]) -> None:
+    """Bills loaded, `mlcost showback` not run yet: the overview is a page, not a 500."""
+    url, _, token = small
+    r = httpx.get(f"{url}/", cookies={"mlcost_token": token})
+    assert r.status_code == 200, r.text[:300]
