@@ -11,8 +11,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,7 @@ from mlcost.config import load_settings
 from mlcost.server.auth import create_token
 from mlcost.testing import write_focus_file
 from mlcost.warehouse import open_warehouse
+from tests.holding import holding
 from tests.server.conftest import Demo, bearer, serving
 
 UNKNOWN = "mlcost_deadbeef_" + "A" * 43  # well-formed, never created
@@ -57,28 +56,14 @@ def test_an_unknown_token_costs_no_warehouse_work(small: tuple[str, Path, str]) 
     url, db, token = small
     assert httpx.get(f"{url}/api/v1/me", headers=bearer(token)).status_code == 200
     # Another process takes the file for writing: any open by the server now fails.
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); "
-            "print('open', flush=True); sys.stdin.read()",
-            str(db),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        for presented in (UNKNOWN, "not-a-token", token[:-1] + ("B" if token[-1] != "B" else "C")):
+    wrong = token[:-1] + ("B" if token[-1] != "B" else "C")
+    with holding(db):
+        for presented in (UNKNOWN, "not-a-token", wrong):
             r = httpx.get(f"{url}/api/v1/spend", headers=bearer(presented))
             assert r.status_code == 401, r.text
         # A known token's question does need the file: 503, and when to come back.
         r = httpx.get(f"{url}/api/v1/spend", params={"by": "RegionId"}, headers=bearer(token))
         assert r.status_code == 503 and r.headers["retry-after"].isdigit()
-    finally:
-        holder.communicate("")
     assert httpx.get(f"{url}/api/v1/me", headers=bearer(token)).status_code == 200
 
 

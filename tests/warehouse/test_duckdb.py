@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from mlcost import ingest_focus, open_warehouse, spend
 from mlcost.errors import UnsupportedWarehouse, WarehouseError, WarehouseLocked, WarehouseTooNew
 from mlcost.testing import write_focus_file
 from mlcost.warehouse import SCHEMA_VERSION, parse_url
+from tests.holding import holding
 
 
 @pytest.mark.parametrize(
@@ -87,24 +86,10 @@ def test_a_second_writer_gets_a_clear_error(
 ) -> None:
     monkeypatch.setenv("MLCOST_LOCK_WAIT", "0.5")  # a short wait, then the error
     path = tmp_path / "busy.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-            "sys.stdin.read()",
-            str(path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        with pytest.raises(WarehouseLocked, match=rf"process {holder.pid} .*MLCOST_LOCK_WAIT"):
+    with holding(path) as holder:
+        expected = rf"process {holder.pid} .*MLCOST_LOCK_WAIT"
+        with pytest.raises(WarehouseLocked, match=expected):
             open_warehouse(str(path))
-    finally:
-        holder.communicate("")
 
 
 def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> None:
@@ -117,42 +102,23 @@ def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> Non
         open_warehouse(str(tmp_path / "m.duckdb"), memory_limit="lots")
 
 
-def _hold_read_only(path: Path, release: Path) -> subprocess.Popen[str]:
-    """Another process with ``path`` open read-only (as the server has it per request), until
-    the file ``release`` appears."""
-    code = (
-        "import duckdb, os, sys, time\n"
-        f"con = duckdb.connect({str(path)!r}, read_only=True)\n"
-        "print('ready', flush=True)\n"
-        f"while not os.path.exists({str(release)!r}): time.sleep(0.05)\n"
-        "con.close()\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
-
-
 def test_a_writer_waits_for_a_reader_and_says_who_holds_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "w.duckdb"
     open_warehouse(str(path)).close()
-    release = tmp_path / "release"
-    reader = _hold_read_only(path, release)
-    try:
+    with holding(path, read_only=True) as reader:
         # No wait: the writer fails at once, naming the holder's PID and the setting.
         monkeypatch.setenv("MLCOST_LOCK_WAIT", "0")
         with pytest.raises(WarehouseLocked, match=f"process {reader.pid} "):
             open_warehouse(str(path))
         # With a wait, the writer gets the file once the reader lets go.
         monkeypatch.setenv("MLCOST_LOCK_WAIT", "120")
-        threading.Timer(0.5, release.touch).start()
+        assert reader.stdin is not None
+        threading.Timer(0.5, reader.stdin.close).start()
         with open_warehouse(str(path)) as wh:
             wh._sql("CREATE TABLE after_wait AS SELECT 1 AS x")
             assert "after_wait" in wh.tables()
-    finally:
-        release.touch()
-        reader.communicate(timeout=30)
 
 
 def test_lock_wait_must_be_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
