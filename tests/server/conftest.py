@@ -33,6 +33,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_health(url: str) -> None:
+    """Until ``url``'s /healthz answers (a `mlcost serve` subprocess starting), or fail."""
+    import httpx
+
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail("mlcost serve did not start")
+
+
 @contextmanager
 def serving(settings: Settings, *, no_auth: bool = False) -> Iterator[str]:
     """``create_app(settings)`` served by uvicorn on a free 127.0.0.1 port; yield its URL."""

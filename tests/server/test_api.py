@@ -272,3 +272,19 @@ def test_a_token_revoked_while_serving_stops_on_its_next_request(base_url: str, 
     with open_warehouse(demo.settings.warehouse) as wh:
         revoke_token(wh, info.token_id)
     assert get(base_url, "/api/v1/me", secret).status_code == 401
+
+
+def test_a_nul_in_a_static_path_is_not_found_without_a_token(base_url: str) -> None:
+    r = httpx.get(f"{base_url}/static/%00")
+    assert r.status_code == 404
+
+
+def test_one_request_asks_for_at_most_8_dimensions(base_url: str, demo: Demo) -> None:
+    by = ",".join(f"tag:k{i}" for i in range(9))
+    r = httpx.get(f"{base_url}/api/v1/spend", params={"by": by}, headers=bearer(demo.tokens["all"]))
+    assert r.status_code == 400 and "at most 8" in r.json()["detail"]
+    eight = ",".join(f"tag:k{i}" for i in range(8))
+    ok = httpx.get(
+        f"{base_url}/api/v1/spend", params={"by": eight}, headers=bearer(demo.tokens["all"])
+    )
+    assert ok.status_code == 200

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from mlcost.cli.main import main
-from tests.server.conftest import Demo, bearer, free_port
+from tests.server.conftest import Demo, bearer, free_port, wait_for_health
 
 
 def test_tokens_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -61,14 +60,7 @@ def test_mlcost_serve_serves_the_warehouse(demo: Demo) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("mlcost serve did not start")
+        wait_for_health(url)
         assert httpx.get(f"{url}/api/v1/budgets").status_code == 401
         r = httpx.get(f"{url}/api/v1/budgets", headers=bearer(demo.tokens["vision"]))
         assert [b["name"] for b in r.json()] == ["vision"]

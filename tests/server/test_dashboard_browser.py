@@ -240,7 +240,10 @@ def test_login_refuses_a_wrong_token_and_logout_forgets_the_cookie(
     page.fill("#token", "mlc_not-a-real-token")
     page.click("button[type=submit]")
     assert "not valid" in page.inner_text("[role=alert]")
-    assert page.context.cookies() == []
+    # No token cookie; only the login form's CSRF nonce (for /login, SameSite=Strict).
+    (csrf,) = page.context.cookies()
+    assert csrf["name"] == "mlcost_csrf" and csrf["path"] == "/login"
+    assert csrf["httpOnly"] and csrf["sameSite"] == "Strict"
     assert page.goto(server.url + "/").url.startswith(server.url + "/login")
 
     login(page, server, server.tokens["admin"])
@@ -250,7 +253,7 @@ def test_login_refuses_a_wrong_token_and_logout_forgets_the_cookie(
     assert page.evaluate("document.cookie") == ""  # not readable by scripts
     page.click("text=Log out")
     page.wait_for_load_state()
-    assert page.context.cookies() == []
+    assert [c["name"] for c in page.context.cookies()] == ["mlcost_csrf"]  # the new login form's
     assert page.goto(server.url + "/").url.startswith(server.url + "/login")
 
 

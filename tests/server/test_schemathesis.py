@@ -65,3 +65,26 @@ def test_every_operation_conforms(base_url: str, demo: Demo, mode: Any) -> None:
     for operation in operations:
         _fuzz(operation, mode, bearer(demo.tokens["search"]), 20)
         _fuzz(operation, mode, bearer(demo.tokens["admin"]), 5)
+
+
+# Issue 22 item 9: inputs an attack run found answered 500. Each is a 4xx with a message.
+EXPLICIT = [
+    ("/api/v1/spend", {"by": "tag:\x00"}),
+    ("/api/v1/spend", {"by": ",".join(f"tag:k{i}" for i in range(2000))}),
+    ("/api/v1/spend", {"by": "tag:" + "|".join(f"k{i}" for i in range(2000))}),
+    ("/api/v1/showback", {"month": "2026-05", "by": "\x00"}),
+    ("/api/v1/showback", {"by": "\x00"}),
+    ("/api/v1/showback", {"month": "9999-12"}),
+]
+
+
+@pytest.mark.parametrize(("path", "query"), EXPLICIT, ids=lambda v: repr(v)[:40])
+def test_inputs_that_once_answered_500(
+    base_url: str, demo: Demo, path: str, query: dict[str, str]
+) -> None:
+    (operation,) = [op for op in _operations(base_url, demo.tokens["admin"]) if op.path == path]
+    case = operation.Case(query=query)
+    response = case.call(headers=bearer(demo.tokens["admin"]))
+    case.validate_response(response, checks=[schemathesis.checks.not_a_server_error])
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["detail"]

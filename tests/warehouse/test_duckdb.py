@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mlcost import ingest_focus, open_warehouse, spend
 from mlcost.errors import UnsupportedWarehouse, WarehouseError, WarehouseLocked, WarehouseTooNew
 from mlcost.testing import write_focus_file
 from mlcost.warehouse import SCHEMA_VERSION, parse_url
+from tests.holding import holding
 
 
 @pytest.mark.parametrize(
@@ -81,26 +81,15 @@ def test_read_only_reads_but_does_not_write(tmp_path: Path) -> None:
             ingest_focus(ro, [write_focus_file(tmp_path / "b.parquet", 10, account="other")])
 
 
-def test_a_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+def test_a_second_writer_gets_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLCOST_LOCK_WAIT", "0.5")  # a short wait, then the error
     path = tmp_path / "busy.duckdb"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
-            "sys.stdin.read()",
-            str(path),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        with pytest.raises(WarehouseLocked, match="another process"):
+    with holding(path) as holder:
+        expected = rf"process {holder.pid} .*MLCOST_LOCK_WAIT"
+        with pytest.raises(WarehouseLocked, match=expected):
             open_warehouse(str(path))
-    finally:
-        holder.communicate("")
 
 
 def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> None:
@@ -111,3 +100,30 @@ def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> Non
         assert str(limit).replace(" ", "").upper().startswith(("488", "512"))  # MiB vs MB
     with pytest.raises(ConfigError, match="'lots'"):
         open_warehouse(str(tmp_path / "m.duckdb"), memory_limit="lots")
+
+
+def test_a_writer_waits_for_a_reader_and_says_who_holds_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.duckdb"
+    open_warehouse(str(path)).close()
+    with holding(path, read_only=True) as reader:
+        # No wait: the writer fails at once, naming the holder's PID and the setting.
+        monkeypatch.setenv("MLCOST_LOCK_WAIT", "0")
+        with pytest.raises(WarehouseLocked, match=f"process {reader.pid} "):
+            open_warehouse(str(path))
+        # With a wait, the writer gets the file once the reader lets go.
+        monkeypatch.setenv("MLCOST_LOCK_WAIT", "120")
+        assert reader.stdin is not None
+        threading.Timer(0.5, reader.stdin.close).start()
+        with open_warehouse(str(path)) as wh:
+            wh._sql("CREATE TABLE after_wait AS SELECT 1 AS x")
+            assert "after_wait" in wh.tables()
+
+
+def test_lock_wait_must_be_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlcost.errors import ConfigError
+
+    monkeypatch.setenv("MLCOST_LOCK_WAIT", "soon")
+    with pytest.raises(ConfigError, match="MLCOST_LOCK_WAIT"):
+        open_warehouse(str(tmp_path / "w.duckdb"))

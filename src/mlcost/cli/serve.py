@@ -81,17 +81,24 @@ def tokens() -> None:
     help="admin, read:all or read:team:<name>; repeat for several.",
 )
 @click.option("--name", default="", help="A label for people (default: the token id).")
+@click.option(
+    "--expires",
+    default=None,
+    help="Refuse the token after this: a span (30d, 12h, 2w) or a UTC date (2027-01-31). "
+    "Default: never.",
+)
 @click.pass_context
-def create(ctx: click.Context, scopes: tuple[str, ...], name: str) -> None:
+def create(ctx: click.Context, scopes: tuple[str, ...], name: str, expires: str | None) -> None:
     """Create a token and print its secret (stored only as a hash: copy it now)."""
     from mlcost.server.auth import create_token
 
     with warehouse_from(ctx) as wh:
-        info, secret = create_token(wh, list(scopes), name)
+        info, secret = create_token(wh, list(scopes), name, expires)
     click.echo(secret)
+    until = "" if info.expires_at is None else f", expiring {info.expires_at:%Y-%m-%d %H:%M} UTC"
     click.echo(
-        f"Token {info.token_id} ({info.name}) with scope {' '.join(info.scopes)}. The secret "
-        "above is shown once; send it as 'Authorization: Bearer <secret>'.",
+        f"Token {info.token_id} ({info.name}) with scope {' '.join(info.scopes)}{until}. The "
+        "secret above is shown once; send it as 'Authorization: Bearer <secret>'.",
         err=True,
     )
 
@@ -112,10 +119,12 @@ def list_(ctx: click.Context, fmt: str) -> None:
             "scopes": " ".join(t.scopes),
             "created": t.created_at,
             "revoked": t.revoked_at or "",
+            "expires": t.expires_at or "",
         }
         for t in found
     ]
-    render_rows(rows, ["id", "name", "scopes", "created", "revoked"], fmt, title="API tokens")
+    cols = ["id", "name", "scopes", "created", "revoked", "expires"]
+    render_rows(rows, cols, fmt, title="API tokens")
 
 
 @tokens.command()

@@ -6,12 +6,17 @@ process write, or many read, at a time). Results are cached by the state of the 
 size and modification time of the DuckDB file and its WAL. Any write changes them, so a cached
 answer is never older than the data. Spark warehouses are not cached. The warehouse is the
 target the app was built with (parsed once, by the CLI or :func:`mlcost.warehouse.target_of`).
+
+The live API tokens are kept in memory per state of the file (Spark: reloaded at most every
+5 s), so a malformed, unknown, wrong or expired token is refused without opening the file.
+While a writer holds the file an open fails with ``WarehouseLocked`` (the app answers 503
+with Retry-After); writers wait out these short opens (``MLCOST_LOCK_WAIT``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -24,6 +29,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _MAX_ENTRIES = 512
+_RELOAD_S = 5.0  # an engine without a file stamp (Spark) reloads the token table this often
 
 
 class Reader:
@@ -39,6 +45,8 @@ class Reader:
             self.path = Path(target.path)
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
+        # (stamp when read, monotonic time when read, live tokens by id): see known_principal.
+        self._tokens: tuple[tuple[int, ...] | None, float, dict[str, dict[str, Any]]] | None = None
 
     def stamp(self) -> tuple[int, ...] | None:
         """Size and mtime of the file and its WAL; None when the data cannot be stamped."""
@@ -100,12 +108,34 @@ class Reader:
 
         return self.memo(key, run)
 
+    def known_principal(self, token: str) -> tuple[bool, Principal | None]:
+        """(True, principal or None) when the in-memory token table answers for the current
+        data, with no warehouse work: a malformed token, an unknown id, a wrong secret or an
+        expired token is None. (False, None) when the table must be (re)loaded first."""
+        from mlcost.server.auth import verify, well_formed
+
+        if well_formed(token) is None:
+            return True, None
+        with self._lock:
+            loaded = self._tokens
+        if loaded is None:
+            return False, None
+        stamp, at, table = loaded
+        # A DuckDB file is fresh while unchanged; other engines reload at most every few s.
+        fresh = stamp == self.stamp() if stamp is not None else time.monotonic() - at < _RELOAD_S
+        return (True, verify(table, token)) if fresh else (False, None)
+
     def principal(self, token: str) -> Principal | None:
-        from mlcost.server.auth import authenticate
+        """The principal of ``token``; reloads the token table once per write (may block)."""
+        from mlcost.server.auth import verify
+        from mlcost.server.auth._store import live_tokens
 
-        return self.cached(token_key(token), lambda wh: authenticate(wh, token))
-
-
-def token_key(token: str) -> tuple[str, str]:
-    """The cache key of a presented token (its hash: secrets are not kept in memory maps)."""
-    return ("token", hashlib.sha256(token.encode("utf-8")).hexdigest())
+        known, principal = self.known_principal(token)
+        if known:
+            return principal
+        stamp = self.stamp()
+        with self.open() as wh:
+            table = live_tokens(wh)
+        with self._lock:
+            self._tokens = (stamp, time.monotonic(), table)
+        return verify(table, token)

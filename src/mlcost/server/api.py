@@ -9,6 +9,7 @@ become 400 answers that name the parameter and the fix (see ``app._add_error_han
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import defaultdict
 from collections.abc import Callable, Hashable
 from dataclasses import asdict
@@ -43,6 +44,35 @@ router = APIRouter(responses=m.ERROR_RESPONSES)
 Auth = Annotated[Principal, Depends(authorized)]
 Metric = Literal["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+MAX_DIMENSIONS = 8  # the work one request may ask for: dimensions (FOCUS columns, tag keys)
+_MAX_NAME = 128
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _printable(field: str, value: str) -> str:
+    """``value`` as a column or tag name: no control characters, at most 128 characters."""
+    if _CONTROL.search(value) or len(value) > _MAX_NAME:
+        raise _bad(
+            field,
+            f"{value[:40]!r} is not a column or tag name: use printable characters, "
+            f"at most {_MAX_NAME}.",
+        )
+    return value
+
+
+def _month(month: str) -> str:
+    """A month the calendar can close (its window ends on the next month's first day)."""
+    from mlcost.attribution.allocate import month_window
+
+    try:
+        month_window(month)
+    except ValueError:
+        raise _bad(
+            "month", f"{month} has no end in the calendar; give a month up to 9998-12."
+        ) from None
+    return month
+
+
 Limit = Annotated[int, Query(ge=1, le=10_000, description="Most rows to return.")]
 
 
@@ -104,6 +134,7 @@ def tokens(request: Request, principal: Auth) -> list[m.TokenOut]:
             scopes=list(t.scopes),
             created_at=t.created_at,
             revoked_at=t.revoked_at,
+            expires_at=t.expires_at,
         )
         for t in found
     ]
@@ -118,6 +149,12 @@ def _dimensions(by: str) -> list[str]:
     dims = [d.strip() for d in by.split(",") if d.strip()]
     if not dims:
         raise _bad("by", "give at least one dimension, e.g. by=team or by=ServiceName,tag:env.")
+    if len(dims) > MAX_DIMENSIONS:
+        raise _bad("by", f"{len(dims)} dimensions asked; at most {MAX_DIMENSIONS} per request.")
+    for d in dims:
+        _printable("by", d)
+        if d.count("|") >= MAX_DIMENSIONS:
+            raise _bad("by", f"{d[:40]!r}…: at most {MAX_DIMENSIONS} spellings of one tag key.")
     if len(set(dims)) != len(dims):
         raise _bad("by", f"a dimension is repeated in {by!r}; name each once.")
     for d in dims:
@@ -292,6 +329,9 @@ def get_showback(
     ``allocated_costs``; run ``mlcost showback --month M`` after new data)."""
     from mlcost.attribution import showback
 
+    _month(month)
+    if by is not None:
+        _printable("by", by)
     config = _settings(request).attribution
     scoped = principal.teams
     if scoped is not None and by not in (None, config.owner):

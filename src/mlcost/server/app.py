@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import secrets
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from mlcost.errors import InvalidInput, MlcostError, NotFound, WarehouseError
+from mlcost.errors import InvalidInput, MlcostError, NotFound, WarehouseError, WarehouseLocked
 from mlcost.server.auth import Principal, authorized
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["API_PREFIX", "create_app"]
 
 API_PREFIX = "/api/v1"
+RETRY_AFTER_S = 5  # what a 503 tells clients while a writer (ingest, tokens) holds the file
 _log = logging.getLogger(__name__)
 
 
@@ -44,7 +46,7 @@ def create_app(
     """The server for ``target`` (default: the settings' warehouse, parsed once here);
     ``no_auth`` serves everyone as admin.
 
-    ``app.state`` carries ``settings``, ``target``, ``no_auth`` and ``reader`` (the
+    ``app.state`` carries ``settings``, ``target``, ``no_auth``, ``csrf_key`` and ``reader`` (the
     read-only, cached view of the warehouse that every route uses).
     """
     from mlcost.server import api, metrics
@@ -68,6 +70,7 @@ def create_app(
     app.state.target = target
     app.state.no_auth = no_auth
     app.state.reader = Reader(target)
+    app.state.csrf_key = secrets.token_bytes(32)  # signs the login form's CSRF tokens
 
     @app.get("/healthz", tags=["server"], summary="Liveness: answers without a token")
     def healthz() -> dict[str, str]:
@@ -117,7 +120,15 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": str(exc)})
 
+    async def locked(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={"detail": str(exc)},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
     app.add_exception_handler(InvalidInput, bad_request)
+    app.add_exception_handler(WarehouseLocked, locked)
     app.add_exception_handler(NotFound, bad_request)
     app.add_exception_handler(WarehouseError, unavailable)
     app.add_exception_handler(MlcostError, bad_request)

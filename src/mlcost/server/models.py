@@ -182,6 +182,7 @@ class TokenOut(BaseModel):
     scopes: list[str]
     created_at: UtcDatetime
     revoked_at: UtcDatetime | None
+    expires_at: UtcDatetime | None = None
 
 
 class SpendRow(BaseModel):

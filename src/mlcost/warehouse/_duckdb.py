@@ -450,7 +450,6 @@ def open_duckdb(
     ``mlcost.config``). ``migrate_to`` stops migrations at a version, for tests of upgrades.
     """
     import duckdb
-    import ibis
 
     path, memory_limit = target.path, target.memory_limit
     if path != ":memory:":
@@ -459,15 +458,7 @@ def open_duckdb(
             raise WarehouseError(
                 f"No warehouse at {path}. Load data first, e.g. `mlcost ingest focus FILE`."
             )
-    try:
-        con = ibis.duckdb.connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseLocked(
-                f"{path} is open for writing in another process. Wait for it to finish, "
-                "or point --warehouse at another file."
-            ) from exc
-        raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
+    con = _connect(path, read_only=read_only, wait=0.0 if read_only else lock_wait())
     wh = DuckDBWarehouse(con, target, read_only=read_only)
     try:
         wh._sql("SET memory_limit = ?", [memory_limit])  # a value, never SQL text
@@ -491,6 +482,66 @@ def open_duckdb(
         if wh._has_rollup() and wh.rollup() is None:
             wh.refresh_rollup()  # a refresh that failed or was cut off last time
     return wh
+
+
+LOCK_WAIT_ENV = "MLCOST_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 60.0
+_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
+
+
+def lock_wait() -> float:
+    """Seconds a writer waits for a busy file: ``MLCOST_LOCK_WAIT``, default 60 (0: never)."""
+    import os
+
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigError(
+            f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds. Write it like 60 (or 0 to fail "
+            "at once when another process holds the warehouse)."
+        )
+    return value
+
+
+def _connect(path: str, *, read_only: bool, wait: float) -> Any:
+    """``ibis.duckdb.connect``; while another process holds the file, retry for ``wait`` s.
+
+    DuckDB admits one read-write process or many read-only ones, never both: a writer meets
+    the server's short read-only opens and waits them out; a reader (the server) fails at once
+    so it can answer 503 with Retry-After.
+    """
+    import time
+
+    import duckdb
+    import ibis
+
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return ibis.duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
+            if time.monotonic() >= deadline:
+                holder = _HOLDER.search(str(exc))
+                who = (
+                    f"process {holder.group(2)} ({holder.group(1)})"
+                    if holder
+                    else "another process"
+                )
+                waited = f" (waited {wait:g} s, see {LOCK_WAIT_ENV})" if wait else ""
+                raise WarehouseLocked(
+                    f"{path} is open in {who}{waited}. Wait for it to finish, "
+                    "or point --warehouse at another file."
+                ) from exc
+            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, 1.0)
 
 
 def _names(table: str, row: Mapping[str, Any], *more: str) -> list[str]:

@@ -326,6 +326,11 @@ def _v10() -> list[str]:
     ]
 
 
+def _v11() -> list[str]:
+    # Tokens with an optional expiry (issue 22): refused after it.
+    return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -339,6 +344,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "run_metrics (metric history of tracker runs, for early stopping)", _v8),
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
+    Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
 )
 LATEST = MIGRATIONS[-1].version
 

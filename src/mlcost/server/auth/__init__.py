@@ -22,14 +22,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from fastapi import HTTPException, Request
 
 from mlcost.errors import InvalidInput, NotFound
-from mlcost.server.auth._store import TokenStore, live_token, token_rows
+from mlcost.server.auth._store import TokenStore, live_tokens, token_rows
 
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
@@ -45,10 +46,13 @@ __all__ = [
     "create_token",
     "current_principal",
     "list_tokens",
+    "parse_expiry",
     "parse_scopes",
     "require_admin",
     "require_read_all",
     "revoke_token",
+    "verify",
+    "well_formed",
 ]
 
 COOKIE = "mlcost_token"
@@ -92,6 +96,7 @@ class TokenInfo:
     scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
 
 def parse_scopes(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -116,20 +121,56 @@ def parse_scopes(values: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+_SPAN = re.compile(r"^(\d{1,5})([hdw])$")
+_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """When a token made at ``now`` (naive UTC) expires: ``30d``, ``12h``, ``2w`` after it,
+    or a date / date-time (UTC) such as ``2027-01-31``; it must lie in the future.
+
+    >>> parse_expiry("30d", datetime(2026, 1, 1))
+    datetime.datetime(2026, 1, 31, 0, 0)
+    """
+    raw = text.strip()
+    span = _SPAN.match(raw)
+    if span is not None and int(span.group(1)) > 0:
+        return now + int(span.group(1)) * _UNIT[span.group(2)]
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    if at is None or at <= now:
+        raise InvalidInput(
+            f"--expires {text!r} is not a time in the future. Write a span like 30d, 12h or 2w, "
+            "or a UTC date like 2027-01-31."
+        )
+    return at
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def create_token(
-    wh: Warehouse, scopes: list[str] | tuple[str, ...], name: str = ""
+    wh: Warehouse,
+    scopes: list[str] | tuple[str, ...],
+    name: str = "",
+    expires: str | None = None,
 ) -> tuple[TokenInfo, str]:
-    """Store a new token; return it and its secret (shown once, never stored)."""
+    """Store a new token; return it and its secret (shown once, never stored).
+
+    ``expires`` (see :func:`parse_expiry`): refused after that time; None never expires."""
     checked = parse_scopes(scopes)
     store = TokenStore(wh)
     token_id = secrets.token_hex(4)
     secret = f"mlcost_{token_id}_{secrets.token_urlsafe(32)}"
     now = datetime.now(UTC).replace(tzinfo=None)
-    info = TokenInfo(token_id, name or token_id, checked, now, None)
+    expires_at = None if expires is None else parse_expiry(expires, now)
+    info = TokenInfo(token_id, name or token_id, checked, now, None, expires_at)
+    row: dict[str, Any] = {"expires_at": expires_at} if expires_at is not None else {}
     with wh.transaction():
         store.add(
             {
@@ -138,6 +179,7 @@ def create_token(
                 "scopes": " ".join(checked),
                 "secret_sha256": _digest(secret),
                 "created_at": now,
+                **row,
             }
         )
     return info, secret
@@ -147,7 +189,12 @@ def list_tokens(wh: Warehouse) -> list[TokenInfo]:
     """Every token ever created, oldest first (revoked ones keep their row)."""
     return [
         TokenInfo(
-            r["token_id"], r["name"], tuple(r["scopes"].split()), r["created_at"], r["revoked_at"]
+            r["token_id"],
+            r["name"],
+            tuple(r["scopes"].split()),
+            r["created_at"],
+            r["revoked_at"],
+            r.get("expires_at"),
         )
         for r in token_rows(wh)
     ]
@@ -168,15 +215,30 @@ def revoke_token(wh: Warehouse, token_id: str) -> TokenInfo:
     return found[token_id]
 
 
-def authenticate(wh: Warehouse, token: str) -> Principal | None:
-    """The principal of a presented token, or None when it is unknown, malformed or revoked."""
+def well_formed(token: str) -> str | None:
+    """The id of a token shaped like ours (``mlcost_<8 hex>_<secret>``), else None."""
     match = _TOKEN.match(token)
-    if match is None:
-        return None
-    row = live_token(wh, match.group(1))
+    return None if match is None else match.group(1)
+
+
+def verify(
+    live: Mapping[str, Mapping[str, Any]], token: str, now: datetime | None = None
+) -> Principal | None:
+    """The principal of ``token`` among ``live`` tokens (:func:`live_tokens`), or None when it
+    is unknown, malformed, revoked or expired. Secrets are compared in constant time."""
+    token_id = well_formed(token)
+    row = None if token_id is None else live.get(token_id)
     if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(token)):
         return None
-    return Principal(match.group(1), frozenset(row["scopes"].split()))
+    expires_at = row.get("expires_at")
+    if expires_at is not None and expires_at <= (now or datetime.now(UTC).replace(tzinfo=None)):
+        return None
+    return Principal(token_id, frozenset(row["scopes"].split()))  # type: ignore[arg-type]
+
+
+def authenticate(wh: Warehouse, token: str) -> Principal | None:
+    """The principal of a presented token, or None when unknown, malformed, revoked or expired."""
+    return verify(live_tokens(wh), token)
 
 
 def presented_token(request: Request) -> str | None:
@@ -196,7 +258,7 @@ _NO_TOKEN = (
     "An API token is required: send 'Authorization: Bearer <token>' "
     "(create one with `mlcost tokens create --scope read:all`)."
 )
-_BAD_TOKEN = "Unknown or revoked API token. See: mlcost tokens list"
+_BAD_TOKEN = "Unknown, revoked or expired API token. See: mlcost tokens list"
 
 
 def current_principal(request: Request) -> Principal:
@@ -214,22 +276,21 @@ def current_principal(request: Request) -> Principal:
 
 
 async def authorized(request: Request) -> Principal:
-    """:func:`current_principal` for the event loop: a token already checked against the
-    current warehouse costs no thread hop; a new one is checked in the thread pool."""
+    """:func:`current_principal` for the event loop: a token checked against the in-memory
+    table of the current warehouse costs no thread hop (nor a malformed or unknown one); only a
+    reload of that table, after a write, runs in the thread pool."""
     from starlette.concurrency import run_in_threadpool
-
-    from mlcost.server._state import token_key
 
     state = request.app.state
     token = presented_token(request)
     if state.no_auth or token is None:
         return current_principal(request)
-    found, principal = state.reader.peek(token_key(token))
-    if not found:
+    known, principal = state.reader.known_principal(token)
+    assert principal is None or isinstance(principal, Principal)
+    if not known:
         return await run_in_threadpool(current_principal, request)
     if principal is None:
         raise _unauthorized(_BAD_TOKEN)
-    assert isinstance(principal, Principal)
     return principal
 
 

@@ -16,7 +16,7 @@ from mlcost.warehouse import Capability, Store
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
-__all__ = ["TokenStore", "live_token", "token_rows"]
+__all__ = ["TokenStore", "live_token", "live_tokens", "token_rows"]
 
 TABLE = "api_tokens"
 
@@ -48,15 +48,21 @@ def token_rows(wh: Warehouse) -> list[dict[str, Any]]:
     return rows
 
 
-def live_token(wh: Warehouse, token_id: str) -> dict[str, Any] | None:
-    """``scopes`` and ``secret_sha256`` of the live token with that id, or None."""
+def live_tokens(wh: Warehouse) -> dict[str, dict[str, Any]]:
+    """Every unrevoked token by id: ``scopes``, ``secret_sha256``, ``expires_at`` (or None).
+
+    Small (one row per token), so the server keeps it in memory and rejects an unknown token
+    without opening the warehouse."""
     if TABLE not in wh.tables():
-        return None
+        return {}
     t = wh.table(TABLE)
-    rows = (
-        t.filter((t.token_id == token_id) & t.revoked_at.isnull())
-        .select("scopes", "secret_sha256")
-        .to_pyarrow()
-        .to_pylist()
-    )
-    return rows[0] if rows else None
+    cols = ["token_id", "scopes", "secret_sha256"]
+    if "expires_at" in t.columns:  # before migration 11
+        cols.append("expires_at")
+    rows = t.filter(t.revoked_at.isnull()).select(*cols).to_pyarrow().to_pylist()
+    return {r["token_id"]: {"expires_at": None, **r} for r in rows}
+
+
+def live_token(wh: Warehouse, token_id: str) -> dict[str, Any] | None:
+    """``scopes``, ``secret_sha256`` and ``expires_at`` of the live token with that id."""
+    return live_tokens(wh).get(token_id)

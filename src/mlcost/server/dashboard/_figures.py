@@ -78,7 +78,8 @@ def latest_day(wh: Warehouse) -> date:
     """The day of the latest allocated charge (bills arrive late: "this month" is the last
     month with data, as in budget status), else of the latest charge, else today."""
     for table in ("allocated_costs", "cost_line_items"):
-        latest = wh.table(table).ChargePeriodStart.max().execute()
+        # Through Arrow: an empty table's max is None there (pandas would give NaT).
+        latest = wh.table(table).ChargePeriodStart.max().to_pyarrow().as_py()
         if latest is not None:
             return latest.date()  # type: ignore[no-any-return]
     return datetime.now().date()

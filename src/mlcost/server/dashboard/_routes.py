@@ -4,6 +4,9 @@ says so to the browser)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -29,6 +32,7 @@ __all__ = ["router"]
 T = TypeVar("T")
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
+CSRF_COOKIE = "mlcost_csrf"
 # Same-origin only: the pages load no script, style, font or image from anywhere else.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -141,6 +145,8 @@ def _may_see(p: Principal, team: str) -> None:
 @router.get("/static/{path:path}", name="dashboard-static")
 def static(path: str) -> Response:
     """The dashboard's own CSS and JS and the vendored Chart.js (no data, no token needed)."""
+    if "\x00" in path:  # no file has one; resolve() would raise on it
+        return Response("Not found", status_code=404, media_type="text/plain")
     target = (STATIC / path).resolve()
     if STATIC.resolve() not in target.parents or not target.is_file():
         return Response("Not found", status_code=404, media_type="text/plain")
@@ -149,7 +155,7 @@ def static(path: str) -> Response:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> Response:
-    return _html(request, "login.html", {"title": "Log in", "next": _safe_next(next)})
+    return _login_page(request, {"title": "Log in", "next": _safe_next(next)})
 
 
 def _safe_next(target: str) -> str:
@@ -157,21 +163,53 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
 
+def _csrf_for(request: Request, nonce: str) -> str:
+    key: bytes = request.app.state.csrf_key
+    return hmac.new(key, nonce.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _login_page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
+    """The login form with a per-form CSRF token: a fresh nonce in a SameSite=Strict cookie,
+    and its HMAC under the server's key in the form; a post must bring both."""
+    nonce = secrets.token_urlsafe(16)
+    response = _html(request, "login.html", {**ctx, "csrf": _csrf_for(request, nonce)}, status)
+    response.set_cookie(
+        CSRF_COOKIE,
+        nonce,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/login",
+    )
+    return response
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    """Check the pasted token; keep it in an HttpOnly, SameSite=Strict cookie."""
+    """Check the form's CSRF token and the pasted API token; keep the API token in an
+    HttpOnly, SameSite=Strict cookie."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     token = (form.get("token") or [""])[0].strip()
     target = _safe_next((form.get("next") or ["/"])[0])
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    sent = (form.get("csrf") or [""])[0]
+    if not nonce or not hmac.compare_digest(sent, _csrf_for(request, nonce)):
+        ctx = {
+            "title": "Log in",
+            "next": target,
+            "error": "This form has expired or did not come from this site; log in again.",
+        }
+        return _login_page(request, ctx, 403)
     # The first check of a token reads the warehouse: not on the event loop.
     if not token or await run_in_threadpool(_with_token, request, token) is None:
         ctx = {
             "title": "Log in",
             "next": target,
-            "error": "That token is not valid (unknown, revoked or mistyped). "
+            "error": "That token is not valid (unknown, revoked, expired or mistyped). "
             "Create one with: mlcost tokens create --scope read:all",
         }
-        return _html(request, "login.html", ctx, 401)
+        return _login_page(request, ctx, 401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         COOKIE,
@@ -181,6 +219,7 @@ async def login(request: Request) -> Response:
         secure=request.url.scheme == "https",
         path="/",
     )
+    response.delete_cookie(CSRF_COOKIE, path="/login")
     return response
 
 
