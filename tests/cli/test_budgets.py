@@ -86,3 +86,30 @@ def test_a_second_watch_exits_while_the_first_holds_the_lock(
 
 def test_parse_every() -> None:
     assert (parse_every("15m"), parse_every("30s"), parse_every("1h")) == (900, 30, 3600)
+
+
+def test_budgets_check_exits_1_when_a_delivery_fails_and_counts_each_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    url = _setup(tmp_path, monkeypatch)
+    with socket.socket() as s:  # a port nobody listens on: every try is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    toml = (tmp_path / "mlcost.toml").read_text()
+    toml = toml.replace('channels = ["file"]', 'channels = ["file", "hook"]')
+    toml += (
+        f'\n[notify.channels.hook]\nkind = "webhook"\nurl = "http://127.0.0.1:{port}/x"\n'
+        "retries = 3\nbackoff_s = 0\n"
+    )
+    (tmp_path / "mlcost.toml").write_text(toml)
+    r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "check", "--format", "json"])
+    assert r.exit_code == 1, r.output
+    outcomes = {(d["channel"], d["outcome"]) for d in json.loads(r.stdout)}
+    assert outcomes == {("file", "sent"), ("hook", "failed")}
+    with open_warehouse(url, read_only=True) as wh:
+        d = wh.table("alert_deliveries")
+        hook = d.filter(d.channel == "hook").to_pyarrow().to_pylist()
+    assert len(hook) == 2 and all(r["attempts"] == 3 for r in hook)
+    assert all(r["status"] == "pending" for r in hook)

@@ -76,7 +76,9 @@ def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
 @format_option
 @click.pass_context
 def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt: str) -> None:
-    """Record alerts for thresholds newly crossed (once per period) and deliver pending ones."""
+    """Record alerts for thresholds newly crossed (once per period) and deliver pending ones.
+
+    Exits 1 when a delivery failed (it stays pending and is retried on the next run)."""
     from mlcost.budgets import evaluate
 
     settings = settings_from(ctx)
@@ -97,6 +99,13 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
     ]
     rows += [{"alert": k, "channel": c, "outcome": "held", "error": ""} for k, c in report.held]
     render_rows(rows, ["alert", "channel", "outcome", "error"], fmt, title="Alert deliveries")
+    if report.failed:
+        click.echo(
+            f"{len(report.failed)} delivery(ies) failed; they stay pending and the next "
+            "budgets check or watch round retries them.",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 @click.group()

@@ -173,7 +173,8 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Try every pending delivery: ``retries`` tries with exponential backoff per channel.
 
-    Each outcome is committed right after its try, so a kill loses at most the one in flight.
+    Each outcome is committed right after its try, so a kill loses at most the one in flight;
+    ``attempts`` grows by the tries made (issue 22).
     """
     store = AlertStore(wh)
     sent: list[tuple[str, str]] = []
@@ -185,9 +186,9 @@ def deliver_pending(
         if channel is None or not send:
             held.append((key, name))
             continue
-        error = _try(channel, json.loads(payload), sleep)
+        error, tries = _try(channel, json.loads(payload), sleep)
         with wh.transaction():
-            store.mark(key, name, error=error)
+            store.mark(key, name, error=error, tries=tries)
         if error is None:
             sent.append((key, name))
         else:
@@ -200,8 +201,9 @@ _send = send
 
 def _try(
     channel: ChannelConfig, payload: Mapping[str, Any], sleep: Callable[[float], None]
-) -> str | None:
-    """Deliver with ``retries`` tries and backoff; the error (redacted), or None once sent.
+) -> tuple[str | None, int]:
+    """Deliver with ``retries`` tries and backoff: the error (redacted, None once sent) and
+    the number of tries made.
 
     Whatever one channel raises stays with that channel: its row stays pending with the
     error, and the other channels still get their deliveries (issue 22).
@@ -210,14 +212,15 @@ def _try(
     for attempt in range(channel.retries):
         try:
             _send(channel, payload)
-            return None
+            return None, attempt + 1
         except DeliveryError as exc:
             error = redact(str(exc))
             if attempt + 1 < channel.retries:
                 sleep(channel.backoff_s * 2**attempt)
         except Exception as exc:  # a bug or a bad channel built in code: no retry helps
-            return f"{channel.kind} channel {channel.name!r} failed: {redact(repr(exc))}"
-    return error
+            failed = f"{channel.kind} channel {channel.name!r} failed: {redact(repr(exc))}"
+            return failed, attempt + 1
+    return error, channel.retries
 
 
 def insight_alerts(
