@@ -149,7 +149,9 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
 @format_option
 @click.pass_context
 def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
-    """Decide on every violation and, with --execute, act; every decision is audited."""
+    """Decide on every violation and, with --execute, act; every decision is audited.
+
+    Exits 1 when a decision failed (no credentials, an unreachable API): the others still ran."""
     from mlcost.policies import enforce as run
 
     found, budgets, attribution = _policies(ctx)
@@ -162,3 +164,7 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )
+    failed = [d for d in decisions if d.outcome == "failed"]
+    if failed:
+        click.echo(f"{len(failed)} decision(s) failed; see their detail above.", err=True)
+        ctx.exit(1)
