@@ -84,15 +84,15 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
     settings = settings_from(ctx)
     if not settings.budgets:
         raise _no_budgets()
-    with warehouse_from(ctx) as wh:
-        _, report = evaluate(
-            wh,
-            settings.budgets,
-            settings.channels,
-            as_of=as_of,
-            send=not no_send,
-            attribution=settings.attribution,
-        )
+    # An opener, not an open warehouse: it is closed while alerts are delivered (issue 22).
+    _, report = evaluate(
+        lambda: warehouse_from(ctx),
+        settings.budgets,
+        settings.channels,
+        as_of=as_of,
+        send=not no_send,
+        attribution=settings.attribution,
+    )
     rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
     rows += [
         {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
