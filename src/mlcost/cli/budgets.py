@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+from mlcost.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
@@ -43,8 +44,9 @@ def budgets() -> None:
     """Budgets from mlcost.toml: spent, forecast with its 80% interval, thresholds crossed."""
 
 
-def _no_budgets() -> click.ClickException:
-    return click.ClickException(
+def _no_budgets() -> ConfigError:
+    # A ConfigError: the user's configuration lacks what the command needs (exit 2).
+    return ConfigError(
         "No budgets configured. Add one to mlcost.toml, e.g.\n"
         '  [budgets.vision]\n  scope = { team = "vision" }\n  amount = 5000\n'
         '  currency = "USD"\nSee docs/budgets.md.'
@@ -118,7 +120,7 @@ def _policies(
 ) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...], AttributionConfig]:
     settings = settings_from(ctx)
     if not settings.policies:
-        raise click.ClickException(
+        raise ConfigError(
             "No policies configured. Add one to mlcost.toml, e.g.\n"
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
             "See docs/budgets.md."
