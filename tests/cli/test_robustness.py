@@ -37,7 +37,6 @@ LONG = {("watch",): ["--once"], ("run",): ["--", "true"], ("serve",): ["--port",
 STILL_CREATES = {
     ("insights",),
     ("report", "weekly"),
-    ("sources",),
     ("tokens", "list"),
     ("watch",),
 }

@@ -367,7 +367,7 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
         return
     from mlcost.sources.ingest_records import ingest_history
 
-    with warehouse_from(ctx) as wh:
+    with warehouse_from(ctx, read_only=True) as wh:  # a listing: never creates the file
         rows = ingest_history(wh)
     columns = [
         "ingest_id",
