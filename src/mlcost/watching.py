@@ -14,6 +14,7 @@ capabilities, docs/engines.md) is skipped before it starts, with a one-line reas
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +103,7 @@ def insight_findings(findings: list[Finding], currency: str) -> list[dict[str, A
 
 
 def run_round(
-    wh: Warehouse,
+    wh: Warehouse | Callable[[], AbstractContextManager[Warehouse]],
     settings: Settings,
     *,
     execute: bool = False,
@@ -110,16 +111,55 @@ def run_round(
 ) -> RoundReport:
     """One round: sources, budgets, insights, deliveries, policies (dry-run unless told).
 
-    A step the warehouse cannot store is skipped, with its reason in ``skipped``.
+    ``wh`` is an open warehouse, or a function that opens one (a context manager): given a
+    function, the round opens the warehouse for its steps and closes it while alerts are
+    delivered, so other processes can write meanwhile (issue 22). A step the warehouse
+    cannot store is skipped, with its reason in ``skipped``.
     """
-    from mlcost.insights import FindingStore
-    from mlcost.notify import AlertStore, deliver_pending, insight_alerts, record_alerts
+    from mlcost.notify import AlertStore, deliver_released
     from mlcost.policies import AuditStore
+    from mlcost.warehouse import Warehouse
 
+    open_wh = (lambda: nullcontext(wh)) if isinstance(wh, Warehouse) else wh
     report = RoundReport()
+    with open_wh() as opened:
+        no_alerts = AlertStore.unavailable(opened)
+        _record(opened, settings, report, no_alerts, say)
+    if no_alerts:
+        report.skipped["alerts"] = no_alerts
+    else:
+        report.delivery = deliver_released(open_wh, settings.channels)
+    if settings.policies:
+        with open_wh() as opened:
+            no_audit = AuditStore.unavailable(opened)
+            if no_audit:
+                report.skipped["policies"] = no_audit
+            else:
+                from mlcost.policies import enforce
+
+                report.decisions = enforce(
+                    opened,
+                    settings.policies,
+                    execute=execute,
+                    budgets=settings.budgets,
+                    attribution=settings.attribution,
+                )
+    return report
+
+
+def _record(
+    wh: Warehouse,
+    settings: Settings,
+    report: RoundReport,
+    no_alerts: str | None,
+    say: Callable[[str], None],
+) -> None:
+    """The round's steps before delivery: sources, then budget and insight alerts recorded."""
+    from mlcost.insights import FindingStore
+    from mlcost.notify import insight_alerts, record_alerts
+
     ingest_configured(wh, settings, report, say)
     channels = settings.channels
-    no_alerts = AlertStore.unavailable(wh)
     if settings.budgets:
         if no_alerts:
             report.skipped["budgets"] = no_alerts
@@ -145,22 +185,3 @@ def run_round(
                 channels=w.insight_channels,
             )
             report.insight_alerts = record_alerts(wh, alerts, channels)
-    if no_alerts:
-        report.skipped["alerts"] = no_alerts
-    else:
-        report.delivery = deliver_pending(wh, channels)
-    if settings.policies:
-        no_audit = AuditStore.unavailable(wh)
-        if no_audit:
-            report.skipped["policies"] = no_audit
-        else:
-            from mlcost.policies import enforce
-
-            report.decisions = enforce(
-                wh,
-                settings.policies,
-                execute=execute,
-                budgets=settings.budgets,
-                attribution=settings.attribution,
-            )
-    return report

@@ -86,3 +86,70 @@ def test_a_second_watch_exits_while_the_first_holds_the_lock(
 
 def test_parse_every() -> None:
     assert (parse_every("15m"), parse_every("30s"), parse_every("1h")) == (900, 30, 3600)
+
+
+def test_budgets_check_exits_1_when_a_delivery_fails_and_counts_each_try(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    url = _setup(tmp_path, monkeypatch)
+    with socket.socket() as s:  # a port nobody listens on: every try is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    toml = (tmp_path / "mlcost.toml").read_text()
+    toml = toml.replace('channels = ["file"]', 'channels = ["file", "hook"]')
+    toml += (
+        f'\n[notify.channels.hook]\nkind = "webhook"\nurl = "http://127.0.0.1:{port}/x"\n'
+        "retries = 3\nbackoff_s = 0\n"
+    )
+    (tmp_path / "mlcost.toml").write_text(toml)
+    r = CliRunner().invoke(cli, ["--warehouse", url, "budgets", "check", "--format", "json"])
+    assert r.exit_code == 1, r.output
+    outcomes = {(d["channel"], d["outcome"]) for d in json.loads(r.stdout)}
+    assert outcomes == {("file", "sent"), ("hook", "failed")}
+    with open_warehouse(url, read_only=True) as wh:
+        d = wh.table("alert_deliveries")
+        hook = d.filter(d.channel == "hook").to_pyarrow().to_pylist()
+    assert len(hook) == 2 and all(r["attempts"] == 3 for r in hook)
+    assert all(r["status"] == "pending" for r in hook)
+
+
+@pytest.mark.parametrize("credentials", [False, True])
+def test_enforce_without_credentials_or_endpoint_fails_each_decision_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, credentials: bool
+) -> None:
+    import socket
+
+    pytest.importorskip("boto3")
+    url = _setup(tmp_path, monkeypatch)
+    with open_warehouse(url) as wh:  # a second idle instance: the run goes on past the first
+        put(
+            wh,
+            "gpu_samples",
+            [sample("i-0def12345678abc00", m / 60, 0.0) for m in range(0, 121, 10)],
+        )
+    with socket.socket() as s:  # nobody listens here: the endpoint is unreachable
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    toml = (tmp_path / "mlcost.toml").read_text().replace('action = "hibernate"', 'action = "stop"')
+    toml += f'endpoint_url = "http://127.0.0.1:{port}"\n'
+    (tmp_path / "mlcost.toml").write_text(toml)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    if credentials:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    r = CliRunner().invoke(
+        cli, ["--warehouse", url, "policies", "enforce", "--execute", "--format", "json"]
+    )
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    decisions = json.loads(r.stdout)
+    assert [d["outcome"] for d in decisions] == ["failed", "failed"]
+    says = "credentials" if not credentials else "Could not connect"
+    assert all(says in d["detail"] for d in decisions), decisions

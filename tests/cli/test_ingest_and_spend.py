@@ -133,3 +133,27 @@ def test_every_sample_folder_ingests_from_the_command_line(db: Path) -> None:
     assert "1,000 rows" in out.stdout
     table = run("spend", "--by", "ServiceProviderName", warehouse=db).stdout
     assert "Red Hat Inc." in table and "USD" in table
+
+
+@pytest.mark.parametrize(
+    ("by", "says"),
+    [
+        ("BillingCurrency", "already per BillingCurrency"),
+        ("EffectiveCost", "--metric EffectiveCost"),
+        ("ServiceProviderName,BillingCurrency", "already per BillingCurrency"),
+        ("ServiceProviderName,ServiceProviderName", "named more than once"),
+        (",", "at least one dimension"),
+    ],
+)
+def test_spend_by_a_column_it_cannot_group_by_is_a_usage_error(
+    tmp_path: Path, by: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlcost import open_warehouse
+    from mlcost.cli.main import main
+
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    with open_warehouse(url):
+        pass
+    code = main(["--warehouse", url, "spend", "--by", by])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and "Traceback" not in err

@@ -86,7 +86,7 @@ def test_a_failing_receiver_gets_the_alert_later_once(
         assert {c for _, c in report.sent} == {"mail"}
         d = wh.table("alert_deliveries")
         tried = d.filter(d.channel == "hook").to_pyarrow().to_pylist()
-        assert all(r["status"] == "pending" and r["attempts"] == 1 for r in tried)
+        assert all(r["status"] == "pending" and r["attempts"] == 2 for r in tried)  # 2 tries
         assert all("HTTP 503" in r["last_error"] for r in tried)
     receiver.failing = False
     with open_warehouse(wh_url) as wh:  # later, after a restart

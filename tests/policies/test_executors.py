@@ -445,3 +445,46 @@ def test_local_process_acts_only_on_its_own_recorded_process(wh: Warehouse, tmp_
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+# scancel that kills the enforcing process (its parent) mid-action, before it can answer.
+_SCANCEL_KILLS_PARENT = """#!{python}
+import os, signal
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+
+_ENFORCE = """
+import sys
+from datetime import datetime
+from mlcost import open_warehouse
+from mlcost.config import parse_policies
+from mlcost.policies import enforce
+table = {"kind": "max-duration", "max_hours": {"training": 72}, "action": "scancel"}
+policies = parse_policies({"long": {**table, "executor": "slurm"}})
+with open_warehouse(sys.argv[1]) as wh:
+    enforce(wh, policies, now=datetime.fromisoformat(sys.argv[2]), execute=True, actor="t")
+"""
+
+
+def test_an_enforcer_killed_mid_action_leaves_its_intent_row(
+    wh_url: str, slurm: Path, tmp_path: Path
+) -> None:
+    import subprocess
+
+    from mlcost import open_warehouse
+
+    (slurm / "101").write_text("RUNNING|")
+    scancel = tmp_path / "bin" / "scancel"
+    scancel.write_text(_SCANCEL_KILLS_PARENT.format(python=sys.executable))
+    with open_warehouse(wh_url) as w:
+        put(w, "workloads", [running_job("slurm:101")])
+    now = (T0 + timedelta(hours=100)).isoformat()
+    proc = subprocess.run(
+        [sys.executable, "-c", _ENFORCE, wh_url, now], capture_output=True, timeout=120
+    )
+    assert proc.returncode == -9, proc.stderr.decode()  # killed inside act
+    with open_warehouse(wh_url, read_only=True) as w:
+        rows = w.table("actions").to_pyarrow().to_pylist()
+    assert [(r["resource_id"], r["action"], r["mode"], r["outcome"]) for r in rows] == [
+        ("slurm:101", "scancel", "execute", "started")
+    ]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlcost import Warehouse, ingest_focus, open_warehouse, spend
-from mlcost.errors import BadValue, MissingColumn, MissingCurrency, NotFocus
+from mlcost.errors import BadValue, InvalidInput, MissingColumn, MissingCurrency, NotFocus
 from mlcost.sources.focus import inspect_file
 from mlcost.testing import write_focus_file
 from tests.conftest import FOCUS_SAMPLES, data_files, snapshot
@@ -461,3 +461,20 @@ def test_kill_9_mid_ingest_leaves_the_warehouse_as_before(wh_url: str, tmp_path:
         assert snapshot(wh) == before
         accounts = wh.table("cost_line_items").BillingAccountId.to_pyarrow().to_pylist()
         assert set(accounts) == {"keep"}
+
+
+@pytest.mark.parametrize("tail", ["cut", "ragged"])
+def test_a_truncated_or_ragged_csv_names_its_row(
+    loaded: Warehouse, tmp_path: Path, tail: str
+) -> None:
+    sample = FOCUS_SAMPLES / "official-focus-1.0" / "focus_sample_1000.csv"
+    lines = sample.read_text(encoding="utf-8").splitlines(keepends=True)
+    broken = lines[31][:120] if tail == "cut" else "a,b,c\n"  # a copy cut mid-row / a bad row
+    path = tmp_path / "broken.csv"
+    path.write_text("".join(lines[:31]) + broken, encoding="utf-8")
+    before = snapshot(loaded)
+    with pytest.raises(InvalidInput) as info:
+        ingest_focus(loaded, [path])
+    assert (info.value.file, info.value.row) == (str(path), 31)
+    assert "where the header has 44" in str(info.value) and "How to fix" in str(info.value)
+    assert snapshot(loaded) == before

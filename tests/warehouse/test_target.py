@@ -112,3 +112,18 @@ def test_a_store_refuses_spark_before_it_writes(spark_dir: Path) -> None:
         with pytest.raises(WarehouseError, match="Saving findings needs keyed upsert"):
             save_findings(wh, [])
         assert wh.tables() == before
+
+
+@pytest.mark.parametrize(
+    "under", ["a-file/w.duckdb", "a-file/deeper/w.duckdb", "a-dir", "/proc/w.duckdb"]
+)
+def test_a_warehouse_path_that_cannot_be_a_file_is_a_clear_error(
+    tmp_path: Path, under: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-dir").mkdir()
+    path = under if under.startswith("/") else str(tmp_path / under)
+    with pytest.raises(WarehouseError) as info:
+        open_warehouse(f"duckdb://{path}").close()
+    assert path in str(info.value)
+    assert (tmp_path / "a-file").read_text() == "not a folder"

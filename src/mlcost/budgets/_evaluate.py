@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ __all__ = ["evaluate"]
 
 
 def evaluate(
-    wh: Warehouse,
+    wh: Warehouse | Callable[[], AbstractContextManager[Warehouse]],
     budgets: Sequence[BudgetConfig],
     channels: Mapping[str, ChannelConfig],
     *,
@@ -26,9 +27,16 @@ def evaluate(
     attribution: AttributionConfig | None = None,
 ) -> tuple[list[BudgetStatus], DeliveryReport]:
     """Status of every budget; new threshold crossings become alerts, then pending deliveries
-    (these and earlier failures) are sent. Safe to repeat: nothing fires twice."""
-    from mlcost.notify import deliver_pending, record_alerts
+    (these and earlier failures) are sent. Safe to repeat: nothing fires twice.
 
-    found = statuses(wh, budgets, as_of=as_of, attribution=attribution)
-    record_alerts(wh, alerts_for(found), channels)
-    return found, deliver_pending(wh, channels, send=send)
+    ``wh`` is an open warehouse, or a function that opens one: given a function, the
+    warehouse is closed while alerts are delivered, so other processes can write meanwhile
+    (issue 22; :func:`mlcost.notify.deliver_released`)."""
+    from mlcost.notify import deliver_released, record_alerts
+    from mlcost.warehouse import Warehouse
+
+    open_wh = (lambda: nullcontext(wh)) if isinstance(wh, Warehouse) else wh
+    with open_wh() as opened:
+        found = statuses(opened, budgets, as_of=as_of, attribution=attribution)
+        record_alerts(opened, alerts_for(found), channels)
+    return found, deliver_released(open_wh, channels, send=send)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+from mlcost.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
@@ -43,8 +44,9 @@ def budgets() -> None:
     """Budgets from mlcost.toml: spent, forecast with its 80% interval, thresholds crossed."""
 
 
-def _no_budgets() -> click.ClickException:
-    return click.ClickException(
+def _no_budgets() -> ConfigError:
+    # A ConfigError: the user's configuration lacks what the command needs (exit 2).
+    return ConfigError(
         "No budgets configured. Add one to mlcost.toml, e.g.\n"
         '  [budgets.vision]\n  scope = { team = "vision" }\n  amount = 5000\n'
         '  currency = "USD"\nSee docs/budgets.md.'
@@ -76,27 +78,36 @@ def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
 @format_option
 @click.pass_context
 def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt: str) -> None:
-    """Record alerts for thresholds newly crossed (once per period) and deliver pending ones."""
+    """Record alerts for thresholds newly crossed (once per period) and deliver pending ones.
+
+    Exits 1 when a delivery failed (it stays pending and is retried on the next run)."""
     from mlcost.budgets import evaluate
 
     settings = settings_from(ctx)
     if not settings.budgets:
         raise _no_budgets()
-    with warehouse_from(ctx) as wh:
-        _, report = evaluate(
-            wh,
-            settings.budgets,
-            settings.channels,
-            as_of=as_of,
-            send=not no_send,
-            attribution=settings.attribution,
-        )
+    # An opener, not an open warehouse: it is closed while alerts are delivered (issue 22).
+    _, report = evaluate(
+        lambda: warehouse_from(ctx),
+        settings.budgets,
+        settings.channels,
+        as_of=as_of,
+        send=not no_send,
+        attribution=settings.attribution,
+    )
     rows = [{"alert": k, "channel": c, "outcome": "sent", "error": ""} for k, c in report.sent]
     rows += [
         {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
     ]
     rows += [{"alert": k, "channel": c, "outcome": "held", "error": ""} for k, c in report.held]
     render_rows(rows, ["alert", "channel", "outcome", "error"], fmt, title="Alert deliveries")
+    if report.failed:
+        click.echo(
+            f"{len(report.failed)} delivery(ies) failed; they stay pending and the next "
+            "budgets check or watch round retries them.",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 @click.group()
@@ -109,7 +120,7 @@ def _policies(
 ) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...], AttributionConfig]:
     settings = settings_from(ctx)
     if not settings.policies:
-        raise click.ClickException(
+        raise ConfigError(
             "No policies configured. Add one to mlcost.toml, e.g.\n"
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
             "See docs/budgets.md."
@@ -140,7 +151,9 @@ def check_policies(ctx: click.Context, fmt: str) -> None:
 @format_option
 @click.pass_context
 def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
-    """Decide on every violation and, with --execute, act; every decision is audited."""
+    """Decide on every violation and, with --execute, act; every decision is audited.
+
+    Exits 1 when a decision failed (no credentials, an unreachable API): the others still ran."""
     from mlcost.policies import enforce as run
 
     found, budgets, attribution = _policies(ctx)
@@ -153,3 +166,7 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )
+    failed = [d for d in decisions if d.outcome == "failed"]
+    if failed:
+        click.echo(f"{len(failed)} decision(s) failed; see their detail above.", err=True)
+        ctx.exit(1)

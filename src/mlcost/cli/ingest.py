@@ -90,6 +90,13 @@ def _first_bill_owner_key(ctx: click.Context, wh: Any) -> str | None:
     return owner_key_line(owner_keys(wh), settings_from(ctx).attribution.owner, currency)
 
 
+def _files_or_url(paths: tuple[Path, ...], url: str | None, what: str) -> None:
+    """Refuse a call with neither files nor --url before the warehouse is opened (or
+    created): nothing would be loaded (issue 22)."""
+    if not paths and not url:
+        raise click.UsageError(f"nothing to load: give {what} or --url.")
+
+
 def report(result: LoadResult, *, named: bool = True) -> None:
     """What a load did: rows per table (for bills, what they cover), what it skipped and
     why (as warnings), or that nothing was new."""
@@ -196,6 +203,7 @@ def ingest_opencost_cmd(
     """Load OpenCost /allocation responses (saved JSON files, or --url) into workloads."""
     from mlcost.sources.opencost import ingest_opencost
 
+    _files_or_url(paths, url, "OpenCost response files")
     with warehouse_from(ctx) as wh:
         report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
 
@@ -230,6 +238,7 @@ def ingest_served_cmd(
     """Load inference served volume (requests, tokens per endpoint and window) into workloads."""
     from mlcost.sources.served_volume import ingest_served
 
+    _files_or_url(paths, url, "served-volume CSV files")
     with warehouse_from(ctx) as wh:
         report(
             ingest_served(
@@ -266,6 +275,7 @@ def ingest_prometheus_cmd(
     """Load DCGM-exporter GPU metrics from Prometheus (--url, a window) or OpenMetrics files."""
     from mlcost.sources.prometheus import ingest_prometheus
 
+    _files_or_url(paths, url, "OpenMetrics files")
     with warehouse_from(ctx) as wh:
         report(
             ingest_prometheus(
@@ -357,7 +367,7 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
         return
     from mlcost.sources.ingest_records import ingest_history
 
-    with warehouse_from(ctx) as wh:
+    with warehouse_from(ctx, read_only=True) as wh:  # a listing: never creates the file
         rows = ingest_history(wh)
     columns = [
         "ingest_id",

@@ -57,11 +57,14 @@ def _click_option(f: Any, hint: Any) -> Any:
         if base is Path
         else (str if base is tuple else base)
     )
+    # A required option gets no default at all: click 8.3+ takes an explicit default=None as
+    # a value, so the missing option reached the planner as None (a TypeError; issue 22).
+    defaults: dict[str, Any] = {} if required else {"default": default}
     return click.option(
         name,
         f.name,
         type=kind,
-        default=default,
+        **defaults,
         required=required,
         multiple=base is tuple,
         show_default=default is not None,

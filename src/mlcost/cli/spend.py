@@ -8,9 +8,32 @@ import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
+_METRICS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
+
 
 def _dims(value: str) -> list[str]:
-    return [d.strip() for d in value.split(",") if d.strip()]
+    """The --by dimensions; a usage error (exit 2) for one the table already has a column
+    for (the currency, the amounts) or one named twice."""
+    dims = [d.strip() for d in value.split(",") if d.strip()]
+    if not dims:
+        raise click.BadParameter(
+            "name at least one dimension, e.g. ServiceProviderName", param_hint="--by"
+        )
+    for d in dims:
+        if d == "BillingCurrency":
+            raise click.BadParameter(
+                "every row is already per BillingCurrency (its own column); drop it from --by",
+                param_hint="--by",
+            )
+        if d in _METRICS:
+            raise click.BadParameter(
+                f"{d} is an amount, not a dimension; choose it with --metric {d}",
+                param_hint="--by",
+            )
+    twice = sorted({d for d in dims if dims.count(d) > 1})
+    if twice:
+        raise click.BadParameter(f"{', '.join(twice)} named more than once", param_hint="--by")
+    return dims
 
 
 @click.command()
@@ -26,7 +49,7 @@ def _dims(value: str) -> list[str]:
 )
 @click.option(
     "--metric",
-    type=click.Choice(["EffectiveCost", "BilledCost", "ListCost", "ContractedCost"]),
+    type=click.Choice(_METRICS),
     default="EffectiveCost",
     show_default=True,
     help="EffectiveCost (amortized, for showback) or BilledCost (the invoice view), ...",

@@ -84,8 +84,8 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
     with watch_lock(_lock_path(target_from(ctx))):
         while True:
             began = time.monotonic()
-            with warehouse_from(ctx) as wh:
-                r = run_round(wh, settings, execute=execute, say=_say)
+            # An opener: the round lets go of the warehouse while it delivers alerts.
+            r = run_round(lambda: warehouse_from(ctx), settings, execute=execute, say=_say)
             for step, reason in r.skipped.items():
                 _say(f"{step}: skipped, {reason}")
             if settings.budgets and "budgets" not in r.skipped:

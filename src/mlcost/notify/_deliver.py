@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ __all__ = [
     "DeliveryError",
     "DeliveryReport",
     "deliver_pending",
+    "deliver_released",
     "insight_alerts",
     "record_alerts",
     "send",
@@ -173,21 +175,39 @@ def deliver_pending(
 ) -> DeliveryReport:
     """Try every pending delivery: ``retries`` tries with exponential backoff per channel.
 
-    Each outcome is committed right after its try, so a kill loses at most the one in flight.
+    Each outcome is committed right after its try, so a kill loses at most the one in flight;
+    ``attempts`` grows by the tries made (issue 22). No transaction is open while a channel
+    is tried, but ``wh`` stays open: to let other processes write the warehouse meanwhile,
+    use :func:`deliver_released`.
     """
-    store = AlertStore(wh)
+    return deliver_released(lambda: nullcontext(wh), channels, send=send, sleep=sleep)
+
+
+def deliver_released(
+    open_wh: Callable[[], AbstractContextManager[Warehouse]],
+    channels: Mapping[str, ChannelConfig],
+    *,
+    send: bool = True,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DeliveryReport:
+    """:func:`deliver_pending` that holds the warehouse only to read what is pending and to
+    record each outcome: ``open_wh()`` opens it for each of those short steps, and it is
+    closed while channels are tried (HTTP timeouts, retries and backoff can take minutes,
+    and DuckDB admits one writing process: issue 22)."""
+    with open_wh() as wh:
+        pending = AlertStore(wh).pending()
     sent: list[tuple[str, str]] = []
     failed: list[tuple[str, str, str]] = []
     held: list[tuple[str, str]] = []
-    for pending in store.pending():
-        key, name, payload = pending.alert_key, pending.channel, pending.payload
+    for p in pending:
+        key, name = p.alert_key, p.channel
         channel = channels.get(name)
         if channel is None or not send:
             held.append((key, name))
             continue
-        error = _try(channel, json.loads(payload), sleep)
-        with wh.transaction():
-            store.mark(key, name, error=error)
+        error, tries = _try(channel, json.loads(p.payload), sleep)
+        with open_wh() as wh, wh.transaction():
+            AlertStore(wh).mark(key, name, error=error, tries=tries)
         if error is None:
             sent.append((key, name))
         else:
@@ -200,8 +220,9 @@ _send = send
 
 def _try(
     channel: ChannelConfig, payload: Mapping[str, Any], sleep: Callable[[float], None]
-) -> str | None:
-    """Deliver with ``retries`` tries and backoff; the error (redacted), or None once sent.
+) -> tuple[str | None, int]:
+    """Deliver with ``retries`` tries and backoff: the error (redacted, None once sent) and
+    the number of tries made.
 
     Whatever one channel raises stays with that channel: its row stays pending with the
     error, and the other channels still get their deliveries (issue 22).
@@ -210,14 +231,15 @@ def _try(
     for attempt in range(channel.retries):
         try:
             _send(channel, payload)
-            return None
+            return None, attempt + 1
         except DeliveryError as exc:
             error = redact(str(exc))
             if attempt + 1 < channel.retries:
                 sleep(channel.backoff_s * 2**attempt)
         except Exception as exc:  # a bug or a bad channel built in code: no retry helps
-            return f"{channel.kind} channel {channel.name!r} failed: {redact(repr(exc))}"
-    return error
+            failed = f"{channel.kind} channel {channel.name!r} failed: {redact(repr(exc))}"
+            return failed, attempt + 1
+    return error, channel.retries
 
 
 def insight_alerts(

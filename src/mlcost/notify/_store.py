@@ -58,18 +58,19 @@ class AlertStore(Store):
             for r in rows
         ]
 
-    def mark(self, alert_key: str, channel: str, *, error: str | None) -> None:
-        """Record one delivery try: sent when ``error`` is None, else still pending."""
+    def mark(self, alert_key: str, channel: str, *, error: str | None, tries: int = 1) -> None:
+        """Record one delivery pass of ``tries`` tries: sent when ``error`` is None, else
+        still pending; ``attempts`` counts every try."""
         now = datetime.now(UTC).replace(tzinfo=None)
         values: dict[str, Any] = {"last_attempt_at": now, "last_error": error}
         if error is None:
             values |= {"status": "sent", "sent_at": now}
-        self.wh.update_where(
-            "alert_deliveries",
-            values,
-            {"alert_key": alert_key, "channel": channel},
-            increment=("attempts",),
-        )
+        where = {"alert_key": alert_key, "channel": channel}
+        # update_where adds one per call; the pass's other tries are added one call each
+        # within the same transaction, so concurrent passes never lose a count.
+        self.wh.update_where("alert_deliveries", values, where, increment=("attempts",))
+        for _ in range(tries - 1):
+            self.wh.update_where("alert_deliveries", {}, where, increment=("attempts",))
 
 
 def recorded_alerts(wh: Warehouse) -> list[dict[str, Any]]:

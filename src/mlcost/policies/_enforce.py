@@ -433,22 +433,24 @@ def enforce(
         if policy.executor not in made and key not in made:
             made[key] = _make(policy)
         executor = made.get(policy.executor, made.get(key))
+        row = {
+            "acted_at": datetime.now().replace(microsecond=0),
+            "actor": who,
+            "policy": v.policy,
+            "resource_id": v.target,
+            "action": v.action,
+            "executor": v.executor,
+            "mode": mode,
+            "reason": v.reason,
+        }
+        # Executing: the intent is on record before the executor may act (issue 22).
+        intent = audit.begin(row) if execute else None
         outcome, detail = _decide(v, policy, executor, execute)
         decision = Decision(v, mode, outcome, detail)
-        with wh.transaction():
-            audit.add(
-                {
-                    "acted_at": datetime.now().replace(microsecond=0),
-                    "actor": who,
-                    "policy": v.policy,
-                    "resource_id": v.target,
-                    "action": v.action,
-                    "executor": v.executor,
-                    "mode": mode,
-                    "outcome": outcome,
-                    "reason": v.reason,
-                    "detail": detail,
-                }
-            )
+        if intent is not None:
+            audit.complete(intent, outcome, detail)
+        else:
+            with wh.transaction():
+                audit.add({**row, "outcome": outcome, "detail": detail})
         decisions.append(decision)
     return decisions

@@ -79,11 +79,12 @@ class Ec2Executor:
         return match.group(0) if match else None
 
     def _instance(self, target: str) -> dict[str, Any]:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             found = self._ec2.describe_instances(InstanceIds=[target])
-        except ClientError as exc:
+        # BotoCoreError: no credentials, an unreachable endpoint (issue 22: were tracebacks)
+        except (BotoCoreError, ClientError) as exc:
             raise ExecutorError(f"{target}: {exc}") from exc
         for reservation in found["Reservations"]:
             for inst in reservation["Instances"]:
@@ -97,7 +98,7 @@ class Ec2Executor:
         return str(self._instance(target)["State"]["Name"])
 
     def act(self, action: str, target: str) -> str:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             if action == "stop":
@@ -106,7 +107,7 @@ class Ec2Executor:
                 out = self._ec2.terminate_instances(InstanceIds=[target])["TerminatingInstances"]
             else:
                 raise ExecutorError(f"{self.name} cannot {action!r}")
-        except ClientError as exc:
+        except (BotoCoreError, ClientError) as exc:
             raise ExecutorError(f"{target}: {exc}") from exc
         change = out[0]
         return f"{change['PreviousState']['Name']} -> {change['CurrentState']['Name']}"

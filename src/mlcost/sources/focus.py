@@ -596,6 +596,30 @@ def ingest_focus(
     )
 
 
+def _ragged(f: FocusFile) -> InvalidInput:
+    """The first CSV row whose field count is not the header's (a truncated or ragged file)."""
+    import csv
+
+    with f.path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        for row, fields in enumerate(reader, start=1):
+            if len(fields) != len(header):
+                return InvalidInput(
+                    f"has {len(fields)} field(s) where the header has {len(header)} "
+                    "(a truncated or ragged CSV)",
+                    file=f.path,
+                    row=row,
+                    fix="Export the file again, or remove the broken row; every row needs one "
+                    "value (possibly empty) per header column.",
+                )
+    return InvalidInput(
+        "could not be read as one comma-separated table with its header",
+        file=f.path,
+        fix="Check the quoting and the delimiter (mlcost reads comma-separated FOCUS exports).",
+    )
+
+
 def _write(
     warehouse: Warehouse,
     files: Sequence[FocusFile],
@@ -613,6 +637,8 @@ def _write(
     fn = warehouse.functions
     for f in files:
         source = warehouse.read_files([f.path], f.fmt)
+        if f.fmt == "csv" and not set(f.columns) <= set(source.columns):
+            raise _ragged(f)  # DuckDB's sniffer gave up on the header: a broken row
         if f.dataset == COST_AND_USAGE:
             table = "cost_line_items"
             known = set(FOCUS_BY_NAME) | set(LEGACY_PROVIDER_COLUMNS) | set(X_TYPES)
