@@ -32,14 +32,9 @@ def _leaves() -> list[tuple[str, ...]]:
 LEAVES = _leaves()
 # What stands for a long-running command: one round, a command that ends, a start-up check.
 LONG = {("watch",): ["--once"], ("run",): ["--", "true"], ("serve",): ["--port", "99999"]}
-# Commands that still create a missing warehouse file (empty) although given nothing to do;
-# left for later (issue 22's report): insights (issue 20's area), tokens (the server's area).
-STILL_CREATES = {
-    ("insights",),
-    ("report", "weekly"),
-    ("tokens", "list"),
-    ("watch",),
-}
+# `watch` keeps a warehouse current: its round creates the file it loads its sources into.
+# Every other command that only reads what was loaded refuses a missing one (exit 2).
+STILL_CREATES = {("watch",)}
 
 
 def _digest(path: Path) -> str:

@@ -51,11 +51,20 @@ def target_from(ctx: click.Context) -> WarehouseTarget:
 
 
 @contextmanager
-def warehouse_from(ctx: click.Context, *, read_only: bool = False) -> Iterator[Warehouse]:
-    """Open the warehouse of :func:`target_from`."""
-    from mlcost.warehouse import open_warehouse
+def warehouse_from(
+    ctx: click.Context, *, read_only: bool = False, create: bool = True
+) -> Iterator[Warehouse]:
+    """Open the warehouse of :func:`target_from`. ``create=False``: a command that only reads
+    what was loaded (and may write beside it) never creates a missing DuckDB file; it is opened
+    read-only, which says there is no warehouse and how to load one (exit 2)."""
+    from pathlib import Path
 
-    wh = open_warehouse(target_from(ctx), read_only=read_only)
+    from mlcost.warehouse import DuckDBTarget, open_warehouse
+
+    target = target_from(ctx)
+    if not create and isinstance(target, DuckDBTarget) and target.path != ":memory:":
+        read_only = read_only or not Path(target.path).expanduser().exists()
+    wh = open_warehouse(target, read_only=read_only)
     try:
         yield wh
     finally:

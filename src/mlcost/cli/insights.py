@@ -140,7 +140,7 @@ def insights(
     from mlcost.insights import insights_run, save_findings
 
     config = settings_from(ctx).attribution
-    with warehouse_from(ctx, read_only=not save) as wh:
+    with warehouse_from(ctx, read_only=not save, create=False) as wh:
         run = insights_run(
             wh,
             config,

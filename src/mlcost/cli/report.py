@@ -101,7 +101,7 @@ def weekly(
             raise click.UsageError("--send with {owner} needs --per-owner.")
         check_channels([channel], settings.channels)
 
-    with warehouse_from(ctx) as wh:
+    with warehouse_from(ctx, create=False) as wh:
         reports = weekly_reports(
             wh,
             settings.attribution,

@@ -110,7 +110,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
     """Every token: id, name, scopes, created, revoked (never the secret)."""
     from mlcost.server.auth import list_tokens
 
-    with warehouse_from(ctx) as wh:
+    with warehouse_from(ctx, create=False) as wh:
         found = list_tokens(wh)
     rows = [
         {
