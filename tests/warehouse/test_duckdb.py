@@ -127,3 +127,38 @@ def test_lock_wait_must_be_seconds(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("MLCOST_LOCK_WAIT", "soon")
     with pytest.raises(ConfigError, match="MLCOST_LOCK_WAIT"):
         open_warehouse(str(tmp_path / "w.duckdb"))
+
+
+def test_a_load_killed_mid_write_leaves_no_lasting_bloat(tmp_path: Path) -> None:
+    # Issue 22: a load killed with SIGKILL leaves the blocks it wrote in the file, untracked
+    # (DuckDB reuses them, never gives them back). The next writable open copies the
+    # warehouse into a fresh file; what was committed before the kill is all still there.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "w.duckdb"
+    with open_warehouse(str(path)) as wh:
+        ingest_focus(wh, [write_focus_file(tmp_path / "kept.parquet", 200)])
+        kept = spend(wh, by=[]).to_pyarrow().to_pylist()
+    clean = path.stat().st_size
+    big = write_focus_file(tmp_path / "big.parquet", 1_500_000, account="other")
+    code = (
+        "import sys; from mlcost import open_warehouse, ingest_focus\n"
+        "with open_warehouse(sys.argv[1]) as wh: ingest_focus(wh, [sys.argv[2]])\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code, str(path), str(big)])
+    deadline = time.monotonic() + 300
+    while path.stat().st_size < clean + 40 * 2**20:  # the load has written its blocks
+        assert child.poll() is None, "the load ended before it could be killed"
+        assert time.monotonic() < deadline, "the load wrote nothing to the file"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    bloated = path.stat().st_size
+    with open_warehouse(str(path)) as wh:
+        assert spend(wh, by=[]).to_pyarrow().to_pylist() == kept
+    assert path.stat().st_size < bloated / 2
+    assert path.stat().st_size <= clean + 4 * 2**20

@@ -479,9 +479,66 @@ def open_duckdb(
                 "the file was not changed."
             )
         _migrations.migrate(raw, _migrations.LATEST if migrate_to is None else migrate_to)
+        if path != ":memory:" and _untracked_bytes(raw, path) > COMPACT_MIN_BYTES:
+            wh = _compacted(wh, target)
         if wh._has_rollup() and wh.rollup() is None:
             wh.refresh_rollup()  # a refresh that failed or was cut off last time
     return wh
+
+
+# A file that holds this much more than its blocks (a load killed mid-write leaves what it wrote
+# in the file, untracked; DuckDB reuses it but never gives it back) is compacted on a writable
+# open, when the waste is also more than the data itself.
+COMPACT_MIN_BYTES = 16 * 2**20
+_HEADER_BYTES = 3 * 4096  # DuckDB's file header: three 4 KiB blocks before the data blocks
+
+
+def _untracked_bytes(raw: Any, path: str) -> int:
+    """Bytes of the file that no block of the database accounts for (0 when it holds less
+    waste than data: compacting then would not pay for its copy)."""
+    import os
+
+    row = raw.execute(
+        "SELECT block_size, total_blocks FROM pragma_database_size() "
+        "WHERE database_name = current_database()"
+    ).fetchone()
+    if row is None:
+        return 0
+    block_size, blocks = row
+    tracked = _HEADER_BYTES + int(blocks) * int(block_size)
+    waste = os.path.getsize(path) - tracked
+    return waste if waste > tracked else 0
+
+
+def _compacted(wh: DuckDBWarehouse, target: DuckDBTarget) -> DuckDBWarehouse:
+    """The warehouse copied into a fresh file (DuckDB's documented way to give space back:
+    ``COPY FROM DATABASE``) that replaces the old one atomically. The copy is made through the
+    open connection, so the write lock is held until the new file is in place: a writer that
+    waited opens the new file, and nothing written is lost; killed half-way, the old file is
+    left as it was."""
+    import os
+
+    path = target.path
+    fresh = f"{path}.compact"
+    for leftover in (fresh, f"{fresh}.wal"):
+        Path(leftover).unlink(missing_ok=True)
+    raw = wh._raw
+    row = raw.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    quoted = fresh.replace("'", "''")
+    raw.execute(f"ATTACH '{quoted}' AS mlcost_compact")
+    try:
+        raw.execute(f'COPY FROM DATABASE "{row[0]}" TO mlcost_compact')
+    finally:
+        raw.execute("DETACH mlcost_compact")
+    os.replace(fresh, path)
+    wh.close()
+    logging.getLogger(__name__).info("compacted %s (space left by an interrupted load)", path)
+    fresh_wh = DuckDBWarehouse(
+        _connect(path, read_only=False, wait=lock_wait()), target, read_only=False
+    )
+    fresh_wh._sql("SET memory_limit = ?", [target.memory_limit])
+    return fresh_wh
 
 
 LOCK_WAIT_ENV = "MLCOST_LOCK_WAIT"
