@@ -23,7 +23,9 @@ import click
 from mlcost.cli._common import settings_from, target_from, warehouse_from
 
 if TYPE_CHECKING:
-    from mlcost.warehouse import WarehouseTarget
+    from contextlib import AbstractContextManager
+
+    from mlcost.warehouse import Warehouse, WarehouseTarget
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -81,11 +83,17 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
 
     settings = settings_from(ctx)
     seconds = parse_every(every or settings.watch.every)
+    # Only a watch that loads sources may create a missing warehouse; else "No warehouse".
+    create = bool(settings.watch.sources)
+
+    def opener() -> AbstractContextManager[Warehouse]:
+        return warehouse_from(ctx, create=create)
+
     with watch_lock(_lock_path(target_from(ctx))):
         while True:
             began = time.monotonic()
             # An opener: the round lets go of the warehouse while it delivers alerts.
-            r = run_round(lambda: warehouse_from(ctx), settings, execute=execute, say=_say)
+            r = run_round(opener, settings, execute=execute, say=_say)
             for step, reason in r.skipped.items():
                 _say(f"{step}: skipped, {reason}")
             if settings.budgets and "budgets" not in r.skipped:
