@@ -523,12 +523,16 @@ def _compacted(wh: DuckDBWarehouse, target: DuckDBTarget) -> DuckDBWarehouse:
     for leftover in (fresh, f"{fresh}.wal"):
         Path(leftover).unlink(missing_ok=True)
     raw = wh._raw
+    # Empty the write-ahead log first: it lives beside the file by name, and a log of the old
+    # file must never be replayed onto the new one.
+    raw.execute("CHECKPOINT")
     row = raw.execute("SELECT current_database()").fetchone()
     assert row is not None
     quoted = fresh.replace("'", "''")
     raw.execute(f"ATTACH '{quoted}' AS mlcost_compact")
     try:
         raw.execute(f'COPY FROM DATABASE "{row[0]}" TO mlcost_compact')
+        raw.execute("CHECKPOINT mlcost_compact")
     finally:
         raw.execute("DETACH mlcost_compact")
     os.replace(fresh, path)
