@@ -107,7 +107,10 @@ def test_unsupported_executor_or_action_is_reported_not_skipped(wh: Warehouse) -
     nomad, hibernate = enforce(wh, policies, execute=True, actor="test")
     assert nomad.outcome == "unsupported" and "no executor 'nomad'" in nomad.detail
     assert "aws-sagemaker, kubernetes, local-process, slurm" in nomad.detail
-    assert hibernate.outcome == "unsupported" and hibernate.detail == "aws-ec2 can stop, terminate"
+    assert hibernate.outcome == "unsupported"
+    assert hibernate.detail == (
+        "aws-ec2 can stop, terminate. Fix: set action to one of them in [policies.hibernate]"
+    )
     assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["unsupported"] * 2
 
 

@@ -12,11 +12,21 @@ from typing import TYPE_CHECKING, Any
 from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
 from mlcost.errors import ConfigError
 from mlcost.policies._store import AuditStore
-from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
+from mlcost.policies.executors import (
+    AUTO,
+    EXECUTOR_BY_TYPE,
+    Executor,
+    ExecutorError,
+    Unexecutable,
+    executor_for,
+    run_action,
+    with_retries,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.attribution.identity import Identity
     from mlcost.warehouse import Warehouse
 
 __all__ = ["Decision", "Violation", "check", "enforce"]
@@ -30,7 +40,11 @@ class Violation:
     acts on), else the name the source gave (a host nothing links to, a ``slurm:<job>``);
     ``resource_name`` is readable; ``workload_id`` is set for a workload (a job, a process),
     with the billed resource it runs on as ``resource_id`` where known (then ``target`` is the
-    workload, what the executor acts on); ``owner`` is attribution's owner."""
+    workload, what the executor acts on); ``owner`` is attribution's owner.
+    ``provider``, ``account``, ``region`` (of the billed resource, where one links) and
+    ``resource_type`` (what the target is: ``ec2-instance``, ``slurm-job``, …) choose the
+    executor; ``act_on`` is the id it acts on where that is not the target (an OpenCost
+    pod's deployment, ``k8s:<ns>/deployment/<name>``)."""
 
     policy: str
     resource_id: str
@@ -40,6 +54,11 @@ class Violation:
     resource_name: str | None = None
     workload_id: str | None = None
     owner: str | None = None
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+    resource_type: str | None = None
+    act_on: str | None = None
 
     @classmethod
     def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
@@ -50,6 +69,21 @@ class Violation:
     def target(self) -> str:
         """What the executor is handed: the workload, else the resource."""
         return self.workload_id or self.resource_id
+
+    def identity(self) -> Identity:
+        """The target's identity, as :func:`~mlcost.policies.executors.executor_for` reads it."""
+        from mlcost.attribution.identity import Identity, short_id
+
+        rid = self.act_on or self.target
+        return Identity(
+            resource_id=rid,
+            short_id=short_id(rid),
+            resource_name=self.resource_name,
+            provider=self.provider,
+            account=self.account,
+            region=self.region,
+            resource_type=self.resource_type,
+        )
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,10 @@ class Decision:
             "owner": v.owner,
             "action": v.action,
             "executor": v.executor,
+            "provider": v.provider,
+            "account": v.account,
+            "region": v.region,
+            "resource_type": v.resource_type,
             "mode": self.mode,
             "outcome": self.outcome,
             "reason": v.reason,
@@ -342,21 +380,35 @@ def _identified(
 ) -> list[Violation]:
     """Violations named by their billed identity: a telemetry host becomes its ResourceId,
     a workload carries the resource it ran on; owners from the owner model where unknown."""
-    from mlcost.attribution.identity import named
+    from mlcost.attribution.identity import named, resource_type, workload_identity
 
     workloads = sorted({v.workload_id for v in found if v.workload_id})
     ran_on: dict[str, str] = {}
+    tags: dict[str, dict[str, str]] = {}
     if workloads:
         w = wh.table("workloads")
         w = w.filter(w.workload_id.isin(workloads))
-        for r in w.select("workload_id", "resource_id", "node").to_pyarrow().to_pylist():
+        rows = w.select("workload_id", "resource_id", "node", "tags").to_pyarrow().to_pylist()
+        for r in rows:
+            tags[r["workload_id"]] = dict(r["tags"] or {})
             host = r["resource_id"] or r["node"]
             if host:
                 ran_on[r["workload_id"]] = host
     names = [
         ran_on.get(v.workload_id, v.resource_id) if v.workload_id else v.resource_id for v in found
     ]
-    return named(wh, config, found, names, model_owner=False)
+    out = []
+    for v in named(wh, config, found, names, model_owner=False):
+        if v.workload_id:  # the workload is what is acted on; where it runs gives the region
+            who = workload_identity(v.workload_id, tags=tags.get(v.workload_id))
+            act_on = who.resource_id if who.resource_id != v.workload_id else None
+            v = replace(v, resource_type=who.resource_type, act_on=act_on)
+        elif v.resource_type is None:  # nothing billed: what its own id says, if anything
+            v = replace(v, resource_type=resource_type(v.resource_id))
+        if v.executor == AUTO:
+            v = replace(v, executor=EXECUTOR_BY_TYPE.get(v.resource_type or "", AUTO))
+        out.append(v)
+    return out
 
 
 def _actor() -> str:
@@ -368,41 +420,27 @@ def _actor() -> str:
 
 
 def _decide(
-    v: Violation, policy: PolicyConfig, executor: Executor | str | None, execute: bool
+    v: Violation, policy: PolicyConfig, executor: Executor | Unexecutable, execute: bool
 ) -> tuple[str, str]:
-    if executor is None:
-        return "unsupported", f"no executor {v.executor!r}; mlcost has {', '.join(EXECUTORS)}"
-    if isinstance(executor, str):  # it could not be made (no credentials, no client library)
-        return "failed", executor
-    if v.action not in executor.actions:
-        return "unsupported", f"{executor.name} can {', '.join(sorted(executor.actions))}"
-    target = executor.target(v.target)
+    if isinstance(executor, Unexecutable):  # no credentials, no client, not its kind, ...
+        return executor.decision, str(executor)
+    target = executor.target(v.act_on or v.target)
     if target is None:
         return "skipped", f"{v.target!r} is not a resource {executor.name} acts on"
     try:
-        tags = executor.tags(target)
+        # Live reads retried like the action: a 5xx or a timeout may pass (issue 21).
+        tags = with_retries(lambda: executor.tags(target))
         if tags.get(policy.protect_tag, "").strip().lower() == "true":
             return "skipped", f"protected: {policy.protect_tag}=true"
-        state = executor.state(target)
-        if state in executor.inactive:
-            return "skipped", f"already {state}"
-        if not execute:
-            return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
-        return "executed", executor.act(v.action, target)
+        state = with_retries(lambda: executor.state(target))
     except ExecutorError as exc:
         return "failed", str(exc)
-
-
-def _make(policy: PolicyConfig) -> Executor | str | None:
-    try:
-        return make_executor(
-            policy.executor, region=policy.region, endpoint_url=policy.endpoint_url
-        )
-    except ExecutorError as exc:
-        return str(exc)
-    except ImportError as exc:
-        extra = "kubernetes" if policy.executor == "kubernetes" else "aws"
-        return f"{policy.executor}: {exc}; install it with pip install 'mlcost[{extra}]'"
+    if state in executor.inactive:
+        return "skipped", f"already {state}"
+    if not execute:
+        return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
+    done = run_action(executor, v.action, target)
+    return ("executed", done.detail) if done.ok else ("failed", done.error or done.detail)
 
 
 def enforce(
@@ -423,16 +461,15 @@ def enforce(
     """
     audit = AuditStore(wh)
     by_name = {p.name: p for p in policies}
-    made: dict[str, Executor | str | None] = dict(executors or {})
+    made: dict[Any, Executor | Unexecutable] = dict(executors or {})
     decisions = []
     who = actor or _actor()
     mode = "execute" if execute else "dry-run"
     for v in check(wh, policies, now=now, budgets=budgets, attribution=attribution):
         policy = by_name[v.policy]
-        key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
-        if policy.executor not in made and key not in made:
-            made[key] = _make(policy)
-        executor = made.get(policy.executor, made.get(key))
+        executor = executor_for(v.identity(), policy, made=made)
+        if not isinstance(executor, Unexecutable):
+            v = replace(v, executor=executor.name)
         row = {
             "acted_at": datetime.now().replace(microsecond=0),
             "actor": who,
