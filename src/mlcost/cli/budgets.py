@@ -160,9 +160,11 @@ def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
     with warehouse_from(ctx) as wh:
         decisions = run(wh, found, execute=execute, budgets=budgets, attribution=attribution)
         rows = [d.as_dict() for d in decisions]
+    table = ["policy", "resource_name", "resource", "owner", "action", "mode", "outcome", "detail"]
     render_rows(
         rows,
-        ["policy", "resource_name", "resource", "owner", "action", "mode", "outcome", "detail"],
+        # JSON: every field of a decision (provider, account, region, resource_type, executor).
+        list(rows[0]) if rows and fmt == "json" else table,
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )

@@ -107,10 +107,16 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
                     f"alerts: {len(r.delivery.sent)} alert(s) sent, {len(r.delivery.failed)} "
                     "delivery failure(s) kept for retry"
                 )
+            failed = sum(d.outcome == "failed" for d in r.decisions)
             if settings.policies and "policies" not in r.skipped:
                 acted = sum(d.outcome == "executed" for d in r.decisions)
-                _say(f"policies: {len(r.decisions)} decision(s), {acted} executed")
+                _say(
+                    f"policies: {len(r.decisions)} decision(s), {acted} executed"
+                    + (f", {failed} failed (the actions audit says why)" if failed else "")
+                )
             if once:
+                if failed:  # the round went on past them; the exit code still says so
+                    ctx.exit(1)
                 return
             time.sleep(max(0.0, seconds - (time.monotonic() - began)))
 

@@ -1,0 +1,237 @@
+"""Faults: an EC2 endpoint that answers 500, refuses credentials or is not there, and no
+credentials at all. A small HTTP server on loopback stands in for the EC2 endpoint (boto3
+talks to it through ``endpoint_url``) and counts the requests, so a retry is seen on the wire:
+5xx and throttling are retried with backoff, credential and validation errors are not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from click.testing import CliRunner
+
+from mlcost import open_warehouse
+from mlcost.cli.main import cli
+from mlcost.policies.executors import Ec2Executor, LocalProcessExecutor, run_action
+from tests.attribution.conftest import ACCOUNT, line, put, sample, workload
+
+pytest.importorskip("boto3")
+
+IID = "i-0abc12345678def00"
+ARN = f"arn:aws:ec2:eu-west-1:{ACCOUNT}:instance/{IID}"
+# What EC2 answers, by the stub's mode: (HTTP status, error code). EC2 API reference,
+# "Error codes" (2026): AuthFailure is 401, RequestLimitExceeded 503 (throttling).
+_ANSWERS = {
+    "500": (500, "InternalError"),
+    "throttled": (503, "RequestLimitExceeded"),
+    "auth": (401, "AuthFailure"),
+    "malformed": (400, "InvalidInstanceID.Malformed"),
+}
+
+
+@dataclass
+class Ec2Stub:
+    url: str
+    mode: str = "500"
+    calls: Counter[str] = field(default_factory=Counter)  # EC2 Action -> requests
+
+
+@pytest.fixture
+def stub() -> Iterator[Ec2Stub]:
+    state = Ec2Stub("")
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            state.calls[parse_qs(body).get("Action", ["?"])[0]] += 1
+            status, code = _ANSWERS[state.mode]
+            xml = (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+                f"<Code>{code}</Code><Message>stub says {code}</Message></Error></Errors>"
+                "<RequestID>00000000-0000-0000-0000-000000000000</RequestID></Response>"
+            ).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(xml)))
+            self.end_headers()
+            self.wfile.write(xml)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _no_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No credentials anywhere: env cleared, empty config files, no instance metadata."""
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    for key in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        empty = tmp_path / key.lower()
+        empty.write_text("")
+        monkeypatch.setenv(key, str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def _test_keys(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.mark.parametrize(
+    ("mode", "requests", "retryable"),
+    [("500", 3, True), ("throttled", 3, True), ("auth", 1, False), ("malformed", 1, False)],
+)
+def test_run_action_retries_what_may_pass_and_never_raises(
+    stub: Ec2Stub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    mode: str,
+    requests: int,
+    retryable: bool,
+) -> None:
+    _test_keys(monkeypatch, tmp_path)
+    stub.mode = mode
+    waits: list[float] = []
+    ex = Ec2Executor(region="eu-west-1", endpoint_url=stub.url)
+    out = run_action(ex, "stop", IID, attempts=3, backoff=0.5, sleep=waits.append)
+    assert not out.ok and out.retryable is retryable
+    assert out.error is not None and _ANSWERS[mode][1] in out.error
+    # On the wire: one StopInstances per attempt, and nothing else.
+    assert stub.calls == Counter({"StopInstances": requests})
+    assert waits == [0.5, 1.0][: requests - 1]  # exponential backoff between attempts
+    if mode == "auth":
+        assert "Fix: check the credentials' account and IAM permissions" in out.error
+        assert "ec2:StopInstances" in out.error
+
+
+def test_unreachable_endpoint_is_retried_and_its_url_secrets_redacted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    _test_keys(monkeypatch, tmp_path)
+    with socket.socket() as s:  # a port nobody listens on: every try is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ex = Ec2Executor(endpoint_url=f"http://127.0.0.1:{port}/tenant-7?token=hunter2")
+    waits: list[float] = []
+    out = run_action(ex, "terminate", IID, backoff=2, sleep=waits.append)
+    assert (out.ok, out.retryable, waits) == (False, True, [2, 4])
+    assert out.error is not None and "Could not connect" in out.error
+    assert f"127.0.0.1:{port}" in out.error  # which endpoint, ...
+    assert "hunter2" not in out.error and "tenant-7" not in out.error  # ... not its secrets
+
+
+def _org(url: str, stub: Ec2Stub, pid: int) -> None:
+    """An idle EC2 instance billed in eu-west-1 (telemetry names its instance id), and a
+    local training process over its time limit."""
+    with open_warehouse(url) as wh:
+        put(
+            wh,
+            "cost_line_items",
+            [
+                line(
+                    "3.06",
+                    resource=ARN,
+                    start=h,
+                    gpus=1,
+                    RegionId="eu-west-1",
+                    ServiceName="Amazon Elastic Compute Cloud",
+                )
+                for h in range(3)
+            ],
+        )
+        put(wh, "gpu_samples", [sample(IID, m / 60, 0.0) for m in range(0, 121, 10)])
+        put(
+            wh,
+            "workloads",
+            [{**workload(f"local:{pid}", "laptop", 0, 0, 1, kind="training"), "end": None}],
+        )
+
+
+_POLICIES = """
+[policies.idle-ec2]
+kind = "idle"
+executor = "aws-ec2"
+endpoint_url = "{url}"
+
+[policies.long-local]
+kind = "max-duration"
+max_hours = {{ "*" = 1 }}
+executor = "local-process"
+"""
+
+
+@pytest.mark.parametrize(("mode", "requests"), [("500", 3), ("auth", 1), ("no-credentials", 0)])
+def test_enforce_records_the_fault_goes_on_and_exits_1(
+    stub: Ec2Stub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mode: str, requests: int
+) -> None:
+    if mode == "no-credentials":
+        _no_aws(monkeypatch, tmp_path)
+    else:
+        _test_keys(monkeypatch, tmp_path)
+        stub.mode = mode
+    monkeypatch.setenv("MLCOST_SPOOL", str(tmp_path / "spool"))
+    monkeypatch.chdir(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        LocalProcessExecutor.record(proc.pid)
+        url = f"duckdb://{tmp_path / 'w.duckdb'}"
+        _org(url, stub, proc.pid)
+        (tmp_path / "mlcost.toml").write_text(_POLICIES.format(url=stub.url))
+        r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "enforce", "--format", "json"])
+        assert r.exit_code == 1, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit)  # no traceback
+        ec2, local = json.loads(r.stdout)
+        # The EC2 decision failed with the reason, naming what the executor needs ...
+        assert (ec2["policy"], ec2["resource_id"], ec2["outcome"]) == ("idle-ec2", ARN, "failed")
+        assert (ec2["provider"], ec2["account"], ec2["region"]) == ("AWS", ACCOUNT, "eu-west-1")
+        assert (ec2["resource_type"], ec2["executor"]) == ("ec2-instance", "aws-ec2")
+        says = {
+            "500": "InternalError",
+            "auth": "AuthFailure",
+            "no-credentials": "no AWS credentials found. Fix: give mlcost AWS credentials",
+        }[mode]
+        assert says in ec2["detail"], ec2
+        if mode == "500":
+            assert "(after 3 attempts)" in ec2["detail"]
+        if mode == "no-credentials":
+            assert "account 111122223333, region eu-west-1" in ec2["detail"]
+            assert "AWS_PROFILE" in ec2["detail"]
+        # ... each try on the wire (DescribeInstances: the live protect tag is read first) ...
+        assert sum(stub.calls.values()) == requests == stub.calls["DescribeInstances"]
+        # ... and the next policy still ran.
+        assert (local["policy"], local["outcome"]) == ("long-local", "would-act")
+        assert local["resource_type"] == "local-process" and proc.poll() is None
+        assert "1 decision(s) failed" in r.stderr
+        with open_warehouse(url, read_only=True) as wh:
+            audit = wh.table("actions").select("policy", "outcome").to_pyarrow().to_pylist()
+        assert sorted((a["policy"], a["outcome"]) for a in audit) == [
+            ("idle-ec2", "failed"),
+            ("long-local", "would-act"),
+        ]
+        # watch --once goes on past it too, and its exit code says a decision failed.
+        w = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
+        assert w.exit_code == 1 and "1 failed" in w.output, w.output
+        assert w.exception is None or isinstance(w.exception, SystemExit)
+    finally:
+        proc.kill()
+        proc.wait()
