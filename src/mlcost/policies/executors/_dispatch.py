@@ -126,7 +126,9 @@ def _describe(who: Identity, kind: str | None, region: str) -> str:
 def _unknown(who: Identity, kind: str | None) -> Unexecutable:
     if kind in _NO_EXECUTOR:
         why, fix = _NO_EXECUTOR[kind]
-        return Unexecutable(f"{_describe(who, kind, who.region or '')}: {why}", fix)
+        return Unexecutable(
+            f"{_describe(who, kind, who.region or '')}: {why}", fix, decision="unsupported"
+        )
     if who.provider is None and kind is None:
         # What _identified keeps when nothing links a source's name to a bill.
         return Unexecutable(
