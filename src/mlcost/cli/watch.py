@@ -78,7 +78,9 @@ def _lock_path(target: WarehouseTarget) -> Path:
 @click.pass_context
 def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> None:
     """Every interval: ingest [watch.sources], evaluate budgets and insights (alerts once
-    each), deliver pending alerts, enforce policies."""
+    each), deliver pending alerts, enforce policies.
+
+    With --once, exits 1 when a policy decision failed (the round still went on past it)."""
     from mlcost.watching import run_round
 
     settings = settings_from(ctx)
