@@ -37,6 +37,11 @@ _ANSWERS = {
     "malformed": (400, "InvalidInstanceID.Malformed"),
 }
 
+_KUBE = {"500": (500, "InternalError"), "throttled": (429, "TooManyRequests")} | {
+    "auth": (403, "Forbidden"),
+    "malformed": (422, "Invalid"),
+}
+
 
 @dataclass
 class Ec2Stub:
@@ -64,6 +69,20 @@ def stub() -> Iterator[Ec2Stub]:
             self.send_header("Content-Length", str(len(xml)))
             self.end_headers()
             self.wfile.write(xml)
+
+        def do_GET(self) -> None:
+            """A Kubernetes API server: every read answers a Status of the mode's code."""
+            state.calls[f"GET {self.path.split('?')[0]}"] += 1
+            status, code = _KUBE[state.mode]
+            body = json.dumps(
+                {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
+                | {"reason": code, "message": f"stub says {code}"}
+            ).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
@@ -235,3 +254,58 @@ def test_enforce_records_the_fault_goes_on_and_exits_1(
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("mode", "requests", "retryable"),
+    [("500", 3, True), ("throttled", 3, True), ("auth", 1, False), ("malformed", 1, False)],
+)
+def test_kubernetes_api_errors_are_retried_only_where_they_may_pass(
+    stub: Ec2Stub,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    mode: str,
+    requests: int,
+    retryable: bool,
+) -> None:
+    pytest.importorskip("kubernetes")
+    from mlcost.policies.executors import ExecutorError, KubernetesExecutor, with_retries
+
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    stub.mode = mode
+    ex = KubernetesExecutor(endpoint_url=stub.url)
+    with pytest.raises(ExecutorError) as err:
+        with_retries(lambda: ex.state("ml/deployment/ranker"), backoff=0, sleep=lambda _s: None)
+    assert err.value.retryable is retryable
+    assert stub.calls == Counter({"GET /apis/apps/v1/namespaces/ml/deployments/ranker": requests})
+    status, code = _KUBE[mode]
+    assert f"HTTP {status}" in str(err.value) and f"stub says {code}" in str(err.value)
+    assert "HTTP response headers" not in str(err.value)  # not the answer's headers
+    if mode == "auth":
+        assert err.value.fix is not None and "RBAC" in err.value.fix
+
+
+# scancel that logs each call and answers as the mode says (Slurm 23 messages).
+_SCANCEL = """#!/bin/sh
+echo "$@" >> {log}
+case "{mode}" in
+  down) echo "scancel: error: Unable to contact slurm controller (connect failure)" >&2; exit 1;;
+  denied) echo "scancel: error: Kill job error on job id $1: Access/permission denied" >&2; exit 1;;
+esac
+"""
+
+
+@pytest.mark.parametrize(("mode", "calls", "retryable"), [("down", 3, True), ("denied", 1, False)])
+def test_scancel_retried_while_the_controller_is_unreachable_only(
+    tmp_path: Path, mode: str, calls: int, retryable: bool
+) -> None:
+    from mlcost.policies.executors import SlurmExecutor
+
+    log, scancel = tmp_path / "argv.log", tmp_path / "scancel"
+    scancel.write_text(_SCANCEL.format(log=log, mode=mode))
+    scancel.chmod(0o755)
+    out = run_action(SlurmExecutor(scancel=str(scancel)), "scancel", "101", sleep=lambda _s: None)
+    assert (out.ok, out.retryable) == (False, retryable)
+    assert log.read_text().splitlines() == ["101"] * calls
+    assert out.error is not None and "scancel: error:" in out.error
