@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ def stub() -> Iterator[Ec2Stub]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             state.calls[parse_qs(body).get("Action", ["?"])[0]] += 1
+            if state.mode == "slow":
+                time.sleep(2)  # longer than the client's read timeout: it gave up already
+                return
             status, code = _ANSWERS[state.mode]
             xml = (
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
@@ -139,6 +143,18 @@ def test_run_action_retries_what_may_pass_and_never_raises(
     if mode == "auth":
         assert "Fix: check the credentials' account and IAM permissions" in out.error
         assert "ec2:StopInstances" in out.error
+
+
+def test_an_answer_later_than_the_read_timeout_is_retried(
+    stub: Ec2Stub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _test_keys(monkeypatch, tmp_path)
+    stub.mode = "slow"
+    ex = Ec2Executor(endpoint_url=stub.url, read_timeout=0.3)
+    out = run_action(ex, "stop", IID, sleep=lambda _s: None)
+    assert (out.ok, out.retryable) == (False, True)
+    assert out.error is not None and "Read timeout" in out.error
+    assert stub.calls == Counter({"StopInstances": 3})
 
 
 def test_unreachable_endpoint_is_retried_and_its_url_secrets_redacted(
@@ -309,3 +325,19 @@ def test_scancel_retried_while_the_controller_is_unreachable_only(
     assert (out.ok, out.retryable) == (False, retryable)
     assert log.read_text().splitlines() == ["101"] * calls
     assert out.error is not None and "scancel: error:" in out.error
+
+
+def test_a_process_recorded_right_after_it_starts_is_recorded_after_its_exec(
+    tmp_path: Path,
+) -> None:
+    # Between fork and exec the child shows the parent's command line (about 1 in 5 here):
+    # a record taken then made the later command check refuse the process mlcost started.
+    for _ in range(20):
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            path = LocalProcessExecutor.record(proc.pid, folder=tmp_path)
+            assert json.loads(path.read_text())["cmdline"][-1] == "import time; time.sleep(30)"
+            assert LocalProcessExecutor(folder=tmp_path).state(str(proc.pid)) == "running"
+        finally:
+            proc.kill()
+            proc.wait()

@@ -86,14 +86,14 @@ def aws_error(target: str, exc: Exception, *, permission: str = "") -> ExecutorE
     return ExecutorError(f"{target}: {exc}")
 
 
-def _client(service: str, region: str, endpoint_url: str | None) -> Any:
+def _client(service: str, region: str, endpoint_url: str | None, read_timeout: float) -> Any:
     import boto3
     from botocore.config import Config
 
     config = Config(
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
+        read_timeout=read_timeout,
     )
     return boto3.client(
         service, region_name=region, endpoint_url=endpoint_url or None, config=config
@@ -103,16 +103,24 @@ def _client(service: str, region: str, endpoint_url: str | None) -> Any:
 class Ec2Executor:
     """EC2 instances: ``stop`` and ``terminate``.
 
-    ``endpoint_url`` points boto3 at another endpoint (a moto server in the tests).
+    ``endpoint_url`` points boto3 at another endpoint (a moto server in the tests);
+    ``read_timeout`` (seconds) is how long one answer may take before the try counts as a
+    timeout (retried).
     """
 
     name = "aws-ec2"
     actions = frozenset({"stop", "terminate"})
     inactive = frozenset({"stopped", "stopping", "terminated", "shutting-down"})
 
-    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
         self.region = region
-        self._ec2: Any = _client("ec2", region, endpoint_url)
+        self._ec2: Any = _client("ec2", region, endpoint_url, read_timeout)
 
     def target(self, resource_id: str) -> str | None:
         match = _INSTANCE.search(resource_id)
@@ -180,16 +188,25 @@ class SageMakerExecutor:
     actions = frozenset({"stop", "delete"})
     inactive = frozenset({"stopped", "stopping", "deleting", "deleted"})
 
-    def __init__(self, *, region: str = "us-east-1", endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
         self.region = region
         self._endpoint_url = endpoint_url or None
+        self._read_timeout = read_timeout
         self._clients: dict[str, Any] = {}
 
     def _client(self, target: str) -> Any:
         match = _SAGEMAKER.search(target)
         region = match.group("region") if match else self.region
         if region not in self._clients:
-            self._clients[region] = _client("sagemaker", region, self._endpoint_url)
+            self._clients[region] = _client(
+                "sagemaker", region, self._endpoint_url, self._read_timeout
+            )
         return self._clients[region]
 
     def target(self, resource_id: str) -> str | None:

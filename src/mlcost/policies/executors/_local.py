@@ -66,7 +66,21 @@ class LocalProcessExecutor:
 
         Returns the record's path; call it right after starting the process.
         """
+        import time
+
         live = cls._live(pid)
+        # Right after fork, a child still shows its parent's command line until its exec,
+        # and none during it; recorded then, the command check would refuse it later. Wait
+        # for the exec (at most 2 s).
+        own = cls._live(os.getpid()) if pid != os.getpid() else None
+
+        def forking(now: dict[str, Any] | None) -> bool:
+            return bool(now and own and now["cmdline"] in ([], own["cmdline"]))
+
+        deadline = time.monotonic() + 2
+        while forking(live) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            live = cls._live(pid)
         if live is None:
             raise ExecutorError(f"pid {pid}: no such process to record")
         path = cls(folder=folder).folder / f"{pid}.json"
