@@ -86,31 +86,15 @@ def aws_error(target: str, exc: Exception, *, permission: str = "") -> ExecutorE
     return ExecutorError(f"{target}: {exc}")
 
 
-def _client(service: str, region: str, endpoint_url: str | None, read_timeout: float) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(
-        retries={"mode": "standard", "total_max_attempts": 1},
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=read_timeout,
-    )
-    return boto3.client(
-        service, region_name=region, endpoint_url=endpoint_url or None, config=config
-    )
-
-
-class Ec2Executor:
-    """EC2 instances: ``stop`` and ``terminate``.
+class _AwsClients:
+    """boto3 clients of one service, one per region, made when first used.
 
     ``endpoint_url`` points boto3 at another endpoint (a moto server in the tests);
     ``read_timeout`` (seconds) is how long one answer may take before the try counts as a
     timeout (retried).
     """
 
-    name = "aws-ec2"
-    actions = frozenset({"stop", "terminate"})
-    inactive = frozenset({"stopped", "stopping", "terminated", "shutting-down"})
+    service = ""
 
     def __init__(
         self,
@@ -120,7 +104,38 @@ class Ec2Executor:
         read_timeout: float = READ_TIMEOUT,
     ) -> None:
         self.region = region
-        self._ec2: Any = _client("ec2", region, endpoint_url, read_timeout)
+        self._endpoint_url = endpoint_url or None
+        self._read_timeout = read_timeout
+        self._clients: dict[str, Any] = {}
+
+    def _api(self, region: str | None = None) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        region = region or self.region
+        if region not in self._clients:
+            config = Config(
+                retries={"mode": "standard", "total_max_attempts": 1},
+                connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=self._read_timeout,
+            )
+            self._clients[region] = boto3.client(
+                self.service, region_name=region, endpoint_url=self._endpoint_url, config=config
+            )
+        return self._clients[region]
+
+
+class Ec2Executor(_AwsClients):
+    """EC2 instances in ``region``: ``stop`` and ``terminate``."""
+
+    name = "aws-ec2"
+    service = "ec2"
+    actions = frozenset({"stop", "terminate"})
+    inactive = frozenset({"stopped", "stopping", "terminated", "shutting-down"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._ec2 = self._api()  # made now: a bad region or endpoint fails at once
 
     def target(self, resource_id: str) -> str | None:
         match = _INSTANCE.search(resource_id)
@@ -173,7 +188,7 @@ _SAGEMAKER = re.compile(
 )
 
 
-class SageMakerExecutor:
+class SageMakerExecutor(_AwsClients):
     """SageMaker endpoints and notebook instances, named by their ARN (the CUR ResourceId).
 
     ``stop`` on a notebook instance is ``StopNotebookInstance`` (its volume stays; start it
@@ -185,29 +200,13 @@ class SageMakerExecutor:
     """
 
     name = "aws-sagemaker"
+    service = "sagemaker"
     actions = frozenset({"stop", "delete"})
     inactive = frozenset({"stopped", "stopping", "deleting", "deleted"})
 
-    def __init__(
-        self,
-        *,
-        region: str = "us-east-1",
-        endpoint_url: str | None = None,
-        read_timeout: float = READ_TIMEOUT,
-    ) -> None:
-        self.region = region
-        self._endpoint_url = endpoint_url or None
-        self._read_timeout = read_timeout
-        self._clients: dict[str, Any] = {}
-
     def _client(self, target: str) -> Any:
         match = _SAGEMAKER.search(target)
-        region = match.group("region") if match else self.region
-        if region not in self._clients:
-            self._clients[region] = _client(
-                "sagemaker", region, self._endpoint_url, self._read_timeout
-            )
-        return self._clients[region]
+        return self._api(match.group("region") if match else None)
 
     def target(self, resource_id: str) -> str | None:
         match = _SAGEMAKER.search(resource_id)
