@@ -341,3 +341,77 @@ def test_a_process_recorded_right_after_it_starts_is_recorded_after_its_exec(
         finally:
             proc.kill()
             proc.wait()
+
+
+_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: eks-a
+  cluster: {{server: "{a}"}}
+- name: gke-b-cluster
+  cluster: {{server: "{b}"}}
+users:
+- name: u
+  user: {{token: not-a-secret}}
+contexts:
+- name: eks-a
+  context: {{cluster: eks-a, user: u}}
+- name: gke-b
+  context: {{cluster: gke-b-cluster, user: u}}
+current-context: gke-b
+"""
+
+
+def test_a_kubernetes_workload_is_acted_on_in_its_own_cluster_only(
+    stub: Ec2Stub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    pytest.importorskip("kubernetes")
+    from datetime import timedelta
+
+    from mlcost.config import parse_policies
+    from mlcost.policies import check
+    from mlcost.policies.executors import (
+        ExecutorError,
+        KubernetesExecutor,
+        Unexecutable,
+        executor_for,
+    )
+    from tests.attribution.conftest import T0
+
+    with socket.socket() as s:  # the other cluster's API server: nobody listens
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(_KUBECONFIG.format(a=stub.url, b=closed))
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    stub.mode = "auth"  # answers at once; which server was asked is what counts
+    owner = {"namespace": "ml", "controllerKind": "deployment", "controller": "ranker"}
+    pods = [("opencost:eks-a/ml/ranker-7d9f8-x2kq/main", "eks-a")]
+    pods.append(("opencost:eks-c/ml/ranker-55c6-p9/main", "eks-c"))
+    rows = [
+        {**workload(w, "node-1", 0, 0, 1, tags=owner, kind="inference"), "end": None}
+        | {"cluster": c}
+        for w, c in pods
+    ]
+    (policy,) = parse_policies({"p": {"kind": "max-duration", "max_hours": {"*": 1}}})
+    with open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}") as wh:
+        put(wh, "workloads", rows)
+        found = {v.cluster: v for v in check(wh, [policy], now=T0 + timedelta(hours=2))}
+    a, c = found["eks-a"], found["eks-c"]
+    assert (a.act_on, a.resource_type, a.executor) == (
+        "k8s:ml/deployment/ranker",
+        "k8s-deployment",
+        "kubernetes",
+    )
+    ex = executor_for(a.identity(), policy)
+    assert isinstance(ex, KubernetesExecutor)
+    with pytest.raises(ExecutorError, match="HTTP 403"):
+        ex.state("ml/deployment/ranker")
+    # eks-a's API server was asked, not the current context's (gke-b).
+    assert stub.calls == Counter({"GET /apis/apps/v1/namespaces/ml/deployments/ranker": 1})
+    other = executor_for(c.identity(), policy)
+    assert isinstance(other, Unexecutable) and other.decision == "failed"
+    assert "cluster 'eks-c'" in other.reason and "contexts: eks-a, gke-b" in other.reason
+    assert "kubectl config rename-context <context> eks-c" in other.fix

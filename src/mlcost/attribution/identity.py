@@ -97,6 +97,7 @@ class Identity:
     names: tuple[str, ...] = ()  # what telemetry and workloads call it
     service: str | None = None  # ServiceName, as billed
     resource_type: str | None = None  # what it is (resource_type()); None: not known
+    cluster: str | None = None  # a workload's Kubernetes cluster (OpenCost's name for it)
 
     @property
     def name(self) -> str:
@@ -140,6 +141,7 @@ def workload_identity(
     *,
     tags: dict[str, str] | None = None,
     host: Identity | None = None,
+    cluster: str | None = None,
 ) -> Identity:
     """The identity of a workload: what an executor acts on, with the provider, account and
     region of ``host`` (the billed resource it runs on), where known.
@@ -148,7 +150,7 @@ def workload_identity(
     (its ``controllerKind`` / ``controller`` / ``namespace`` labels): a deployment's pod
     becomes ``k8s:<ns>/deployment/<controller>`` (deleting the pod alone brings it back), a
     bare pod ``k8s:<ns>/pod/<pod>``. Other workload ids (``slurm:…``, ``local:<pid>``) are
-    their own target.
+    their own target. ``cluster``: the workload's cluster (the executor picks its context).
 
     >>> workload_identity("opencost:c1/ml/ranker-7d9-x2/main",
     ...     tags={"namespace": "ml", "controllerKind": "deployment", "controller": "ranker"}
@@ -176,6 +178,7 @@ def workload_identity(
         region=host.region if host else None,
         names=(workload_id,) if target != workload_id else (),
         service=host.service if host else None,
+        cluster=cluster,
         # An OpenCost pod no executor acts on is still named for what owns it.
         resource_type=resource_type(target)
         or (f"k8s-{kind or 'pod'}" if workload_id.startswith("opencost:") else None),

@@ -44,7 +44,7 @@ class Violation:
     ``provider``, ``account``, ``region`` (of the billed resource, where one links) and
     ``resource_type`` (what the target is: ``ec2-instance``, ``slurm-job``, …) choose the
     executor; ``act_on`` is the id it acts on where that is not the target (an OpenCost
-    pod's deployment, ``k8s:<ns>/deployment/<name>``)."""
+    pod's deployment, ``k8s:<ns>/deployment/<name>``, in ``cluster``)."""
 
     policy: str
     resource_id: str
@@ -59,6 +59,7 @@ class Violation:
     region: str | None = None
     resource_type: str | None = None
     act_on: str | None = None
+    cluster: str | None = None  # a Kubernetes workload's cluster
 
     @classmethod
     def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
@@ -83,6 +84,7 @@ class Violation:
             account=self.account,
             region=self.region,
             resource_type=self.resource_type,
+            cluster=self.cluster,
         )
 
 
@@ -385,12 +387,14 @@ def _identified(
     workloads = sorted({v.workload_id for v in found if v.workload_id})
     ran_on: dict[str, str] = {}
     tags: dict[str, dict[str, str]] = {}
+    clusters: dict[str, str | None] = {}
     if workloads:
         w = wh.table("workloads")
         w = w.filter(w.workload_id.isin(workloads))
-        rows = w.select("workload_id", "resource_id", "node", "tags").to_pyarrow().to_pylist()
-        for r in rows:
+        cols = ("workload_id", "resource_id", "node", "tags", "cluster")
+        for r in w.select(*cols).to_pyarrow().to_pylist():
             tags[r["workload_id"]] = dict(r["tags"] or {})
+            clusters[r["workload_id"]] = r["cluster"]
             host = r["resource_id"] or r["node"]
             if host:
                 ran_on[r["workload_id"]] = host
@@ -400,9 +404,10 @@ def _identified(
     out = []
     for v in named(wh, config, found, names, model_owner=False):
         if v.workload_id:  # the workload is what is acted on; where it runs gives the region
-            who = workload_identity(v.workload_id, tags=tags.get(v.workload_id))
-            act_on = who.resource_id if who.resource_id != v.workload_id else None
-            v = replace(v, resource_type=who.resource_type, act_on=act_on)
+            wid = v.workload_id
+            who = workload_identity(wid, tags=tags.get(wid), cluster=clusters.get(wid))
+            act_on = who.resource_id if who.resource_id != wid else None
+            v = replace(v, resource_type=who.resource_type, act_on=act_on, cluster=who.cluster)
         elif v.resource_type is None:  # nothing billed: what its own id says, if anything
             v = replace(v, resource_type=resource_type(v.resource_id))
         if v.executor == AUTO:

@@ -200,20 +200,22 @@ def executor_for(
         )
     region = _region(who, settings) if name in _AWS else ""
     endpoint = settings.endpoint_url if settings else ""
+    cluster = (who.cluster or "") if name == "kubernetes" else ""
     cache = made if made is not None else {}
-    key = (name, region, endpoint)
+    key = (name, region, endpoint, cluster)
     if name in cache:  # an executor given by name (tests, a caller's own)
         return cache[name]
     if key not in cache:
-        cache[key] = _make(name, region, endpoint)
+        cache[key] = _make(name, region, endpoint, cluster)
     built = cache[key]
     if isinstance(built, Unexecutable):
         return Unexecutable(f"{_describe(who, kind, region)}: {built.reason}", built.fix)
     return built
 
 
-def _make(name: str, region: str, endpoint: str) -> Executor | Unexecutable:
-    """The executor ``name`` for ``region`` and ``endpoint``, or why it cannot be made."""
+def _make(name: str, region: str, endpoint: str, cluster: str) -> Executor | Unexecutable:
+    """The executor ``name`` for ``region``, ``endpoint`` and a Kubernetes ``cluster``, or
+    why it cannot be made."""
     try:
         if name in _AWS:
             import boto3
@@ -226,6 +228,8 @@ def _make(name: str, region: str, endpoint: str) -> Executor | Unexecutable:
             if found is None:
                 return Unexecutable("no AWS credentials found", CREDENTIALS_FIX)
             return EXECUTORS[name](region=region, endpoint_url=endpoint or None)
+        if name == "kubernetes":
+            return EXECUTORS[name](endpoint_url=endpoint or None, cluster=cluster or None)
         return EXECUTORS[name](endpoint_url=endpoint or None)
     except ExecutorError as exc:
         return Unexecutable(exc.problem, exc.fix or "see docs/budgets.md, Executors")

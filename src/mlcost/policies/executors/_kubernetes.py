@@ -37,6 +37,33 @@ def _kube_error(target: str, exc: Exception) -> ExecutorError:
     return ExecutorError(text, retryable=status >= 500 or status == 429)
 
 
+def _kubeconfig() -> str | None:
+    """``$KUBECONFIG`` as it is now (the client reads it once, when first imported); None:
+    the client's default, ``~/.kube/config``."""
+    import os
+
+    return os.environ.get("KUBECONFIG") or None
+
+
+def _context(config: Any, cluster: str) -> str | None:
+    """The kubeconfig context for ``cluster``: named so, or whose cluster is named so. None:
+    no kubeconfig (in a cluster, its own)."""
+    try:
+        contexts, _active = config.list_kube_config_contexts(config_file=_kubeconfig())
+    except (config.ConfigException, OSError):
+        return None
+    for c in contexts or ():
+        if cluster in (c.get("name"), (c.get("context") or {}).get("cluster")):
+            return str(c["name"])
+    names = ", ".join(sorted(str(c.get("name")) for c in contexts or ())) or "none"
+    raise ExecutorError(
+        f"kubernetes: the workload runs in cluster {cluster!r} and the kubeconfig has no "
+        f"context for it (contexts: {names}); not acting on another cluster",
+        fix=f"add a context named {cluster!r} (kubectl config rename-context <context> "
+        f"{cluster}), or set endpoint_url in the policy",
+    )
+
+
 class KubernetesExecutor:
     """Kubernetes deployments and pods through the official ``kubernetes`` client.
 
@@ -45,7 +72,11 @@ class KubernetesExecutor:
     a deployment patches its scale subresource to 0 replicas; ``stop`` / ``delete`` on a pod
     deletes it (a pod owned by a deployment comes back: target the deployment instead).
     Credentials: ``~/.kube/config`` (``$KUBECONFIG``) or the in-cluster service account;
-    ``endpoint_url`` overrides the API server. Label and annotation keys cannot hold ``:``, so
+    ``endpoint_url`` overrides the API server. ``cluster`` (the cluster a workload runs in,
+    as OpenCost names it) picks the kubeconfig context of that name, or whose cluster has
+    that name; a kubeconfig without one is refused rather than acting on a same-named
+    deployment of another cluster (in a cluster, with no kubeconfig, the service account's
+    own cluster is used). Label and annotation keys cannot hold ``:``, so
     ``mlcost/protect: "true"`` stands for the protect tag ``mlcost:protect``.
     """
 
@@ -53,14 +84,19 @@ class KubernetesExecutor:
     actions = frozenset({"stop", "scale-to-zero", "delete"})
     inactive = frozenset({"scaled-to-zero", "deleted", "succeeded", "failed"})
 
-    def __init__(self, *, endpoint_url: str | None = None, **_options: Any) -> None:
+    def __init__(
+        self, *, endpoint_url: str | None = None, cluster: str | None = None, **_options: Any
+    ) -> None:
         from kubernetes import client
         from kubernetes import config as kube
 
         config: Any = kube  # its loaders are untyped
         cfg = client.Configuration()
+        context = _context(config, cluster) if cluster and not endpoint_url else None
         try:
-            config.load_kube_config(client_configuration=cfg)
+            config.load_kube_config(
+                config_file=_kubeconfig(), client_configuration=cfg, context=context
+            )
         except (config.ConfigException, OSError):
             try:
                 config.load_incluster_config(client_configuration=cfg)
