@@ -66,11 +66,13 @@ def aws_error(target: str, exc: Exception, *, permission: str = "") -> ExecutorE
     action the call needs (named in the fix)."""
     from botocore import exceptions as bex
 
+    # botocore's own retry count (always 0: its retries are off) would contradict ours.
+    said = re.sub(r" \(reached max retries: \d+\)", "", str(exc))
     if isinstance(exc, bex.NoCredentialsError | bex.PartialCredentialsError):
-        return ExecutorError(f"{target}: {exc}", fix=CREDENTIALS_FIX)
+        return ExecutorError(f"{target}: {said}", fix=CREDENTIALS_FIX)
     if isinstance(exc, bex.ConnectionError | bex.HTTPClientError):
         # Refused, unreachable, a timeout, a connection cut mid-answer: may pass later.
-        return ExecutorError(f"{target}: {exc}", retryable=True)
+        return ExecutorError(f"{target}: {said}", retryable=True)
     if isinstance(exc, bex.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -78,12 +80,12 @@ def aws_error(target: str, exc: Exception, *, permission: str = "") -> ExecutorE
         if code in _AUTH or status in (401, 403):
             need = f" (it needs {permission})" if permission else ""
             return ExecutorError(
-                f"{target}: {exc}",
+                f"{target}: {said}",
                 fix=f"check the credentials' account and IAM permissions{need}",
             )
         retry = status >= 500 or status == 429 or code in _TRANSIENT
-        return ExecutorError(f"{target}: {exc}", retryable=retry)
-    return ExecutorError(f"{target}: {exc}")
+        return ExecutorError(f"{target}: {said}", retryable=retry)
+    return ExecutorError(f"{target}: {said}")
 
 
 class _AwsClients:
