@@ -1,0 +1,240 @@
+"""FOCUS 1.2 bills from an S3 bucket laid out as AWS Data Exports delivers them, served by a
+moto server on loopback (boto3 talks HTTP to it; its request log counts the downloads)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from mlcost.cli.main import cli, main
+from tests.conftest import FOCUS_SAMPLES
+from tests.sources.remoteservers import Moto, running_moto
+
+BUCKET = "billing"
+EXPORT = "focus-export"
+ROOT = f"exports/{EXPORT}"
+URL = f"s3://{BUCKET}/exports/"
+SECRET = "wJalrXUtnFEMI-not-a-real-secret-K7MDENGbPxRfiCY"
+SAMPLE = FOCUS_SAMPLES / "synthetic-1.2-1.3" / "aws_1_2_cost_and_usage_rows100_seed42.csv"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
+    with running_moto(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """boto3's standard chain from the environment, pointed at the moto server."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "AKIAMLCOSTTEST",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLCOST_S3_ENDPOINT_URL": moto.url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    moto.reset()
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=moto.url)
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def sample() -> pa.Table:
+    """The FOCUS 1.2 sample as AWS Data Exports writes it: Parquet, one billing period."""
+    return pacsv.read_csv(SAMPLE)
+
+
+def parquet(t: pa.Table) -> bytes:
+    out = io.BytesIO()
+    pq.write_table(t, out, compression="snappy")
+    return out.getvalue()
+
+
+def deliver(s3: Any, period: str, execution: str, chunks: list[pa.Table | None]) -> list[bytes]:
+    """One overwrite-mode refresh: the data files, then the period's manifest listing them
+    (a None chunk is listed but never written: a delivery cut short)."""
+    keys, bodies = [], []
+    for i, chunk in enumerate(chunks, start=1):
+        key = f"{ROOT}/data/BILLING_PERIOD={period}/{EXPORT}-{i:05d}.snappy.parquet"
+        keys.append(key)
+        if chunk is not None:
+            bodies.append(parquet(chunk))
+            s3.put_object(Bucket=BUCKET, Key=key, Body=bodies[-1])
+    manifest = {
+        "executionId": execution,
+        "exportArn": f"arn:aws:bcm-data-exports:us-east-1:123456789012:export/{EXPORT}-0001",
+        "exportName": EXPORT,
+        "billingPeriod": period,
+        "dataFiles": [f"s3://{BUCKET}/{k}" for k in keys],
+        "columns": [{"name": n, "type": "string"} for n in chunks[0].column_names]
+        if chunks[0] is not None
+        else [],
+    }
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"{ROOT}/metadata/BILLING_PERIOD={period}/{EXPORT}-Manifest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+    return bodies
+
+
+def file_sum(bodies: list[bytes]) -> Decimal:
+    """EffectiveCost summed over the delivered files themselves."""
+    total = Decimal(0)
+    for body in bodies:
+        t = pq.read_table(io.BytesIO(body))
+        total += sum(
+            (Decimal(str(v)) for v in t["EffectiveCost"].to_pylist() if v is not None), Decimal(0)
+        )
+    return round(total, 9)  # the warehouse keeps decimals; the files hold doubles
+
+
+def warehouse_sum(path: Path) -> tuple[int, Decimal]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        n, total = con.execute(
+            "SELECT count(*), sum(EffectiveCost) FROM cost_line_items"
+        ).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    return int(n), round(Decimal(str(total)), 9)
+
+
+def mlcost(wh: Path, *args: str) -> Any:
+    return CliRunner().invoke(cli, ["--warehouse", str(wh), *args])
+
+
+def failing(wh: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run the mlcost command as a user does (errors become a message and exit status 2);
+    return everything it printed."""
+    assert main(["--warehouse", str(wh), *args]) == 2
+    out = capsys.readouterr()
+    return out.out + out.err
+
+
+def test_overwrite_deliveries_load_restate_and_skip(s3: Any, moto: Moto, tmp_path: Path) -> None:
+    wh = tmp_path / "w.duckdb"
+    t = sample()
+    # First refresh of 2026-05: month to date (charges before the 16th).
+    mid = pa.scalar(datetime(2026, 5, 16, tzinfo=UTC), t["ChargePeriodStart"].type)
+    early = t.filter(pc.less(t["ChargePeriodStart"], mid))
+    first = deliver(s3, "2026-05", "exec-1", [early])
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0, r.output
+    assert f"{URL}: ingest 1: {early.num_rows:,} rows" in r.output
+    assert warehouse_sum(wh) == (early.num_rows, file_sum(first))
+
+    # The restated month, rewritten in place in two chunks with a new manifest.
+    second = deliver(s3, "2026-05", "exec-2", [t.slice(0, 60), t.slice(60)])
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0, r.output
+    assert f"replaced {early.num_rows:,} older rows" in r.output
+    assert warehouse_sum(wh) == (t.num_rows, file_sum(second))
+    assert file_sum(second) != file_sum(first)
+
+    # A rerun lists the bucket and downloads nothing.
+    gets = len(moto.object_gets(BUCKET))
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0, r.output
+    assert "nothing new to load" in r.output and "1 delivery(ies) unchanged" in r.output
+    assert moto.object_gets(BUCKET)[gets:] == []
+    assert warehouse_sum(wh) == (t.num_rows, file_sum(second))
+    assert SECRET not in r.output
+
+
+def test_a_delivery_missing_a_file_is_not_loaded_and_is_reported(
+    s3: Any, moto: Moto, tmp_path: Path
+) -> None:
+    wh = tmp_path / "w.duckdb"
+    t = sample()
+    bodies = deliver(s3, "2026-05", "exec-1", [t])
+    deliver(s3, "2026-06", "exec-7", [t.slice(0, 1), None])  # second chunk never written
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0, r.output
+    missing = f"s3://{BUCKET}/{ROOT}/data/BILLING_PERIOD=2026-06/{EXPORT}-00002.snappy.parquet"
+    assert "delivery exec-7 of 2026-06 lists 1 file(s) not in the store" in r.output
+    assert missing in r.output
+    assert warehouse_sum(wh) == (t.num_rows, file_sum(bodies))  # 2026-05 only
+    # Still reported on the next run, without reading its manifest again.
+    gets = len(moto.object_gets(BUCKET))
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert "delivery exec-7 of 2026-06" in r.output
+    assert moto.object_gets(BUCKET)[gets:] == []
+
+
+def test_create_new_mode_loads_only_the_newest_execution(s3: Any, tmp_path: Path) -> None:
+    # Create-new mode: a folder per execution, both present when mlcost first looks.
+    t = sample()
+    bodies: dict[str, bytes] = {}
+    for execution, part in (("20260510T0612", t.slice(0, 40)), ("20260602T0603", t)):
+        key = f"{ROOT}/data/BILLING_PERIOD=2026-05/{execution}/{EXPORT}-00001.snappy.parquet"
+        bodies[execution] = parquet(part)
+        s3.put_object(Bucket=BUCKET, Key=key, Body=bodies[execution])
+        manifest = {"executionId": execution, "dataFiles": [f"s3://{BUCKET}/{key}"]}
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"{ROOT}/metadata/BILLING_PERIOD=2026-05/{execution}/{EXPORT}-Manifest.json",
+            Body=json.dumps(manifest).encode(),
+        )
+    wh = tmp_path / "w.duckdb"
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0, r.output
+    assert "1 older delivery(ies) superseded" in r.output
+    assert warehouse_sum(wh) == (t.num_rows, file_sum([bodies["20260602T0603"]]))
+
+
+def test_an_interrupted_fetch_leaves_the_warehouse_as_it_was(s3: Any, wh: Any) -> None:
+    from mlcost.sources.remote import ingest_remote
+
+    t = sample()
+    deliver(s3, "2026-05", "exec-1", [t.slice(0, 50), t.slice(50)])
+
+    def cut(fraction: float, name: str) -> None:
+        if name.endswith("00002.snappy.parquet"):
+            raise KeyboardInterrupt  # the user's Ctrl-C half-way through the downloads
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_remote(wh, URL, "focus", progress=cut)
+    assert wh.table("cost_line_items").count().execute() == 0
+    assert wh.table("ingests").count().execute() == 0
+    assert wh.table("remote_deliveries").count().execute() == 0
+    result = ingest_remote(wh, URL, "focus")  # the next run loads it whole
+    assert [r.rows for r in result.loads] == [t.num_rows]
+
+
+def test_missing_credentials_name_the_provider_and_the_fix(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    out = failing(tmp_path / "w.duckdb", capsys, "ingest", "focus", URL)
+    assert "Error: S3 listing s3://billing/exports/: no AWS credentials found" in out
+    assert "AWS_PROFILE" in out
+
+
+def test_a_bucket_that_does_not_exist(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = failing(tmp_path / "w.duckdb", capsys, "ingest", "focus", "s3://no-such-bucket/x/")
+    assert "not found (NoSuchBucket)" in out and "Fix:" in out
+    assert SECRET not in out
