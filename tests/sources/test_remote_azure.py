@@ -1,0 +1,228 @@
+"""FOCUS bills from an Azure Storage container laid out as a Cost Management export writes
+them (part files and manifest.json per run), served by Azurite on loopback; and `mlcost watch`
+keeping an S3 and an Azure source current, with their freshness and a stale-source alert."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.csv as pacsv
+import pytest
+from click.testing import CliRunner
+
+from mlcost.cli.main import cli, main
+from tests.conftest import FOCUS_SAMPLES
+from tests.sources.remoteservers import AZURITE_KEY, Moto, running_azurite, running_moto
+from tests.sources.test_remote_s3 import SECRET, deliver, file_sum, sample
+
+CONTAINER = "exports"
+AZ_URL = f"az://{CONTAINER}/focus/"
+RUN = "bbac73f1-9a05-4de6-84ab-c72b568a03b4"
+AZURE_SAMPLE = FOCUS_SAMPLES / "synthetic-1.2-1.3" / "azure_1_2_cost_and_usage_rows100_seed42.csv"
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_azurite(tmp_path_factory.mktemp("azurite")) as connection:
+        yield connection
+
+
+@pytest.fixture
+def container(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An empty container, reached through AZURE_STORAGE_CONNECTION_STRING as a user sets it."""
+    from azure.storage.blob import BlobServiceClient
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
+    service = BlobServiceClient.from_connection_string(azurite)
+    c = service.get_container_client(CONTAINER)
+    if c.exists():
+        c.delete_container()
+    for _ in range(50):
+        try:
+            c.create_container()
+            break
+        except Exception:  # noqa: BLE001 - Azurite finishes a delete asynchronously
+            import time
+
+            time.sleep(0.1)
+    return c
+
+
+def export_run(c: Any, submitted: datetime) -> bytes:
+    """One run of a FOCUS cost export: the gzipped part file, then its manifest.json."""
+    body = gzip.compress(AZURE_SAMPLE.read_bytes())
+    folder = f"focus/azure-focus/20260501-20260531/{RUN}"
+    c.upload_blob(f"{folder}/part_0_0001.csv.gz", body, overwrite=True)
+    manifest = {
+        "manifestVersion": "2024-04-01",
+        "byteCount": len(body),
+        "blobCount": 1,
+        "dataRowCount": pacsv.read_csv(AZURE_SAMPLE).num_rows,
+        "exportConfig": {
+            "exportName": "azure-focus",
+            "dataVersion": "1.2-preview",
+            "type": "FocusCost",
+            "timeFrame": "MonthToDate",
+        },
+        "deliveryConfig": {
+            "partitionData": True,
+            "dataOverwriteBehavior": "CreateNewReport",
+            "fileFormat": "Csv",
+            "compressionMode": "gzip",
+        },
+        "runInfo": {
+            "executionType": "Scheduled",
+            "submittedTime": submitted.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "runId": RUN,
+            "startDate": "2026-05-01T00:00:00",
+            "endDate": "2026-05-31T00:00:00",
+        },
+        "blobs": [
+            {
+                "blobName": f"{folder}/part_0_0001.csv.gz",
+                "byteCount": len(body),
+                "dataRowCount": 100,
+            }
+        ],
+    }
+    c.upload_blob(f"{folder}/manifest.json", json.dumps(manifest).encode(), overwrite=True)
+    return body
+
+
+def azure_file_sum() -> Any:
+    import io
+
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(pacsv.read_csv(AZURE_SAMPLE), buf)
+    return file_sum([buf.getvalue()])
+
+
+def totals(path: Path) -> dict[str, tuple[int, Any]]:
+    from decimal import Decimal
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT ServiceProviderName, count(*), sum(EffectiveCost) FROM cost_line_items GROUP BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    return {str(p): (int(n), round(Decimal(str(s)), 9)) for p, n, s in rows}
+
+
+def test_an_azure_export_loads_once(container: Any, tmp_path: Path) -> None:
+    export_run(container, datetime(2026, 6, 1, 6, 12, tzinfo=UTC))
+    wh = tmp_path / "w.duckdb"
+    r = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", "focus", AZ_URL])
+    assert r.exit_code == 0, r.output
+    assert f"{AZ_URL}: ingest 1: 100 rows from 1 file(s) (FOCUS 1.2)" in r.output
+    assert list(totals(wh).values()) == [(100, azure_file_sum())]
+    r = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", "focus", AZ_URL])
+    assert "nothing new to load" in r.output and "1 delivery(ies) unchanged" in r.output
+
+
+def test_a_wrong_account_key_names_azure_and_the_fix(
+    container: Any,
+    azurite: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    wrong = "V3Jvbmcta2V5LW5vdC10aGUtYWNjb3VudHMtb3duLWtleS1hdC1hbGwtMDEyMzQ1Njc4OQ=="
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.replace(AZURITE_KEY, wrong))
+    assert main(["--warehouse", str(tmp_path / "w.duckdb"), "ingest", "focus", AZ_URL]) == 2
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "Azure Storage listing az://exports/focus/: the storage account refused" in text
+    assert "AZURE_STORAGE_CONNECTION_STRING" in text
+    assert wrong not in text and AZURITE_KEY not in text
+
+
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[Moto]:
+    with running_moto(tmp_path) as server:
+        yield server
+
+
+def test_watch_keeps_both_current_and_alerts_once_on_a_stale_source(
+    container: Any, moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: str
+) -> None:
+    import boto3
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "AKIAMLCOSTTEST",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MLCOST_S3_ENDPOINT_URL": moto.url,
+    }.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", endpoint_url=moto.url)
+    s3.create_bucket(Bucket="billing")
+    aws_bodies = deliver(s3, "2026-05", "exec-1", [sample()])
+    # The Azure export last ran three days ago: stale after two.
+    submitted = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    export_run(container, submitted)
+    (tmp_path / "mlcost.toml").write_text(
+        f"""
+warehouse = "warehouse.duckdb"
+
+[notify.channels.ops]
+kind = "file"
+path = "alerts.jsonl"
+
+[watch.sources.aws]
+kind = "focus"
+paths = ["s3://billing/exports/"]
+stale_after = "30d"
+channels = ["ops"]
+
+[watch.sources.azure]
+kind = "focus"
+paths = ["{AZ_URL}"]
+stale_after = "2d"
+channels = ["ops"]
+"""
+    )
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for _ in range(2):
+        r = CliRunner().invoke(cli, ["watch", "--once"])
+        assert r.exit_code == 0, r.output
+        outputs.append(r.output)
+    first, second = outputs
+    assert "aws: 1 new load(s)" in first and "azure: 1 new load(s)" in first
+    assert "freshness: AWS bill 'aws' delivered" in first
+    assert (
+        f"freshness: Azure bill 'azure' delivered {submitted:%Y-%m-%d %H:%M} UTC, "
+        "covers through 2026-05-31" in first
+    )
+    assert "stale source: Azure bill 'azure'" in first
+    assert "stale source" not in second  # once, not every round
+    assert "new load" not in second
+    got = totals(tmp_path / "warehouse.duckdb")
+    aws_name = sample()["ProviderName"][0].as_py()  # FOCUS 1.2's ProviderName
+    azure_name = pacsv.read_csv(AZURE_SAMPLE)["ProviderName"][0].as_py()
+    assert got == {aws_name: (100, file_sum(aws_bodies)), azure_name: (100, azure_file_sum())}
+    alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
+    assert [a["subject"] for a in alerts] == ["azure"] and alerts[0]["kind"] == "stale"
+    # No credential anywhere: output, alerts, the warehouse's stored rows and errors.
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        stored = " ".join(
+            str(row)
+            for table in ("ingests", "remote_deliveries", "alerts", "alert_deliveries")
+            for row in con.execute(f"SELECT * FROM {table}").fetchall()
+        )
+    finally:
+        con.close()
+    everything = "\n".join([*outputs, (tmp_path / "alerts.jsonl").read_text(), stored])
+    for secret in (SECRET, AZURITE_KEY):
+        assert secret not in everything
