@@ -47,7 +47,7 @@ def container(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
         try:
             c.create_container()
             break
-        except Exception:  # noqa: BLE001 - Azurite finishes a delete asynchronously
+        except Exception:
             import time
 
             time.sleep(0.1)
