@@ -23,6 +23,8 @@ from tests.conftest import REPO
 AZURITE = REPO / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's well-known development account (public, in Microsoft's Azurite docs).
 AZURITE_ACCOUNT = "devstoreaccount1"
+# The AWS secret key the tests set: asserted absent from every output, alert and stored row.
+SECRET = "wJalrXUtnFEMI-not-a-real-secret-K7MDENGbPxRfiCY"
 AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,40 +17,13 @@ from click.testing import CliRunner
 
 from mlcost.cli.main import cli, main
 from tests.conftest import FOCUS_SAMPLES
-from tests.sources.remoteservers import AZURITE_KEY, Moto, running_azurite, running_moto
-from tests.sources.test_remote_s3 import SECRET, deliver, file_sum, sample
+from tests.sources.conftest import CONTAINER
+from tests.sources.remoteservers import AZURITE_KEY, SECRET
+from tests.sources.test_remote_s3 import deliver, file_sum, sample
 
-CONTAINER = "exports"
 AZ_URL = f"az://{CONTAINER}/focus/"
 RUN = "bbac73f1-9a05-4de6-84ab-c72b568a03b4"
 AZURE_SAMPLE = FOCUS_SAMPLES / "synthetic-1.2-1.3" / "azure_1_2_cost_and_usage_rows100_seed42.csv"
-
-
-@pytest.fixture(scope="module")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_azurite(tmp_path_factory.mktemp("azurite")) as connection:
-        yield connection
-
-
-@pytest.fixture
-def container(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """An empty container, reached through AZURE_STORAGE_CONNECTION_STRING as a user sets it."""
-    from azure.storage.blob import BlobServiceClient
-
-    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
-    service = BlobServiceClient.from_connection_string(azurite)
-    c = service.get_container_client(CONTAINER)
-    if c.exists():
-        c.delete_container()
-    for _ in range(50):
-        try:
-            c.create_container()
-            break
-        except Exception:
-            import time
-
-            time.sleep(0.1)
-    return c
 
 
 def export_run(c: Any, submitted: datetime) -> bytes:
@@ -146,26 +118,9 @@ def test_a_wrong_account_key_names_azure_and_the_fix(
     assert wrong not in text and AZURITE_KEY not in text
 
 
-@pytest.fixture
-def moto(tmp_path: Path) -> Iterator[Moto]:
-    with running_moto(tmp_path) as server:
-        yield server
-
-
 def test_watch_keeps_both_current_and_alerts_once_on_a_stale_source(
-    container: Any, moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, azurite: str
+    container: Any, s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import boto3
-
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "AKIAMLCOSTTEST",
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MLCOST_S3_ENDPOINT_URL": moto.url,
-    }.items():
-        monkeypatch.setenv(key, value)
-    s3 = boto3.client("s3", endpoint_url=moto.url)
-    s3.create_bucket(Bucket="billing")
     aws_bodies = deliver(s3, "2026-05", "exec-1", [sample()])
     # The Azure export last ran three days ago: stale after two.
     submitted = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)

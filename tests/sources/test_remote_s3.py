@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,39 +20,13 @@ from click.testing import CliRunner
 
 from mlcost.cli.main import cli, main
 from tests.conftest import FOCUS_SAMPLES
-from tests.sources.remoteservers import Moto, running_moto
+from tests.sources.conftest import BUCKET
+from tests.sources.remoteservers import SECRET, Moto
 
-BUCKET = "billing"
 EXPORT = "focus-export"
 ROOT = f"exports/{EXPORT}"
 URL = f"s3://{BUCKET}/exports/"
-SECRET = "wJalrXUtnFEMI-not-a-real-secret-K7MDENGbPxRfiCY"
 SAMPLE = FOCUS_SAMPLES / "synthetic-1.2-1.3" / "aws_1_2_cost_and_usage_rows100_seed42.csv"
-
-
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
-    with running_moto(tmp_path_factory.mktemp("moto")) as server:
-        yield server
-
-
-@pytest.fixture
-def s3(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """boto3's standard chain from the environment, pointed at the moto server."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "AKIAMLCOSTTEST",
-        "AWS_SECRET_ACCESS_KEY": SECRET,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MLCOST_S3_ENDPOINT_URL": moto.url,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    moto.reset()
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=moto.url)
-    client.create_bucket(Bucket=BUCKET)
-    return client
 
 
 def sample() -> pa.Table:
@@ -215,8 +188,10 @@ def test_an_interrupted_fetch_leaves_the_warehouse_as_it_was(s3: Any, wh: Any) -
     assert wh.table("cost_line_items").count().execute() == 0
     assert wh.table("ingests").count().execute() == 0
     assert wh.table("remote_deliveries").count().execute() == 0
-    result = ingest_remote(wh, URL, "focus")  # the next run loads it whole
-    assert [r.rows for r in result.loads] == [t.num_rows]
+    shown: list[float] = []
+    result = ingest_remote(wh, URL, "focus", progress=lambda f, _: shown.append(f))
+    assert [r.rows for r in result.loads] == [t.num_rows]  # the next run loads it whole
+    assert shown == sorted(shown) and shown[-1] == 1.0  # progress by bytes, to the end
 
 
 def test_missing_credentials_name_the_provider_and_the_fix(
@@ -238,3 +213,19 @@ def test_a_bucket_that_does_not_exist(
     out = failing(tmp_path / "w.duckdb", capsys, "ingest", "focus", "s3://no-such-bucket/x/")
     assert "not found (NoSuchBucket)" in out and "Fix:" in out
     assert SECRET not in out
+
+
+def test_native_cur_from_a_folder_without_manifest(s3: Any, moto: Moto, tmp_path: Path) -> None:
+    # A plain folder of bill files (a copy job's output, OCI's bucket): one delivery of all.
+    cur = FOCUS_SAMPLES / "native-exports" / "aws_cur_sample-anonymous-aws-export-dataset.csv"
+    s3.put_object(Bucket=BUCKET, Key="cur/2026-05/cur.csv", Body=cur.read_bytes())
+    wh = tmp_path / "w.duckdb"
+    r = mlcost(wh, "ingest", "aws-cur", f"s3://{BUCKET}/cur/")
+    assert r.exit_code == 0, r.output
+    with duckdb.connect(str(wh), read_only=True) as con:
+        paths = con.execute("SELECT paths FROM ingests").fetchall()
+    assert paths == [([f"s3://{BUCKET}/cur/2026-05/cur.csv"],)]  # the object, not a copy
+    assert "aws-cur: ingest 1:" in r.output
+    gets = len(moto.object_gets(BUCKET))
+    r = mlcost(wh, "ingest", "aws-cur", f"s3://{BUCKET}/cur/")
+    assert "nothing new to load" in r.output and moto.object_gets(BUCKET)[gets:] == []

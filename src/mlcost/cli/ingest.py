@@ -91,10 +91,13 @@ def ingest_focus_cmd(
 
 
 def _split_urls(paths: tuple[str, ...]) -> tuple[list[str], tuple[Path, ...]]:
-    """Bill URLs and local paths, each kept in the order given."""
-    from mlcost.sources.remote import is_remote
+    """Bill URLs (checked before any warehouse is opened) and local paths, in the order given."""
+    from mlcost.sources.remote import is_remote, parse_url
 
-    return [p for p in paths if is_remote(p)], tuple(Path(p) for p in paths if not is_remote(p))
+    urls = [p for p in paths if is_remote(p)]
+    for url in urls:
+        parse_url(url)
+    return urls, tuple(Path(p) for p in paths if not is_remote(p))
 
 
 def _ingest_urls(wh: Any, urls: list[str], kind: str, options: dict[str, Any]) -> None:

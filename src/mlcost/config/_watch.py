@@ -75,6 +75,12 @@ def parse_watch(raw: object, *, where: str = "watch") -> WatchConfig:
             )
         for p in paths:
             scheme = p.split("://", 1)[0].lower() if "://" in p else None
+            if scheme is not None and "?" in p:  # a SAS token or key: never echoed
+                raise ConfigError(
+                    f"{where}: {label}.paths has a URL with a query string; credentials come "
+                    "from the provider's standard chain, never from mlcost.toml "
+                    "(docs/remote.md)."
+                )
             if scheme is not None and scheme not in URL_SCHEMES:
                 raise ConfigError(
                     f"{where}: {label}.paths has {p.split('://', 1)[0]}:// URL; mlcost reads "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,15 +65,21 @@ class DeliveryStore(Store):
     """``remote_deliveries``: every delivery seen at a URL, keyed by (URL, manifest@ETag)."""
 
     feature = "remote sources"
-    needs = frozenset({Capability.KEYED_UPSERT})
+    needs = frozenset({Capability.KEYED_UPSERT, Capability.UPDATE_WHERE})
 
     def known(self, url: str) -> dict[str, dict[str, Any]]:
         t = self.wh.table("remote_deliveries")
         rows = t.filter(t.source_url == url).to_pyarrow().to_pylist()
         return {str(r["delivery_key"]): r for r in rows}
 
-    def record(self, url: str, rows: Iterable[tuple[Delivery, str, int | None, int]]) -> None:
-        """Record (delivery, status, ingest id, bytes) rows in one transaction."""
+    def record(
+        self,
+        url: str,
+        rows: Iterable[tuple[Delivery, str, int | None, int]],
+        ingest_paths: Mapping[int, Sequence[str]] | None = None,
+    ) -> None:
+        """Record (delivery, status, ingest id, bytes) rows in one transaction; the ingests
+        of ``ingest_paths`` then name the objects they were loaded from, not their copies."""
         now = datetime.now(UTC).replace(tzinfo=None)
         values = [
             {
@@ -100,6 +106,10 @@ class DeliveryStore(Store):
                     key=("source_url", "delivery_key"),
                     update=("status", "ingest_id", "seen_at", "bytes"),
                 )
+                for ingest_id, paths in (ingest_paths or {}).items():
+                    self.wh.update_where(
+                        "ingests", {"paths": list(paths)}, {"ingest_id": ingest_id}
+                    )
 
 
 def ingest_remote(
@@ -136,7 +146,6 @@ def ingest_remote(
     with tempfile.TemporaryDirectory(prefix="mlcost-remote-") as tmp:
         files = _download(store, plan.load, objects, Path(tmp), progress)
         fetched = sum(objects[k].size for d in plan.load for k in d.files)
-        records: list[tuple[Delivery, str, int | None, int]] = []
         for d in plan.load:
             paths = files[d.key]
             try:
@@ -148,11 +157,11 @@ def ingest_remote(
                     f"options {dict(options)} do not fit the {kind} source ({exc}); "
                     f"see mlcost ingest {kind} --help."
                 ) from exc
-            loads.append(
-                dataclasses.replace(result, inputs=tuple(where.object_url(k) for k in d.files))
-            )
-            records.append((d, "loaded", result.ingest_id, sum(objects[k].size for k in d.files)))
-            deliveries.record(label, records[-1:])
+            urls = tuple(where.object_url(k) for k in d.files)
+            loads.append(dataclasses.replace(result, inputs=urls))
+            row = (d, "loaded", result.ingest_id, sum(objects[k].size for k in d.files))
+            new = None if result.already_loaded else result.ingest_id
+            deliveries.record(label, [row], {new: urls} if new is not None else None)
     deliveries.record(
         label,
         [(d, "superseded", None, 0) for d in plan.superseded]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mlcost.config import redact_url
 from mlcost.errors import ConfigError
 
 SCHEMES = ("s3", "az", "abfs", "abfss")
@@ -56,17 +57,17 @@ def parse_url(text: str) -> RemoteUrl:
     >>> parse_url("abfss://costs@acme.dfs.core.windows.net/focus").account
     'acme'
     """
+    if "?" in text:
+        raise ConfigError(
+            f"{redact_url(text)}: a bill URL takes no query string (credentials come from the "
+            "provider's standard chain, never from the URL); see docs/remote.md."
+        )
     m = _URL.fullmatch(text.strip())
     scheme = m.group("scheme").lower() if m else ""
     if m is None or scheme not in SCHEMES or not m.group("host"):
         raise ConfigError(
-            f"{text!r} is not a bill URL mlcost can read; write s3://BUCKET/PREFIX/ or "
-            "az://CONTAINER/PATH (see docs/remote.md)."
-        )
-    if "?" in text:
-        raise ConfigError(
-            "a bill URL takes no query string (credentials come from the provider's standard "
-            "chain, never from the URL); see docs/remote.md."
+            f"{redact_url(text)} is not a bill URL mlcost can read; write s3://BUCKET/PREFIX/ "
+            "or az://CONTAINER/PATH (see docs/remote.md)."
         )
     host, path = m.group("host"), m.group("path").lstrip("/")
     if scheme == "s3":
