@@ -101,6 +101,22 @@ def test_an_azure_export_loads_once(container: Any, tmp_path: Path) -> None:
     assert "nothing new to load" in r.output and "1 delivery(ies) unchanged" in r.output
 
 
+def test_an_unpartitioned_export_loads_its_newest_run(container: Any, tmp_path: Path) -> None:
+    # Without partitioning, each run writes one file into the period's date-range folder.
+    folder = "focus/legacy-focus/20260501-20260531"
+    full = AZURE_SAMPLE.read_bytes()
+    lines = full.splitlines(keepends=True)
+    container.upload_blob(f"{folder}/legacy-focus_6f1c.csv", b"".join(lines[:41]))
+    wh = tmp_path / "w.duckdb"
+    r = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", "focus", AZ_URL])
+    assert r.exit_code == 0 and "ingest 1: 40 rows" in r.output, r.output
+    container.upload_blob(f"{folder}/legacy-focus_a93e.csv", full)  # the next day's run
+    r = CliRunner().invoke(cli, ["--warehouse", str(wh), "ingest", "focus", AZ_URL])
+    assert r.exit_code == 0, r.output
+    assert "ingest 2: 100 rows" in r.output and "replaced 40 older rows" in r.output
+    assert list(totals(wh).values()) == [(100, azure_file_sum())]
+
+
 def test_a_wrong_account_key_names_azure_and_the_fix(
     container: Any,
     azurite: str,

@@ -3,6 +3,7 @@ moto server on loopback (boto3 talks HTTP to it; its request log counts the down
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 from datetime import UTC, datetime
@@ -40,12 +41,21 @@ def parquet(t: pa.Table) -> bytes:
     return out.getvalue()
 
 
-def deliver(s3: Any, period: str, execution: str, chunks: list[pa.Table | None]) -> list[bytes]:
-    """One overwrite-mode refresh: the data files, then the period's manifest listing them
-    (a None chunk is listed but never written: a delivery cut short)."""
+def deliver(
+    s3: Any,
+    period: str,
+    execution: str,
+    chunks: list[pa.Table | None],
+    *,
+    create_new: bool = False,
+) -> list[bytes]:
+    """One refresh: the data files, then the period's manifest listing them. Overwrite mode
+    rewrites the period's folder; create-new mode writes a folder per execution. A None chunk
+    is listed but never written (a delivery cut short)."""
+    folder = f"BILLING_PERIOD={period}/" + (f"{execution}/" if create_new else "")
     keys, bodies = [], []
     for i, chunk in enumerate(chunks, start=1):
-        key = f"{ROOT}/data/BILLING_PERIOD={period}/{EXPORT}-{i:05d}.snappy.parquet"
+        key = f"{ROOT}/data/{folder}{EXPORT}-{i:05d}.snappy.parquet"
         keys.append(key)
         if chunk is not None:
             bodies.append(parquet(chunk))
@@ -62,7 +72,7 @@ def deliver(s3: Any, period: str, execution: str, chunks: list[pa.Table | None])
     }
     s3.put_object(
         Bucket=BUCKET,
-        Key=f"{ROOT}/metadata/BILLING_PERIOD={period}/{EXPORT}-Manifest.json",
+        Key=f"{ROOT}/metadata/{folder}{EXPORT}-Manifest.json",
         Body=json.dumps(manifest).encode(),
     )
     return bodies
@@ -137,40 +147,58 @@ def test_a_delivery_missing_a_file_is_not_loaded_and_is_reported(
 ) -> None:
     wh = tmp_path / "w.duckdb"
     t = sample()
-    bodies = deliver(s3, "2026-05", "exec-1", [t])
-    deliver(s3, "2026-06", "exec-7", [t.slice(0, 1), None])  # second chunk never written
+    # Create-new mode: a complete execution, then a newer one whose second chunk is not there.
+    first = deliver(s3, "2026-05", "exec-1", [t.slice(0, 40)], create_new=True)
+    newer = deliver(s3, "2026-05", "exec-2", [t.slice(0, 60), None], create_new=True)
     r = mlcost(wh, "ingest", "focus", URL)
     assert r.exit_code == 0, r.output
-    missing = f"s3://{BUCKET}/{ROOT}/data/BILLING_PERIOD=2026-06/{EXPORT}-00002.snappy.parquet"
-    assert "delivery exec-7 of 2026-06 lists 1 file(s) not in the store" in r.output
-    assert missing in r.output
-    assert warehouse_sum(wh) == (t.num_rows, file_sum(bodies))  # 2026-05 only
+    missing = f"{ROOT}/data/BILLING_PERIOD=2026-05/exec-2/{EXPORT}-00002.snappy.parquet"
+    assert "delivery exec-2 of 2026-05 lists 1 file(s) not in the store" in r.output
+    assert f"s3://{BUCKET}/{missing}" in r.output
+    assert warehouse_sum(wh) == (40, file_sum(first))  # the complete one only
     # Still reported on the next run, without reading its manifest again.
     gets = len(moto.object_gets(BUCKET))
     r = mlcost(wh, "ingest", "focus", URL)
-    assert "delivery exec-7 of 2026-06" in r.output
+    assert "delivery exec-2 of 2026-05" in r.output
     assert moto.object_gets(BUCKET)[gets:] == []
+    # The export finishes writing: the next run loads it, restating the first.
+    newer.append(parquet(t.slice(60)))
+    s3.put_object(Bucket=BUCKET, Key=missing, Body=newer[-1])
+    r = mlcost(wh, "ingest", "focus", URL)
+    assert r.exit_code == 0 and "Warning" not in r.output, r.output
+    assert "replaced 40 older rows" in r.output
+    assert warehouse_sum(wh) == (t.num_rows, file_sum(newer))
+
+
+def test_a_bad_file_in_a_delivery_names_the_object(
+    s3: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cur = FOCUS_SAMPLES / "native-exports" / "aws_cur_sample-anonymous-aws-export-dataset.csv"
+    key = f"{ROOT}/data/BILLING_PERIOD=2026-05/{EXPORT}-00001.csv.gz"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(cur.read_bytes()))
+    manifest = {"executionId": "exec-1", "dataFiles": [f"s3://{BUCKET}/{key}"]}
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"{ROOT}/metadata/BILLING_PERIOD=2026-05/{EXPORT}-Manifest.json",
+        Body=json.dumps(manifest).encode(),
+    )
+    out = failing(tmp_path / "w.duckdb", capsys, "ingest", "focus", URL)
+    assert f"Error: s3://{BUCKET}/{key}: " in out  # the object, not a temporary copy
+    assert "mlcost-remote-" not in out
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM remote_deliveries").fetchone() == (0,)
 
 
 def test_create_new_mode_loads_only_the_newest_execution(s3: Any, tmp_path: Path) -> None:
     # Create-new mode: a folder per execution, both present when mlcost first looks.
     t = sample()
-    bodies: dict[str, bytes] = {}
-    for execution, part in (("20260510T0612", t.slice(0, 40)), ("20260602T0603", t)):
-        key = f"{ROOT}/data/BILLING_PERIOD=2026-05/{execution}/{EXPORT}-00001.snappy.parquet"
-        bodies[execution] = parquet(part)
-        s3.put_object(Bucket=BUCKET, Key=key, Body=bodies[execution])
-        manifest = {"executionId": execution, "dataFiles": [f"s3://{BUCKET}/{key}"]}
-        s3.put_object(
-            Bucket=BUCKET,
-            Key=f"{ROOT}/metadata/BILLING_PERIOD=2026-05/{execution}/{EXPORT}-Manifest.json",
-            Body=json.dumps(manifest).encode(),
-        )
+    deliver(s3, "2026-05", "20260510T0612", [t.slice(0, 40)], create_new=True)
+    newest = deliver(s3, "2026-05", "20260602T0603", [t], create_new=True)
     wh = tmp_path / "w.duckdb"
     r = mlcost(wh, "ingest", "focus", URL)
     assert r.exit_code == 0, r.output
     assert "1 older delivery(ies) superseded" in r.output
-    assert warehouse_sum(wh) == (t.num_rows, file_sum([bodies["20260602T0603"]]))
+    assert warehouse_sum(wh) == (t.num_rows, file_sum(newest))
 
 
 def test_an_interrupted_fetch_leaves_the_warehouse_as_it_was(s3: Any, wh: Any) -> None:

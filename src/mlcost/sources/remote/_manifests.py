@@ -13,7 +13,8 @@ Azure Cost Management exports write ``manifest.json`` beside each run's part fil
 and ``blobs`` (``blobName``, ``byteCount``) (Microsoft Learn, "Tutorial: Create and manage
 exported data", manifest version 2024-04-01).
 
-A folder with no manifest at all is one delivery of every bill file in it.
+A folder with no manifest at all is one delivery of every bill file in it, except the files of
+an unpartitioned Azure export, each a run of the period its folder names (the newest wins).
 """
 
 from __future__ import annotations
@@ -176,8 +177,15 @@ def azure_delivery(url: RemoteUrl, info: ObjectInfo, raw: bytes) -> Delivery:
     )
 
 
-def folder_delivery(objects: Sequence[ObjectInfo]) -> Delivery | None:
-    """A folder without manifests: every bill file in it, one delivery keyed by their ETags."""
+# Azure exports without partitioning write one file per run into a folder named by the
+# period's dates (``<root>/<export>/20260501-20260531/<export>_<guid>.csv``): each file is a
+# run of that period, and the newest run restates the older ones.
+_AZURE_RANGE = re.compile(r"(\d{4})(\d{2})\d{2}-\d{8}")
+
+
+def folder_deliveries(objects: Sequence[ObjectInfo]) -> list[Delivery]:
+    """A folder without manifests: each file of an Azure date-range folder is one run of that
+    period; every other bill file together is one delivery, keyed by their ETags."""
     data = sorted(
         (
             o
@@ -188,16 +196,38 @@ def folder_delivery(objects: Sequence[ObjectInfo]) -> Delivery | None:
         ),
         key=lambda o: o.key,
     )
-    if not data:
-        return None
-    key = hashlib.sha256("\n".join(f"{o.key}@{o.etag}" for o in data).encode()).hexdigest()
-    return Delivery(
-        "files",
-        f"folder@{key}",
-        "",
-        "",
-        key[:16],
-        max(o.modified for o in data),
-        tuple(o.key for o in data),
-        {o.key: o.size for o in data},
-    )
+    out: list[Delivery] = []
+    rest = []
+    for o in data:
+        parts = o.key.split("/")
+        run = _AZURE_RANGE.fullmatch(parts[-2]) if len(parts) >= 2 else None
+        if run is None:
+            rest.append(o)
+            continue
+        out.append(
+            Delivery(
+                "azure",
+                f"{o.key}@{o.etag}",
+                "/".join(parts[:-2]),
+                f"{run.group(1)}-{run.group(2)}",
+                parts[-1],
+                o.modified,
+                (o.key,),
+                {o.key: o.size},
+            )
+        )
+    if rest:
+        key = hashlib.sha256("\n".join(f"{o.key}@{o.etag}" for o in rest).encode()).hexdigest()
+        out.append(
+            Delivery(
+                "files",
+                f"folder@{key}",
+                "",
+                "",
+                key[:16],
+                max(o.modified for o in rest),
+                tuple(o.key for o in rest),
+                {o.key: o.size for o in rest},
+            )
+        )
+    return out

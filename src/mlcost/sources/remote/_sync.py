@@ -27,7 +27,7 @@ from mlcost.sources.remote._manifests import (
     Delivery,
     aws_delivery,
     azure_delivery,
-    folder_delivery,
+    folder_deliveries,
     is_aws_manifest,
     is_azure_manifest,
     manifest_key,
@@ -195,12 +195,11 @@ def _plan(
     plan = _Plan()
     candidates: list[Delivery] = []
     manifests = [o for o in objects.values() if is_aws_manifest(o.key) or is_azure_manifest(o.key)]
-    if not manifests:
-        folder = folder_delivery(list(objects.values()))
-        if folder is not None and folder.key in known:
+    for d in [] if manifests else folder_deliveries(list(objects.values())):
+        if d.key in known:
             plan.unchanged += 1
-        elif folder is not None:
-            candidates.append(folder)
+        else:
+            candidates.append(d)
     for info in sorted(manifests, key=lambda o: o.key):
         seen = known.get(manifest_key(info))
         if seen is not None and seen["status"] != "incomplete":
@@ -223,8 +222,10 @@ def _plan(
     for slot, ds in sorted(by_slot.items()):
         chosen: Delivery | None = None
         for d in sorted(ds, key=lambda d: (d.delivered_at, d.key), reverse=True):
-            if slot in loaded_at and d.delivered_at <= loaded_at[slot]:
-                plan.superseded.append(d)  # older than what the warehouse holds
+            if slot in loaded_at and d.delivered_at < loaded_at[slot]:
+                # Older than what the warehouse holds (one as old is a new delivery within the
+                # same second: the one loaded has another key, else it would be unchanged).
+                plan.superseded.append(d)
             elif chosen is not None:
                 plan.superseded.append(d)
             elif missing := d.missing(objects):
