@@ -182,6 +182,13 @@ channels = ["ops"]
     aws_name = sample()["ProviderName"][0].as_py()  # FOCUS 1.2's ProviderName
     azure_name = pacsv.read_csv(AZURE_SAMPLE)["ProviderName"][0].as_py()
     assert got == {aws_name: (100, file_sum(aws_bodies)), azure_name: (100, azure_file_sum())}
+    r = CliRunner().invoke(cli, ["sources", "--fresh", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    fresh = {f["url"]: f for f in json.loads(r.output)}
+    assert sorted(fresh) == [AZ_URL, "s3://billing/exports/"]
+    assert fresh[AZ_URL]["delivered_at"] == submitted.replace(tzinfo=None).isoformat()
+    assert {f["covers_through"] for f in fresh.values()} == {"2026-05-31"}
+    outputs.append(r.output)
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
     assert [a["subject"] for a in alerts] == ["azure"] and alerts[0]["kind"] == "stale"
     # No credential anywhere: output, alerts, the warehouse's stored rows and errors.

@@ -414,10 +414,37 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     is_flag=True,
     help="Telemetry hosts and workloads that resolve to no billed resource.",
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="How fresh each bill URL is: when its newest delivery was written, what it covers.",
+)
 @format_option
 @click.pass_context
-def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> None:
+def sources(ctx: click.Context, available: bool, unmatched: bool, fresh: bool, fmt: str) -> None:
     """What has been loaded into the warehouse (or, with --available, what can be)."""
+    if fresh:
+        from mlcost.sources.remote import all_freshness
+
+        with warehouse_from(ctx, read_only=True) as wh:
+            found = all_freshness(wh)
+        if fmt == "table":
+            for f in found:
+                click.echo(f.line())
+            if not found:
+                click.echo("No bill has been loaded from a URL (s3://, az://) yet.")
+            return
+        rows = [
+            {
+                "url": f.url,
+                "provider": f.provider,
+                "delivered_at": f.delivered_at.isoformat(),
+                "covers_through": f.covers_through.isoformat() if f.covers_through else None,
+            }
+            for f in found
+        ]
+        render_rows(rows, ["url", "provider", "delivered_at", "covers_through"], fmt)
+        return
     if unmatched:
         from mlcost.sources.linking import link_summary
         from mlcost.sources.linking import unmatched as unmatched_rows

@@ -6,7 +6,7 @@ an export (AWS Data Exports manifests, Azure Cost Management ``manifest.json``) 
 stopped delivering. See docs/remote.md.
 """
 
-from mlcost.sources.remote._fresh import Freshness, freshness, stale_alert
+from mlcost.sources.remote._fresh import Freshness, all_freshness, freshness, stale_alert
 from mlcost.sources.remote._manifests import Delivery
 from mlcost.sources.remote._stores import AZURE_CONNECTION_ENV, S3_ENDPOINT_ENV, ObjectInfo
 from mlcost.sources.remote._sync import BILL_SOURCES, DeliveryStore, RemoteLoad, ingest_remote
@@ -22,6 +22,7 @@ __all__ = [
     "ObjectInfo",
     "RemoteLoad",
     "RemoteUrl",
+    "all_freshness",
     "freshness",
     "ingest_remote",
     "is_remote",

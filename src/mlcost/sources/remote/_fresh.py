@@ -60,6 +60,16 @@ def freshness(wh: Warehouse, url: str) -> Freshness | None:
     return Freshness(url, str(rows[0]["provider"]), rows[0]["delivered_at"], through)
 
 
+def all_freshness(wh: Warehouse) -> list[Freshness]:
+    """The freshness of every bill URL the warehouse has loaded from, by URL."""
+    if "remote_deliveries" not in wh.tables():
+        return []  # a warehouse from before migration 12, opened read-only
+    t = wh.table("remote_deliveries")
+    urls = t.filter(t.status == "loaded").source_url.name("url").to_pyarrow().to_pylist()
+    found = (freshness(wh, str(u)) for u in sorted(set(urls)))
+    return [f for f in found if f is not None]
+
+
 def stale_alert(
     fresh: Freshness,
     *,
