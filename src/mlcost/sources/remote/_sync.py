@@ -53,7 +53,6 @@ class RemoteLoad:
     superseded: int = 0  # older deliveries of a period a newer one restates
     incomplete: tuple[str, ...] = ()  # deliveries still missing files: not loaded
     downloaded_bytes: int = 0
-    warnings: tuple[str, ...] = field(default=())
 
     @property
     def already_loaded(self) -> bool:
