@@ -32,7 +32,6 @@ CHUNK = 8 << 20  # bytes per streamed read
 # about ten times a chunk while it reads one (measured with tracemalloc, azure-storage-blob
 # 12.31): 4 MiB chunks, the SDK's own chunk size, keep that near 40 MiB whatever the blob's size.
 AZURE_CHUNK = 4 << 20
-_CHUNKS = {"max_single_get_size": AZURE_CHUNK, "max_chunk_get_size": AZURE_CHUNK}
 
 BytesDone = Callable[[int], None]
 
@@ -193,7 +192,9 @@ class AzureStore:
         account = url.account or os.environ.get(AZURE_ACCOUNT_ENV)
         if connection and (url.account is None or f"AccountName={url.account};" in connection):
             try:
-                service = BlobServiceClient.from_connection_string(connection, **_CHUNKS)
+                service = BlobServiceClient.from_connection_string(
+                    connection, max_single_get_size=AZURE_CHUNK, max_chunk_get_size=AZURE_CHUNK
+                )
             except ValueError:
                 raise RemoteCredentials(
                     f"Azure Storage {url.label}: {AZURE_CONNECTION_ENV} is not a valid "
@@ -213,7 +214,8 @@ class AzureStore:
             service = BlobServiceClient(
                 f"https://{account}.blob.core.windows.net",
                 credential=DefaultAzureCredential(),
-                **_CHUNKS,
+                max_single_get_size=AZURE_CHUNK,
+                max_chunk_get_size=AZURE_CHUNK,
             )
         else:
             raise RemoteCredentials(
