@@ -65,3 +65,11 @@ def test_urls_parse_once() -> None:
     with pytest.raises(ConfigError, match="takes no query string") as err:
         parse_url("az://costs/focus?sig=s3cr3tSAS")  # a SAS token belongs in no config file
     assert "s3cr3tSAS" not in str(err.value)
+
+
+def test_watch_needs_a_bill_kind_for_a_url(tmp_path: Path, wh: object) -> None:
+    from mlcost.watching import run_round
+
+    s = settings(tmp_path, '[watch.sources.aws]\npaths = ["s3://billing/exports/"]\n')
+    with pytest.raises(ConfigError, match="reads a bill URL: set kind to one of focus"):
+        run_round(wh, s)  # type: ignore[arg-type]
