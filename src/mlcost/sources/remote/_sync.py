@@ -140,7 +140,6 @@ def ingest_remote(
     objects = {o.key: o for o in store.list(where.prefix)}
     known = deliveries.known(label)
     plan = _plan(store, where, objects, known)
-    fetched = 0
     loads: list[LoadResult] = []
     with tempfile.TemporaryDirectory(prefix="mlcost-remote-") as tmp:
         files = _download(store, plan.load, objects, Path(tmp), progress)
