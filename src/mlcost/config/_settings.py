@@ -145,6 +145,10 @@ def _check_references(settings: Settings) -> None:
     ]
     watch = settings.watch.insight_channels
     named.append((settings.sources.get("watch", ""), "watch.insight_channels", watch))
+    named += [
+        (src.where, f"watch.sources.{src.name}.channels", src.channels)
+        for src in settings.watch.sources
+    ]
     for where, key, names in named:
         missing = sorted(set(names) - set(known))
         if missing:

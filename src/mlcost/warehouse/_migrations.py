@@ -331,6 +331,29 @@ def _v11() -> list[str]:
     return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
 
 
+def _v12() -> list[str]:
+    # Bills fetched from object stores (issue 27): one row per delivery seen at a URL, so an
+    # unchanged delivery (same manifest, same ETag) is skipped without downloading it again,
+    # and so `watch` can say how fresh each source is.
+    return [
+        """CREATE TABLE remote_deliveries (
+            source_url VARCHAR NOT NULL,      -- s3://bucket/prefix/, az://container/path
+            delivery_key VARCHAR NOT NULL,    -- manifest key @ ETag (or the folder's content)
+            provider VARCHAR NOT NULL,        -- aws, azure, files
+            export_name VARCHAR,
+            billing_period VARCHAR,           -- YYYY-MM, as the delivery names it
+            delivery_id VARCHAR,              -- executionId (AWS), runId (Azure)
+            delivered_at TIMESTAMP NOT NULL,  -- when the provider wrote it (UTC)
+            status VARCHAR NOT NULL,          -- loaded, superseded, incomplete
+            files VARCHAR NOT NULL,           -- JSON list of the object keys it lists
+            bytes BIGINT,
+            ingest_id BIGINT,                 -- ingests.ingest_id of the load (loaded only)
+            seen_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source_url, delivery_key)
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -345,6 +368,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
+    Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
 )
 LATEST = MIGRATIONS[-1].version
 
