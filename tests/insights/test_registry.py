@@ -66,9 +66,9 @@ def test_cli_json_has_the_documented_fields(
     assert main(["--warehouse", str(db), "insights", "--format", "json"]) == 0
     body = json.loads(capsys.readouterr().out)
     # The run: the window read, the detectors run and skipped (this warehouse has telemetry
-    # but no workload records), and the findings.
+    # but no workload records: spot reads the bill's tags instead), and the findings.
     assert body["window"] == {"start": "2026-10-01T00:00:00Z", "end": "2026-10-15T00:00:00Z"}
-    assert {s["detector"] for s in body["skipped"]} == {"early_stop", "runaway", "spot"}
+    assert {s["detector"] for s in body["skipped"]} == {"early_stop", "runaway"}
     assert "idle_gpu" in body["ran"] and body["empty_reason"] is None
     rows = body["findings"]
     assert rows and set(rows[0]) >= {

@@ -7,7 +7,7 @@ from mlcost.insights import NEEDS, Context, insights_run
 from mlcost.insights.endpoint import detect_overprovisioned
 from tests.insights.conftest import gpu_host, put, sample
 
-BILL_ONLY = {"anomaly", "commitment", "data_transfer", "untagged"}
+BILL_ONLY = {"anomaly", "commitment", "data_transfer", "spot", "untagged"}
 
 
 def _replicas(wh: Warehouse) -> None:
@@ -33,7 +33,9 @@ def test_a_bill_alone_runs_the_bill_detectors_and_names_the_others(wh: Warehouse
     assert set(run.ran) == BILL_ONLY
     assert set(run.skipped) == set(NEEDS)
     assert run.skipped["idle_gpu"].startswith("needs GPU telemetry: load nvidia-smi or DCGM")
-    assert run.skipped["spot"].startswith("needs workload records")
+    assert run.skipped["runaway"].startswith("needs workload records")
+    # Spot runs from the bill's tags and names (the serving replicas are no candidates).
+    assert "spot" not in run.skipped and not any(f.kind == "spot" for f in run.findings)
     assert run.skipped["early_stop"].startswith("needs run metric histories")
     assert all(f.kind in BILL_ONLY for f in run.findings)
     # The window is the bill's own: two days from 2026-10-01.

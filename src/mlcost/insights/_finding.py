@@ -52,7 +52,8 @@ RANGE_BASIS: dict[str, str] = {
     "rightsize": "low at 1.5 x the alternative's price",
     "runaway": "low: only the hours past twice the expected duration",
     "spot": "low: dearest zone of the region at the bucket's top interruption rate; high: "
-    "cheapest zone at its bottom (loses_money: low is the move to on-demand)",
+    "cheapest zone at its bottom (loses_money: low is the move to on-demand; bill_tags: low "
+    "also without checkpoints, each job as long as the longest uninterrupted billed stretch)",
     "untagged": "saves nothing by itself",
 }
 

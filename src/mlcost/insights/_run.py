@@ -1,9 +1,11 @@
 """Running the detectors on what is loaded: each one that lacks its input is skipped, with why.
 
 A bill alone is a valid start: the detectors that read only ``cost_line_items`` (anomaly,
-commitment, data transfer, untagged) run; those that need GPU telemetry, workload records or
-run metrics are skipped with a one-line reason that says what to load, or, when the input is
-loaded but names no billed resource, how many names are unmatched and where to see them.
+commitment, data transfer, untagged) run, and so does spot (from the bill's tags and names
+when no workload record names a billed resource, ``pattern: bill_tags``); those that need GPU
+telemetry, workload records or run metrics are skipped with a one-line reason that says what
+to load, or, when the input is loaded but names no billed resource, how many names are
+unmatched and where to see them.
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ __all__ = [
     "unlinked",
 ]
 
-# detector -> the input it reads beyond the bill (detectors not listed need only the bill).
+# detector -> the input it reads beyond the bill (detectors not listed need only the bill;
+# spot reads workload records when they name billed resources, else the bill's tags).
 NEEDS: dict[str, str] = {
     "early_stop": "metrics",
     "idle_gpu": "telemetry",
     "overprovisioned_endpoint": "telemetry",
     "rightsize": "telemetry",
     "runaway": "workloads",
-    "spot": "workloads",
 }
 LOAD = {
     "telemetry": "needs GPU telemetry: load nvidia-smi or DCGM "

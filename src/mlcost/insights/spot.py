@@ -19,6 +19,20 @@ spot hours; on-demand would have cost ``W`` x the catalog's on-demand price. Whe
 spot cost is higher, the fix is the cheaper of on-demand and spot with Daly-optimal
 checkpoints (:func:`~mlcost.plan.spot.plan_spot`); saving = billed - that; low = billed -
 on-demand (the sure fix).
+
+On a bill alone (no workload record names a billed resource), fault tolerance cannot be read
+from runs, so candidates come from what the bill says of the work (``pattern: bill_tags``):
+an on-demand GPU resource whose work-type tag (``workload``, ``workload_type``, ``job_type``,
+``purpose``, ``role``, ``environment``/``env``, ``stage``, Kubernetes'
+``app.kubernetes.io/component``, ...) or resource name says training, fine-tuning, batch,
+sweep, experiment, research or dev work, and no tag value or name word says serving,
+inference, endpoint, production or online work (one such word rules it out: an interrupted
+endpoint drops requests). The instance family is stated, never a reason by itself (training
+families serve models too). Priced as the candidates above, but the bill does not show job
+durations or checkpoints: ``low`` (the dearest zone, the top of the bucket) is the worse of
+checkpointing and of none, every job then as long as the resource's longest uninterrupted
+stretch of billed hours (a job cannot have run longer) and restarted from scratch at each
+interruption.
 """
 
 from __future__ import annotations
@@ -29,7 +43,7 @@ from typing import Any
 from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
-__all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "useful_work_hours"]
+__all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "interruptible_work", "useful_work_hours"]
 
 FAULT_TOLERANT_KINDS = ("sweep", "batch")
 CHECKPOINT_MINUTES = 5.0
@@ -47,6 +61,160 @@ BUCKET_SHARE_RANGE: dict[str, tuple[float, float]] = {
     "15-20%": (0.15, 0.20),
     ">20%": (0.20, 0.30),
 }
+
+
+# Tag keys (spelling-free: ``Workload-Type``, ``workload_type`` -> ``workloadtype``) whose value
+# says what kind of work runs on a resource. Conventions, not a standard: AWS's tagging
+# whitepaper names ``environment`` and workload keys, Kubernetes recommends
+# ``app.kubernetes.io/component``; teams add ``job_type`` or ``purpose``.
+WORK_KEYS = frozenset(
+    {
+        "workload",
+        "workloadtype",
+        "workloadkind",
+        "jobtype",
+        "jobkind",
+        "purpose",
+        "role",
+        "usage",
+        "environment",
+        "env",
+        "stage",
+        "tier",
+        "component",
+    }
+)
+# Words of a work-type value or of a resource name that say an interruption costs a restart.
+INTERRUPTIBLE_WORDS = frozenset(
+    {
+        "training",
+        "train",
+        "finetune",
+        "finetuning",
+        "batch",
+        "sweep",
+        "hpo",
+        "experiment",
+        "experiments",
+        "experimental",
+        "research",
+        "dev",
+        "development",
+        "sandbox",
+    }
+)
+# Words anywhere in the tags or the name that rule a resource out: serving and production
+# work drops requests or breaks a promise when reclaimed.
+NOT_INTERRUPTIBLE_WORDS = frozenset(
+    {
+        "serving",
+        "serve",
+        "server",
+        "inference",
+        "infer",
+        "endpoint",
+        "prod",
+        "production",
+        "prd",
+        "online",
+        "realtime",
+        "live",
+        "api",
+    }
+)
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words of a value or name (``fine-tuning`` also as ``finetuning``)."""
+    import re
+
+    parts = [w for w in re.split(r"[^0-9a-z]+", text.casefold()) if w]
+    return set(parts) | {"".join(parts)}
+
+
+def interruptible_work(tags: dict[str, str], name: str | None) -> tuple[str | None, str | None]:
+    """(why the work is interruptible, why it is not): from a resource's work-type tags and
+    name. A candidate needs a reason and no veto.
+
+    >>> interruptible_work({"workload_type": "Training"}, "i-0abc")
+    ('tag workload_type=Training', None)
+    >>> interruptible_work({"env": "dev", "app.kubernetes.io/component": "inference"}, None)
+    ('tag env=dev', 'tag app.kubernetes.io/component=inference')
+    """
+    from mlcost.attribution.tags import key_family
+
+    why: str | None = None
+    veto: str | None = None
+    for key, value in sorted(tags.items()):
+        words = _words(value or "")
+        family = key_family(key).replace("_", "")
+        if veto is None and words & NOT_INTERRUPTIBLE_WORDS:
+            veto = f"tag {key}={value}"
+        is_work_key = family in WORK_KEYS or family.endswith("component")
+        if why is None and is_work_key and words & INTERRUPTIBLE_WORDS:
+            why = f"tag {key}={value}"
+    if name:
+        words = _words(name)
+        if veto is None and words & NOT_INTERRUPTIBLE_WORDS:
+            veto = f"name {name}"
+        if why is None and words & INTERRUPTIBLE_WORDS:
+            why = f"name {name}"
+    return why, veto
+
+
+def _instance_family(instance_type: str) -> str:
+    """``p4d.24xlarge`` -> ``p4d``; ``a2-highgpu-8g`` -> ``a2``; Azure ``Standard_NC24ads_A100_v4``
+    -> ``NC``."""
+    import re
+
+    if "." in instance_type:
+        return instance_type.split(".", 1)[0]
+    if instance_type.startswith(("Standard_", "Basic_")):
+        m = re.match(r"[A-Z]+", instance_type.split("_", 1)[1])
+        return m.group(0) if m else instance_type
+    return instance_type.split("-", 1)[0]
+
+
+def _runs_linked(ctx: Context) -> bool:
+    """Whether any workload record names a billed resource."""
+    from mlcost.insights._run import linked_inputs
+
+    return linked_inputs(ctx.wh).get("workloads", (0, 0))[0] > 0
+
+
+def _bill_candidates(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Billed ResourceId -> why its tags or name say interruptible work (a bill alone)."""
+    t = ctx.lines()
+    t = t.filter(
+        (t.ChargeCategory == "Usage")
+        & t.ResourceId.notnull()
+        & (t.x_GpuCount.cast("float64") > 0)
+        & (t.PricingCategory == "Standard")
+    )
+    seen: dict[str, dict[str, Any]] = {}
+    for r in t.select("ResourceId", "ResourceName", "Tags").distinct().to_pyarrow().to_pylist():
+        cell = seen.setdefault(r["ResourceId"], {"tags": {}, "name": None})
+        cell["tags"].update(dict(r["Tags"] or []))
+        cell["name"] = cell["name"] or r["ResourceName"]
+    out: dict[str, dict[str, Any]] = {}
+    for rid, cell in seen.items():
+        name = cell["name"] or rid.rsplit("/", 1)[-1]
+        why, veto = interruptible_work(cell["tags"], name)
+        if why is not None and veto is None:
+            out[rid] = {"name": name, "why": why, "bill_alone": True}
+    return out
+
+
+def _longest_stretch(rows: list[HourRow]) -> int:
+    """The most consecutive billed hours (a job cannot have run longer without a stop)."""
+    from datetime import timedelta
+    from itertools import pairwise
+
+    best = run = 1
+    for a, b in pairwise(rows):
+        run = run + 1 if b.hour - a.hour == timedelta(hours=1) else 1
+        best = max(best, run)
+    return best
 
 
 def _spot_offer(instance_type: str, region: str | None) -> tuple[float, str] | None:
@@ -95,7 +263,9 @@ def detect_spot(ctx: Context) -> list[Finding]:
     """On-demand GPU resources running fault-tolerant work, priced on spot by the planner;
     and spot resources whose interruptions make them cost more than on-demand."""
     out = []
-    for rid, run in sorted(_candidates(ctx).items()):
+    linked = _runs_linked(ctx)
+    candidates = _candidates(ctx) if linked else _bill_candidates(ctx)
+    for rid, run in sorted(candidates.items()):
         rows = [r for r in ctx.gpu_hours.get(rid, []) if r.pricing == "Standard"]
         if not rows or not rows[0].instance_type:
             continue
@@ -318,6 +488,8 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
     hours = len(rows)
     cost = sum((r.cost for r in rows), Decimal(0))
     od_price = float(cost) / hours
+    if od_price <= 0:  # hours a credit or an amortized discount zeroed: nothing to save
+        return None
     c = CHECKPOINT_MINUTES / 60
     # One checkpoint interval for the text and the money: Daly's optimum at the bucket's
     # rate, capped at 30 minutes (the optimum is often longer than the run; the cap bounds
@@ -338,7 +510,24 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
     # expected: the region's median zone price at the bucket's middle; low: the dearest zone
     # at the top of the bucket; high: the cheapest zone at its bottom.
     mid = plan(spot["median"], rate_mid)
-    worst = plan(spot["dearest"], _rate(hi_share))
+    bill_alone = bool(run.get("bill_alone"))
+    if bill_alone:
+        # No job durations or checkpoints known: low is the worse of checkpointing (its
+        # overhead) and of not checkpointing, every job as long as the longest uninterrupted
+        # stretch of billed hours and restarted from scratch when reclaimed.
+        stretch = _longest_stretch(rows)
+        restart = plan_spot(
+            work_hours=float(hours),
+            ondemand_usd_per_hour=od_price,
+            spot_usd_per_hour=spot["dearest"],
+            interruptions_per_hour=max(_rate(hi_share), 1e-9),
+            checkpoint_minutes=0.0,
+            restart_minutes=RESTART_MINUTES,
+            interval_hours=float(stretch),
+        )
+        worst = min(plan(spot["dearest"], _rate(hi_share)), restart, key=lambda p: p.saving)
+    else:
+        worst = plan(spot["dearest"], _rate(hi_share))
     best = plan(spot["cheapest"], _rate(lo_share))
     if not mid.worth_it:
         return None
@@ -346,6 +535,32 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
     if expected < MIN_MONTHLY:
         return None
     every = max(1, round(interval * 60))
+    if bill_alone:
+        action = (
+            f"check {run['name']} ({first.instance_type}, on-demand): its {run['why']} says "
+            f"interruptible work; if its jobs checkpoint or restart cheaply, run them on spot "
+            f"with checkpoints every {every} min (judged from the bill alone: no job durations "
+            "or checkpoints known; load its workload records to confirm)"
+        )
+        extra: dict[str, Any] = {
+            "pattern": "bill_tags",
+            "basis": "bill alone: no workload record names this resource, so no job "
+            "durations or checkpoints are known; a candidate by its tags or name",
+            "instance_family": _instance_family(first.instance_type),
+            "instance_family_basis": "stated, not a reason by itself (training families "
+            "also serve models)",
+            "longest_uninterrupted_hours": stretch,
+            "low_basis": "the dearest zone at the top of the interruption bucket, the worse "
+            "of checkpoints every checkpoint_interval_minutes and none (every job as long as "
+            "longest_uninterrupted_hours, restarted from scratch at each interruption)",
+            "low_without_checkpoints_spot_cost": round(restart.spot_cost, 2),
+        }
+    else:
+        action = (
+            f"run {run['name']} ({first.instance_type}) on spot with checkpoints every "
+            f"{every} min: it {run['why']}"
+        )
+        extra = {}
     return Finding(
         id=finding_id("spot", rid),
         kind="spot",
@@ -356,11 +571,11 @@ def _finding(ctx: Context, rid: str, run: dict[str, Any], rows: list[HourRow]) -
             expected,
             ctx.monthly(Decimal(str(max(best.saving, mid.saving)))),
         ),
-        confidence=0.8,
-        action=f"run {run['name']} ({first.instance_type}) on spot with checkpoints every "
-        f"{every} min: it {run['why']}",
+        confidence=0.5 if bill_alone else 0.8,
+        action=action,
         evidence={
-            "run": run["name"],
+            **extra,
+            "run": None if bill_alone else run["name"],
             "why": run["why"],
             "instance_type": first.instance_type,
             "region": first.region,
