@@ -331,6 +331,25 @@ def _v11() -> list[str]:
     return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
 
 
+def _v12() -> list[str]:
+    # Tokens served per hour (issue 25), the shape agreed with the serving-metrics sources
+    # (vLLM / TGI / Triton counters, gateway logs): units divides an endpoint's cost by them.
+    return [
+        """CREATE TABLE served_tokens (
+            ts TIMESTAMP NOT NULL,            -- start of the hour bucket, UTC
+            source VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,        -- host / deployment / endpoint: links to the bill
+            model VARCHAR,
+            tenant VARCHAR,                   -- null: not split by tenant
+            input_tokens BIGINT,              -- prompt (prefill) tokens
+            output_tokens BIGINT,             -- generated (decode) tokens
+            requests BIGINT,
+            prefill_seconds DOUBLE,           -- null where the engine does not report it
+            decode_seconds DOUBLE
+        )"""
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -345,6 +364,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
+    Migration(12, "served_tokens (tokens served per endpoint, model and tenant per hour)", _v12),
 )
 LATEST = MIGRATIONS[-1].version
 
