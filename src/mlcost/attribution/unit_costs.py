@@ -22,15 +22,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mlcost.config import AttributionConfig
     from mlcost.warehouse import Warehouse
 
 __all__ = ["BY", "Figure", "UnitCosts", "unit_costs"]
 
 BY = ("model", "experiment", "owner")
-By = Literal["model", "experiment", "owner"]
 _CENT = Decimal("0.01")
 
 
@@ -38,6 +38,10 @@ def _money(x: Any) -> Decimal | None:
     if x is None:
         return None
     return Decimal(str(x)).quantize(Decimal("0.000001")).normalize()
+
+
+def _cents(x: Any) -> Decimal:
+    return Decimal(str(x)).quantize(_CENT)
 
 
 @dataclass(frozen=True)
@@ -71,12 +75,16 @@ class Figure:
         }
 
     def text(self) -> str:
-        """``0.42 USD (12.30 USD / 29,300 tokens)`` for tables."""
-        if self.value is None:
+        """``0.42 USD (12.30 USD / 29,300 input tokens)`` for tables."""
+        if self.value is None or self.numerator is None or self.denominator is None:
             return "-"
         unit = self.per.split(" ", 1)[-1] if self.scale != 1 else self.per
+        if self.denominator != 1 and not unit.endswith("s"):
+            unit += "s"
+        v = self.value
+        shown = f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
         return (
-            f"{self.value:,.4g} {self.currency} ({self.numerator:,.2f} / "
+            f"{shown} {self.currency} ({self.numerator:,.2f} {self.currency} / "
             f"{self.denominator:,.0f} {unit})"
         )
 
@@ -119,24 +127,31 @@ def _rows(expr: Any) -> list[dict[str, Any]]:
 
 def unit_costs(
     warehouse: Warehouse,
-    by: By = "model",
+    by: str = "model",
     start: datetime | None = None,
     end: datetime | None = None,
     *,
     metric: str | None = None,
     lower_is_better: bool = True,
+    config: AttributionConfig | None = None,
 ) -> UnitCosts:
-    """The unit costs of one view over [start, end) (None: everything loaded)."""
+    """The unit costs of one view over [start, end) (None: everything loaded). With
+    ``config``, the owner model's stale months are rebuilt first (or, read-only, a clear
+    error says how), as every view of it does."""
+    if config is not None:
+        from mlcost.attribution.model import ensure_current
+
+        ensure_current(warehouse, config, start=start, end=end)
     if by == "model":
         rows, notes = _by_model(warehouse, start, end)
     elif by == "experiment":
         rows, notes = _by_experiment(warehouse, start, end, metric, lower_is_better)
     elif by == "owner":
         rows, notes = _by_owner(warehouse, start, end)
-    else:  # a caller without type checks
+    else:
         from mlcost.errors import InvalidInput
 
-        raise InvalidInput(f"by {by!r} is not one of {', '.join(BY)}")  # type: ignore[unreachable]
+        raise InvalidInput(f"by {by!r} is not one of {', '.join(BY)}")
     return UnitCosts(by, start, end, tuple(rows), tuple(notes))
 
 
@@ -191,7 +206,7 @@ def _by_model(
     for m in _rows(model_lifecycle(wh, start, end)):
         phases = {p.replace("-", "_"): m[f"{p.replace('-', '_')}_cost"] for p in PHASES}
         row(m["model"])["lifecycle"] = {
-            k: None if v is None else {"amount": f"{_money(v):f}", "currency": m["currency"]}
+            k: None if v is None else {"amount": f"{_cents(v):f}", "currency": m["currency"]}
             for k, v in (phases | {"total": m["cost"]}).items()
         }
     for e in _rows(endpoint_costs(wh, start, end)):
@@ -228,7 +243,7 @@ def _by_experiment(
     for e in _rows(cost_per_experiment(wh, start, end)):
         cost, cur = _money(e["cost"]), e["currency"]
         r: dict[str, Any] = {
-            "experiment": e["experiment"],
+            "experiment": e["experiment"] or "(no experiment)",
             "runs": e["runs"],
             "gpu_hours": None if e["gpu_hours"] is None else round(e["gpu_hours"], 3),
             "usd_per_experiment": Figure(cost, cur, 1.0, "experiment"),
