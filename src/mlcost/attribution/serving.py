@@ -150,7 +150,7 @@ def token_costs(
         endpoints=g.endpoint.nunique(),
     )
     cost = out.input_cost + out.output_cost
-    return out.select(
+    out = out.select(
         *by,
         "currency",
         "endpoints",
@@ -166,4 +166,5 @@ def token_costs(
         usd_per_1k_predictions=cost * 1e3 / out.requests.cast("float64").nullif(0.0),
         utilization=out.used_h / out.measured_h.nullif(0.0),
         split_rule=ibis.ifelse(out.rules > 1, f"mixed: {BY_TIME}; {BY_TOKENS}", out.split_rule),
-    ).order_by([*by])
+    )
+    return out.order_by(list(by)) if by else out
