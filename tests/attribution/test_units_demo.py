@@ -131,3 +131,24 @@ def test_table_and_csv_show_numerator_and_denominator(demo: Path) -> None:
     header = csv.output.splitlines()[0].split(",")
     assert {"usd_per_1m_tokens_input", "usd_per_1m_tokens_input_numerator"} <= set(header)
     assert "usd_per_1m_tokens_input_denominator" in header
+
+
+def test_api_comparison_at_the_measured_traffic(demo: Path) -> None:
+    # vit-b16 on gke-serve-0: the host's cost per billed hour against an API at 0.50 / 1.50
+    # per 1M input / output tokens, at its 80% input mix (800k in, 200k out).
+    rows = units(demo, "--by", "model", "--api-input-price", "0.5", "--api-output-price", "1.5")
+    vit = {r["model"]: r for r in rows["rows"]}["vit-b16"]
+    with read(demo) as con:
+        (hours,) = con.execute(
+            "SELECT epoch(max(ChargePeriodEnd) - min(ChargePeriodStart)) / 3600 "
+            "FROM allocated_costs WHERE ResourceName = 'gke-serve-0'"
+        ).fetchone()
+        per_hour = endpoint_cost(con, "gke-serve-0") / hours
+    mix = 0.8 * 0.5 + 0.2 * 1.5
+    vs = vit["vs_api"]
+    assert vs["break_even_tokens_per_second"] == pytest.approx(
+        per_hour / 3600 / (mix / 1e6), rel=1e-4
+    )
+    assert vs["measured_tokens_per_second"] == pytest.approx(1_000_000 / (hours * 3600), rel=1e-3)
+    assert vs["cheaper"] == "api"  # one hour of tokens on a host billed all window
+    assert any("vs_api" in n for n in rows["notes"])

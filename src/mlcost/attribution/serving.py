@@ -49,7 +49,8 @@ def endpoint_costs(
     warehouse: Warehouse, start: datetime | None = None, end: datetime | None = None
 ) -> ir.Table:
     """Per endpoint of ``served_tokens``: its billed resource (NULL: none matched), cost and
-    currency, GPU-hours, utilization (used / measured GPU-hours) and the link rule."""
+    currency, hours billed (first charge to last), GPU-hours, utilization (used / measured
+    GPU-hours) and the link rule."""
     from mlcost.attribution.units import allocated_rows
     from mlcost.warehouse import link_names
 
@@ -59,8 +60,10 @@ def endpoint_costs(
     a = allocated_rows(warehouse, start, end)
     a = a.filter(~a.x_WorkloadType.isin(NOT_SERVING) | a.x_WorkloadType.isnull())
     measured = a.x_Bucket.isin(["gpu_used", "gpu_idle"])
+    span = a.ChargePeriodEnd.max().delta(a.ChargePeriodStart.min(), unit="second")
     cost = a.group_by(rid=a.ResourceId, currency=a.BillingCurrency).aggregate(
         cost=a.EffectiveCost.sum(),
+        hours=span.cast("float64") / 3600.0,
         gpu_hours=a.x_GpuHours.sum(),
         used_gpu_hours=a.x_GpuHours.sum(where=a.x_Bucket == "gpu_used"),
         measured_gpu_hours=a.x_GpuHours.sum(where=measured),
@@ -75,6 +78,7 @@ def endpoint_costs(
         "rule",
         "currency",
         "cost",
+        "hours",
         "gpu_hours",
         "used_gpu_hours",
         "measured_gpu_hours",
@@ -93,7 +97,8 @@ def token_costs(
     ``model``, ``tenant``; with requests, cost per 1,000 predictions and utilization.
 
     Money columns are float in ``currency``; a group whose endpoint matched no billed
-    resource has NULL cost (never zero).
+    resource has NULL cost (never zero). ``endpoint_hours``: the group's share of its
+    endpoints' billed hours (what self-hosting it costs per hour is ``cost / endpoint_hours``).
     """
     import ibis
 
@@ -135,6 +140,7 @@ def token_costs(
         output_cost=c * share_out,
         used_h=g.used_gpu_hours * (share_in + share_out),
         measured_h=g.measured_gpu_hours * (share_in + share_out),
+        endpoint_hours=g.hours * (share_in + share_out),
         split_rule=ibis.ifelse(by_time, BY_TIME, BY_TOKENS),
     )
     out = g.group_by([*by, "currency"]).aggregate(
@@ -145,6 +151,7 @@ def token_costs(
         output_cost=g.output_cost.sum(),
         used_h=g.used_h.sum(),
         measured_h=g.measured_h.sum(),
+        endpoint_hours=g.endpoint_hours.sum(),
         split_rule=g.split_rule.max(),
         rules=g.split_rule.nunique(),
         endpoints=g.endpoint.nunique(),
@@ -159,6 +166,7 @@ def token_costs(
         "requests",
         "input_cost",
         "output_cost",
+        "endpoint_hours",
         cost=cost,
         usd_per_1m_input=out.input_cost * 1e6 / out.input_tokens.nullif(0.0),
         usd_per_1m_output=out.output_cost * 1e6 / out.output_tokens.nullif(0.0),

@@ -99,6 +99,13 @@ class UnitCosts:
     rows: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = field(default=())
 
+    def with_rows(self, rows: Iterable[dict[str, Any]], note: str | None = None) -> UnitCosts:
+        """The same view with ``rows`` (e.g. ``mlcost.plan.versus_api``'s) and one more note."""
+        from dataclasses import replace
+
+        notes = self.notes if note is None else (*self.notes, note)
+        return replace(self, rows=tuple(rows), notes=notes)
+
     def as_dict(self) -> dict[str, Any]:
         def plain(v: Any) -> Any:
             if isinstance(v, Figure):
@@ -189,6 +196,7 @@ def _by_model(
             _money(t["cost"]), cur, t["requests"], "1k predictions", 1e3
         )
         r["utilization"] = None if t["utilization"] is None else round(t["utilization"], 4)
+        r["traffic"] = _traffic(t)
         r["split_rule"] = t["split_rule"]
         r["endpoints"] = t["endpoints"]
     # Models served without token counters: requests of served-volume endpoints.
@@ -227,6 +235,24 @@ def _by_model(
             "Triton counters or a gateway log to see cost per 1M tokens."
         )
     return sorted(models.values(), key=lambda r: str(r["model"])), notes
+
+
+def _traffic(t: dict[str, Any]) -> dict[str, Any] | None:
+    """The measured traffic shape that managed-vs-self-hosted compares at
+    (:func:`mlcost.plan.api_comparison`): cost per endpoint-hour, input share, mean tokens
+    per second per endpoint, utilization."""
+    tokens = (t["input_tokens"] or 0) + (t["output_tokens"] or 0)
+    hours = t["endpoint_hours"]
+    if t["cost"] is None or not hours or not tokens:
+        return None
+    return {
+        "self_hosted_usd_per_hour": round(t["cost"] / hours, 6),
+        "input_share": round((t["input_tokens"] or 0) / tokens, 6),
+        "tokens_per_second": round(tokens / (hours * 3600), 3),
+        "utilization": t["utilization"],
+        "endpoint_hours": round(hours, 3),
+        "currency": t["currency"],
+    }
 
 
 def _by_experiment(

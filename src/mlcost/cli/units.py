@@ -27,6 +27,16 @@ from mlcost.cli._common import format_option, render_rows, settings_from, wareho
 @click.option(
     "--higher-is-better", is_flag=True, help="The metric is a score (accuracy), not a loss."
 )
+@click.option(
+    "--api-input-price",
+    type=click.FloatRange(min=0),
+    help="With --by model: an LLM API's USD per 1M input tokens, to compare self-hosting with.",
+)
+@click.option(
+    "--api-output-price",
+    type=click.FloatRange(min=0),
+    help="With --by model: the API's USD per 1M output tokens.",
+)
 @format_option
 @click.pass_context
 def units(
@@ -35,6 +45,8 @@ def units(
     month: str | None,
     metric: str | None,
     higher_is_better: bool,
+    api_input_price: float | None,
+    api_output_price: float | None,
     fmt: str,
 ) -> None:
     """Cost per run, experiment, model phase, 1,000 predictions, 1M tokens and improvement.
@@ -58,6 +70,12 @@ def units(
             lower_is_better=not higher_is_better,
             config=config,
         )
+    if (api_input_price is None) != (api_output_price is None):
+        raise click.UsageError("give both --api-input-price and --api-output-price")
+    if api_input_price is not None and api_output_price is not None:
+        from mlcost.plan import versus_api
+
+        result = result.with_rows(*versus_api(result.rows, api_input_price, api_output_price))
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -89,6 +107,17 @@ def flatten(row: dict[str, Any], *, table: bool) -> dict[str, Any]:
                 out[f"{name}_numerator"] = v.numerator
                 out[f"{name}_currency"] = v.currency
                 out[f"{name}_denominator"] = v.denominator
+        elif name == "traffic" and table:
+            return
+        elif name == "vs_api" and table:
+            out[name] = (
+                "-"
+                if not v
+                else (
+                    f"{v['cheaper']} cheaper: break-even {v['break_even_tokens_per_second']:,.0f} "
+                    f"tokens/s, measured {v['measured_tokens_per_second'] or 0:,.0f}"
+                )
+            )
         elif name == "lifecycle" and isinstance(v, dict) and table:
             parts = [f"{k} {x['amount']}" for k, x in v.items() if x is not None and k != "total"]
             out[name] = ", ".join(parts) + (f" {v['total']['currency']}" if v.get("total") else "")
