@@ -152,3 +152,19 @@ def test_api_comparison_at_the_measured_traffic(demo: Path) -> None:
     assert vs["measured_tokens_per_second"] == pytest.approx(1_000_000 / (hours * 3600), rel=1e-3)
     assert vs["cheaper"] == "api"  # one hour of tokens on a host billed all window
     assert any("vs_api" in n for n in rows["notes"])
+
+
+def test_the_demo_prints_unit_costs_and_the_api_comparison(demo: Path) -> None:
+    from mlcost.cli.demo import print_units
+    from mlcost.demo._prices import API_NAME
+
+    lines: list[str] = []
+    print_units(demo, echo=lines.append)
+    text = "\n".join(lines)
+    got = {r["model"]: r for r in units(demo, "--by", "model")["rows"]}
+    ranker = got["ranker-v2"]["usd_per_1m_tokens"]["input"]
+    assert "per 1M tokens, ranker-v2" in text
+    assert f"{ranker['value']:,.2f} USD" in text  # the same figure as mlcost units
+    assert f"vs {API_NAME}" in text and "tokens/s" in text
+    top = units(demo, "--by", "experiment")["rows"][0]
+    assert f"per experiment, most expensive: {top['experiment']}" in text
