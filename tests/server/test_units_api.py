@@ -54,3 +54,15 @@ def test_plan_tco_takes_hidden_costs(base_url: str, demo: Demo) -> None:
     assert managed["total"]["currency"] == "USD"
     assert body["break_even_utilization"] == want.break_even_utilization
     assert body["cheapest"] == want.cheapest
+
+
+def test_overview_has_the_serving_tiles_for_read_all_only(base_url: str, demo: Demo) -> None:
+    import httpx
+
+    page = httpx.get(f"{base_url}/", cookies={"mlcost_token": demo.tokens["all"]}, timeout=60)
+    assert page.status_code == 200, page.text
+    assert "cost per 1M tokens and cache savings" in page.text
+    # The demo loads no token counters nor cache reports: the tiles say how to get them.
+    assert "served_tokens" in page.text and "mlcost ingest tracker" in page.text
+    team = httpx.get(f"{base_url}/", cookies={"mlcost_token": demo.tokens["search"]}, timeout=60)
+    assert team.status_code == 200 and "cache savings" not in team.text
