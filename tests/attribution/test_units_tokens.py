@@ -141,3 +141,15 @@ def test_unit_costs_figures_carry_numerator_and_denominator(served: Warehouse) -
     assert out["denominator"] == 200_000
     assert out["value"] == pytest.approx(48.0)
     assert rows["llama"]["usd_per_1k_predictions"]["denominator"] == 2000
+
+
+def test_unit_costs_per_tenant_sum_to_the_model(served: Warehouse) -> None:
+    import json
+
+    rows = {r["model"]: r for r in unit_costs(served, "model").as_dict()["rows"]}
+    json.dumps(rows)  # plain values only
+    llama = {t["tenant"]: t for t in rows["llama"]["tenants"]}
+    assert set(llama) == {"acme", "globex"}
+    total = sum(float(t["cost"]["numerator"]["amount"]) for t in llama.values())
+    assert total == pytest.approx(40.0, abs=0.01)
+    assert llama["acme"]["usd_per_1m_input"]["denominator"] == 1_000_000

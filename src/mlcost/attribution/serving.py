@@ -28,12 +28,25 @@ if TYPE_CHECKING:
 
     from mlcost.warehouse import Warehouse
 
-__all__ = ["BY_TIME", "BY_TOKENS", "NOT_SERVING", "endpoint_costs", "token_costs"]
+__all__ = [
+    "BY_TIME",
+    "BY_TOKENS",
+    "NOT_SERVING",
+    "endpoint_costs",
+    "has_served_tokens",
+    "token_costs",
+]
 
 BY_TIME = "by engine time: input = prefill seconds, output = decode seconds"
 BY_TOKENS = "by token counts: one price per token, input or output"
 # Workload types whose share of a serving host is not the endpoint's.
 NOT_SERVING = ("training", "fine-tuning", "notebook-dev", "data processing")
+
+
+def has_served_tokens(warehouse: Warehouse) -> bool:
+    """Whether the warehouse has the ``served_tokens`` table (DuckDB, migration 12; Spark
+    has none yet): readers show no token figures rather than fail without it."""
+    return "served_tokens" in warehouse.tables()
 
 
 def _tokens(warehouse: Warehouse, start: datetime | None, end: datetime | None) -> ir.Table:

@@ -112,6 +112,8 @@ class UnitCosts:
                 return v.as_dict()
             if isinstance(v, dict):
                 return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, list | tuple):
+                return [plain(x) for x in v]
             if isinstance(v, Decimal):
                 return f"{v:f}"
             if isinstance(v, datetime):
@@ -165,7 +167,7 @@ def unit_costs(
 def _by_model(
     wh: Warehouse, start: datetime | None, end: datetime | None
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    from mlcost.attribution.serving import endpoint_costs, token_costs
+    from mlcost.attribution.serving import endpoint_costs, has_served_tokens, token_costs
     from mlcost.attribution.units import PHASES, cost_per_endpoint, model_lifecycle
 
     notes: list[str] = []
@@ -174,7 +176,23 @@ def _by_model(
     def row(model: str) -> dict[str, Any]:
         return models.setdefault(model, {"model": model})
 
-    for t in _rows(token_costs(wh, start, end, by=("model",))):
+    tokens = has_served_tokens(wh)
+    tenants: dict[str, list[dict[str, Any]]] = {}
+    for t in _rows(token_costs(wh, start, end, by=("model", "tenant"))) if tokens else []:
+        cur = t["currency"]
+        tenants.setdefault(t["model"] or "(no model)", []).append(
+            {
+                "tenant": t["tenant"],
+                "cost": Figure(_money(t["cost"]), cur, 1.0, "tenant"),
+                "usd_per_1m_input": Figure(
+                    _money(t["input_cost"]), cur, t["input_tokens"], "1M input tokens", 1e6
+                ),
+                "usd_per_1m_output": Figure(
+                    _money(t["output_cost"]), cur, t["output_tokens"], "1M output tokens", 1e6
+                ),
+            }
+        )
+    for t in _rows(token_costs(wh, start, end, by=("model",))) if tokens else []:
         cur = t["currency"]
         r = row(t["model"] or "(no model)")
         r["usd_per_1m_tokens"] = {
@@ -197,6 +215,7 @@ def _by_model(
         )
         r["utilization"] = None if t["utilization"] is None else round(t["utilization"], 4)
         r["traffic"] = _traffic(t)
+        r["tenants"] = tenants.get(r["model"], [])
         r["split_rule"] = t["split_rule"]
         r["endpoints"] = t["endpoints"]
     # Models served without token counters: requests of served-volume endpoints.
@@ -217,7 +236,7 @@ def _by_model(
             k: None if v is None else {"amount": f"{_cents(v):f}", "currency": m["currency"]}
             for k, v in (phases | {"total": m["cost"]}).items()
         }
-    for e in _rows(endpoint_costs(wh, start, end)):
+    for e in _rows(endpoint_costs(wh, start, end)) if tokens else []:
         if e["billed_resource_id"] is None:
             notes.append(
                 f"endpoint {e['endpoint']!r} of served_tokens matches no billed resource: its "

@@ -109,6 +109,12 @@ def flatten(row: dict[str, Any], *, table: bool) -> dict[str, Any]:
                 out[f"{name}_denominator"] = v.denominator
         elif name == "traffic" and table:
             return
+        elif name == "tenants":
+            out[name] = "; ".join(
+                f"{t['tenant'] or '(none)'} {t['cost'].numerator:,.2f} {t['cost'].currency}"
+                for t in v
+                if t["cost"].numerator is not None
+            )
         elif name == "vs_api" and table:
             out[name] = (
                 "-"

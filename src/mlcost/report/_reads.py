@@ -104,8 +104,10 @@ class Reads:
         )
 
     def tokens(self, w: IsoWeek) -> list[dict[str, Any]]:
-        from mlcost.attribution.serving import token_costs
+        from mlcost.attribution.serving import has_served_tokens, token_costs
 
+        if not self._once(("has_tokens",), lambda: has_served_tokens(self.wh)):
+            return []
         return list(
             self._once(
                 ("tokens", w),

@@ -345,9 +345,11 @@ def serving_tiles(
     model, ``attribution.cache_savings``) and the self-hosted cost per 1M input / output
     tokens per model (``attribution.serving.token_costs``); neither is a team's."""
     from mlcost.attribution.cache_savings import cache_savings
-    from mlcost.attribution.serving import token_costs
+    from mlcost.attribution.serving import has_served_tokens, token_costs
 
     caches = tuple(cache_savings(wh, start, end).limit(5).to_pyarrow().to_pylist())
+    if not has_served_tokens(wh):
+        return caches, ()
     tokens = token_costs(wh, start, end, by=("model",))
     tokens = tokens.filter(tokens.cost.notnull())
     return caches, tuple(tokens.to_pyarrow().to_pylist()[:5])
