@@ -37,7 +37,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     t0 = datetime(2026, 5, 1, 3)
     for n, (ep, model, tenant, i, o, req, pre, dec) in enumerate(SERVED):
         con.execute(
-            "INSERT INTO served_tokens VALUES (?, 'test', ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO served_tokens (ts, source, endpoint, model, tenant, input_tokens, "
+            "output_tokens, requests, prefill_seconds, decode_seconds) "
+            "VALUES (?, 'test', ?, ?, ?, ?, ?, ?, ?, ?)",
             [t0 + timedelta(hours=n), ep, model, tenant, i, o, req, pre, dec],
         )
     con.close()

@@ -41,16 +41,16 @@ def test_managed_hidden_costs_and_overheads_are_parameters() -> None:
         "ondemand_usd_per_hour": 4.0,
         "reserved_usd_per_hour": 2.6,
     }
+    extra = {
+        "managed_egress_usd_per_month": 1000.0,
+        "managed_storage_usd_per_month": 250.0,
+        "managed_usd_per_request": 0.0001,
+        "requests_per_month": 10_000_000,
+        "managed_overhead_pct": 5.0,
+        "overhead_pct": 20.0,
+    }
     plain = plan_tco(**base)  # type: ignore[arg-type]
-    hidden = plan_tco(
-        **base,  # type: ignore[arg-type]
-        managed_egress_usd_per_month=1000.0,
-        managed_storage_usd_per_month=250.0,
-        managed_usd_per_request=0.0001,
-        requests_per_month=10_000_000,
-        managed_overhead_pct=5.0,
-        overhead_pct=20.0,
-    )
+    hidden = plan_tco(**base, **extra)  # type: ignore[arg-type]
     managed = {o.name: o for o in hidden.options}["managed"]
     # 5% of 210,240 + 12 x (1,000 + 250) + 12 x 10M x 0.0001.
     assert managed.overhead == pytest.approx(10_512 + 15_000 + 12_000)
@@ -61,15 +61,10 @@ def test_managed_hidden_costs_and_overheads_are_parameters() -> None:
     be = hidden.break_even_utilization
     assert be is not None and plain.break_even_utilization is not None
     assert be < plain.break_even_utilization
+    # At the break-even, with the same requests per used GPU-hour as above.
     at = plan_tco(
         **{**base, "gpu_hours_per_year": 8760 * 8 * be},  # type: ignore[arg-type]
-        managed_egress_usd_per_month=1000.0,
-        managed_storage_usd_per_month=250.0,
-        managed_usd_per_request=0.0001,
-        # the same requests per used GPU-hour as above
-        requests_per_month=10_000_000 * be / 0.5,
-        managed_overhead_pct=5.0,
-        overhead_pct=20.0,
+        **{**extra, "requests_per_month": 10_000_000 * be / 0.5},  # type: ignore[arg-type]
     )
     totals = {o.name: o.total for o in at.options}
     assert totals["managed"] == pytest.approx(totals["self-hosted reserved"], rel=1e-3)

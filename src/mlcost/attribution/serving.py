@@ -119,13 +119,7 @@ def token_costs(
     i = t.input_tokens.fill_null(0).cast("float64")
     o = t.output_tokens.fill_null(0).cast("float64")
     timed = t.prefill_seconds.notnull() & t.decode_seconds.notnull()
-    t = t.mutate(
-        i=i,
-        o=o,
-        wi=ibis.ifelse(timed, t.prefill_seconds, i),
-        wo=ibis.ifelse(timed, t.decode_seconds, o),
-        untimed=ibis.ifelse(timed, 0, 1),
-    )
+    t = t.mutate(i=i, o=o, untimed=ibis.ifelse(timed, 0, 1))
     per_ep = t.group_by("endpoint").aggregate(
         untimed_rows=t.untimed.sum(),
         w_all=(t.i + t.o).sum(),
@@ -136,8 +130,6 @@ def token_costs(
         input_tokens=t.i.sum(),
         output_tokens=t.o.sum(),
         requests=t.requests.sum(),
-        ti=t.i.sum(),
-        to=t.o.sum(),
         si=t.prefill_seconds.sum(),
         so=t.decode_seconds.sum(),
     )
@@ -145,8 +137,8 @@ def token_costs(
     g = g.inner_join(per_ep, "endpoint").inner_join(ec, "endpoint")
     by_time = g.untimed_rows == 0
     whole = ibis.ifelse(by_time, g.s_all, g.w_all).nullif(0.0)
-    share_in = ibis.ifelse(by_time, g.si, g.ti) / whole
-    share_out = ibis.ifelse(by_time, g.so, g.to) / whole
+    share_in = ibis.ifelse(by_time, g.si, g.input_tokens) / whole
+    share_out = ibis.ifelse(by_time, g.so, g.output_tokens) / whole
     c = g.cost.cast("float64")
     g = g.mutate(
         input_cost=c * share_in,
