@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 BY_TIME = "by engine time: input = prefill seconds, output = decode seconds"
-BY_TOKENS = "by token counts: one price per token, input or output"
+BY_TOKENS = "by token counts: on each endpoint one price per token, input or output"
 # Workload types whose share of a serving host is not the endpoint's.
 NOT_SERVING = ("training", "fine-tuning", "notebook-dev", "data processing")
 

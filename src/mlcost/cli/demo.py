@@ -239,7 +239,8 @@ def print_units(out: Path, echo: Callable[[str], None] = click.echo) -> None:
         models = unit_costs(wh, "model", config=config)
     echo("Unit costs (EffectiveCost; mlcost units --by model|experiment|owner shows them all):")
     top = ", ".join(
-        f"{r['experiment']} {r['usd_per_experiment'].text().split(' (')[0]} ({r['runs']} runs)"
+        f"{r['experiment']} {r['usd_per_experiment'].text().split(' (')[0]} "
+        f"({r['runs']} run{'' if r['runs'] == 1 else 's'})"
         for r in exp.rows[:3]
     )
     echo(f"  per experiment, most expensive: {top or 'no experiment runs'}")
