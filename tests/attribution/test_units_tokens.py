@@ -157,10 +157,12 @@ def test_unit_costs_per_tenant_sum_to_the_model(served: Warehouse) -> None:
 
 
 def test_weekly_report_shows_cost_per_1m_tokens(served: Warehouse) -> None:
-    from mlcost.report import weekly_report
+    from mlcost.report import render_markdown, weekly_report
 
     r = weekly_report(served, AttributionConfig(), week="2026-W40")
     (line,) = [u for u in r.units if u.name == "cost per 1M tokens (self-hosted)"]
     # 40.00 over 2M tokens on vllm-a and 12.00 over 0.6M on tgi-b: 52.00 / 2.6M tokens.
     assert line.this_week == pytest.approx(Decimal("20.00"))
     assert line.count == 2_600_000
+    md = render_markdown(r)
+    assert "2,600,000 tokens" in md and "20.00 USD" in md

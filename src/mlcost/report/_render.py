@@ -126,7 +126,10 @@ def _line_table(lines: Sequence[Line], label: str, c: str, key: Callable[[str], 
 
 
 def _counted(count: float, unit: str) -> str:
-    noun = unit if unit.endswith("s") else f"{unit}s"
+    if unit.endswith("predictions"):
+        noun = "predictions"
+    else:
+        noun = unit if unit.endswith("s") else f"{unit}s"
     return f"{count:,.0f} {noun}"
 
 
