@@ -90,3 +90,25 @@ def test_model_lifecycle(runs: Warehouse) -> None:
     assert (float(row["training_cost"]), row["training_gpu_hours"]) == (70.0, 3.0)
     assert (float(row["serving_cost"]), row["serving_gpu_hours"]) == (40.0, 8.0)
     assert float(row["cost"]) == 110.0
+
+
+def test_unit_costs_per_experiment_and_improvement(runs: Warehouse) -> None:
+    from mlcost.attribution.unit_costs import unit_costs
+
+    (row,) = unit_costs(runs, "experiment", metric="eval_loss").as_dict()["rows"]
+    assert row["usd_per_experiment"]["numerator"] == {"amount": "70.00", "currency": "USD"}
+    assert row["usd_per_run"]["value"] == pytest.approx(70 / 3)
+    # r2 and r3 (60.00) took the loss from r1's 2.0 to a best of 1.5: 120.00 per unit of loss.
+    imp = row["usd_per_improvement"]
+    assert (imp["numerator"]["amount"], imp["denominator"]) == ("60.00", 0.5)
+    assert imp["value"] == pytest.approx(120.0)
+
+
+def test_model_lifecycle_phases(runs: Warehouse) -> None:
+    from mlcost.attribution.unit_costs import unit_costs
+
+    rows = {r["model"]: r for r in unit_costs(runs, "model").as_dict()["rows"]}
+    life = rows["m"]["lifecycle"]
+    assert life["training"]["amount"] == "70.00" and life["serving"]["amount"] == "40.00"
+    assert life["data_prep"] is None and life["evaluation"] is None
+    assert life["total"] == {"amount": "110.00", "currency": "USD"}

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 __all__ = [
+    "PHASES",
+    "allocated_rows",
     "cost_per_endpoint",
     "cost_per_experiment",
     "cost_per_run",
@@ -29,15 +31,23 @@ __all__ = [
     "model_lifecycle",
 ]
 
+# Workload type -> model lifecycle phase; batch inference whose workload id names an
+# evaluation ("eval") is the evaluation phase, other batch inference is serving.
 _PHASES = {
+    "data processing": "data_prep",
     "training": "training",
     "fine-tuning": "fine-tuning",
     "inference": "serving",
     "batch inference": "serving",
 }
+PHASES = ("data_prep", "training", "fine-tuning", "evaluation", "serving")
 
 
-def _allocated(warehouse: Warehouse, start: datetime | None, end: datetime | None) -> ir.Table:
+def allocated_rows(
+    warehouse: Warehouse, start: datetime | None = None, end: datetime | None = None
+) -> ir.Table:
+    """The owner model's rows (``allocated_costs``) charged in [start, end), each commitment
+    counted once: every unit cost starts here, none recomputes ownership."""
     from mlcost.spending import countable_rows
 
     a = warehouse.table("allocated_costs")
@@ -49,16 +59,19 @@ def _allocated(warehouse: Warehouse, start: datetime | None, end: datetime | Non
 
 
 def _per_workload(warehouse: Warehouse, start: datetime | None, end: datetime | None) -> ir.Table:
-    a = _allocated(warehouse, start, end)
+    a = allocated_rows(warehouse, start, end)
     return a.group_by(wid=a.x_WorkloadId, alloc_currency=a.BillingCurrency).aggregate(
-        alloc_cost=a.EffectiveCost.sum(), alloc_gpu_hours=a.x_GpuHours.sum()
+        alloc_cost=a.EffectiveCost.sum(),
+        alloc_gpu_hours=a.x_GpuHours.sum(),
+        alloc_owner=a.x_Owner.max(),
     )
 
 
 def cost_per_run(
     warehouse: Warehouse, start: datetime | None = None, end: datetime | None = None
 ) -> ir.Table:
-    """experiment, run_id, workload_id, name, cost, gpu_hours, currency, start (runs only)."""
+    """experiment, run_id, workload_id, name, cost, gpu_hours, currency, start, owner (runs
+    only)."""
     w = warehouse.table("workloads")
     runs = w.filter(w.run_id.notnull() | w.experiment.notnull())
     c = _per_workload(warehouse, start, end)
@@ -73,6 +86,7 @@ def cost_per_run(
         gpu_hours=j.alloc_gpu_hours,
         currency=j.alloc_currency,
         metrics=j.metrics,
+        owner=j.alloc_owner,
     )
 
 
@@ -91,15 +105,18 @@ def cost_per_experiment(
 def model_lifecycle(
     warehouse: Warehouse, start: datetime | None = None, end: datetime | None = None
 ) -> ir.Table:
-    """Per model: GPU-hours and cost of training, fine-tuning and serving, and the total."""
+    """Per model (its ``model`` tag): GPU-hours and cost of each lifecycle phase (data
+    preparation, training, fine-tuning, evaluation, serving), and the total."""
     import ibis
 
-    a = _allocated(warehouse, start, end)
+    a = allocated_rows(warehouse, start, end)
     model = ibis.coalesce(a.AllocatedTags.get("model"), a.Tags.get("model"))
     phase = a.x_WorkloadType.substitute(_PHASES, else_=ibis.null().cast("string"))
+    evaluation = (a.x_WorkloadType == "batch inference") & a.x_WorkloadId.lower().contains("eval")
+    phase = ibis.ifelse(evaluation.fill_null(False), "evaluation", phase)
     a = a.mutate(model=model, phase=phase).filter(model.notnull())
     aggs = {}
-    for p in ("training", "fine-tuning", "serving"):
+    for p in PHASES:
         name = p.replace("-", "_")
         aggs[f"{name}_gpu_hours"] = a.x_GpuHours.sum(where=a.phase == p)
         aggs[f"{name}_cost"] = a.EffectiveCost.sum(where=a.phase == p)

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mlcost.cli._common import format_option, render_rows
+from mlcost.cli._common import format_option, render_rows, warehouse_from
 
 
 @click.group()
@@ -149,3 +149,51 @@ def _row(scoring: str, threshold: float, cutoff: float | None, result: Any) -> d
         "recall": f"{result.recall:.1%}",
         "hit_rate": f"{result.hit_rate:.1%}",
     }
+
+
+@cache.command()
+@click.option("--month", help="Reports written in this month, YYYY-MM (default: all loaded).")
+@click.option(
+    "--by",
+    type=click.Choice(["cache", "model", "cache-model"]),
+    default="cache-model",
+    show_default=True,
+    help="Group by cache name, by the model of the run it reported under, or both.",
+)
+@format_option
+@click.pass_context
+def stats(ctx: click.Context, month: str | None, by: str, fmt: str) -> None:
+    """Hits, misses and money saved per cache and model, from the loaded cache_stats.
+
+    Caches write them with cache.report() to the tracker spool; load it with
+    `mlcost ingest tracker DIR`. Repeated reports of one cache count what grew since the last.
+    """
+    from mlcost.attribution import month_window
+    from mlcost.attribution.cache_savings import cache_savings
+
+    keys = ("cache", "model") if by == "cache-model" else (by,)
+    start, end = month_window(month) if month else (None, None)
+    with warehouse_from(ctx, read_only=True, create=False) as wh:
+        rows = cache_savings(wh, start, end, by=keys).to_pyarrow().to_pylist()
+    for r in rows:
+        r["hit_rate"] = None if r["hit_rate"] is None else round(r["hit_rate"], 4)
+        r["saved_seconds"] = None if r["saved_seconds"] is None else round(r["saved_seconds"], 3)
+    columns = [*keys, "hits", "misses", "hit_rate", "saved_seconds", "saved", "currency"]
+    if fmt == "json":
+        click.echo(json.dumps([{c: _plain(r[c]) for c in [*columns, "reports"]} for r in rows]))
+        return
+    render_rows(rows, columns, fmt, title="Cache savings", money_columns=["saved"])
+    if fmt == "table":
+        if not rows:
+            click.echo(
+                "No cache statistics loaded: call cache.report() in the serving process and "
+                "load the spool with `mlcost ingest tracker DIR`."
+            )
+        elif any(r["saved"] is None for r in rows):
+            click.echo("A blank saving: the cache was given no cost (cost_per_prediction=).")
+
+
+def _plain(v: Any) -> Any:
+    from decimal import Decimal
+
+    return f"{v:f}" if isinstance(v, Decimal) else v

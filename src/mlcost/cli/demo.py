@@ -116,12 +116,13 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
 
         render_findings(findings, "table", limit=8)
     _print_budgets(out)
+    print_units(out)
     click.echo(
         f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json; "
         f"settings: {out}/mlcost.toml.\n"
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
-        "mlcost tags audit; mlcost spend --by owner; "
+        "mlcost tags audit; mlcost spend --by owner; mlcost units --by experiment; "
         "mlcost report weekly --out weekly-report.html"
     )
 
@@ -221,6 +222,53 @@ def _print_budgets(out: Path) -> None:
         f"{len(report.sent)} alert(s) written to {out / ALERTS} (each threshold fires once per "
         f"budget per month). Run again: cd {out} && mlcost budgets check"
     )
+
+
+def print_units(out: Path, echo: Callable[[str], None] = click.echo) -> None:
+    """A few unit costs of the demo's warehouse: per experiment, per 1,000 predictions, per
+    1M tokens and self-hosting against an LLM API, where the data has them."""
+    from mlcost.attribution.unit_costs import unit_costs
+    from mlcost.demo._config import demo_attribution
+    from mlcost.demo._prices import API_NAME, API_USD_PER_1M_INPUT, API_USD_PER_1M_OUTPUT
+    from mlcost.plan import versus_api
+    from mlcost.warehouse import DuckDBTarget, open_warehouse
+
+    with open_warehouse(DuckDBTarget(str((out / WAREHOUSE).resolve()))) as wh:
+        config = demo_attribution()
+        exp = unit_costs(wh, "experiment", config=config)
+        models = unit_costs(wh, "model", config=config)
+    echo("Unit costs (EffectiveCost; mlcost units --by model|experiment|owner shows them all):")
+    top = ", ".join(
+        f"{r['experiment']} {r['usd_per_experiment'].text().split(' (')[0]} "
+        f"({r['runs']} run{'' if r['runs'] == 1 else 's'})"
+        for r in exp.rows[:3]
+    )
+    echo(f"  per experiment, most expensive: {top or 'no experiment runs'}")
+    served = [r for r in models.rows if "usd_per_1k_predictions" in r]
+    for r in served[:3]:
+        echo(f"  per 1,000 predictions, {r['model']}: {r['usd_per_1k_predictions'].text()}")
+    tokens = [r for r in models.rows if "usd_per_1m_tokens" in r]
+    if not tokens:
+        echo(
+            "  per 1M tokens: no token counters loaded yet (served_tokens is empty); load "
+            "vLLM / TGI / Triton counters to see what a token costs on these GPUs."
+        )
+        return
+    rows, _ = versus_api(tokens, API_USD_PER_1M_INPUT, API_USD_PER_1M_OUTPUT)
+    for r in rows[:3]:
+        tok, vs = r["usd_per_1m_tokens"], r["vs_api"]
+        util = "-" if r.get("utilization") is None else f"{r['utilization']:.0%}"
+        echo(
+            f"  per 1M tokens, {r['model']} (self-hosted, idle included, {util} utilization): "
+            f"input {tok['input'].text()}, output {tok['output'].text()}"
+        )
+        if vs is not None:
+            echo(
+                f"    vs {API_NAME} at {API_USD_PER_1M_INPUT} / {API_USD_PER_1M_OUTPUT} per 1M: "
+                f"self-hosting pays above {vs['break_even_tokens_per_second']:,.0f} tokens/s "
+                f"per endpoint; it serves {vs['measured_tokens_per_second']:,.1f} -> "
+                f"{vs['cheaper']} is cheaper."
+            )
 
 
 def _load_and_summarize(

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "spend": "mlcost.cli.spend:spend",
     "tags": "mlcost.cli.attribution:tags",
     "tokens": "mlcost.cli.serve:tokens",
+    "units": "mlcost.cli.units:units",
     "watch": "mlcost.cli.watch:watch",
 }
 

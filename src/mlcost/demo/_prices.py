@@ -71,3 +71,10 @@ NVIDIA_NAME: dict[str, tuple[str, int]] = {
     "T4": ("Tesla T4", 70),
     "L4": ("NVIDIA L4", 72),
 }
+
+
+# The LLM API the demo compares self-hosting with: OpenAI gpt-4o-mini's published price,
+# USD per 1M input / output tokens (openai.com/api/pricing, since 2024-07).
+API_NAME = "gpt-4o-mini"
+API_USD_PER_1M_INPUT = 0.15
+API_USD_PER_1M_OUTPUT = 0.60

@@ -7,7 +7,15 @@ from mlcost.plan.gpu import Fit, GpuPlan, cheapest_fit
 from mlcost.plan.memory import MemoryEstimate, estimate_memory, model_spec
 from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest, TcoRequest, train_flops
 from mlcost.plan.spot import SpotPlan, plan_spot, plan_spot_for
-from mlcost.plan.tco import TcoPlan, plan_tco
+from mlcost.plan.tco import (
+    TcoOption,
+    TcoPlan,
+    TokenBreakEven,
+    api_comparison,
+    plan_tco,
+    token_break_even,
+    versus_api,
+)
 
 __all__ = [
     "PRESETS",
@@ -19,8 +27,11 @@ __all__ = [
     "ModelSpec",
     "SpotPlan",
     "SpotRequest",
+    "TcoOption",
     "TcoPlan",
     "TcoRequest",
+    "TokenBreakEven",
+    "api_comparison",
     "cheapest_fit",
     "estimate_memory",
     "model_from_config",
@@ -29,5 +40,7 @@ __all__ = [
     "plan_spot_for",
     "plan_tco",
     "preset",
+    "token_break_even",
     "train_flops",
+    "versus_api",
 ]

@@ -231,22 +231,53 @@ class SpotRequest:
 class TcoRequest:
     """What ``mlcost plan tco`` asks: usage and the prices of each way to run it."""
 
-    gpu_hours_per_year: float = option(help="GPU-hours used per year.", flag="gpu-hours", gt=0)
+    gpu_hours_per_year: float = option(
+        help="GPU-hours used per year.", flag="gpu-hours", gt=0, le=1e12
+    )
     managed_usd_per_hour: float = option(
-        help="Managed USD per GPU-hour.", flag="managed-price", gt=0
+        help="Managed USD per GPU-hour.", flag="managed-price", gt=0, le=1e6
     )
-    ondemand_usd_per_hour: float = option(help="On-demand USD per GPU-hour.", flag="ondemand-price")
+    ondemand_usd_per_hour: float = option(
+        help="On-demand USD per GPU-hour.", flag="ondemand-price", le=1e6
+    )
     reserved_usd_per_hour: float | None = option(
-        None, "Reserved USD per GPU-hour.", flag="reserved-price"
+        None, "Reserved USD per GPU-hour.", flag="reserved-price", ge=0, le=1e6
     )
-    spot_usd_per_hour: float | None = option(None, "Spot USD per GPU-hour.", flag="spot-price")
-    capacity_gpus: int = option(1, "Capacity (GPUs) to own.", flag="gpus", ge=1)
-    horizon_months: int = option(12, "Months compared.", flag="months", ge=1)
+    spot_usd_per_hour: float | None = option(
+        None, "Spot USD per GPU-hour.", flag="spot-price", ge=0, le=1e6
+    )
+    capacity_gpus: int = option(1, "Capacity (GPUs) to own.", flag="gpus", ge=1, le=10_000_000)
+    horizon_months: int = option(12, "Months compared.", flag="months", ge=1, le=1200)
     engineer_usd_per_year: float = option(
-        200_000.0, "USD per engineer-year.", flag="engineer-cost", ge=0
+        200_000.0, "USD per engineer-year.", flag="engineer-cost", ge=0, le=1e9
     )
-    self_hosted_fte: float = option(0.25, "Engineers self-hosting takes.", ge=0)
-    managed_fte: float = option(0.05, "Engineers a managed service takes.", ge=0)
+    self_hosted_fte: float = option(0.25, "Engineers self-hosting takes.", ge=0, le=1e6)
+    managed_fte: float = option(0.05, "Engineers a managed service takes.", ge=0, le=1e6)
+    overhead_pct: float = option(
+        10.0, "Self-hosted storage, network, monitoring, % of compute.", ge=0, le=1000
+    )
+    spot_overhead_pct: float = option(
+        10.0, "Hours lost to spot interruptions, % (see plan spot).", ge=0, le=1000
+    )
+    managed_overhead_pct: float = option(
+        0.0, "Managed overheads beyond its price, % of its compute.", ge=0, le=1000
+    )
+    managed_egress_usd_per_month: float = option(
+        0.0, "Managed service's data egress, USD a month.", flag="managed-egress", ge=0, le=1e12
+    )
+    managed_storage_usd_per_month: float = option(
+        0.0,
+        "Managed service's storage (models, logs), USD a month.",
+        flag="managed-storage",
+        ge=0,
+        le=1e12,
+    )
+    managed_usd_per_request: float = option(
+        0.0, "Managed service's fee per request, USD.", flag="managed-request-fee", ge=0, le=1e6
+    )
+    requests_per_month: float = option(
+        0.0, "Requests a month at these GPU-hours (for the request fee).", ge=0, le=1e15
+    )
 
     def run(self) -> TcoPlan:
         return plan_tco(**asdict(self))

@@ -27,6 +27,7 @@ from mlcost.report._model import (
     TOP,
     ZERO,
     Anomaly,
+    CacheLine,
     Change,
     GpuLine,
     Insight,
@@ -176,8 +177,15 @@ def _units(
     per_exp: dict[IsoWeek, tuple[Decimal, float]] = {}
     per_run: dict[IsoWeek, tuple[Decimal, float]] = {}
     per_1k: dict[IsoWeek, tuple[Decimal, float]] = {}
+    per_1m: dict[IsoWeek, tuple[Decimal, float]] = {}
     for w in weeks.history:
         mine = None if owned is None else owned.get(w, set())
+        if mine is None:  # tokens are the endpoints' (everyone's report only)
+            toks = [t for t in reads.tokens(w) if t["currency"] == currency and t["cost"]]
+            per_1m[w] = (
+                sum((Decimal(str(t["cost"])) for t in toks), ZERO),
+                sum(float(t["input_tokens"] + t["output_tokens"]) for t in toks),
+            )
         runs = [
             r
             for r in reads.runs(w)
@@ -215,10 +223,29 @@ def _units(
             history=tuple((str(w), value(w)) for w in weeks.history),
         )
 
-    return (
+    lines: tuple[UnitLine, ...] = (
         unit("cost per experiment", "experiment", per_exp, 1),
         unit("cost per training run", "run", per_run, 1),
         unit("cost per 1k predictions", "1k predictions", per_1k, 1000),
+    )
+    if any(n for _, n in per_1m.values()):
+        lines += (unit("cost per 1M tokens (self-hosted)", "tokens", per_1m, 1_000_000),)
+    return lines
+
+
+def _caches(reads: Reads, week: IsoWeek) -> tuple[CacheLine, ...]:
+    """The week's cache savings, most money saved first (``attribution.cache_savings``)."""
+    return tuple(
+        CacheLine(
+            cache=c["cache"],
+            model=c["model"],
+            hits=int(c["hits"] or 0),
+            misses=int(c["misses"] or 0),
+            hit_rate=c["hit_rate"],
+            saved=None if c["saved"] is None else Decimal(c["saved"]).quantize(CENT),
+            currency=c["currency"],
+        )
+        for c in reads.caches(week)
     )
 
 
@@ -475,4 +502,5 @@ def _build(
         other_currencies=others,
         insights_one_off=one_off,
         notes=tuple(notes),
+        caches=_caches(reads, iso) if owner is None else (),
     )

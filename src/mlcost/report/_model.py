@@ -170,6 +170,20 @@ class Insight:
 
 
 @dataclass(frozen=True)
+class CacheLine:
+    """What one cache saved in the week (``attribution.cache_savings``): ``saved`` None when
+    the cache was given no cost (unknown, not zero)."""
+
+    cache: str
+    model: str | None
+    hits: int
+    misses: int
+    hit_rate: float | None
+    saved: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
 class UnitLine:
     """A unit cost per week: cost per experiment, per run, per 1,000 predictions.
 
@@ -219,6 +233,7 @@ class WeeklyReport:
     other_currencies: Mapping[str, Decimal] = field(default_factory=dict)
     insights_one_off: Decimal = Decimal(0)  # the plan's one-off waste (already spent), apart
     notes: tuple[str, ...] = ()
+    caches: tuple[CacheLine, ...] = ()  # the week's cache savings (reports for everyone)
 
     @property
     def last(self) -> date:

@@ -103,6 +103,27 @@ class Reads:
             ).to_pylist()
         )
 
+    def tokens(self, w: IsoWeek) -> list[dict[str, Any]]:
+        from mlcost.attribution.serving import has_served_tokens, token_costs
+
+        if not self._once(("has_tokens",), lambda: has_served_tokens(self.wh)):
+            return []
+        return list(
+            self._once(
+                ("tokens", w),
+                lambda: token_costs(self.wh, w.start_dt, w.end_dt, by=()).to_pyarrow(),
+            ).to_pylist()
+        )
+
+    def caches(self, w: IsoWeek) -> list[dict[str, Any]]:
+        from mlcost.attribution.cache_savings import cache_savings
+
+        return list(
+            self._once(
+                ("caches", w), lambda: cache_savings(self.wh, w.start_dt, w.end_dt).to_pyarrow()
+            ).to_pylist()
+        )
+
     def spans(self) -> dict[str, tuple[datetime | None, datetime | None]]:
         def read() -> dict[str, tuple[datetime | None, datetime | None]]:
             t = self.wh.table("workloads").select("workload_id", "start", "end")

@@ -126,7 +126,10 @@ def _line_table(lines: Sequence[Line], label: str, c: str, key: Callable[[str], 
 
 
 def _counted(count: float, unit: str) -> str:
-    noun = "predictions" if unit.endswith("predictions") else f"{unit}s"
+    if unit.endswith("predictions"):
+        noun = "predictions"
+    else:
+        noun = unit if unit.endswith("s") else f"{unit}s"
     return f"{count:,.0f} {noun}"
 
 
@@ -238,6 +241,23 @@ def _tables(r: WeeklyReport) -> dict[str, _Table]:
         frozenset({1, 2, 3, 4}),
         "No unit costs.",
     )
+    if r.owner is None:
+        out["Cache savings"] = _Table(
+            ("Cache", "Model", "Hits", "Misses", "Hit rate", "Saved"),
+            tuple(
+                (
+                    x.cache,
+                    x.model or "–",
+                    f"{x.hits:,}",
+                    f"{x.misses:,}",
+                    "–" if x.hit_rate is None else f"{x.hit_rate:.0%}",
+                    "unknown (no cost given)" if x.saved is None else _m(x.saved, x.currency or c),
+                )
+                for x in r.caches
+            ),
+            frozenset({2, 3, 4, 5}),
+            "No cache statistics this week (cache.report() → mlcost ingest tracker).",
+        )
     return out
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest
+from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest, TcoRequest
 from mlcost.server import models as m
 from mlcost.server._teams import OWNER, TEAM, Teams, learn_teams
 from mlcost.server.auth import (
@@ -714,3 +714,57 @@ def plan_spot_route(
 ) -> Any:
     """Spot vs on-demand for one job, as ``mlcost plan spot``."""
     return m.answer(m.SpotPlanOut, SpotRequest(**q).run())
+
+
+@router.get("/plan/tco", response_model=m.TcoPlanOut, tags=["planners"], summary="Managed or own")
+def plan_tco_route(
+    principal: Auth, q: Annotated[dict[str, Any], Depends(request_query(TcoRequest))]
+) -> Any:
+    """Managed vs self-hosted on-demand / reserved / spot over a horizon, the managed
+    service's hidden costs and the overheads as parameters, as ``mlcost plan tco``."""
+    return m.answer(m.TcoPlanOut, TcoRequest(**q).run())
+
+
+# -- unit costs ----------------------------------------------------------------------------
+
+
+@router.get("/units", tags=["units"], summary="Unit costs with numerator and denominator")
+def get_units(
+    request: Request,
+    principal: Auth,
+    by: Annotated[Literal["model", "experiment", "owner"], Query()] = "model",
+    month: Annotated[str | None, Query(pattern=MONTH, description="YYYY-MM.")] = None,
+    metric: Annotated[
+        str | None, Query(max_length=_MAX_NAME, description="Run metric, e.g. eval_loss.")
+    ] = None,
+    higher_is_better: bool = False,
+    api_input_price: Annotated[
+        float | None, Query(ge=0, le=1e6, description="An API's USD per 1M input tokens.")
+    ] = None,
+    api_output_price: Annotated[
+        float | None, Query(ge=0, le=1e6, description="Its USD per 1M output tokens.")
+    ] = None,
+) -> dict[str, Any]:
+    """What ``mlcost units --format json`` prints (read:all: models and experiments cross
+    teams). Read as built: run ``mlcost showback --month M`` after new data."""
+    from mlcost.attribution import month_window
+    from mlcost.attribution.unit_costs import unit_costs
+    from mlcost.plan import versus_api
+
+    require_read_all(principal)
+    if metric is not None:
+        _printable("metric", metric)
+    start, end = month_window(_month(month)) if month else (None, None)
+    result = _cached(
+        request,
+        ("units", by, month, metric, higher_is_better),
+        lambda wh: unit_costs(
+            wh, by, start, end, metric=metric, lower_is_better=not higher_is_better
+        ),
+    )
+    if (api_input_price is None) != (api_output_price is None):
+        raise _bad("api_input_price", "give both api_input_price and api_output_price.")
+    if api_input_price is not None and api_output_price is not None:
+        result = result.with_rows(*versus_api(result.rows, api_input_price, api_output_price))
+    body: dict[str, Any] = result.as_dict()
+    return body

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from mlcost.catalog import GpuListing, Offer
-from mlcost.plan import Fit, GpuPlan, MemoryEstimate, SpotPlan
+from mlcost.plan import Fit, GpuPlan, MemoryEstimate, SpotPlan, TcoOption, TcoPlan
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -39,6 +39,8 @@ __all__ = [
     "SpendRow",
     "SpotPlanOut",
     "StatementOut",
+    "TcoOptionOut",
+    "TcoPlanOut",
     "TokenOut",
     "ViolationOut",
     "answer",
@@ -345,3 +347,8 @@ SpotPlanOut = derived(
         "saving_pct": "",
     },
 )
+TcoOptionOut = derived(
+    TcoOption,
+    money={k: (k, 2) for k in ("compute", "engineering", "overhead", "total")},
+)
+TcoPlanOut = derived(TcoPlan, nested={"options": TcoOptionOut})

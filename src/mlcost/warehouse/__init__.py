@@ -10,6 +10,7 @@ checks when it starts. A warehouse's place is parsed once into a :class:`DuckDBT
 
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
 from mlcost.warehouse._duckdb import DuckDBWarehouse
+from mlcost.warehouse._links import link_names
 from mlcost.warehouse._migrations import LATEST as SCHEMA_VERSION
 from mlcost.warehouse._open import open_warehouse
 from mlcost.warehouse._schema import (
@@ -48,6 +49,7 @@ __all__ = [
     "Store",
     "Warehouse",
     "WarehouseTarget",
+    "link_names",
     "open_warehouse",
     "parse_spark_url",
     "parse_target",

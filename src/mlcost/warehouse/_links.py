@@ -77,10 +77,15 @@ def observed_resources(table: Tables) -> ir.Table:
 
 def resource_links(table: Tables) -> ir.Table:
     """Three equality joins (not one join on OR), so every engine can hash them."""
+    o = observed_resources(table)
+    return link_names(o.filter(o.name.notnull()).select("name").distinct(), table)
+
+
+def link_names(names: ir.Table, table: Tables) -> ir.Table:
+    """Each ``name`` of ``names`` (distinct, not null) resolved to a billed resource by the
+    rules of ``resource_links``: a name no link view lists (a served endpoint) links alike."""
     import ibis
 
-    o = observed_resources(table)
-    names = o.filter(o.name.notnull()).select("name").distinct()
     k = resource_keys(table)
     spellings = (
         names.name.lower(),

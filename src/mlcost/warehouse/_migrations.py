@@ -354,6 +354,25 @@ def _v12() -> list[str]:
     ]
 
 
+def _v13() -> list[str]:
+    # Tokens served per hour (issue 25), the shape agreed with the serving-metrics sources
+    # (vLLM / TGI / Triton counters, gateway logs): units divides an endpoint's cost by them.
+    return [
+        """CREATE TABLE served_tokens (
+            ts TIMESTAMP NOT NULL,            -- start of the hour bucket, UTC
+            source VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,        -- host / deployment / endpoint: links to the bill
+            model VARCHAR,
+            tenant VARCHAR,                   -- null: not split by tenant
+            input_tokens BIGINT,              -- prompt (prefill) tokens
+            output_tokens BIGINT,             -- generated (decode) tokens
+            requests BIGINT,
+            prefill_seconds DOUBLE,           -- null where the engine does not report it
+            decode_seconds DOUBLE
+        )"""
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -369,6 +388,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
     Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
+    Migration(13, "served_tokens (tokens served per endpoint, model and tenant per hour)", _v13),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -237,6 +237,8 @@ class Overview:
     scoped: bool = False
     findings: tuple[Finding, ...] = ()
     budgets: tuple[BudgetStatus, ...] = ()
+    caches: tuple[dict[str, Any], ...] = ()  # the month's cache savings (read:all only)
+    units: tuple[dict[str, Any], ...] = ()  # cost per 1M tokens per model (read:all only)
 
     @property
     def change(self) -> float | None:
@@ -315,6 +317,7 @@ def overview(
     for _ in range(months - 1):
         first = first.previous()
     seen = [s for s in now_s if _visible(s, teams)]
+    tiles = serving_tiles(wh, *w.now) if teams is None else ((), ())
     return Overview(
         window=w,
         currency=now_s[0].currency if now_s else "USD",
@@ -330,7 +333,26 @@ def overview(
         scoped=teams is not None,
         findings=tuple(visible_findings(wh, teams)[:5]),
         budgets=tuple(statuses(wh, budgets)),
+        caches=tiles[0],
+        units=tiles[1],
     )
+
+
+def serving_tiles(
+    wh: Warehouse, start: datetime, end: datetime
+) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
+    """The overview's serving tiles for [start, end): what each cache saved (by cache and
+    model, ``attribution.cache_savings``) and the self-hosted cost per 1M input / output
+    tokens per model (``attribution.serving.token_costs``); neither is a team's."""
+    from mlcost.attribution.cache_savings import cache_savings
+    from mlcost.attribution.serving import has_served_tokens, token_costs
+
+    caches = tuple(cache_savings(wh, start, end).limit(5).to_pyarrow().to_pylist())
+    if not has_served_tokens(wh):
+        return caches, ()
+    tokens = token_costs(wh, start, end, by=("model",))
+    tokens = tokens.filter(tokens.cost.notnull())
+    return caches, tuple(tokens.to_pyarrow().to_pylist()[:5])
 
 
 @dataclass(frozen=True)
