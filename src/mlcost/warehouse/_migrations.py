@@ -331,6 +331,41 @@ def _v11() -> list[str]:
     return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
 
 
+# Tokens of LLM API bills (issue 25), summable per row: each row carries the tokens its cost
+# covers. Typed, so per-token prices need no cast; absent on rows of other bills.
+TOKEN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("x_InputTokens", "BIGINT"),  # input tokens billed at the uncached input price
+    ("x_CachedInputTokens", "BIGINT"),  # input tokens read from the provider's prompt cache
+    ("x_CacheWriteTokens", "BIGINT"),  # input tokens written to the cache (Anthropic)
+    ("x_OutputTokens", "BIGINT"),  # output (generated) tokens, reasoning included
+)
+
+
+def _v12() -> list[str]:
+    # Serving metrics (issue 25): tokens, requests and engine time per endpoint, model and
+    # (from a gateway's log) tenant, per hour; and the token split of LLM API bills.
+    return [
+        """CREATE TABLE served_tokens (
+            ts TIMESTAMP NOT NULL,            -- start of the hour (UTC) the counts fall in
+            source VARCHAR NOT NULL,          -- vllm, tgi, triton (engine counters), litellm
+            endpoint VARCHAR NOT NULL,        -- host / deployment serving it (links to the bill)
+            model VARCHAR NOT NULL,           -- served model (or adapter) name
+            tenant VARCHAR,                   -- team / key from a gateway log; NULL: all tenants
+            input_tokens BIGINT,              -- prompt (prefill) tokens; NULL: not reported
+            output_tokens BIGINT,             -- generated tokens; NULL: not reported
+            requests BIGINT,                  -- successful requests
+            prefill_seconds DOUBLE,           -- engine time in prefill, where reported
+            decode_seconds DOUBLE,            -- engine time in decode, where reported
+            row_key VARCHAR NOT NULL,         -- source|endpoint|model|tenant|ts: a newer load wins
+            ingest_id BIGINT NOT NULL
+        )""",
+        *(
+            f'ALTER TABLE cost_line_items ADD COLUMN IF NOT EXISTS "{name}" {sql_type}'
+            for name, sql_type in TOKEN_COLUMNS
+        ),
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -345,6 +380,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
+    Migration(12, "served_tokens (serving metrics) and LLM bills' token columns", _v12),
 )
 LATEST = MIGRATIONS[-1].version
 
