@@ -307,3 +307,22 @@ def test_a_sample_without_timestamp_is_refused(wh: Warehouse, tmp_path: Path) ->
     with pytest.raises(BadValue) as err:
         ingest_serving_metrics(wh, [path])
     assert err.value.row == 1 and err.value.column == "vllm:prompt_tokens_total"
+
+
+def test_the_cli_loads_counters_and_logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from mlcost.cli.main import cli
+
+    counters = tmp_path / "vllm.om.txt"
+    counters.write_text(_openmetrics())
+    log = _spend_log(tmp_path / "spend_logs.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLCOST_WAREHOUSE", f"duckdb://{tmp_path / 'warehouse.duckdb'}")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["ingest", "serving-metrics", str(counters), "--engine", "vllm"])
+    assert r.exit_code == 0, r.output
+    assert "3 served_tokens" in r.output
+    r = runner.invoke(cli, ["ingest", "litellm", str(log), "--tenant", "team_id"])
+    assert r.exit_code == 0, r.output
+    assert "6 served_tokens" in r.output  # 3 hours x 2 teams
