@@ -20,6 +20,7 @@ import pytest
 from mlcost import Warehouse
 from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources import detect_source
+from mlcost.sources.linking import unmatched
 from mlcost.sources.litellm import ingest_litellm
 from mlcost.sources.serving_metrics import counter_increases, ingest_serving_metrics
 from tests.sources.promserver import running_prometheus
@@ -173,6 +174,8 @@ def test_openmetrics_files_give_the_same_rows(wh: Warehouse, tmp_path: Path) -> 
     assert detect_source(path) == "serving-metrics"
     ingest_serving_metrics(wh, [path])
     _assert_matches_requests(_rows(wh, "vllm"))
+    # The endpoint is linked like any observed name: with no bill loaded, it is unmatched.
+    assert unmatched(wh) == [{"table": "served_tokens", "name": "gpu-node-1", "rows": 3}]
 
 
 def _spend_log(path: Path) -> Path:

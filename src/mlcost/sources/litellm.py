@@ -16,7 +16,6 @@ NULL), into ``served_tokens`` with ``source = 'litellm'``, beside the engine's t
 
 from __future__ import annotations
 
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -24,11 +23,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from mlcost.errors import BadValue, InvalidInput, MissingColumn
+from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
     WORKLOADS,
     LoadResult,
     Source,
+    csv_records,
     file_format,
     gather,
     number,
@@ -67,20 +67,13 @@ def _json_list_head(path: Path) -> bool:
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(row number, record) of a spend-log export; row 1 is the first record."""
     if file_format(path) == "csv":
-        with open_text(path) as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in reader.fieldnames or []]
-            missing = [c for c in REQUIRED if c not in header]
-            if missing:
-                raise MissingColumn(
-                    f"is not a LiteLLM spend log: it lacks {', '.join(missing)}",
-                    file=path,
-                    column=missing[0],
-                    fix="Export the LiteLLM_SpendLogs table with its header "
-                    '(\\copy "LiteLLM_SpendLogs" TO FILE CSV HEADER).',
-                )
-            for n, raw in enumerate(reader, start=1):
-                yield n, {k.strip(): v for k, v in raw.items() if k}
+        yield from csv_records(
+            path,
+            REQUIRED,
+            what="LiteLLM spend log",
+            fix='Export the LiteLLM_SpendLogs table with its header (\\copy "LiteLLM_SpendLogs" '
+            "TO FILE CSV HEADER).",
+        )
         return
     with open_text(path) as fh:
         text = fh.read()

@@ -122,30 +122,41 @@ def parse_sample_line(
     return name, dict(_LABEL.findall(m.group("labels") or "")), value, stamp
 
 
-def _file_samples(path: Path) -> Iterator[dict[str, Any]]:
-    """Raw samples of a DCGM OpenMetrics file, one dict per (GPU, time), in file order."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+def timestamped_samples(
+    path: Path, metrics: Iterable[str], *, fix: str | None = None
+) -> Iterator[tuple[str, dict[str, str], float, float]]:
+    """(metric, labels, value, timestamp) of each sample of ``metrics`` in an exposition file;
+    a sample without a timestamp is refused (only history can be loaded)."""
+    wanted = frozenset(metrics)
     with open_text(path) as fh:
-        for number_, line in enumerate(fh, start=1):
-            parsed = parse_sample_line(line, file=path, row=number_)
-            if parsed is None or parsed[0] not in METRICS:
+        for number, line in enumerate(fh, start=1):
+            parsed = parse_sample_line(line, file=path, row=number)
+            if parsed is None or parsed[0] not in wanted:
                 continue
             name, labels, value, stamp = parsed
             if stamp is None:
                 raise BadValue(
                     "has no timestamp; only timestamped history can be loaded",
                     file=path,
-                    row=number_,
+                    row=number,
                     column=name,
+                    fix=fix,
                 )
-            key = (*_series_key(labels), stamp)
-            sample = merged.get(key)
-            if sample is None:
-                sample = merged[key] = {
-                    **_gpu_fields(labels),
-                    "time": datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
-                }
-            sample[name] = value
+            yield name, labels, value, stamp
+
+
+def _file_samples(path: Path) -> Iterator[dict[str, Any]]:
+    """Raw samples of a DCGM OpenMetrics file, one dict per (GPU, time), in file order."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for name, labels, value, stamp in timestamped_samples(path, METRICS):
+        key = (*_series_key(labels), stamp)
+        sample = merged.get(key)
+        if sample is None:
+            sample = merged[key] = {
+                **_gpu_fields(labels),
+                "time": datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
+            }
+        sample[name] = value
     for sample in merged.values():
         yield _to_units(sample)
 

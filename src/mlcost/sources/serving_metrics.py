@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcost.errors import BadValue, InvalidInput, NotFound
+from mlcost.errors import InvalidInput, NotFound
 from mlcost.sources._common import (
     WORKLOADS,
     LoadResult,
@@ -53,7 +53,6 @@ from mlcost.sources._common import (
     gather,
     hashed,
     load_once,
-    open_text,
     sha256_bytes,
     sniff_text,
 )
@@ -232,26 +231,15 @@ def _labels_text(labels: Mapping[str, str]) -> str:
 # -- OpenMetrics files ---------------------------------------------------------------------------
 def file_samples(path: Path, metrics: Iterable[str]) -> Samples:
     """Timestamped samples of ``metrics`` in an OpenMetrics / text exposition file."""
-    from mlcost.sources.prometheus import parse_sample_line
+    from mlcost.sources.prometheus import timestamped_samples
 
-    wanted = set(metrics)
     out: Samples = defaultdict(dict)
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, start=1):
-            parsed = parse_sample_line(line, file=path, row=number)
-            if parsed is None or parsed[0] not in wanted:
-                continue
-            name, labels, value, stamp = parsed
-            if stamp is None:
-                raise BadValue(
-                    "has no timestamp; only timestamped history can be loaded",
-                    file=path,
-                    row=number,
-                    column=name,
-                    fix="Export the counters with their sample times (e.g. promtool's "
-                    "OpenMetrics backfill format), or load them from Prometheus with --url.",
-                )
-            out[(name, tuple(sorted(labels.items())))][stamp] = value
+    fix = (
+        "Export the counters with their sample times (e.g. promtool's OpenMetrics backfill "
+        "format), or load them from Prometheus with --url."
+    )
+    for name, labels, value, stamp in timestamped_samples(path, metrics, fix=fix):
+        out[(name, tuple(sorted(labels.items())))][stamp] = value
     return dict(out)
 
 

@@ -363,6 +363,16 @@ def _v12() -> list[str]:
             f'ALTER TABLE cost_line_items ADD COLUMN IF NOT EXISTS "{name}" {sql_type}'
             for name, sql_type in TOKEN_COLUMNS
         ),
+        # Served endpoints link to billed resources as the other observed names do.
+        """CREATE OR REPLACE VIEW observed_resources AS
+            SELECT 'gpu_samples' AS "table", resource_id AS name, count(*) AS rows
+            FROM gpu_samples GROUP BY resource_id
+            UNION ALL
+            SELECT 'workloads', coalesce(resource_id, node), count(*)
+            FROM workloads GROUP BY coalesce(resource_id, node)
+            UNION ALL
+            SELECT 'served_tokens', endpoint, count(*)
+            FROM served_tokens GROUP BY endpoint""",
     ]
 
 
