@@ -294,14 +294,20 @@ def test_tgi_needs_a_model_name(wh: Warehouse, tmp_path: Path) -> None:
     path.write_text(
         f'tgi_request_success{{instance="tgi-0:80"}} 10 {t}\n'
         f'tgi_request_success{{instance="tgi-0:80"}} 25 {t + 60}\n'
+        f'tgi_batch_forward_duration_sum{{instance="tgi-0:80",method="prefill"}} 1.5 {t}\n'
+        f'tgi_batch_forward_duration_sum{{instance="tgi-0:80",method="prefill"}} 2.0 {t + 60}\n'
+        f'tgi_batch_forward_duration_sum{{instance="tgi-0:80",method="decode"}} 20.0 {t}\n'
+        f'tgi_batch_forward_duration_sum{{instance="tgi-0:80",method="decode"}} 31.0 {t + 60}\n'
     )
     with pytest.raises(InvalidInput, match="--model"):
         ingest_serving_metrics(wh, [path], engine="tgi")
     ingest_serving_metrics(wh, [path], engine="tgi", model="mistral-7b")
     (row,) = _rows(wh, "tgi")
     assert (row["endpoint"], row["model"], row["requests"]) == ("tgi-0", "mistral-7b", 15)
+    # Batch time by method: prefill +0.5 s, decode +11 s.
+    assert (row["prefill_seconds"], row["decode_seconds"]) == (0.5, 11.0)
     # TGI's tokens were not in the file: unknown, not zero.
-    assert row["input_tokens"] is None and row["prefill_seconds"] is None
+    assert row["input_tokens"] is None and row["output_tokens"] is None
 
 
 def test_a_sample_without_timestamp_is_refused(wh: Warehouse, tmp_path: Path) -> None:

@@ -12,8 +12,9 @@ summed over the labels it carries beyond endpoint and model, e.g. vLLM's
   ``_sum``: seconds spent in prefill and decode), where the engine reports them.
 - **TGI** (huggingface.co/docs/text-generation-inference/reference/metrics): histograms
   ``tgi_request_input_length`` and ``tgi_request_generated_tokens`` (their ``_sum`` counts
-  tokens) and the counter ``tgi_request_success``. TGI serves one model and labels none:
-  give it as ``model``.
+  tokens), the counter ``tgi_request_success``, and ``tgi_batch_forward_duration`` by
+  ``method`` (``prefill`` / ``decode``: GPU time per batch). TGI serves one model and labels
+  none: give it as ``model``.
 - **Triton** (Triton user guide, "Metrics"), label ``model``: ``nv_inference_request_success``.
   Triton counts requests, not tokens: its rows carry no token counts (NULL, not 0).
 
@@ -35,6 +36,7 @@ model, tenant, hour) makes a later load of an hour replace the earlier one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import defaultdict
@@ -77,6 +79,13 @@ class Engine:
     name: str
     model_label: str | None
     counters: Mapping[str, str]  # field → metric (a counter, or a histogram's _sum)
+    only: Mapping[str, tuple[str, str]] = dataclasses.field(
+        default_factory=dict
+    )  # field → (label, value)
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.counters.values()))
 
 
 ENGINES: dict[str, Engine] = {
@@ -100,6 +109,13 @@ ENGINES: dict[str, Engine] = {
                 "input_tokens": "tgi_request_input_length_sum",
                 "output_tokens": "tgi_request_generated_tokens_sum",
                 "requests": "tgi_request_success",
+                # Time the GPU spent in prefill and decode batches (per batch, not per request).
+                "prefill_seconds": "tgi_batch_forward_duration_sum",
+                "decode_seconds": "tgi_batch_forward_duration_sum",
+            },
+            {
+                "prefill_seconds": ("method", "prefill"),
+                "decode_seconds": ("method", "decode"),
             },
         ),
         Engine("triton", "model", {"requests": "nv_inference_request_success"}),
@@ -124,7 +140,7 @@ def engine_of(name: str) -> Engine:
 
 def detect(path: Path) -> bool:
     head = sniff_text(path, SUFFIXES)
-    return any(m in head for e in ENGINES.values() for m in e.counters.values())
+    return any(m in head for e in ENGINES.values() for m in e.metrics)
 
 
 def counter_increases(
@@ -165,14 +181,20 @@ def hourly_rows(
     after: float | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of ``served_tokens`` (without ingest id) from the engine's raw counter samples."""
-    field_of = {metric: field for field, metric in engine.counters.items()}
+    fields_of: dict[str, list[str]] = defaultdict(list)
+    for field, metric in engine.counters.items():
+        fields_of[metric].append(field)
     sums: dict[tuple[str, str, datetime], dict[str, float]] = defaultdict(dict)
     reported: dict[tuple[str, str], set[str]] = defaultdict(set)
     for (metric, label_items), points in sorted(samples.items()):
-        field = field_of.get(metric)
-        if field is None:
-            continue
         labels = dict(label_items)
+        wanted = [
+            f
+            for f in fields_of.get(metric, [])
+            if f not in engine.only or labels.get(engine.only[f][0]) == engine.only[f][1]
+        ]
+        if not wanted:
+            continue
         name = endpoint or _endpoint(labels, endpoint_label)
         served = (labels.get(engine.model_label) if engine.model_label else None) or model
         if not name or not served:
@@ -188,10 +210,11 @@ def hourly_rows(
                 column=metric,
                 fix=fix,
             )
-        reported[(name, served)].add(field)
-        for ts, inc in counter_increases(points, after=after):
-            cell = sums[(name, served, _hour_of(ts))]
-            cell[field] = cell.get(field, 0.0) + inc
+        for field in wanted:
+            reported[(name, served)].add(field)
+            for ts, inc in counter_increases(points, after=after):
+                cell = sums[(name, served, _hour_of(ts))]
+                cell[field] = cell.get(field, 0.0) + inc
     rows = []
     for (name, served, hour), values in sorted(sums.items()):
         row: dict[str, Any] = {
@@ -310,7 +333,7 @@ def ingest_serving_metrics(
         )
 
     for f in inputs.files:
-        rows.extend(rows_of(file_samples(f, profile.counters.values()), str(f)))
+        rows.extend(rows_of(file_samples(f, profile.metrics), str(f)))
     if url:
         if start is None or end is None or end <= start:
             raise InvalidInput(
@@ -318,7 +341,7 @@ def ingest_serving_metrics(
                 fix="Pass --start and --end (RFC 3339), end after start.",
             )
         start = start.replace(minute=0, second=0, microsecond=0)
-        samples, raw = query_samples(url, profile.counters.values(), start, end, selector)
+        samples, raw = query_samples(url, profile.metrics, start, end, selector)
         after = start.replace(tzinfo=UTC).timestamp()
         rows.extend(rows_of(samples, url, after))
         inputs = inputs.plus(
