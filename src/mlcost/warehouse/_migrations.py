@@ -349,15 +349,15 @@ def _v12() -> list[str]:
             ts TIMESTAMP NOT NULL,            -- start of the hour (UTC) the counts fall in
             source VARCHAR NOT NULL,          -- vllm, tgi, triton (engine counters), litellm
             endpoint VARCHAR NOT NULL,        -- host / deployment serving it (links to the bill)
-            model VARCHAR NOT NULL,           -- served model (or adapter) name
+            model VARCHAR,                    -- served model (or adapter) name
             tenant VARCHAR,                   -- team / key from a gateway log; NULL: all tenants
             input_tokens BIGINT,              -- prompt (prefill) tokens; NULL: not reported
             output_tokens BIGINT,             -- generated tokens; NULL: not reported
             requests BIGINT,                  -- successful requests
             prefill_seconds DOUBLE,           -- engine time in prefill, where reported
             decode_seconds DOUBLE,            -- engine time in decode, where reported
-            row_key VARCHAR NOT NULL,         -- source|endpoint|model|tenant|ts: a newer load wins
-            ingest_id BIGINT NOT NULL
+            row_key VARCHAR,                  -- source|endpoint|model|tenant|ts: a newer load wins
+            ingest_id BIGINT                  -- the load that wrote it (NULL: written otherwise)
         )""",
         *(
             f'ALTER TABLE cost_line_items ADD COLUMN IF NOT EXISTS "{name}" {sql_type}'
