@@ -348,3 +348,37 @@ def test_promtool_accepts_the_dcgm_openmetrics(org: DemoOrg, tmp_path: Path) -> 
 def test_bad_arguments_say_what_to_use(tmp_path: Path, kwargs: dict[str, int]) -> None:
     with pytest.raises(ConfigError, match=r"must|use"):
         generate_demo(tmp_path, **kwargs)
+
+
+def test_the_served_model_counters_and_the_api_bill_load(org: DemoOrg, tmp_path: Path) -> None:
+    from mlcost import open_warehouse
+    from mlcost.sources.openai import ingest_openai
+    from mlcost.sources.serving_metrics import ingest_serving_metrics
+
+    counters = org.out / "telemetry/vllm/llm-chat-8gpu.om.txt"
+    # The prompt counter as written: it falls once (the engine restarted and counts from
+    # zero), so what was served is its growth before the drop plus its last value.
+    values = [
+        float(line.split()[1])
+        for line in counters.read_text().splitlines()
+        if line.startswith("vllm:prompt_tokens_total")
+    ]
+    drops = [i for i in range(1, len(values)) if values[i] < values[i - 1]]
+    assert len(drops) == 1
+    served = values[drops[0] - 1] - values[0] + values[-1]
+    bill = json.loads((org.out / "api-bills/openai-costs.json").read_text())
+    amounts = [
+        Decimal(str(r["amount"]["value"]))
+        for page in bill
+        for b in page["data"]
+        for r in b["results"]
+    ]
+    with open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}") as wh:
+        ingest_serving_metrics(wh, [counters])
+        rows = wh.table("served_tokens").to_pyarrow().to_pylist()
+        assert {(r["endpoint"], r["model"]) for r in rows} == {("llm-chat-8gpu", "atlas-7b-chat")}
+        assert sum(r["input_tokens"] for r in rows) == served
+        assert len(rows) == org.days * 24  # every hour of the always-on endpoint
+        result = ingest_openai(wh, sorted((org.out / "api-bills").glob("*.json")))
+        assert result.effective_cost == {"USD": sum(amounts, Decimal(0))}
+        assert not result.warnings  # every cost row found its tokens

@@ -280,6 +280,7 @@ def _attribute(url: str, root: Path) -> Attributed:
             "tracker",
             "slurm",
             "opencost",
+            "serving-metrics",  # the demo's vLLM counters (issue 25)
         }
         return url, showback(wh, demo_attribution(), MONTH)
 

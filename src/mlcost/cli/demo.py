@@ -304,7 +304,9 @@ def _load_and_summarize(
         ingest_focus(wh, files, progress=step)
         # Then everything else the sources can read: GPU telemetry and workload records.
         bar.update(task, description="ingesting telemetry and workloads")
-        loaded = ingest_auto(wh, [out / "telemetry", out / "workloads"])
+        # api-bills/ (a team's OpenAI bill) is absent from folders written before it was added.
+        folders = [out / "telemetry", out / "workloads", out / "api-bills"]
+        loaded = ingest_auto(wh, [f for f in folders if f.exists()])
         bar.update(task, completed=1.0)
         if not quiet:
             for r in loaded:

@@ -324,6 +324,82 @@ def ingest_served_cmd(
         )
 
 
+@ingest.command("serving-metrics")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--engine",
+    type=click.Choice(["vllm", "tgi", "triton"]),
+    default="vllm",
+    show_default=True,
+    help="The serving engine whose counters to read.",
+)
+@click.option("--url", help="A Prometheus server scraping the engine, e.g. http://127.0.0.1:9090.")
+@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
+@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@click.option("--selector", default="", help='Series selector, e.g. {job="vllm"}.')
+@click.option("--endpoint", help="The endpoint of every series (instead of a label).")
+@click.option(
+    "--endpoint-label",
+    default="instance",
+    show_default=True,
+    help="Label naming the endpoint (instance: its host, port dropped).",
+)
+@click.option("--model", help="The served model, for engines that label none (TGI).")
+@click.pass_context
+def ingest_serving_metrics_cmd(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    engine: str,
+    url: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    selector: str,
+    endpoint: str | None,
+    endpoint_label: str,
+    model: str | None,
+) -> None:
+    """Load vLLM / TGI / Triton token and request counters as hourly served_tokens rows."""
+    from mlcost.sources.serving_metrics import ingest_serving_metrics
+
+    _files_or_url(paths, url, "OpenMetrics files")
+    with warehouse_from(ctx) as wh:
+        report(
+            ingest_serving_metrics(
+                wh,
+                paths,
+                engine=engine,
+                url=url,
+                start=start,
+                end=end,
+                selector=selector,
+                endpoint=endpoint,
+                endpoint_label=endpoint_label,
+                model=model,
+            )
+        )
+
+
+@ingest.command("litellm")
+@paths_argument
+@click.option(
+    "--tenant",
+    type=click.Choice(["team_id", "user", "end_user", "api_key"]),
+    default="team_id",
+    show_default=True,
+    help="The spend-log column naming the tenant.",
+)
+@click.option("--endpoint", help="The endpoint of every request (instead of api_base's host).")
+@click.pass_context
+def ingest_litellm_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], tenant: str, endpoint: str | None
+) -> None:
+    """Load LiteLLM spend logs (CSV or JSON) as hourly per-tenant served_tokens rows."""
+    from mlcost.sources.litellm import ingest_litellm
+
+    with warehouse_from(ctx) as wh:
+        report(ingest_litellm(wh, paths, tenant_field=tenant, endpoint=endpoint))
+
+
 @ingest.command("prometheus")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
@@ -391,6 +467,8 @@ for _name, _module, _what in (
     ("azure", "mlcost.sources.azure", "Azure cost details exports (EA, MCA)"),
     ("gcp", "mlcost.sources.gcp", "GCP billing exports (BigQuery schema; CSV or JSON lines)"),
     ("oci", "mlcost.sources.oci", "OCI cost reports"),
+    ("openai", "mlcost.sources.openai", "OpenAI costs + completions usage exports (JSON pages)"),
+    ("anthropic", "mlcost.sources.anthropic", "Anthropic cost + messages usage reports (JSON)"),
 ):
     _native_command(_name, _module, _what)
 

@@ -41,6 +41,10 @@ asr = "speech"
 team = ["search", "recommendations", "llm-platform", "vision", "data-eng", "speech"]
 env = ["prod", "staging", "dev"]
 
+# The OpenAI project search calls the API from (its bill has no tags): owned like an account.
+[attribution.accounts.proj_search_assist]
+team = "search"
+
 # The Kubernetes control planes serve every team's GPU pods: spread by GPU-hours.
 [[attribution.shared]]
 name = "kubernetes-control-plane"

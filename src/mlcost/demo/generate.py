@@ -10,13 +10,14 @@ from pathlib import Path
 
 from mlcost.demo._focus import VERSION, build_bill, write_focus
 from mlcost.demo._org import build_org
+from mlcost.demo._serving import write_openai, write_vllm
 from mlcost.demo._telemetry import write_dcgm, write_nvidia_smi
 from mlcost.demo._truth import build_truth
 from mlcost.demo._workloads import SACCT_FIELDS, write_opencost, write_runs, write_sacct
 from mlcost.errors import ConfigError
 
 # Folders generate_demo owns inside the output folder (removed and rewritten each time).
-OWNED = ("billing", "telemetry", "workloads")
+OWNED = ("billing", "telemetry", "workloads", "api-bills")
 
 Progress = Callable[[str, float], None]
 
@@ -61,9 +62,10 @@ def generate_demo(
 ) -> DemoOrg:
     """Write a coherent month of a fictional ML organization into ``out``.
 
-    FOCUS bills (``billing/``), GPU telemetry (``telemetry/``), scheduler and tracker records
-    (``workloads/``) and ``ground_truth.json`` of the planted waste. The same arguments give
-    byte-identical files; another seed gives another organization.
+    FOCUS bills (``billing/``), GPU telemetry and a vLLM server's counters (``telemetry/``),
+    scheduler and tracker records (``workloads/``), a team's OpenAI bill (``api-bills/``: the
+    Costs and Usage APIs' pages) and ``ground_truth.json`` of the planted waste. The same
+    arguments give byte-identical files; another seed gives another organization.
 
         >>> import tempfile
         >>> org = generate_demo(tempfile.mkdtemp(), days=1, scale=0.2)
@@ -76,7 +78,7 @@ def generate_demo(
     root.mkdir(parents=True, exist_ok=True)
     for name in OWNED:
         shutil.rmtree(root / name, ignore_errors=True)
-    for sub in ("billing", "telemetry/nvidia-smi", "telemetry/dcgm", "workloads"):
+    for sub in ("billing", "telemetry/nvidia-smi", "telemetry/dcgm", "telemetry/vllm", "workloads"):
         (root / sub).mkdir(parents=True)
 
     step("organization", 0.02)
@@ -97,12 +99,18 @@ def generate_demo(
         members = [h for h in org.hosts if h.cluster == cluster]
         rows[rel], means = write_dcgm(members, root / rel, seed, sample_minutes)
         endpoint_util.update(means)
+    rows["telemetry/vllm/llm-chat-8gpu.om.txt"] = write_vllm(
+        org, root / "telemetry/vllm/llm-chat-8gpu.om.txt", seed, sample_minutes
+    )
     step("workloads", 0.9)
     rows["workloads/slurm-sacct.txt"] = write_sacct(org, root / "workloads/slurm-sacct.txt")
     for cluster in ("eks-serving", "gke-vision"):
         rel = f"workloads/opencost-{cluster}.json"
         rows[rel] = write_opencost(org, cluster, root / rel)
     rows["workloads/tracker-runs.jsonl"] = write_runs(org, root / "workloads/tracker-runs.jsonl")
+
+    for name, n in write_openai(org, root / "api-bills", seed).items():
+        rows[f"api-bills/{name}"] = n
 
     step("ground truth", 0.97)
     truth = build_truth(org, bill, cross_region, endpoint_util)

@@ -16,7 +16,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -348,6 +348,29 @@ def open_text(path: Path) -> io.TextIOBase:
     if path.name.lower().endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
     return open(path, encoding="utf-8-sig", newline="")
+
+
+def csv_records(
+    path: Path, required: Sequence[str], *, what: str, fix: str
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, record) of a CSV with a header; names and values stripped, row 1 the
+    first record. A header without every ``required`` column raises :class:`MissingColumn`
+    naming the first missing one ("is not a <what>")."""
+    from mlcost.errors import MissingColumn
+
+    with open_text(path) as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in reader.fieldnames or []]
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise MissingColumn(
+                f"is not a {what}: it lacks {', '.join(missing)}",
+                file=path,
+                column=missing[0],
+                fix=fix,
+            )
+        for n, raw in enumerate(reader, start=1):
+            yield n, {k.strip(): (v or "").strip() for k, v in raw.items() if k}
 
 
 def file_format(path: Path) -> str:

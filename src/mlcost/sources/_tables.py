@@ -78,6 +78,22 @@ def _schemas() -> dict[str, Any]:
                 ("ingest_id", pa.int64()),
             ]
         ),
+        "served_tokens": pa.schema(
+            [
+                ("ts", pa.timestamp("us")),
+                ("source", pa.string()),
+                ("endpoint", pa.string()),
+                ("model", pa.string()),
+                ("tenant", pa.string()),
+                ("input_tokens", pa.int64()),
+                ("output_tokens", pa.int64()),
+                ("requests", pa.int64()),
+                ("prefill_seconds", pa.float64()),
+                ("decode_seconds", pa.float64()),
+                ("row_key", pa.string()),
+                ("ingest_id", pa.int64()),
+            ]
+        ),
         "cache_stats": pa.schema(
             [
                 ("time", pa.timestamp("us")),

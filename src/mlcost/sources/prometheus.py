@@ -95,50 +95,68 @@ def _gpu_fields(labels: dict[str, str]) -> dict[str, Any]:
 
 
 # -- OpenMetrics files ---------------------------------------------------------------------------
-def _file_samples(path: Path) -> Iterator[dict[str, Any]]:
-    """Raw samples of a DCGM OpenMetrics file, one dict per (GPU, time), in file order."""
-    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+def parse_sample_line(
+    line: str, *, file: Path, row: int
+) -> tuple[str, dict[str, str], float, float | None] | None:
+    """(metric, labels, value, timestamp or None) of one exposition line; None for a comment
+    or blank line. A line that is not a sample raises naming the file and line."""
+    line = line.strip()
+    if not line or line.startswith("#"):
+        return None
+    m = _LINE.match(line)
+    if not m:
+        raise BadValue(
+            "is not an OpenMetrics sample line (name{labels} value timestamp)", file=file, row=row
+        )
+    name = m.group("name")
+    try:
+        value = float(m.group("value"))
+        stamp = float(m.group("ts")) if m.group("ts") else None
+    except ValueError:
+        raise BadValue(
+            f"{m.group('value')!r} / {m.group('ts')!r} is not a number",
+            file=file,
+            row=row,
+            column=name,
+        ) from None
+    return name, dict(_LABEL.findall(m.group("labels") or "")), value, stamp
+
+
+def timestamped_samples(
+    path: Path, metrics: Iterable[str], *, fix: str | None = None
+) -> Iterator[tuple[str, dict[str, str], float, float]]:
+    """(metric, labels, value, timestamp) of each sample of ``metrics`` in an exposition file;
+    a sample without a timestamp is refused (only history can be loaded)."""
+    wanted = frozenset(metrics)
     with open_text(path) as fh:
-        for number_, line in enumerate(fh, start=1):
-            line = line.strip()
-            if not line or line.startswith("#"):
+        for number, line in enumerate(fh, start=1):
+            parsed = parse_sample_line(line, file=path, row=number)
+            if parsed is None or parsed[0] not in wanted:
                 continue
-            m = _LINE.match(line)
-            if not m:
-                raise BadValue(
-                    "is not an OpenMetrics sample line (name{labels} value timestamp)",
-                    file=path,
-                    row=number_,
-                )
-            name = m.group("name")
-            if name not in METRICS:
-                continue
-            labels = dict(_LABEL.findall(m.group("labels") or ""))
-            try:
-                value = float(m.group("value"))
-                stamp = float(m.group("ts")) if m.group("ts") else None
-            except ValueError:
-                raise BadValue(
-                    f"{m.group('value')!r} / {m.group('ts')!r} is not a number",
-                    file=path,
-                    row=number_,
-                    column=name,
-                ) from None
+            name, labels, value, stamp = parsed
             if stamp is None:
                 raise BadValue(
                     "has no timestamp; only timestamped history can be loaded",
                     file=path,
-                    row=number_,
+                    row=number,
                     column=name,
+                    fix=fix,
                 )
-            key = (*_series_key(labels), stamp)
-            sample = merged.get(key)
-            if sample is None:
-                sample = merged[key] = {
-                    **_gpu_fields(labels),
-                    "time": datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
-                }
-            sample[name] = value
+            yield name, labels, value, stamp
+
+
+def _file_samples(path: Path) -> Iterator[dict[str, Any]]:
+    """Raw samples of a DCGM OpenMetrics file, one dict per (GPU, time), in file order."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for name, labels, value, stamp in timestamped_samples(path, METRICS):
+        key = (*_series_key(labels), stamp)
+        sample = merged.get(key)
+        if sample is None:
+            sample = merged[key] = {
+                **_gpu_fields(labels),
+                "time": datetime.fromtimestamp(stamp, UTC).replace(tzinfo=None),
+            }
+        sample[name] = value
     for sample in merged.values():
         yield _to_units(sample)
 
@@ -158,10 +176,15 @@ def _to_units(s: dict[str, Any]) -> dict[str, Any]:
 
 # -- the HTTP API --------------------------------------------------------------------------------
 def _get(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    return api_get(url, "query_range", params)
+
+
+def api_get(url: str, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+    """One call of Prometheus' HTTP API (``/api/v1/<endpoint>``); errors say what to check."""
     from urllib.error import HTTPError, URLError
     from urllib.request import urlopen
 
-    full = f"{url.rstrip('/')}/api/v1/query_range?{urlencode(params)}"
+    full = f"{url.rstrip('/')}/api/v1/{endpoint}?{urlencode(params)}"
     try:
         with urlopen(full, timeout=120) as response:
             doc: dict[str, Any] = json.load(response)

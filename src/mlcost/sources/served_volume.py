@@ -14,24 +14,23 @@ these counts for cost per 1,000 predictions and per 1M tokens.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlcost.errors import BadValue, InvalidInput, MissingColumn
+from mlcost.errors import BadValue, InvalidInput
 from mlcost.sources._common import (
     WORKLOADS,
     LoadResult,
     Source,
     Written,
+    csv_records,
     gather,
     hashed,
     load_once,
     number,
-    open_text,
     parse_time,
     sha256_bytes,
     sniff_columns,
@@ -69,56 +68,48 @@ def _row(endpoint: str, start: datetime, end: datetime, **fields: Any) -> dict[s
 def read_csv(path: Path) -> list[dict[str, Any]]:
     """Rows of a served-volume CSV, each checked; errors name the row and column."""
     rows: list[dict[str, Any]] = []
-    with open_text(path) as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise MissingColumn(
-                f"is not a served-volume CSV: it lacks {', '.join(missing)}",
+    records = csv_records(
+        path,
+        REQUIRED,
+        what="served-volume CSV",
+        fix="Write the header endpoint,start,end,requests[,tokens,resource_id,model].",
+    )
+    for n, rec in records:
+        if not rec["endpoint"]:
+            raise BadValue("has no endpoint", file=path, row=n, column="endpoint")
+        start = parse_time(rec["start"], file=path, row=n, column="start")
+        end = parse_time(rec["end"], file=path, row=n, column="end")
+        if start is None or end is None or end <= start:
+            raise BadValue(
+                "needs a start before its end",
                 file=path,
-                column=missing[0],
-                fix="Write the header endpoint,start,end,requests[,tokens,resource_id,model].",
+                row=n,
+                column="end",
+                fix="Give each window as start < end (RFC 3339, UTC).",
             )
-        for n, raw in enumerate(reader, start=1):
-            rec = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
-            if not rec["endpoint"]:
-                raise BadValue("has no endpoint", file=path, row=n, column="endpoint")
-            start = parse_time(rec["start"], file=path, row=n, column="start")
-            end = parse_time(rec["end"], file=path, row=n, column="end")
-            if start is None or end is None or end <= start:
+        counts = {c: number(rec.get(c), file=path, row=n, column=c) for c in ("requests", "tokens")}
+        for column, value in counts.items():
+            if value is not None and value < 0:
                 raise BadValue(
-                    "needs a start before its end",
+                    f"{value} is negative",
                     file=path,
                     row=n,
-                    column="end",
-                    fix="Give each window as start < end (RFC 3339, UTC).",
+                    column=column,
+                    fix="Counts of requests and tokens are zero or more.",
                 )
-            counts = {
-                c: number(rec.get(c), file=path, row=n, column=c) for c in ("requests", "tokens")
-            }
-            for column, value in counts.items():
-                if value is not None and value < 0:
-                    raise BadValue(
-                        f"{value} is negative",
-                        file=path,
-                        row=n,
-                        column=column,
-                        fix="Counts of requests and tokens are zero or more.",
-                    )
-            if counts["requests"] is None:
-                raise BadValue("is empty", file=path, row=n, column="requests")
-            rows.append(
-                _row(
-                    rec["endpoint"],
-                    start,
-                    end,
-                    requests=counts["requests"],
-                    tokens=counts["tokens"],
-                    resource_id=rec.get("resource_id") or None,
-                    model=rec.get("model") or None,
-                )
+        if counts["requests"] is None:
+            raise BadValue("is empty", file=path, row=n, column="requests")
+        rows.append(
+            _row(
+                rec["endpoint"],
+                start,
+                end,
+                requests=counts["requests"],
+                tokens=counts["tokens"],
+                resource_id=rec.get("resource_id") or None,
+                model=rec.get("model") or None,
             )
+        )
     return rows
 
 

@@ -9,7 +9,8 @@ same names. ``tests/sources/test_demo_linking.py`` checks that both give the sam
   picks the same one);
 - ``resource_keys``: the keys a host or workload may call a resource by: the ResourceId,
   its last path segment (instance id, VM name) and its ResourceName, lower-cased;
-- ``observed_resources``: what ``gpu_samples`` and ``workloads`` name, and how many rows;
+- ``observed_resources``: what ``gpu_samples``, ``workloads`` and ``served_tokens`` (its
+  endpoints) name, and how many rows;
 - ``resource_links``: each observed name resolved by the best rule: exact id, instance id,
   resource name, then the first DNS label of a host name (``gpu-7.cluster.local`` → ``gpu-7``).
 """
@@ -67,11 +68,15 @@ def observed_resources(table: Tables) -> ir.Table:
 
     s = table("gpu_samples")
     w = table("workloads")
+    e = table("served_tokens")
     # Cast: DuckDB's resource_id is NOT NULL, and a union wants the same types on both sides.
     samples = s.group_by(name=s.resource_id.cast("string")).aggregate(rows=s.count())
     workloads = w.group_by(name=w.resource_id.fill_null(w.node)).aggregate(rows=w.count())
-    return samples.select(table=ibis.literal("gpu_samples"), name="name", rows="rows").union(
-        workloads.select(table=ibis.literal("workloads"), name="name", rows="rows")
+    served = e.group_by(name=e.endpoint.cast("string")).aggregate(rows=e.count())
+    return (
+        samples.select(table=ibis.literal("gpu_samples"), name="name", rows="rows")
+        .union(workloads.select(table=ibis.literal("workloads"), name="name", rows="rows"))
+        .union(served.select(table=ibis.literal("served_tokens"), name="name", rows="rows"))
     )
 
 

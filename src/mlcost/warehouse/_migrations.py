@@ -354,22 +354,48 @@ def _v12() -> list[str]:
     ]
 
 
+# Tokens of LLM API bills (issue 25), summable per row: each row carries the tokens its cost
+# covers. Typed, so per-token prices need no cast; absent on rows of other bills.
+TOKEN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("x_InputTokens", "BIGINT"),  # input tokens billed at the uncached input price
+    ("x_CachedInputTokens", "BIGINT"),  # input tokens read from the provider's prompt cache
+    ("x_CacheWriteTokens", "BIGINT"),  # input tokens written to the cache (Anthropic)
+    ("x_OutputTokens", "BIGINT"),  # output (generated) tokens, reasoning included
+)
+
+
 def _v13() -> list[str]:
-    # Tokens served per hour (issue 25), the shape agreed with the serving-metrics sources
-    # (vLLM / TGI / Triton counters, gateway logs): units divides an endpoint's cost by them.
+    # Serving metrics (issue 25): tokens, requests and engine time per endpoint, model and
+    # (from a gateway's log) tenant, per hour; and the token split of LLM API bills.
     return [
         """CREATE TABLE served_tokens (
-            ts TIMESTAMP NOT NULL,            -- start of the hour bucket, UTC
-            source VARCHAR NOT NULL,
-            endpoint VARCHAR NOT NULL,        -- host / deployment / endpoint: links to the bill
-            model VARCHAR,
-            tenant VARCHAR,                   -- null: not split by tenant
-            input_tokens BIGINT,              -- prompt (prefill) tokens
-            output_tokens BIGINT,             -- generated (decode) tokens
-            requests BIGINT,
-            prefill_seconds DOUBLE,           -- null where the engine does not report it
-            decode_seconds DOUBLE
-        )"""
+            ts TIMESTAMP NOT NULL,            -- start of the hour (UTC) the counts fall in
+            source VARCHAR NOT NULL,          -- vllm, tgi, triton (engine counters), litellm
+            endpoint VARCHAR NOT NULL,        -- host / deployment serving it (links to the bill)
+            model VARCHAR,                    -- served model (or adapter) name
+            tenant VARCHAR,                   -- team / key from a gateway log; NULL: all tenants
+            input_tokens BIGINT,              -- prompt (prefill) tokens; NULL: not reported
+            output_tokens BIGINT,             -- generated tokens; NULL: not reported
+            requests BIGINT,                  -- successful requests
+            prefill_seconds DOUBLE,           -- engine time in prefill, where reported
+            decode_seconds DOUBLE,            -- engine time in decode, where reported
+            row_key VARCHAR,                  -- source|endpoint|model|tenant|ts: a newer load wins
+            ingest_id BIGINT                  -- the load that wrote it (NULL: written otherwise)
+        )""",
+        *(
+            f'ALTER TABLE cost_line_items ADD COLUMN IF NOT EXISTS "{name}" {sql_type}'
+            for name, sql_type in TOKEN_COLUMNS
+        ),
+        # Served endpoints link to billed resources as the other observed names do.
+        """CREATE OR REPLACE VIEW observed_resources AS
+            SELECT 'gpu_samples' AS "table", resource_id AS name, count(*) AS rows
+            FROM gpu_samples GROUP BY resource_id
+            UNION ALL
+            SELECT 'workloads', coalesce(resource_id, node), count(*)
+            FROM workloads GROUP BY coalesce(resource_id, node)
+            UNION ALL
+            SELECT 'served_tokens', endpoint, count(*)
+            FROM served_tokens GROUP BY endpoint""",
     ]
 
 
@@ -388,7 +414,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
     Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
-    Migration(13, "served_tokens (tokens served per endpoint, model and tenant per hour)", _v13),
+    Migration(13, "served_tokens (serving metrics) and LLM bills' token columns", _v13),
 )
 LATEST = MIGRATIONS[-1].version
 

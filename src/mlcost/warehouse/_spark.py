@@ -139,7 +139,7 @@ def allocated_costs_columns() -> list[tuple[str, str]]:
 
 
 # Tables whose Spark columns are read off their DuckDB CREATE TABLE (one definition of each).
-_FROM_DUCKDB = ("gpu_samples", "workloads", "cache_stats", "run_metrics")
+_FROM_DUCKDB = ("gpu_samples", "workloads", "cache_stats", "run_metrics", "served_tokens")
 # Written by partition: a restatement or a month of attribution rewrites only its partitions.
 _PARTITIONED = ("cost_line_items", "allocated_costs")
 
