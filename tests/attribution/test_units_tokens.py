@@ -127,6 +127,19 @@ def test_tenants_sum_to_the_endpoint(served: Warehouse) -> None:
     assert sum(vllm.values()) == pytest.approx(40.0)
 
 
+def test_engine_counters_beside_a_gateway_log_count_each_token_once(served: Warehouse) -> None:
+    # vLLM's own counters for vllm-a's llama (tenant NULL) describe the same 2M tokens the
+    # gateway's per-tenant rows do: the price per token must not halve.
+    put(
+        served,
+        "served_tokens",
+        [tokens("vllm-a", h, "llama", None, 500_000, 166_667, 667) for h in range(3)],
+    )
+    row = next(r for r in token_costs(served).to_pyarrow().to_pylist() if r["model"] == "llama")
+    assert row["input_tokens"] + row["output_tokens"] == 2_000_000
+    assert row["usd_per_1m_tokens"] == pytest.approx(40.0 / 2.0)
+
+
 def test_an_unmatched_endpoint_has_no_cost_and_a_note(served: Warehouse) -> None:
     put(served, "served_tokens", [tokens("ghost-host", 0, "phi", None, 1000, 1000, 10)])
     row = next(r for r in token_costs(served).to_pyarrow().to_pylist() if r["model"] == "phi")

@@ -14,6 +14,10 @@ counters, gateway logs). An endpoint is linked to its billed resource by the rul
   seconds, each model / tenant its own seconds. Otherwise by token counts: every token
   costs the same, input or output. The rule used is stated on every row (``split_rule``).
 
+- **Each token once**: where a gateway's log splits an endpoint's model by tenant, its rows
+  are counted instead of the engine's counters for that endpoint and model (both describe
+  the same traffic; counting both would halve the price per token).
+
 So per-tenant costs of one endpoint sum to the endpoint's cost, and
 ``usd_per_1m_input = input_cost / input_tokens × 1e6``.
 """
@@ -50,12 +54,20 @@ def has_served_tokens(warehouse: Warehouse) -> bool:
 
 
 def _tokens(warehouse: Warehouse, start: datetime | None, end: datetime | None) -> ir.Table:
+    """The rows to count, each token once: engine counters (``tenant`` NULL) and a gateway's
+    log (per tenant) describe the same traffic, so where an endpoint and model have tenant
+    rows in the window those are counted and its engine rows are not (the gateway's split
+    is the only one there is; the engine's own counts stand for every other model)."""
     t = warehouse.table("served_tokens")
     if start is not None:
         t = t.filter(t.ts >= start)
     if end is not None:
         t = t.filter(t.ts < end)
-    return t
+    key = t.endpoint.concat("|", t.model.fill_null(""))
+    t = t.mutate(_key=key)
+    split = t.filter(t.tenant.notnull()).select("_key").distinct()
+    t = t.filter(t.tenant.notnull() | ~t._key.isin(split._key))
+    return t.drop("_key")
 
 
 def endpoint_costs(
