@@ -369,6 +369,8 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
 
     with warehouse_from(ctx, read_only=True) as wh:  # a listing: never creates the file
         rows = ingest_history(wh)
+    if fmt == "table":  # to the minute, as people read it
+        rows = [r | {"loaded_at": r["loaded_at"][:16].replace("T", " ")} for r in rows]
     columns = [
         "ingest_id",
         "loaded_at",
@@ -380,4 +382,11 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> N
         "live_rows",
         "rows_replaced",
     ]
-    render_rows(rows, columns, fmt, title="Loaded into the warehouse")
+    render_rows(
+        rows,
+        columns,
+        fmt,
+        title="Loaded into the warehouse",
+        list_columns={"files": "file", "periods": "period"},
+        wide_columns=["rows_replaced"],
+    )

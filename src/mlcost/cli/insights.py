@@ -47,7 +47,7 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
             "kind": f.kind,
             "owner": f.owner or "",
             # Readable: the resource's name (the billed id is in --format json).
-            "resource": (f.resource_name or f.resource_id or "")[:40],
+            "resource": f.resource_name or f.resource_id or "",
             "monthly": f.monthly_saving.expected if f.recurring else None,
             "one-off": None if f.recurring else f.monthly_saving.expected,
             "action": f.action,
@@ -61,6 +61,7 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
         title=f"Insights ({currency}): recurring monthly saving, or one-off waste already "
         "spent; worst first",
         money_columns=["monthly", "one-off"],
+        id_columns=["resource"],
     )
     totals = saving_totals(findings)
     more = f" (top {len(shown)} shown)" if len(shown) < len(findings) else ""
@@ -183,9 +184,7 @@ def render_plan(plan: Plan, fmt: str) -> None:
         {
             "action": a["action"],
             "owner": a["owner"] or "",
-            "resource": (a["resource_id"] or f"{len(a['resource_ids'])} resources").rsplit("/", 1)[
-                -1
-            ][-32:],
+            "resource": a["resource_id"] or f"{len(a['resource_ids'])} resources",
             "monthly": Decimal(str(a["monthly_saving"]["expected"])),
             "what": a["text"],
         }
@@ -197,6 +196,7 @@ def render_plan(plan: Plan, fmt: str) -> None:
         "table",
         title=f"Savings plan ({c}/month, each resource-hour counted once)",
         money_columns=["monthly"],
+        id_columns=["resource"],
     )
     for key in ("owner", "action"):
         parts = ", ".join(f"{k} {v:,.2f}" for k, v in plan.by(key).items())

@@ -29,11 +29,22 @@ def _emit(
     fmt: str,
     title: str,
     money: tuple[str, ...] = (),
+    *,
+    unit: tuple[str, ...] = (),
+    wide: tuple[str, ...] = (),
 ) -> None:
     if fmt == "json":
         click.echo(json.dumps(obj, indent=2))
     else:
-        render_rows(rows, columns, fmt, title=title, money_columns=money)
+        render_rows(
+            rows,
+            columns,
+            fmt,
+            title=title,
+            money_columns=money,
+            unit_columns=unit,
+            wide_columns=wide,
+        )
 
 
 @click.group()
@@ -166,6 +177,7 @@ def gpu(fmt: str, **kw: Any) -> None:
         fmt,
         f"Cheapest fits for {result.need_per_gpu_gib} GiB/GPU x {result.gpus} (USD)",
         ("usd_per_hour", "train_cost"),
+        wide=("nodes", "headroom_gib"),
     )
     if fmt == "table":
         for note in result.notes:
@@ -243,7 +255,8 @@ def pareto(
         cols,
         fmt,
         "Cost per 1,000 predictions (USD)",
-        ("usd_per_hour", "cost_per_1000"),
+        ("usd_per_hour",),
+        unit=("cost_per_1000",),
     )
     if plot_path is not None:
         plot_pareto(result, plot_path)
@@ -334,7 +347,9 @@ def batch(
         "cost",
         "cost_per_1000",
     ]
-    _emit(obj, rows, cols, fmt, f"Batch of {items:,} items (USD)", ("cost",))
+    _emit(
+        obj, rows, cols, fmt, f"Batch of {items:,} items (USD)", ("cost",), unit=("cost_per_1000",)
+    )
     if fmt == "table":
         click.echo(
             f"Adding workers stops paying past {result.saturation_workers}. "
