@@ -122,7 +122,8 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
         "mlcost tags audit; mlcost spend --by owner; "
-        "mlcost report weekly --out weekly-report.html"
+        "mlcost report weekly --out weekly-report.html\n"
+        f"What it holds, what is configured and what to run next: cd {out} && mlcost status"
     )
 
 

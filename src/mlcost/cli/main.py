@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "showback": "mlcost.cli.attribution:showback",
     "sources": "mlcost.cli.ingest:sources",
     "spend": "mlcost.cli.spend:spend",
+    "status": "mlcost.cli.status:status",
     "tags": "mlcost.cli.attribution:tags",
     "tokens": "mlcost.cli.serve:tokens",
     "watch": "mlcost.cli.watch:watch",
