@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 # An id is shortened to this many characters (ARN ends such as "…/i-0b584686be8ca1e91b" fit).
-ID_WIDTH = 28
+ID_WIDTH = 24
 # A text column is never squeezed below this many characters (or its own width, if less).
 TEXT_MIN = 12
 # A word (a name) longer than this may be folded when the table must shrink.
@@ -205,6 +205,8 @@ def print_table(
     from rich.table import Table
 
     wide = is_wide()
+    # Ids by name too, so that every table shortens them (a column a command did not mark).
+    spec = replace(spec, ids=[*spec.ids, *(c for c in columns if _id_like(c))])
     shown = [c for c in columns if wide or c not in spec.wide_only]
     hidden = [c for c in columns if c not in shown]
     decimals = {
@@ -236,16 +238,23 @@ def print_table(
             r.get(c) is not None for r in rows
         )
         fixed = spec.rigid(c) or numeric or c in spec.ids or c in spec.lists
-        rigid.append(fixed and c not in spec.ids and c not in spec.lists)
+        rigid.append(fixed and (numeric or (c not in spec.ids and c not in spec.lists)))
         natural.append(max(body, len(headers[j]), 1))
-        # Text wraps at spaces; a name (one word) is folded only past WORD_MAX characters.
-        # A number's header wraps at its words; its cells never do.
-        word = max(head, _longest_word(column, WORD_MAX))
+        # Text wraps at spaces; a name (a cell of one word) is folded only past WORD_MAX
+        # characters. A number's header wraps at its words; its cells never do.
+        names = [t for t in column if " " not in t.strip()]
+        word = max(head, _longest_word(names, WORD_MAX))
         minimum.append(max(body, head) if fixed else min(natural[-1], max(TEXT_MIN, word)))
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        # Piped into a file or a CI log: rich would assume 80 columns.
-        console = Console(width=160)
+    if sum(minimum) + len(shown) - 1 > _width_of_terminal():
+        # Even without padding the names do not fit: they fold too, past TEXT_MIN.
+        minimum = [
+            m
+            if rigid[j] or shown[j] in spec.ids or shown[j] in spec.lists
+            else min(natural[j], max(TEXT_MIN, _longest_word([headers[j]], 1 << 16)))
+            for j, m in enumerate(minimum)
+        ]
+    # Piped into a file or a CI log (no COLUMNS): 160, not the 80 rich would assume.
+    console = Console(width=_width_of_terminal())
     # Borders and padding: boxed; then without the outer edge; then no padding (n - 1).
     n = len(shown)
     layouts = [(True, 1, 3 * n + 1), (False, 1, 3 * n - 3), (False, 0, n - 1)]
@@ -269,6 +278,18 @@ def print_table(
     console.print(table)
     if hidden:
         echo(f"({len(hidden)} more column(s) with --wide: {', '.join(hidden)}.)")
+
+
+def _id_like(column: str) -> bool:
+    """A column of ids by its name: ``resource_id``, ``ResourceId``, ``workload_id``."""
+    return column.endswith(("_id", "Id"))
+
+
+def _width_of_terminal() -> int:
+    from rich.console import Console
+
+    console = Console()
+    return console.width if console.is_terminal or "COLUMNS" in os.environ else 160
 
 
 def _longest_word(texts: Sequence[str], cap: int) -> int:

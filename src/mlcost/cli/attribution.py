@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
-from mlcost.cli._table import top_rows, wide_option
+from mlcost.cli._table import is_wide, top_rows, wide_option
 
 if TYPE_CHECKING:
     from mlcost.attribution.showback import Showback
@@ -157,7 +157,7 @@ def tags() -> None:
     """Tag policy: what is untagged or breaks the policy ([attribution] in mlcost.toml)."""
 
 
-@tags.command()
+@tags.command(epilog="Example: mlcost tags audit --month 2026-05 --top 10")
 @click.option("--month", default=None, help="Only charges starting in this month (YYYY-MM).")
 @click.option(
     "--top",
@@ -205,6 +205,11 @@ def audit(
         for r in result.rows[: limit or None]
     ]
     columns = list(rows[0]) if rows else ["account", "resource", "status"]
+    if fmt == "table" and not is_wide():
+        # Readable name first: the resource's name, else its id (shortened from the front).
+        rows = [r | {"resource": r["resource_name"] or r["resource"]} for r in rows]
+        columns = [c for c in columns if c != "resource_name"]
+        click.echo("Resources by name (--wide: with their full ids).")
     render_rows(
         rows,
         columns,
@@ -254,7 +259,7 @@ def export() -> None:
     """Write mlcost data in formats other tools read."""
 
 
-@export.command()
+@export.command(epilog="Example: mlcost export focus --month 2026-05 allocated.parquet")
 @click.option(
     "--version",
     "version",

@@ -53,7 +53,7 @@ def _no_budgets() -> ConfigError:
     )
 
 
-@budgets.command()
+@budgets.command(epilog="Example: mlcost budgets status --as-of 2026-05-20 --wide")
 @click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
 @format_option
 @click.pass_context
@@ -102,7 +102,9 @@ def month_or_range(period: str) -> str:
     return period
 
 
-@budgets.command(name="check")
+@budgets.command(
+    name="check", epilog="Example: mlcost budgets check --no-send (record, deliver later)"
+)
 @click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
 @click.option("--no-send", is_flag=True, help="Record new alerts but do not deliver them yet.")
 @format_option

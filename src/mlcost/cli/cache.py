@@ -16,7 +16,9 @@ def cache() -> None:
     """Prediction and semantic caches: pick thresholds, see what they save."""
 
 
-@cache.command()
+@cache.command(
+    epilog="Example: mlcost cache calibrate pairs.csv --target-precision 0.95 --embedder hashing"
+)
 @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target-precision", type=float, default=0.95, show_default=True)
 @click.option(

@@ -276,7 +276,7 @@ def _load_and_summarize(
         return summarize(wh), sb, audit, run.findings
 
 
-@demo.command()
+@demo.command(epilog="Example: mlcost demo generate --out acme --days 7 --seed 1")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

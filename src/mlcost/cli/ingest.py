@@ -29,7 +29,7 @@ def ingest() -> None:
     """Load billing exports and telemetry into the warehouse."""
 
 
-@ingest.command("focus")
+@ingest.command("focus", epilog="Example: mlcost ingest focus exports/2026-05/ --currency USD")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--allow-missing",
@@ -146,7 +146,9 @@ resolution_option = click.option(
 )
 
 
-@ingest.command("nvidia-smi")
+@ingest.command(
+    "nvidia-smi", epilog="Example: mlcost ingest nvidia-smi logs/i-0abc123.csv logs/i-0def456.csv"
+)
 @paths_argument
 @click.option(
     "--resource",
@@ -165,7 +167,7 @@ def ingest_nvidia_smi_cmd(
         report(ingest_nvidia_smi(wh, paths, resource=resource, resolution=resolution))
 
 
-@ingest.command("tracker")
+@ingest.command("tracker", epilog="Example: mlcost ingest tracker ~/.local/share/mlcost/spool/")
 @paths_argument
 @resolution_option
 @click.pass_context
@@ -177,7 +179,7 @@ def ingest_tracker_cmd(ctx: click.Context, paths: tuple[Path, ...], resolution: 
         report(ingest_tracker(wh, paths, resolution=resolution))
 
 
-@ingest.command("slurm")
+@ingest.command("slurm", epilog="Example: mlcost ingest slurm sacct.txt --timezone Europe/Berlin")
 @paths_argument
 @click.option("--timezone", default="UTC", show_default=True, help="The cluster's time zone.")
 @click.pass_context
@@ -189,7 +191,9 @@ def ingest_slurm_cmd(ctx: click.Context, paths: tuple[Path, ...], timezone: str)
         report(ingest_slurm(wh, paths, timezone=timezone))
 
 
-@ingest.command("opencost")
+@ingest.command(
+    "opencost", epilog="Example: mlcost ingest opencost --url http://127.0.0.1:9003 --window 7d"
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="A running OpenCost API, e.g. http://127.0.0.1:9003.")
 @click.option("--window", default="7d", show_default=True, help="OpenCost window, with --url.")
@@ -208,7 +212,11 @@ def ingest_opencost_cmd(
         report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
 
 
-@ingest.command("served")
+@ingest.command(
+    "served",
+    epilog="Example: mlcost ingest served --url http://127.0.0.1:9090 --start 2026-05-01 "
+    "--end 2026-05-08 --requests-metric vllm:request_success_total",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--url", help="A Prometheus server with request counters, e.g. http://127.0.0.1:9090."
@@ -255,7 +263,11 @@ def ingest_served_cmd(
         )
 
 
-@ingest.command("prometheus")
+@ingest.command(
+    "prometheus",
+    epilog="Example: mlcost ingest prometheus --url http://127.0.0.1:9090 --start 2026-05-01 "
+    "--end 2026-05-08",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
 @click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
@@ -284,7 +296,7 @@ def ingest_prometheus_cmd(
         )
 
 
-@ingest.command("mlflow")
+@ingest.command("mlflow", epilog="Example: mlcost ingest mlflow --tracking-uri sqlite:///mlflow.db")
 @click.option("--tracking-uri", required=True, help="MLflow tracking URI (file:, sqlite:, http:).")
 @click.option("--experiment", "experiments", multiple=True, help="Only these experiments.")
 @click.pass_context
@@ -299,7 +311,11 @@ def ingest_mlflow_cmd(ctx: click.Context, tracking_uri: str, experiments: tuple[
 def _native_command(name: str, module: str, what: str) -> None:
     """``mlcost ingest <provider> FILES``: the four native bill formats share one shape."""
 
-    @ingest.command(name, help=f"Load {what} as FOCUS rows (one transaction, idempotent).")
+    @ingest.command(
+        name,
+        help=f"Load {what} as FOCUS rows (one transaction, idempotent).",
+        epilog=f"Example: mlcost ingest {name} exports/",
+    )
     @paths_argument
     @click.pass_context
     def command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
@@ -318,7 +334,7 @@ for _name, _module, _what in (
     _native_command(_name, _module, _what)
 
 
-@ingest.command("auto")
+@ingest.command("auto", epilog="Example: mlcost ingest auto billing/ telemetry/ workloads/")
 @paths_argument
 @click.pass_context
 def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
@@ -330,7 +346,7 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             report(result)
 
 
-@click.command()
+@click.command(epilog="Example: mlcost sources --unmatched")
 @click.option("--available", is_flag=True, help="List the input formats mlcost can read.")
 @click.option(
     "--unmatched",

@@ -78,7 +78,7 @@ def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
     return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(per_currency.items()))
 
 
-@click.command()
+@click.command(epilog="Example: mlcost insights --kind idle_gpu --kind rightsize --min-saving 100")
 @click.option(
     "--kind", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), help="Only these kinds."
 )

@@ -101,7 +101,7 @@ def _split(cls: type, kw: dict[str, Any]) -> dict[str, Any]:
     return {f.name: kw.pop(f.name) for f in request_fields(cls) if f.name in kw}
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan memory --model llama-3-8b --mode lora --precision bf16")
 @request_options(MemoryRequest)
 @click.option("--list-models", is_flag=True, help="List the preset models and exit.")
 @click.option(
@@ -147,7 +147,7 @@ def memory(fmt: str, list_models: bool, exact: bool, **kw: Any) -> None:
             click.echo(note)
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan gpu --model llama-3-8b --tokens 2e10 --purchase spot")
 @request_options(MemoryRequest)
 @request_options(GpuRequest, exclude=("job",))
 @format_option
@@ -184,7 +184,7 @@ def gpu(fmt: str, **kw: Any) -> None:
             click.echo(note)
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan spot --instance p4d.24xlarge --hours 48")
 @request_options(SpotRequest)
 @format_option
 def spot(fmt: str, **kw: Any) -> None:
@@ -199,7 +199,9 @@ def spot(fmt: str, **kw: Any) -> None:
     )
 
 
-@plan.command()
+@plan.command(
+    epilog="Example: mlcost plan tco --gpu-hours 20000 --managed-price 4 --ondemand-price 3"
+)
 @request_options(TcoRequest)
 @format_option
 def tco(fmt: str, **kw: Any) -> None:
@@ -223,7 +225,7 @@ def tco(fmt: str, **kw: Any) -> None:
         )
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan pareto variants.csv --quality-floor 0.9")
 @click.argument("variants_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--quality-floor", type=float, default=None, help="Lowest acceptable quality.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None)
@@ -281,7 +283,10 @@ def _parse_curve(text: str) -> list[tuple[int, float]]:
         ) from exc
 
 
-@plan.command()
+@plan.command(
+    epilog="Example: mlcost plan batch --items 1000000 --curve 1:100,2:190,4:330 "
+    "--usd-per-worker-hour 1.2"
+)
 @click.option("--items", type=int, required=True, help="Items in the batch job.")
 @click.option(
     "--curve",
