@@ -96,3 +96,16 @@ def test_used_is_a_percentage_in_the_table_and_a_fraction_in_json(
     for r in rows:
         assert 0 <= r["used"] < 5
         assert f"{r['used']:.1%}" in table
+
+
+def test_owner_keeps_one_owners_dollars(in_demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    by_owner = _json(capsys, "spend", "--by", "owner")
+    assert isinstance(by_owner, list)
+    vision = sum(r["EffectiveCost"] for r in by_owner if r["owner"] == "vision")
+    services = _json(capsys, "spend", "--by", "ServiceName", "--owner", "vision")
+    assert isinstance(services, list) and services
+    assert sum(r["EffectiveCost"] for r in services) == pytest.approx(vision, abs=0.01)
+    (statement,) = _json(capsys, "showback", "--owner", "vision")  # type: ignore[misc]
+    assert statement["owner"] == "vision"
+    assert main(["showback", "--owner", "nobody"]) == 0
+    assert "no statement for owner 'nobody'" in capsys.readouterr().err.lower()

@@ -38,6 +38,7 @@ _COLUMNS = (
     help="Billing month, YYYY-MM (charges starting in it); default: the latest with data.",
 )
 @click.option("--by", default=None, help="Owner tag key (default: [attribution] owner, team).")
+@click.option("--owner", default=None, help="Only this owner's statement.")
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N largest owners.")
 @click.option(
     "--min", "minimum", type=float, default=None, help="Only owners with at least this total."
@@ -62,6 +63,7 @@ def showback(
     ctx: click.Context,
     month: str | None,
     by: str | None,
+    owner: str | None,
     top: int | None,
     minimum: float | None,
     fmt: str,
@@ -92,6 +94,14 @@ def showback(
     if empty is not None:
         say(empty)
         if not rows:  # nothing to show: no empty table that says "balanced"
+            if fmt == "json":
+                click.echo("[]")
+            return
+    if owner is not None:
+        known = ", ".join(str(r["owner"]) for r in rows)
+        rows = [r for r in rows if r["owner"] == owner]
+        if not rows:
+            say(f"no statement for owner {owner!r} in {month}; the owners are {known}")
             if fmt == "json":
                 click.echo("[]")
             return

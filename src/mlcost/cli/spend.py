@@ -59,6 +59,11 @@ def _dims(value: str) -> list[str]:
 )
 @click.option("--from", "start", type=click.DateTime(), help="Charges from this date (inclusive).")
 @click.option("--to", "end", type=click.DateTime(), help="Charges before this date (exclusive).")
+@click.option(
+    "--owner",
+    default=None,
+    help="Only this owner's dollars (attribution's owner, as --by owner shows them).",
+)
 @click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N largest rows.")
 @click.option(
     "--min", "minimum", type=float, default=None, help="Only rows of at least this amount."
@@ -71,6 +76,7 @@ def spend(
     metric: str,
     start: datetime | None,
     end: datetime | None,
+    owner: str | None,
     top: int | None,
     minimum: float | None,
     fmt: str,
@@ -83,12 +89,21 @@ def spend(
     dims = _dims(by)
     check_window(start, end)
     config = settings_from(ctx).attribution
+    # --owner: group by the owner too, keep that owner's rows (one per dims and currency).
+    query_dims = dims if owner is None or "owner" in dims else [*dims, "owner"]
     # The owner model is brought up to date first when a dimension reads it (a write).
-    owned = any(is_owner_dimension(d, config) for d in dims)
+    owned = any(is_owner_dimension(d, config) for d in query_dims)
     with warehouse_from(ctx, read_only=not owned) as wh:
-        query = spend_query(wh, by=dims, metric=metric, start=start, end=end, attribution=config)
+        query = spend_query(
+            wh, by=query_dims, metric=metric, start=start, end=end, attribution=config
+        )
         rows = query.to_pyarrow().to_pylist()
         empty = None if rows else no_cost_rows(wh, start, end)
+    if owner is not None:
+        known = sorted({str(r["owner"]) for r in rows})
+        rows = [r for r in rows if r["owner"] == owner]
+        if not rows and known and empty is None:
+            empty = f"no spend of owner {owner!r} here; the owners are {', '.join(known)}"
     if empty is not None:
         say(empty)
         if fmt == "table":  # no empty table: the reason says it all
