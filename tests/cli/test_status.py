@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mlcost import open_warehouse
 from mlcost.cli.main import main
 
 
@@ -20,11 +21,14 @@ def test_status_json_on_the_demo_lists_sources_ranges_and_configuration(
     # Sources: the bill and each telemetry or workload format the demo writes.
     loaded = {s["source"]: s for s in body["sources"]}
     assert {"focus", "nvidia-smi", "prometheus", "slurm", "tracker", "opencost"} <= set(loaded)
-    assert all(s["loads"] == 1 and s["rows"] > 0 and s["last_load"] for s in loaded.values())
+    # (Other tests of the run load the demo's files again: at least one load each.)
+    assert all(s["loads"] >= 1 and s["rows"] > 0 and s["last_load"] for s in loaded.values())
     # Ranges: the demo's bill covers May 2026 (charges from 2026-05-01), 7 days of telemetry.
     data = {d["table"]: d for d in body["data"]}
     bill = data["cost_line_items"]
-    assert bill["rows"] == loaded["focus"]["rows"] and bill["currencies"] == ["USD"]
+    with open_warehouse(f"duckdb://{in_demo / 'warehouse.duckdb'}", read_only=True) as wh:
+        assert bill["rows"] == wh.table("cost_line_items").count().execute() > 0
+    assert bill["currencies"] == ["USD"]
     assert bill["from"].startswith("2026-05-01")
     gpu = data["gpu_samples"]
     assert gpu["from"].startswith("2026-05-01") and gpu["to"].startswith("2026-05-07")
