@@ -74,18 +74,21 @@ def test_fit_widths_keep_numbers_and_share_the_rest() -> None:
 
 
 def test_top_and_min_say_what_they_left_out_per_currency() -> None:
+    # Not in order: the largest come first whatever the order given.
     rows = [
-        {"owner": "a", "total": 500.0, "currency": "USD"},
-        {"owner": "b", "total": 300.0, "currency": "EUR"},
-        {"owner": "c", "total": 20.0, "currency": "USD"},
         {"owner": "d", "total": 0.0, "currency": "USD"},
+        {"owner": "a", "total": 500.0, "currency": "USD"},
+        {"owner": "c", "total": 20.0, "currency": "USD"},
+        {"owner": "b", "total": 300.0, "currency": "EUR"},
     ]
     kept, note = top_rows(rows, "total", top=1, minimum=None, noun="owner", currency="currency")
     assert [r["owner"] for r in kept] == ["a"]
     assert note == ("Showing 1 of 4 owners; the other 3 add up to 300.00 EUR + 20.00 USD (total).")
     kept, note = top_rows(rows, "total", top=None, minimum=10, noun="owner", currency="USD")
     assert [r["owner"] for r in kept] == ["a", "b", "c"] and note is not None
-    assert top_rows(rows, "total", top=10, minimum=None, noun="owner", currency="USD") == (
+    kept, note = top_rows(rows, "total", top=10, minimum=None, noun="owner", currency="USD")
+    assert [r["owner"] for r in kept] == ["a", "b", "c", "d"] and note is None
+    assert top_rows(rows, "total", top=None, minimum=None, noun="owner", currency="USD") == (
         rows,
         None,
     )

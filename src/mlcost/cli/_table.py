@@ -311,16 +311,18 @@ def top_rows(
     noun: str,
     currency: str,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows ``--top N`` and ``--min AMOUNT`` keep (largest ``key`` first, as given), and
-    a line saying what was left out and what it adds up to, per currency (``currency``: the
-    code, or the column that holds it), or None if nothing was left out."""
-    kept = rows
+    """The rows ``--top N`` and ``--min AMOUNT`` keep, largest ``key`` first, and a line
+    saying what was left out and what it adds up to, per currency (``currency``: the code, or
+    the column that holds it); ``rows`` as given and None when neither option is set."""
+    if top is None and minimum is None:
+        return rows, None
+    kept = sorted(rows, key=lambda r: float(r.get(key) or 0), reverse=True)
     if minimum is not None:
         kept = [r for r in kept if r.get(key) is not None and float(r[key]) >= minimum]
     if top is not None:
         kept = kept[:top]
     if len(kept) == len(rows):
-        return rows, None
+        return kept, None
     ids = {id(r) for r in kept}
     rest = [r for r in rows if id(r) not in ids]
     totals: dict[str, float] = {}
