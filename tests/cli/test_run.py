@@ -68,3 +68,16 @@ def test_budget_stop_sends_sigterm_and_the_command_checkpoints(tmp_path: Path) -
 def test_bad_tag_and_missing_command_are_usage_errors(tmp_path: Path) -> None:
     assert main(["run", "--spool", str(tmp_path), "--tag", "oops", "--", "true"]) == 2
     assert main(["run", "--spool", str(tmp_path), "--", "/no/such/command"]) == 2
+
+
+def test_a_command_ended_by_the_budgets_sigterm_exits_143(tmp_path: Path) -> None:
+    # `sleep` has no SIGTERM handler: it dies of the signal (Popen's -15). The shell
+    # convention is 128 + 15 = 143, not -15 & 255 = 241.
+    with pytest.raises(SystemExit) as exited:
+        main(
+            ["run", "--spool", str(tmp_path), "--hourly-price", "3600", "--max-cost", "1",
+             "--interval", "0.1", "--grace", "30", "--", "sleep", "60"]
+        )  # fmt: skip
+    assert exited.value.code == 143
+    final = read_spool(tmp_path, "run")[-1]
+    assert final["status"] == "stopped" and "Budget reached" in final["stopped_reason"]

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from mlcost.cli._table import TableSpec, print_table, wide_option
 
 if TYPE_CHECKING:
     from mlcost.config import Settings
     from mlcost.warehouse import Warehouse, WarehouseTarget
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 FORMATS = ("table", "csv", "json")
-format_option = click.option(
+_format = click.option(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -27,6 +30,11 @@ format_option = click.option(
     show_default=True,
     help="table for people, csv or json for scripts.",
 )
+
+
+def format_option(f: F) -> F:
+    """``--format table|csv|json`` (passed as ``fmt``) and ``--wide`` (read by the table)."""
+    return _format(wide_option(f))
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -82,14 +90,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _cell(value: Any, money: bool) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal | float) and money:
-        return f"{value:,.2f}"
-    return str(_plain(value))
-
-
 def render_rows(
     rows: Sequence[dict[str, Any]],
     columns: Sequence[str],
@@ -97,9 +97,16 @@ def render_rows(
     *,
     title: str | None = None,
     money_columns: Sequence[str] = (),
+    unit_columns: Sequence[str] = (),
+    ratio_columns: Sequence[str] = (),
+    id_columns: Sequence[str] = (),
+    list_columns: Mapping[str, str] | None = None,
+    wide_columns: Sequence[str] = (),
     echo: Callable[[str], None] = click.echo,
 ) -> None:
-    """Print rows as a rich table, CSV or a JSON list of objects."""
+    """Print rows as a table that fits the terminal (:mod:`mlcost.cli._table`: each kind of
+    column is written its own way; ``wide_columns`` only with ``--wide``), CSV or a JSON list
+    of objects (every column, values as they are)."""
     if fmt == "json":
         echo(json.dumps([{c: _plain(r[c]) for c in columns} for r in rows], indent=2))
         return
@@ -109,16 +116,17 @@ def render_rows(
         for r in rows:
             writer.writerow(["" if r[c] is None else _plain(r[c]) for c in columns])
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for c in columns:
-        table.add_column(c, justify="right" if c in money_columns else "left")
-    for r in rows:
-        table.add_row(*(_cell(r[c], c in money_columns) for c in columns))
-    console = Console()
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        # Piped into a file or a CI log: rich would assume 80 columns and cut the amounts.
-        console = Console(width=160)
-    console.print(table)
+    print_table(
+        rows,
+        columns,
+        TableSpec(
+            money=money_columns,
+            unit=unit_columns,
+            ratio=ratio_columns,
+            ids=id_columns,
+            lists=list_columns or {},
+            wide_only=wide_columns,
+        ),
+        title=title,
+        echo=echo,
+    )

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
-__all__ = ["no_cost_rows", "no_telemetry_linked", "say"]
+__all__ = ["check_window", "latest_month", "no_cost_rows", "no_telemetry_linked", "say"]
 
 
 def say(reason: str) -> None:
@@ -55,6 +55,25 @@ def no_cost_rows(wh: Warehouse, start: datetime | None, end: datetime | None) ->
         else "at all"
     )
     return f"no cost rows {asked}; the warehouse holds {_day(r['a'])} to {_day(r['b'])}"
+
+
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    """``--from`` after ``--to`` is the user's mistake (exit 2), as the API's 400 says."""
+    import click
+
+    if start is not None and end is not None and start >= end:
+        raise click.BadParameter(
+            f"--from {_day(start)} is not before --to {_day(end)}: the window is empty; "
+            "swap them (--to is exclusive)",
+            param_hint="--from/--to",
+        )
+
+
+def latest_month(wh: Warehouse) -> str | None:
+    """The latest month (``YYYY-MM``) in which a charge starts, or None for no bill."""
+    t = wh.table("cost_line_items")
+    last = t.aggregate(last=t.ChargePeriodStart.max()).to_pyarrow().to_pylist()[0]["last"]
+    return None if last is None else f"{last:%Y-%m}"
 
 
 def no_telemetry_linked(wh: Warehouse) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
+from mlcost.cli._table import is_wide, top_rows, wide_option
 
 if TYPE_CHECKING:
     from mlcost.attribution.showback import Showback
@@ -28,9 +29,20 @@ _COLUMNS = (
 )
 
 
-@click.command()
-@click.option("--month", required=True, help="Billing month, YYYY-MM (charges starting in it).")
+@click.command(
+    epilog="Example: mlcost showback --month 2026-05 --top 10 (or --format html > showback.html)"
+)
+@click.option(
+    "--month",
+    default=None,
+    help="Billing month, YYYY-MM (charges starting in it); default: the latest with data.",
+)
 @click.option("--by", default=None, help="Owner tag key (default: [attribution] owner, team).")
+@click.option("--owner", default=None, help="Only this owner's statement.")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Only the N largest owners.")
+@click.option(
+    "--min", "minimum", type=float, default=None, help="Only owners with at least this total."
+)
 @click.option(
     "--format",
     "fmt",
@@ -39,6 +51,7 @@ _COLUMNS = (
     show_default=True,
     help="table for people, csv / json for scripts, html for a readable page.",
 )
+@wide_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -46,15 +59,31 @@ _COLUMNS = (
     help="Also write showback-<month>.csv and .html into this folder.",
 )
 @click.pass_context
-def showback(ctx: click.Context, month: str, by: str | None, fmt: str, out: Path | None) -> None:
+def showback(
+    ctx: click.Context,
+    month: str | None,
+    by: str | None,
+    owner: str | None,
+    top: int | None,
+    minimum: float | None,
+    fmt: str,
+    out: Path | None,
+) -> None:
     """Statements per owner: direct, shared, GPU used vs idle, unallocated; reconciled."""
     import json
 
     from mlcost.attribution import render_html
     from mlcost.attribution import showback as build
+    from mlcost.cli._empty import latest_month, say
 
     config = settings_from(ctx).attribution
-    with warehouse_from(ctx) as wh:
+    with warehouse_from(ctx, create=False) as wh:
+        month = month or latest_month(wh)
+        if month is None:  # no bill at all
+            from mlcost.cli._empty import no_cost_rows
+
+            say(no_cost_rows(wh, None, None) or "no cost rows")
+            return
         sb = build(wh, config, month, by=by)
         empty = _empty_showback(wh, sb, month)
     rows = [s.as_dict() for s in sb.statements]
@@ -63,19 +92,38 @@ def showback(ctx: click.Context, month: str, by: str | None, fmt: str, out: Path
         _write_csv(out / f"showback-{month}.csv", rows)
         (out / f"showback-{month}.html").write_text(render_html(sb), encoding="utf-8")
     if empty is not None:
-        from mlcost.cli._empty import say
-
         say(empty)
+        if not rows:  # nothing to show: no empty table that says "balanced"
+            if fmt == "json":
+                click.echo("[]")
+            return
+    if owner is not None:
+        known = ", ".join(str(r["owner"]) for r in rows)
+        rows = [r for r in rows if r["owner"] == owner]
+        if not rows:
+            say(f"no statement for owner {owner!r} in {month}; the owners are {known}")
+            if fmt == "json":
+                click.echo("[]")
+            return
+    rows, left_out = top_rows(
+        rows, "total", top=top, minimum=minimum, noun="owner", currency=sb.currency
+    )
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2))
-        return
-    if fmt == "html":
+    elif fmt == "html":
         click.echo(render_html(sb), nl=False)
-        return
-    money = [c for c in _COLUMNS if c not in ("owner", "currency")]
-    render_rows(
-        rows, _COLUMNS, fmt, title=f"Showback {month} by {sb.owner_key}", money_columns=money
-    )
+    else:
+        money = [c for c in _COLUMNS if c not in ("owner", "currency")]
+        columns = _COLUMNS if fmt == "csv" else _COLUMNS[:-1]  # the table has it in its title
+        render_rows(
+            rows,
+            columns,
+            fmt,
+            title=f"Showback {month} by {sb.owner_key} ({sb.currency})",
+            money_columns=money,
+        )
+    if left_out is not None:
+        click.echo(left_out, err=True)
     if fmt == "table":
         rec = sb.reconciliation
         state = "balanced" if rec.balanced else "NOT BALANCED"
@@ -119,9 +167,17 @@ def tags() -> None:
     """Tag policy: what is untagged or breaks the policy ([attribution] in mlcost.toml)."""
 
 
-@tags.command()
+@tags.command(epilog="Example: mlcost tags audit --month 2026-05 --top 10")
 @click.option("--month", default=None, help="Only charges starting in this month (YYYY-MM).")
-@click.option("--limit", type=int, default=20, show_default=True, help="Rows to show (0: all).")
+@click.option(
+    "--top",
+    "--limit",
+    "limit",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    help="Rows to show, worst first (0: all).",
+)
 @click.option(
     "--suggest-config",
     is_flag=True,
@@ -154,18 +210,27 @@ def audit(
             "missing": ", ".join(r.missing),
             "invalid": ", ".join(r.invalid),
             f"cost ({result.currency})": r.cost,
-            "share": r.share if fmt == "json" else f"{r.share:.1%}",
+            "share": r.share,
         }
         for r in result.rows[: limit or None]
     ]
     columns = list(rows[0]) if rows else ["account", "resource", "status"]
+    if fmt == "table" and not is_wide():
+        # Readable name first: the resource's name, else its id (shortened from the front).
+        rows = [r | {"resource": r["resource_name"] or r["resource"]} for r in rows]
+        columns = [c for c in columns if c != "resource_name"]
+        click.echo("Resources by name (--wide: with their full ids).")
     render_rows(
         rows,
         columns,
         fmt,
         title=f"Tag audit ({result.metric}, {result.currency})",
         money_columns=[f"cost ({result.currency})"],
+        id_columns=["account", "resource"],
+        ratio_columns=["share"],
     )
+    if fmt == "table" and len(result.rows) > len(rows):
+        click.echo(f"Showing the worst {len(rows)} of {len(result.rows):,} (--top 0: all).")
     if fmt == "table":
         click.echo(
             f"Untagged {result.untagged:,.2f} {result.currency} ({result.untagged_share:.1%}), "
@@ -204,7 +269,7 @@ def export() -> None:
     """Write mlcost data in formats other tools read."""
 
 
-@export.command()
+@export.command(epilog="Example: mlcost export focus --month 2026-05 allocated.parquet")
 @click.option(
     "--version",
     "version",

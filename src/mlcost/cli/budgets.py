@@ -53,7 +53,7 @@ def _no_budgets() -> ConfigError:
     )
 
 
-@budgets.command()
+@budgets.command(epilog="Example: mlcost budgets status --as-of 2026-05-20 --wide")
 @click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
 @format_option
 @click.pass_context
@@ -69,10 +69,42 @@ def status(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
     with warehouse_from(ctx, read_only=not owned) as wh:
         found = statuses(wh, settings.budgets, as_of=as_of, attribution=settings.attribution)
         rows = [s.as_dict() for s in found]
-    render_rows(rows, _STATUS, fmt, title="Budgets", money_columns=_MONEY)
+    if fmt == "table":
+        rows = [r | {"period": month_or_range(r["period"])} for r in rows]
+    render_rows(
+        rows,
+        _STATUS,
+        fmt,
+        title="Budgets (forecast: the period's expected total, its 80% interval with --wide)",
+        money_columns=_MONEY,
+        ratio_columns=["used"],
+        wide_columns=["forecast_low", "forecast_high", "forecast_note"],
+    )
 
 
-@budgets.command(name="check")
+def month_or_range(period: str) -> str:
+    """``2026-05-01..2026-05-31`` -> ``2026-05`` (a calendar month); any other period as is.
+
+    >>> month_or_range("2026-05-01..2026-05-31"), month_or_range("2026-05-03..2026-05-09")
+    ('2026-05', '2026-05-03..2026-05-09')
+    """
+    import calendar
+    from datetime import date
+
+    first, _, last = period.partition("..")
+    try:
+        a, b = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError:
+        return period
+    month_end = calendar.monthrange(a.year, a.month)[1]
+    if a.day == 1 and (b.year, b.month, b.day) == (a.year, a.month, month_end):
+        return f"{a:%Y-%m}"
+    return period
+
+
+@budgets.command(
+    name="check", epilog="Example: mlcost budgets check --no-send (record, deliver later)"
+)
 @click.option("--as-of", type=click.DateTime(), help="Evaluate at this day (default: latest data).")
 @click.option("--no-send", is_flag=True, help="Record new alerts but do not deliver them yet.")
 @format_option
@@ -100,7 +132,13 @@ def check_budgets(ctx: click.Context, as_of: datetime | None, no_send: bool, fmt
         {"alert": k, "channel": c, "outcome": "failed", "error": e} for k, c, e in report.failed
     ]
     rows += [{"alert": k, "channel": c, "outcome": "held", "error": ""} for k, c in report.held]
-    render_rows(rows, ["alert", "channel", "outcome", "error"], fmt, title="Alert deliveries")
+    render_rows(
+        rows,
+        ["alert", "channel", "outcome", "error"],
+        fmt,
+        title="Alert deliveries",
+        id_columns=["alert"],
+    )
     if report.failed:
         click.echo(
             f"{len(report.failed)} delivery(ies) failed; they stay pending and the next "

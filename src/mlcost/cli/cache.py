@@ -16,7 +16,9 @@ def cache() -> None:
     """Prediction and semantic caches: pick thresholds, see what they save."""
 
 
-@cache.command()
+@cache.command(
+    epilog="Example: mlcost cache calibrate pairs.csv --target-precision 0.95 --embedder hashing"
+)
 @click.argument("pairs", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--target-precision", type=float, default=0.95, show_default=True)
 @click.option(
@@ -151,7 +153,7 @@ def _row(scoring: str, threshold: float, cutoff: float | None, result: Any) -> d
     }
 
 
-@cache.command()
+@cache.command(epilog="Example: mlcost cache stats --by model")
 @click.option("--month", help="Reports written in this month, YYYY-MM (default: all loaded).")
 @click.option(
     "--by",

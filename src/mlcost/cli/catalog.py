@@ -14,12 +14,14 @@ def catalog() -> None:
     """The GPU price catalog (packaged data, imported refreshes)."""
 
 
-@catalog.group(name="import")
+@catalog.group(
+    name="import", epilog="Example: mlcost catalog import skypilot skypilot-catalog/catalogs/v8"
+)
 def import_() -> None:
     """Import a newer price list; the packaged data stays as the fallback."""
 
 
-@import_.command()
+@import_.command(epilog="Example: mlcost catalog import skypilot skypilot-catalog/catalogs/v8")
 @click.argument("directory", type=click.Path(path_type=Path))
 @format_option
 def skypilot(directory: Path, fmt: str) -> None:

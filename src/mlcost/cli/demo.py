@@ -123,7 +123,8 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         f"Explore: cd {out} && mlcost insights; "
         f"mlcost showback --month {sb.month if sb else 'YYYY-MM'} --format html > showback.html; "
         "mlcost tags audit; mlcost spend --by owner; mlcost units --by experiment; "
-        "mlcost report weekly --out weekly-report.html"
+        "mlcost report weekly --out weekly-report.html\n"
+        f"What it holds, what is configured and what to run next: cd {out} && mlcost status"
     )
 
 
@@ -325,7 +326,7 @@ def _load_and_summarize(
         return summarize(wh), sb, audit, run.findings
 
 
-@demo.command()
+@demo.command(epilog="Example: mlcost demo generate --out acme --days 7 --seed 1")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),

@@ -34,7 +34,7 @@ def ingest() -> None:
 bill_paths_argument = click.argument("paths", nargs=-1, required=True)
 
 
-@ingest.command("focus")
+@ingest.command("focus", epilog="Example: mlcost ingest focus exports/2026-05/ --currency USD")
 @bill_paths_argument
 @click.option(
     "--allow-missing",
@@ -215,7 +215,9 @@ resolution_option = click.option(
 )
 
 
-@ingest.command("nvidia-smi")
+@ingest.command(
+    "nvidia-smi", epilog="Example: mlcost ingest nvidia-smi logs/i-0abc123.csv logs/i-0def456.csv"
+)
 @paths_argument
 @click.option(
     "--resource",
@@ -234,7 +236,7 @@ def ingest_nvidia_smi_cmd(
         report(ingest_nvidia_smi(wh, paths, resource=resource, resolution=resolution))
 
 
-@ingest.command("tracker")
+@ingest.command("tracker", epilog="Example: mlcost ingest tracker ~/.local/share/mlcost/spool/")
 @paths_argument
 @resolution_option
 @click.pass_context
@@ -246,7 +248,7 @@ def ingest_tracker_cmd(ctx: click.Context, paths: tuple[Path, ...], resolution: 
         report(ingest_tracker(wh, paths, resolution=resolution))
 
 
-@ingest.command("slurm")
+@ingest.command("slurm", epilog="Example: mlcost ingest slurm sacct.txt --timezone Europe/Berlin")
 @paths_argument
 @click.option("--timezone", default="UTC", show_default=True, help="The cluster's time zone.")
 @click.pass_context
@@ -258,7 +260,9 @@ def ingest_slurm_cmd(ctx: click.Context, paths: tuple[Path, ...], timezone: str)
         report(ingest_slurm(wh, paths, timezone=timezone))
 
 
-@ingest.command("opencost")
+@ingest.command(
+    "opencost", epilog="Example: mlcost ingest opencost --url http://127.0.0.1:9003 --window 7d"
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="A running OpenCost API, e.g. http://127.0.0.1:9003.")
 @click.option("--window", default="7d", show_default=True, help="OpenCost window, with --url.")
@@ -277,7 +281,11 @@ def ingest_opencost_cmd(
         report(ingest_opencost(wh, paths, url=url, window=window, aggregate=aggregate))
 
 
-@ingest.command("served")
+@ingest.command(
+    "served",
+    epilog="Example: mlcost ingest served --url http://127.0.0.1:9090 --start 2026-05-01 "
+    "--end 2026-05-08 --requests-metric vllm:request_success_total",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--url", help="A Prometheus server with request counters, e.g. http://127.0.0.1:9090."
@@ -324,7 +332,10 @@ def ingest_served_cmd(
         )
 
 
-@ingest.command("serving-metrics")
+@ingest.command(
+    "serving-metrics",
+    epilog="Example: mlcost ingest serving-metrics telemetry/vllm/llm-chat-8gpu.om.txt",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--engine",
@@ -379,7 +390,7 @@ def ingest_serving_metrics_cmd(
         )
 
 
-@ingest.command("litellm")
+@ingest.command("litellm", epilog="Example: mlcost ingest litellm spend-logs.csv --tenant team_id")
 @paths_argument
 @click.option(
     "--tenant",
@@ -400,7 +411,11 @@ def ingest_litellm_cmd(
         report(ingest_litellm(wh, paths, tenant_field=tenant, endpoint=endpoint))
 
 
-@ingest.command("prometheus")
+@ingest.command(
+    "prometheus",
+    epilog="Example: mlcost ingest prometheus --url http://127.0.0.1:9090 --start 2026-05-01 "
+    "--end 2026-05-08",
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
 @click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
@@ -429,7 +444,7 @@ def ingest_prometheus_cmd(
         )
 
 
-@ingest.command("mlflow")
+@ingest.command("mlflow", epilog="Example: mlcost ingest mlflow --tracking-uri sqlite:///mlflow.db")
 @click.option("--tracking-uri", required=True, help="MLflow tracking URI (file:, sqlite:, http:).")
 @click.option("--experiment", "experiments", multiple=True, help="Only these experiments.")
 @click.pass_context
@@ -448,6 +463,7 @@ def _native_command(name: str, module: str, what: str) -> None:
         name,
         help=f"Load {what} as FOCUS rows (one transaction, idempotent). PATHS may be files, "
         "folders, s3://BUCKET/PREFIX/ or az://CONTAINER/PATH (docs/remote.md).",
+        epilog=f"Example: mlcost ingest {name} exports/",
     )
     @bill_paths_argument
     @click.pass_context
@@ -473,7 +489,7 @@ for _name, _module, _what in (
     _native_command(_name, _module, _what)
 
 
-@ingest.command("auto")
+@ingest.command("auto", epilog="Example: mlcost ingest auto billing/ telemetry/ workloads/")
 @paths_argument
 @click.pass_context
 def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
@@ -485,7 +501,7 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             report(result)
 
 
-@click.command()
+@click.command(epilog="Example: mlcost sources --unmatched")
 @click.option("--available", is_flag=True, help="List the input formats mlcost can read.")
 @click.option(
     "--unmatched",
@@ -551,6 +567,8 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fresh: bool, f
 
     with warehouse_from(ctx, read_only=True) as wh:  # a listing: never creates the file
         rows = ingest_history(wh)
+    if fmt == "table":  # to the minute, as people read it
+        rows = [r | {"loaded_at": r["loaded_at"][:16].replace("T", " ")} for r in rows]
     columns = [
         "ingest_id",
         "loaded_at",
@@ -562,4 +580,11 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fresh: bool, f
         "live_rows",
         "rows_replaced",
     ]
-    render_rows(rows, columns, fmt, title="Loaded into the warehouse")
+    render_rows(
+        rows,
+        columns,
+        fmt,
+        title="Loaded into the warehouse",
+        list_columns={"files": "file", "periods": "period"},
+        wide_columns=["rows_replaced"],
+    )

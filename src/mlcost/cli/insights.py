@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from mlcost.cli._common import render_rows, settings_from, warehouse_from
+from mlcost.cli._table import wide_option
 from mlcost.insights import KINDS
 from mlcost.insights._context import COMMITMENT_LOOKBACK_DAYS
 
@@ -47,7 +48,7 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
             "kind": f.kind,
             "owner": f.owner or "",
             # Readable: the resource's name (the billed id is in --format json).
-            "resource": (f.resource_name or f.resource_id or "")[:40],
+            "resource": f.resource_name or f.resource_id or "",
             "monthly": f.monthly_saving.expected if f.recurring else None,
             "one-off": None if f.recurring else f.monthly_saving.expected,
             "action": f.action,
@@ -61,6 +62,7 @@ def render_findings(findings: list[Finding], fmt: str, *, limit: int | None = No
         title=f"Insights ({currency}): recurring monthly saving, or one-off waste already "
         "spent; worst first",
         money_columns=["monthly", "one-off"],
+        id_columns=["resource"],
     )
     totals = saving_totals(findings)
     more = f" (top {len(shown)} shown)" if len(shown) < len(findings) else ""
@@ -77,7 +79,7 @@ def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
     return " + ".join(f"{v:,.2f} {c}" for c, v in sorted(per_currency.items()))
 
 
-@click.command()
+@click.command(epilog="Example: mlcost insights --kind idle_gpu --kind rightsize --min-saving 100")
 @click.option(
     "--kind", "kinds", multiple=True, type=click.Choice(KIND_CHOICES), help="Only these kinds."
 )
@@ -100,11 +102,12 @@ def _amounts(per_currency: dict[str, Decimal], default: str) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(("table", "json")),
+    type=click.Choice(("table", "csv", "json")),
     default="table",
     show_default=True,
-    help="table for people, json for scripts.",
+    help="table for people, csv (one row per finding) or json (with evidence) for scripts.",
 )
+@wide_option
 @click.option(
     "--plan",
     "as_plan",
@@ -158,6 +161,9 @@ def insights(
     if as_plan:
         from mlcost.insights import build_plan
 
+        if fmt == "csv":
+            raise click.UsageError("--plan answers in table or json: drop --format csv.")
+
         assert run.context is not None
         render_plan(build_plan(run.context, shown), fmt)
         if fmt != "json":
@@ -169,8 +175,47 @@ def insights(
         body["empty_reason"] = empty
         click.echo(json.dumps(body, indent=2, default=str))
         return
+    if fmt == "csv":
+        render_rows([_csv_row(f) for f in shown], CSV_COLUMNS, "csv")
+        return
     render_findings(shown, "table")
     render_run(run, empty)
+
+
+CSV_COLUMNS = [
+    "id",
+    "kind",
+    "owner",
+    "resource_name",
+    "resource_id",
+    "monthly_saving",
+    "one_off_waste",
+    "low",
+    "high",
+    "currency",
+    "confidence",
+    "action",
+]
+
+
+def _csv_row(f: Finding) -> dict[str, object]:
+    """One finding as a flat row: the expected amount in monthly_saving (recurring) or
+    one_off_waste (money spent once), its range and currency."""
+    s = f.monthly_saving
+    return {
+        "id": f.id,
+        "kind": f.kind,
+        "owner": f.owner,
+        "resource_name": f.resource_name,
+        "resource_id": f.resource_id,
+        "monthly_saving": s.expected if f.recurring else None,
+        "one_off_waste": None if f.recurring else s.expected,
+        "low": s.low,
+        "high": s.high,
+        "currency": s.currency,
+        "confidence": f.confidence,
+        "action": f.action,
+    }
 
 
 def render_plan(plan: Plan, fmt: str) -> None:
@@ -183,9 +228,7 @@ def render_plan(plan: Plan, fmt: str) -> None:
         {
             "action": a["action"],
             "owner": a["owner"] or "",
-            "resource": (a["resource_id"] or f"{len(a['resource_ids'])} resources").rsplit("/", 1)[
-                -1
-            ][-32:],
+            "resource": a["resource_id"] or f"{len(a['resource_ids'])} resources",
             "monthly": Decimal(str(a["monthly_saving"]["expected"])),
             "what": a["text"],
         }
@@ -197,6 +240,7 @@ def render_plan(plan: Plan, fmt: str) -> None:
         "table",
         title=f"Savings plan ({c}/month, each resource-hour counted once)",
         money_columns=["monthly"],
+        id_columns=["resource"],
     )
     for key in ("owner", "action"):
         parts = ", ".join(f"{k} {v:,.2f}" for k, v in plan.by(key).items())

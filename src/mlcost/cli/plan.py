@@ -29,11 +29,22 @@ def _emit(
     fmt: str,
     title: str,
     money: tuple[str, ...] = (),
+    *,
+    unit: tuple[str, ...] = (),
+    wide: tuple[str, ...] = (),
 ) -> None:
     if fmt == "json":
         click.echo(json.dumps(obj, indent=2))
     else:
-        render_rows(rows, columns, fmt, title=title, money_columns=money)
+        render_rows(
+            rows,
+            columns,
+            fmt,
+            title=title,
+            money_columns=money,
+            unit_columns=unit,
+            wide_columns=wide,
+        )
 
 
 @click.group()
@@ -90,7 +101,7 @@ def _split(cls: type, kw: dict[str, Any]) -> dict[str, Any]:
     return {f.name: kw.pop(f.name) for f in request_fields(cls) if f.name in kw}
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan memory --model llama-3-8b --mode lora --precision bf16")
 @request_options(MemoryRequest)
 @click.option("--list-models", is_flag=True, help="List the preset models and exit.")
 @click.option(
@@ -136,7 +147,7 @@ def memory(fmt: str, list_models: bool, exact: bool, **kw: Any) -> None:
             click.echo(note)
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan gpu --model llama-3-8b --tokens 2e10 --purchase spot")
 @request_options(MemoryRequest)
 @request_options(GpuRequest, exclude=("job",))
 @format_option
@@ -166,13 +177,14 @@ def gpu(fmt: str, **kw: Any) -> None:
         fmt,
         f"Cheapest fits for {result.need_per_gpu_gib} GiB/GPU x {result.gpus} (USD)",
         ("usd_per_hour", "train_cost"),
+        wide=("nodes", "headroom_gib"),
     )
     if fmt == "table":
         for note in result.notes:
             click.echo(note)
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan spot --instance p4d.24xlarge --hours 48")
 @request_options(SpotRequest)
 @format_option
 def spot(fmt: str, **kw: Any) -> None:
@@ -187,7 +199,9 @@ def spot(fmt: str, **kw: Any) -> None:
     )
 
 
-@plan.command()
+@plan.command(
+    epilog="Example: mlcost plan tco --gpu-hours 20000 --managed-price 4 --ondemand-price 3"
+)
 @request_options(TcoRequest)
 @format_option
 def tco(fmt: str, **kw: Any) -> None:
@@ -211,7 +225,7 @@ def tco(fmt: str, **kw: Any) -> None:
         )
 
 
-@plan.command()
+@plan.command(epilog="Example: mlcost plan pareto variants.csv --quality-floor 0.9")
 @click.argument("variants_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--quality-floor", type=float, default=None, help="Lowest acceptable quality.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None)
@@ -243,7 +257,8 @@ def pareto(
         cols,
         fmt,
         "Cost per 1,000 predictions (USD)",
-        ("usd_per_hour", "cost_per_1000"),
+        ("usd_per_hour",),
+        unit=("cost_per_1000",),
     )
     if plot_path is not None:
         plot_pareto(result, plot_path)
@@ -268,7 +283,10 @@ def _parse_curve(text: str) -> list[tuple[int, float]]:
         ) from exc
 
 
-@plan.command()
+@plan.command(
+    epilog="Example: mlcost plan batch --items 1000000 --curve 1:100,2:190,4:330 "
+    "--usd-per-worker-hour 1.2"
+)
 @click.option("--items", type=int, required=True, help="Items in the batch job.")
 @click.option(
     "--curve",
@@ -334,7 +352,9 @@ def batch(
         "cost",
         "cost_per_1000",
     ]
-    _emit(obj, rows, cols, fmt, f"Batch of {items:,} items (USD)", ("cost",))
+    _emit(
+        obj, rows, cols, fmt, f"Batch of {items:,} items (USD)", ("cost",), unit=("cost_per_1000",)
+    )
     if fmt == "table":
         click.echo(
             f"Adding workers stops paying past {result.saturation_workers}. "

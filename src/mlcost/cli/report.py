@@ -30,7 +30,7 @@ def _format_of(fmt: str | None, out: Path | None) -> str:
     return "html"
 
 
-@report.command()
+@report.command(epilog="Example: mlcost report weekly --week 2026-W20 --per-owner --out reports/")
 @click.option("--week", default=None, help="ISO week, e.g. 2026-W47 (default: last complete).")
 @click.option(
     "--owner",

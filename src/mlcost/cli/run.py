@@ -17,12 +17,21 @@ def _tags(values: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+@click.command(
+    context_settings={"ignore_unknown_options": True},
+    epilog="Example: mlcost run --max-cost 50 --tag team=vision -- python train.py "
+    "(exits 143 when the budget's SIGTERM stopped it)",
+)
 @click.option("--name", default=None, help="Run name (default: the command's name).")
 @click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
 @click.option("--instance", default=None, help="Instance type (default: from cloud metadata).")
 @click.option("--region", default=None, help="Region of the instance, for its price.")
-@click.option("--purchase", type=click.Choice(["on-demand", "spot", "reserved"]), default=None)
+@click.option(
+    "--purchase",
+    type=click.Choice(["on-demand", "spot", "reserved"]),
+    default=None,
+    help="How the instance is bought, for its price (default: on-demand).",
+)
 @click.option("--hourly-price", type=float, default=None, help="USD per hour, over the catalog.")
 @click.option("--max-cost", type=float, default=None, help="Budget in USD: SIGTERM at 100%.")
 @click.option("--max-hours", type=float, default=None, help="Budget in hours: SIGTERM at 100%.")
@@ -51,7 +60,8 @@ def run(
     """Run COMMAND under the tracker: mlcost run --max-cost 50 -- python train.py ...
 
     Records wall time, GPU-hours, peak memory and cost to the spool (or --server); exits with
-    the command's own status.
+    the command's own status, 128 + N when a signal N ended it (143: SIGTERM, as when the
+    budget stopped it).
     """
     from mlcost.runtime._command import run_command
 
@@ -75,4 +85,15 @@ def run(
         raise click.UsageError(str(exc)) from exc
     click.echo(f"mlcost: {tracked.summary()}", err=True)
     if code:
-        sys.exit(code)  # the command's own status, as the shell would have seen it
+        sys.exit(exit_status(code))
+
+
+def exit_status(code: int) -> int:
+    """The command's status as a shell reports it: a command ended by signal N (Popen's
+    ``-N``) exits 128 + N, e.g. 143 when its budget's SIGTERM stopped it (not -15 & 255 =
+    241).
+
+    >>> exit_status(-15), exit_status(-9), exit_status(3)
+    (143, 137, 3)
+    """
+    return 128 - code if code < 0 else code

@@ -29,7 +29,9 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
-@click.command()
+@click.command(
+    epilog="Example: mlcost serve --port 8000 (then open http://127.0.0.1:8000 with a token)"
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(
@@ -72,7 +74,9 @@ def tokens() -> None:
     """API tokens of mlcost serve: create (prints the secret once), list, revoke."""
 
 
-@tokens.command()
+@tokens.command(
+    epilog="Example: mlcost tokens create --scope read:team:search --name search --expires 30d"
+)
 @click.option(
     "--scope",
     "scopes",
@@ -103,7 +107,7 @@ def create(ctx: click.Context, scopes: tuple[str, ...], name: str, expires: str 
     )
 
 
-@tokens.command(name="list")
+@tokens.command(name="list", epilog="Example: mlcost tokens list --format json")
 @format_option
 @click.pass_context
 def list_(ctx: click.Context, fmt: str) -> None:
@@ -127,7 +131,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
     render_rows(rows, cols, fmt, title="API tokens")
 
 
-@tokens.command()
+@tokens.command(epilog="Example: mlcost tokens revoke 3f9a01c2 (an id from mlcost tokens list)")
 @click.argument("token_id")
 @click.pass_context
 def revoke(ctx: click.Context, token_id: str) -> None:

@@ -10,7 +10,7 @@ import click
 from mlcost.cli._common import format_option, render_rows, settings_from, warehouse_from
 
 
-@click.command()
+@click.command(epilog="Example: mlcost units --by model --month 2026-05 --format json")
 @click.option(
     "--by",
     type=click.Choice(["model", "experiment", "owner"]),

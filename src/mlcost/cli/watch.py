@@ -71,7 +71,7 @@ def _lock_path(target: WarehouseTarget) -> Path:
     return target.beside("watch.lock") or data_dir() / "watch.lock"
 
 
-@click.command()
+@click.command(epilog="Example: mlcost watch --every 15m (or --once from cron)")
 @click.option("--every", help="Interval: 30s, 15m, 1h (default: [watch] every, else 15m).")
 @click.option("--once", is_flag=True, help="Run one round and exit.")
 @click.option("--execute", is_flag=True, help="Let policies act (default: dry-run).")
