@@ -150,7 +150,7 @@ def test_scancel_on_a_real_cluster(wh: Warehouse, cluster: Path) -> None:
     assert _state(long_job) == "RUNNING"
 
     done = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
-    assert done[f"slurm:{long_job}"].outcome == "executed"
+    assert done[f"slurm:{long_job}"].outcome == "acted"
     assert done[f"slurm:{guarded}"].detail == "protected: mlcost:protect=true"
     assert _state(long_job) in ("COMPLETING", "CANCELLED", "gone")
     assert (_state(guarded), _state(short_job)) == ("RUNNING", "RUNNING")

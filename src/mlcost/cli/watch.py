@@ -108,8 +108,8 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
                     "delivery failure(s) kept for retry"
                 )
             if settings.policies and "policies" not in r.skipped:
-                acted = sum(d.outcome == "executed" for d in r.decisions)
-                _say(f"policies: {len(r.decisions)} decision(s), {acted} executed")
+                acted = sum(d.decision == "acted" for d in r.decisions)
+                _say(f"policies: {len(r.decisions)} decision(s), {acted} acted on")
             if once:
                 return
             time.sleep(max(0.0, seconds - (time.monotonic() - began)))

@@ -1,25 +1,23 @@
-"""Guardrail policies: find violations, decide, act only when told, audit every decision."""
+"""Guardrail policies: find the violations of each policy kind, in the policy's scope, named
+by their billed resource. Deciding and acting on them: ``_flow.py``."""
 
 from __future__ import annotations
 
-import getpass
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
+from mlcost.config import AttributionConfig, BudgetConfig, OwnerConfig, PolicyConfig
 from mlcost.errors import ConfigError
-from mlcost.policies._store import AuditStore
-from mlcost.policies.executors import EXECUTORS, Executor, ExecutorError, make_executor
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.policies._scope import Facts
     from mlcost.warehouse import Warehouse
 
-__all__ = ["Decision", "Violation", "check", "enforce"]
+__all__ = ["Violation", "check", "found"]
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,9 @@ class Violation:
     acts on), else the name the source gave (a host nothing links to, a ``slurm:<job>``);
     ``resource_name`` is readable; ``workload_id`` is set for a workload (a job, a process),
     with the billed resource it runs on as ``resource_id`` where known (then ``target`` is the
-    workload, what the executor acts on); ``owner`` is attribution's owner."""
+    workload, what the executor acts on); ``owner`` is attribution's owner. ``at`` is the
+    moment judged (the evaluation time, or the latest data's), ``last_seen`` the resource's
+    newest sample behind an idle violation."""
 
     policy: str
     resource_id: str
@@ -40,43 +40,20 @@ class Violation:
     resource_name: str | None = None
     workload_id: str | None = None
     owner: str | None = None
+    at: datetime | None = None
+    last_seen: datetime | None = None
 
     @classmethod
-    def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
+    def of(
+        cls, policy: PolicyConfig, resource_id: object, reason: str, at: datetime | None = None
+    ) -> Violation:
         """The violation of ``policy`` by one resource, with the action the policy names."""
-        return cls(policy.name, str(resource_id), policy.action, policy.executor, reason)
+        return cls(policy.name, str(resource_id), policy.action, policy.executor, reason, at=at)
 
     @property
     def target(self) -> str:
         """What the executor is handed: the workload, else the resource."""
         return self.workload_id or self.resource_id
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What :func:`enforce` did about a violation (one ``actions`` audit row)."""
-
-    violation: Violation
-    mode: str  # dry-run, execute
-    outcome: str  # would-act, executed, skipped, failed, unsupported
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        v = self.violation
-        return {
-            "policy": v.policy,
-            "resource": v.target,
-            "resource_id": v.resource_id,
-            "resource_name": v.resource_name,
-            "workload_id": v.workload_id,
-            "owner": v.owner,
-            "action": v.action,
-            "executor": v.executor,
-            "mode": self.mode,
-            "outcome": self.outcome,
-            "reason": v.reason,
-            "detail": self.detail,
-        }
 
 
 def _idle(
@@ -92,17 +69,13 @@ def _idle(
         if latest is None:
             return []
         now = latest
-    if policy.working_hours:
-        from zoneinfo import ZoneInfo
-
-        local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(policy.timezone))
-        if any(local in span for span in policy.working_hours):
-            return []  # idle machines are left alone during working hours
+    # Working hours (the owner's or the policy's) are a scope: _scope.py.
     start = now - timedelta(minutes=policy.minutes)
     window = s.filter((s.time >= start) & (s.time <= now))
     util = window.utilization_max.fill_null(window.utilization)
     per = window.group_by(window.resource_id).aggregate(
         first=window.time.min(),
+        last=window.time.max(),
         peak=util.max(),
         mean=window.utilization.mean(),
         step=window.resolution_s.max(),
@@ -112,17 +85,17 @@ def _idle(
         # Idle only if the samples reach back over the whole window, not since a late start.
         covered = r["first"] <= start + timedelta(seconds=int(r["step"] or 0))
         if covered and r["peak"] is not None and r["peak"] <= policy.max_utilization:
-            out.append(
-                Violation.of(
-                    policy,
-                    r["resource_id"],
-                    (
-                        f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
-                        f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
-                        f"allows {policy.max_utilization:.0%}"
-                    ),
-                )
+            v = Violation.of(
+                policy,
+                r["resource_id"],
+                (
+                    f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
+                    f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
+                    f"allows {policy.max_utilization:.0%}"
+                ),
+                now,
             )
+            out.append(replace(v, last_seen=r["last"]))
     return sorted(out, key=lambda v: v.resource_id)
 
 
@@ -169,7 +142,7 @@ def _budget(
         f"budget {budget.name!r} spent {status.spent:,.2f} of {budget.amount:,.2f} "
         f"{budget.currency} (100% reached); resource in env {'/'.join(policy.envs)}"
     )
-    return [Violation.of(policy, r, why) for r in ids]
+    return [Violation.of(policy, r, why, last) for r in ids]
 
 
 def _gpu_line_items(wh: Warehouse, now: datetime | None) -> tuple[ir.Table, datetime | None]:
@@ -216,6 +189,7 @@ def _required_tags(
                 r["ResourceId"],
                 f"GPU resource without tag(s) {', '.join(lacks)} since "
                 f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
+                last,
             )
             out.append(replace(v, owner=r["owner"]))
     return sorted(out, key=lambda v: v.resource_id)
@@ -250,6 +224,7 @@ def _max_duration(
                 r["workload_id"],
                 f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
                 f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
+                at,
             )
             out.append(replace(v, workload_id=r["workload_id"]))
     return sorted(out, key=lambda v: v.resource_id)
@@ -297,6 +272,7 @@ def _max_gpus(
                 r["ResourceId"],
                 f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
                 f"this resource ({float(r['gpus']):g} GPUs) started last",
+                last,
             )
             out.append(replace(v, owner=r["owner"]))
             total -= float(r["gpus"])
@@ -326,15 +302,38 @@ def check(
     now: datetime | None = None,
     budgets: Sequence[BudgetConfig] = (),
     attribution: AttributionConfig | None = None,
+    owners: Mapping[str, OwnerConfig] | None = None,
 ) -> list[Violation]:
-    """Every violation of ``policies``; reads only. ``budgets``: for ``kind = "budget"``;
-    ``attribution``: who owns what (owners, tag key aliases; default settings if None).
+    """Every violation of ``policies`` in their scopes; reads only. ``budgets``: for
+    ``kind = "budget"``; ``attribution``: who owns what (owners, tag key aliases; default
+    settings if None); ``owners``: ``[owners.<name>]`` (their working hours and zones).
 
     Each violation names the billed resource (``resource_id``, ``resource_name``) when the
     resource is billed, whatever name the telemetry or the scheduler gave it."""
+    return [v for v, _ in found(wh, policies, now, budgets, attribution, owners)]
+
+
+def found(
+    wh: Warehouse,
+    policies: Sequence[PolicyConfig],
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig | None,
+    owners: Mapping[str, OwnerConfig] | None,
+) -> list[tuple[Violation, Facts]]:
+    """:func:`check`'s violations, each with the facts its scope was judged on."""
+    from mlcost.policies._scope import facts, in_scope
+
     config = attribution or AttributionConfig()
-    found = [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets, config)]
-    return _identified(wh, config, found)
+    raw = [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets, config)]
+    named = _identified(wh, config, raw)
+    known = facts(wh, named)
+    by_name = {p.name: p for p in policies}
+    return [
+        (v, known[v.target])
+        for v in named
+        if in_scope(v, by_name[v.policy], known[v.target], owners or {})
+    ]
 
 
 def _identified(
@@ -357,100 +356,3 @@ def _identified(
         ran_on.get(v.workload_id, v.resource_id) if v.workload_id else v.resource_id for v in found
     ]
     return named(wh, config, found, names, model_owner=False)
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _decide(
-    v: Violation, policy: PolicyConfig, executor: Executor | str | None, execute: bool
-) -> tuple[str, str]:
-    if executor is None:
-        return "unsupported", f"no executor {v.executor!r}; mlcost has {', '.join(EXECUTORS)}"
-    if isinstance(executor, str):  # it could not be made (no credentials, no client library)
-        return "failed", executor
-    if v.action not in executor.actions:
-        return "unsupported", f"{executor.name} can {', '.join(sorted(executor.actions))}"
-    target = executor.target(v.target)
-    if target is None:
-        return "skipped", f"{v.target!r} is not a resource {executor.name} acts on"
-    try:
-        tags = executor.tags(target)
-        if tags.get(policy.protect_tag, "").strip().lower() == "true":
-            return "skipped", f"protected: {policy.protect_tag}=true"
-        state = executor.state(target)
-        if state in executor.inactive:
-            return "skipped", f"already {state}"
-        if not execute:
-            return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
-        return "executed", executor.act(v.action, target)
-    except ExecutorError as exc:
-        return "failed", str(exc)
-
-
-def _make(policy: PolicyConfig) -> Executor | str | None:
-    try:
-        return make_executor(
-            policy.executor, region=policy.region, endpoint_url=policy.endpoint_url
-        )
-    except ExecutorError as exc:
-        return str(exc)
-    except ImportError as exc:
-        extra = "kubernetes" if policy.executor == "kubernetes" else "aws"
-        return f"{policy.executor}: {exc}; install it with pip install 'mlcost[{extra}]'"
-
-
-def enforce(
-    wh: Warehouse,
-    policies: Sequence[PolicyConfig],
-    *,
-    execute: bool = False,
-    now: datetime | None = None,
-    actor: str | None = None,
-    executors: Mapping[str, Executor] | None = None,
-    budgets: Sequence[BudgetConfig] = (),
-    attribution: AttributionConfig | None = None,
-) -> list[Decision]:
-    """Decide on every violation; act only with ``execute=True``; audit each decision.
-
-    Dry-run is the default. A resource whose live ``protect_tag`` is ``true`` is skipped.
-    ``executors`` overrides the ones made from each policy's settings (by executor name).
-    """
-    audit = AuditStore(wh)
-    by_name = {p.name: p for p in policies}
-    made: dict[str, Executor | str | None] = dict(executors or {})
-    decisions = []
-    who = actor or _actor()
-    mode = "execute" if execute else "dry-run"
-    for v in check(wh, policies, now=now, budgets=budgets, attribution=attribution):
-        policy = by_name[v.policy]
-        key = f"{policy.executor}|{policy.region}|{policy.endpoint_url}"
-        if policy.executor not in made and key not in made:
-            made[key] = _make(policy)
-        executor = made.get(policy.executor, made.get(key))
-        row = {
-            "acted_at": datetime.now().replace(microsecond=0),
-            "actor": who,
-            "policy": v.policy,
-            "resource_id": v.target,
-            "action": v.action,
-            "executor": v.executor,
-            "mode": mode,
-            "reason": v.reason,
-        }
-        # Executing: the intent is on record before the executor may act (issue 22).
-        intent = audit.begin(row) if execute else None
-        outcome, detail = _decide(v, policy, executor, execute)
-        decision = Decision(v, mode, outcome, detail)
-        if intent is not None:
-            audit.complete(intent, outcome, detail)
-        else:
-            with wh.transaction():
-                audit.add({**row, "outcome": outcome, "detail": detail})
-        decisions.append(decision)
-    return decisions

@@ -14,11 +14,16 @@ import json
 import os
 import re
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlcost.errors import MlcostError
+
+if TYPE_CHECKING:
+    from mlcost.attribution.identity import Identity
+    from mlcost.config import PolicyConfig
 
 __all__ = [
     "EXECUTORS",
@@ -27,9 +32,13 @@ __all__ = [
     "ExecutorError",
     "KubernetesExecutor",
     "LocalProcessExecutor",
+    "Outcome",
     "SageMakerExecutor",
     "SlurmExecutor",
+    "Unexecutable",
+    "executor_for",
     "make_executor",
+    "run_action",
 ]
 
 _INSTANCE = re.compile(r"\bi-[0-9a-f]{8,17}\b")
@@ -522,3 +531,106 @@ def make_executor(name: str, **options: Any) -> Executor | None:
     """The executor called ``name``, or None if mlcost has none by that name."""
     cls = EXECUTORS.get(name)
     return None if cls is None else cls(**options)
+
+
+# -- the interface the policy flow uses (issue 21; agreed with the executor side) ----------
+# A minimal version written by the flow's side: the executor is chosen by what the
+# resource's id says it is; the executor side refines it (faults, retries with backoff).
+
+
+@dataclass(frozen=True)
+class Unexecutable:
+    """Why no executor acts on a resource, and what would let one."""
+
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an action ended: ``ok``, what the system answered, the error (``retryable``:
+    another try may pass)."""
+
+    ok: bool
+    detail: str
+    error: str | None = None
+    retryable: bool = False
+
+
+class _Unmade:
+    """An executor that could not be made (no credentials, no client library): every use
+    fails with why, so each decision is ``failed`` with the fix and the run goes on."""
+
+    inactive: frozenset[str] = frozenset()
+
+    def __init__(self, name: str, actions: frozenset[str], why: str) -> None:
+        self.name, self.actions, self._why = name, actions, why
+
+    def target(self, resource_id: str) -> str | None:
+        return resource_id
+
+    def tags(self, target: str) -> Mapping[str, str]:
+        raise ExecutorError(self._why)
+
+    def state(self, target: str) -> str:
+        raise ExecutorError(self._why)
+
+    def act(self, action: str, target: str) -> str:
+        raise ExecutorError(self._why)
+
+
+def executor_for(
+    resource: Identity | str,
+    settings: PolicyConfig,
+    *,
+    made: MutableMapping[str, Any] | None = None,
+) -> Executor | Unexecutable:
+    """The executor that acts on ``resource`` (a billed identity or a workload id) for the
+    policy ``settings`` (its executor, region and endpoint), or why there is none and the fix.
+
+    ``made`` caches executors across calls (by name, region and endpoint); an entry under the
+    bare executor name overrides (tests hand in their own). An executor that cannot be made
+    (no credentials) is returned as one whose every call fails saying why."""
+    rid = resource if isinstance(resource, str) else resource.resource_id
+    name = settings.executor
+    if name not in EXECUTORS:
+        return Unexecutable(
+            f"no executor {name!r}; mlcost has {', '.join(EXECUTORS)}",
+            f"set executor in [policies.{settings.name}] to one of them",
+        )
+    cache: MutableMapping[str, Any] = {} if made is None else made
+    key = f"{name}|{settings.region}|{settings.endpoint_url}"
+    found = cache.get(name) or cache.get(key)
+    if found is None:
+        try:
+            found = EXECUTORS[name](region=settings.region, endpoint_url=settings.endpoint_url)
+        except ExecutorError as exc:
+            found = _Unmade(name, frozenset({settings.action}), str(exc))
+        except ImportError as exc:
+            extra = "kubernetes" if name == "kubernetes" else "aws"
+            why = f"{name}: {exc}; install it with pip install 'mlcost[{extra}]'"
+            found = _Unmade(name, frozenset({settings.action}), why)
+        cache[key] = found
+    executor: Executor = found
+    if settings.action not in executor.actions:
+        return Unexecutable(
+            f"{executor.name} can {', '.join(sorted(executor.actions))}, not {settings.action!r}",
+            f"set action in [policies.{settings.name}] to one of them",
+        )
+    if executor.target(rid) is None:
+        return Unexecutable(
+            f"{rid!r} is not a resource {executor.name} acts on",
+            "scope the policy to the resources its executor acts on (resource_types, "
+            "environments, owners), or exempt it: mlcost policies exempt RESOURCE --until DATE "
+            "--reason TEXT",
+        )
+    return executor
+
+
+def run_action(executor: Executor, action: str, target: str) -> Outcome:
+    """Take ``action`` on ``target``; never raises for a provider, network or credential
+    error (the Outcome carries it)."""
+    try:
+        return Outcome(True, executor.act(action, target))
+    except ExecutorError as exc:
+        return Outcome(False, "", str(exc), retryable=False)

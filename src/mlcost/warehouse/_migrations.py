@@ -331,6 +331,34 @@ def _v11() -> list[str]:
     return ["ALTER TABLE api_tokens ADD COLUMN expires_at TIMESTAMP"]
 
 
+def _v12() -> list[str]:
+    # Guardrails with notice and grace (issue 21): a resource that violates a policy is
+    # marked with a deadline (Cloud Custodian's mark-for-op); the mark is closed when the
+    # action ran, the violation ended or the resource was kept. Exemptions keep a resource
+    # until a time (or for good) with who and why. Every step also has its `actions` row.
+    return [
+        """CREATE TABLE policy_marks (
+            policy VARCHAR NOT NULL,
+            resource_id VARCHAR NOT NULL,     -- what the policy acts on (billed id, slurm:<job>)
+            marked_at TIMESTAMP NOT NULL,     -- the data moment of the first violation
+            deadline TIMESTAMP NOT NULL,      -- marked_at + the policy's grace
+            actor VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            closed_at TIMESTAMP,              -- NULL while the mark is open
+            closed_why VARCHAR,               -- acted, ok (no longer violates), exempt, ...
+            PRIMARY KEY (policy, resource_id, marked_at)
+        )""",
+        """CREATE TABLE policy_exemptions (
+            resource_id VARCHAR NOT NULL,     -- the billed ResourceId (or a workload id)
+            policy VARCHAR,                   -- NULL: every policy
+            until TIMESTAMP,                  -- NULL: for good
+            reason VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -345,6 +373,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
+    Migration(12, "policy_marks and policy_exemptions (notice, grace, exemptions)", _v12),
 )
 LATEST = MIGRATIONS[-1].version
 
