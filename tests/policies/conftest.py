@@ -15,6 +15,9 @@ import pytest
 
 from mlcost.config import PolicyConfig, parse_policies
 from tests.attribution.conftest import workload
+from tests.notify.conftest import Receiver, receiver
+
+__all__ = ["Receiver", "receiver"]  # the webhook receiver on loopback, shared with notify
 
 
 def _free_port() -> int:

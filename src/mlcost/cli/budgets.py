@@ -128,9 +128,13 @@ def _policies(ctx: click.Context) -> Settings:
     return settings
 
 
+# Dates, and moments to the minute or second (UTC).
+_MOMENT = click.DateTime(
+    ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+)
 _AS_OF = click.option(
     "--as-of",
-    type=click.DateTime(),
+    type=_MOMENT,
     help="Evaluate at this moment, UTC (default: now, on the latest data).",
 )
 
@@ -200,7 +204,7 @@ def enforce(ctx: click.Context, execute: bool, as_of: datetime | None, fmt: str)
 @click.argument("resource")
 @click.option(
     "--until",
-    type=click.DateTime(),
+    type=_MOMENT,
     help="Keep it through this day (a date) or up to this moment, UTC.",
 )
 @click.option("--for-good", is_flag=True, help="Keep it with no end (instead of --until).")

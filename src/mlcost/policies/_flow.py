@@ -24,7 +24,7 @@ import json
 import socket
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mlcost.config import (
@@ -300,14 +300,17 @@ def _one(run: _Run, v: Violation, facts: Facts) -> Decision:
                 decision = "notified"
         run.marks[key] = mark
         new = True
-        detail = f"marked now; {v.action} after {mark.deadline:%Y-%m-%d %H:%M} UTC if it holds"
+        detail = (
+            f"{'marked now' if run.write else 'not marked yet: policies enforce marks it'}; "
+            f"{v.action} after {mark.deadline:%Y-%m-%d %H:%M} UTC if it still holds"
+        )
     else:
         detail = (
             f"marked {mark.marked_at:%Y-%m-%d %H:%M} UTC; {v.action} after "
             f"{mark.deadline:%Y-%m-%d %H:%M} UTC if it still holds"
         )
     if seen < mark.deadline:
-        if run.at >= mark.deadline:
+        if run.at >= mark.deadline and not new:
             return Decision(
                 v,
                 run.mode,
@@ -359,15 +362,22 @@ def _closed(run: _Run, mark: Mark, idle_seen: Mapping[str, datetime | None]) -> 
     """An open mark whose resource no longer violates its policy."""
     policy = run.policies[mark.policy]
     v = Violation(mark.policy, mark.resource_id, policy.action, policy.executor, mark.reason)
-    if policy.kind == "idle" and run.at >= mark.deadline:
+    if policy.kind == "idle":
+        # Not idle over the window may only mean no samples in it: then nothing is judged.
         newest = idle_seen.get(mark.resource_id)
-        if newest is None or newest < mark.deadline:
+        since = f"newest {newest:%Y-%m-%d %H:%M} UTC" if newest else "none"
+        if run.at >= mark.deadline and (newest is None or newest < mark.deadline):
+            why = f"no telemetry since the deadline {mark.deadline:%Y-%m-%d %H:%M} UTC ({since})"
+        elif newest is None or newest < run.at - timedelta(minutes=policy.minutes):
+            why = f"no telemetry in the last {policy.minutes} min ({since})"
+        else:
+            why = ""
+        if why:
             return Decision(
                 v,
                 run.mode,
                 "skipped",
-                f"no telemetry since the deadline {mark.deadline:%Y-%m-%d %H:%M} UTC: "
-                "not acted on; the mark stays",
+                f"{why}: not acted on; the mark stays",
                 deadline=mark.deadline,
             )
     if run.write:
@@ -422,6 +432,10 @@ def _decide(
         execute=execute,
         made=dict(executors or {}),
     )
+    if write:  # notices need owners: the owner model brought up to date (a write)
+        from mlcost.attribution.model import refresh
+
+        refresh(wh, attribution or AttributionConfig())
     run.marks = {k: m for k, m in open_marks(wh).items() if k[0] in run.policies}
     run.kept = exemptions(wh)
     violations = found(wh, policies, now, budgets, attribution, owners)
