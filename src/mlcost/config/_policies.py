@@ -15,7 +15,7 @@ POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration", "max-gpus")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
 DEFAULT_KEEP_TAG = "mlcost:keep-until"
 # Tag keys and values that say a resource is production (issue 21): out of idle shutdown
-# unless a policy names a production value in ``environments``.
+# (and every other policy) unless a policy names a production value in ``environments``.
 DEFAULT_ENV_TAGS = ("env", "environment")
 DEFAULT_PRODUCTION = ("prod", "production")
 
@@ -58,8 +58,8 @@ class PolicyConfig:
 
     Scopes: ``environments`` (values of the tags ``env_tags``; empty: any), ``owners`` and
     ``resource_types`` (glob on the billed ``x_InstanceType`` or ``ResourceType``, or the
-    workload kind); a resource whose env is one of ``production`` is out of an idle policy
-    unless ``environments`` names that value."""
+    workload kind); a resource whose env is one of ``production`` is out of the policy unless
+    ``environments`` names that value."""
 
     name: str
     kind: str

@@ -3,9 +3,11 @@
 A resource's facts come from its newest billed line item (tags, ``x_InstanceType``,
 ``ResourceType``) and, for a workload, from the workload's own record (its tags win, its
 kind is its type). Production (an env tag value in the policy's ``production``, by default
-``env``/``environment`` = ``prod``/``production``) is out of idle shutdown unless the policy
-names it in ``environments``. Working hours are the owner's (``[owners.<name>]``) where the
-owner sets them, else the policy's; the time zone likewise.
+``env``/``environment`` = ``prod``/``production``) is out of every policy (idle shutdown
+first) unless the policy names it in ``environments``: a GPU cap or a missing tag is a
+reason to tell the owner of a production endpoint, not to stop it. Working hours are the
+owner's (``[owners.<name>]``) where the owner sets them, else the policy's; the time zone
+likewise.
 """
 
 from __future__ import annotations
@@ -89,8 +91,8 @@ def in_scope(
     named = {e.lower() for e in policy.environments}
     if named and env not in named:
         return False
-    if policy.kind == "idle" and env in policy.production and env not in named:
-        return False
+    if env in policy.production and env not in named:
+        return False  # production only where a policy names it (issue 21)
     if policy.owners and v.owner not in policy.owners:
         return False
     if policy.resource_types and not any(
