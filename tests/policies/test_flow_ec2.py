@@ -18,7 +18,7 @@ from mlcost import open_warehouse
 from mlcost.cli.main import cli
 from mlcost.demo._config import DEMO_CONFIG_TOML
 from tests.attribution.conftest import ACCOUNT, line, put, sample
-from tests.policies.conftest import Receiver
+from tests.policies.conftest import Receiver, instance_state, launch
 
 # T0 (2026-10-01) is a Thursday. The demo's idle policy: 2 idle hours outside Mon-Fri
 # 08:00-19:00 UTC, 24 h grace. Telemetry runs to hour 50 (Friday 02:00... Saturday 02:00).
@@ -35,29 +35,12 @@ HOSTS = {
 }
 
 
-def _launch(ec2: Any, tags: dict[str, str]) -> str:
-    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-    out = ec2.run_instances(
-        ImageId="ami-12c6146b",
-        InstanceType="g5.12xlarge",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[spec],
-    )
-    return str(out["Instances"][0]["InstanceId"])
-
-
-def _state(ec2: Any, iid: str) -> str:
-    found = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
-    return str(found["State"]["Name"])
-
-
 @pytest.fixture
 def org(
     ec2: Any, moto_url: str, receiver: Receiver, tmp_path: Path, request: pytest.FixtureRequest
 ) -> dict[str, Any]:
     until = getattr(request, "param", 50)  # the hour the telemetry ends
-    ids = {name: _launch(ec2, tags) for name, (tags, _) in HOSTS.items()}
+    ids = {name: launch(ec2, tags, "g5.12xlarge") for name, (tags, _) in HOSTS.items()}
     arn = {n: f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/{i}" for n, i in ids.items()}
     url = f"duckdb://{tmp_path / 'warehouse.duckdb'}"
     with open_warehouse(url) as wh:
@@ -151,7 +134,7 @@ def test_forgotten_instance_is_marked_told_and_stopped_only_after_its_grace(
         for d in _run(org, "enforce", "--execute", "--as-of", "2026-10-02 06:00")
     }
     assert early["vision-dev-big"]["decision"] == "marked"
-    assert {_state(ec2, i) for i in ids.values()} == {"running"}
+    assert {instance_state(ec2, i) for i in ids.values()} == {"running"}
     assert len(receiver.bodies) == 1
 
     # Friday 23:00, past the deadline, still idle on the latest data: stopped.
@@ -160,11 +143,11 @@ def test_forgotten_instance_is_marked_told_and_stopped_only_after_its_grace(
         for d in _run(org, "enforce", "--execute", "--as-of", "2026-10-02 23:00")
     }
     assert late["vision-dev-big"]["decision"] == "acted"
-    assert _state(ec2, ids["vision-dev-big"]) in ("stopping", "stopped")
+    assert instance_state(ec2, ids["vision-dev-big"]) in ("stopping", "stopped")
     assert late["nb-vision-kept"]["decision"] == "exempt"
     assert late["nb-vision-protected"]["decision"] == "protected"
     for name in ("nb-vision-kept", "nb-vision-protected", "eks-serving-ranker-0"):
-        assert _state(ec2, ids[name]) == "running", name
+        assert instance_state(ec2, ids[name]) == "running", name
     assert len(receiver.bodies) == 1
 
     # Every step has an audit row, with who and why.
@@ -207,7 +190,7 @@ def test_no_telemetry_since_the_deadline_is_reported_not_acted_on(
     d = later[org["arn"]["vision-dev-big"]]
     assert d["decision"] == "skipped" and "no telemetry since the deadline" in d["detail"]
     assert "newest 2026-10-02 06:00 UTC" in d["detail"]
-    assert _state(ec2, org["ids"]["vision-dev-big"]) == "running"
+    assert instance_state(ec2, org["ids"]["vision-dev-big"]) == "running"
     with open_warehouse(org["url"], read_only=True) as wh:
         m = wh.table("policy_marks")
         assert m.filter(m.closed_at.isnull()).count().execute() >= 1  # the mark stays

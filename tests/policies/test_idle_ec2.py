@@ -13,26 +13,7 @@ from mlcost import Warehouse
 from mlcost.config import parse_policies
 from mlcost.policies import check, enforce
 from tests.attribution.conftest import put, sample
-
-
-def _instance(ec2: Any, tags: dict[str, str]) -> str:
-    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-    out = ec2.run_instances(
-        ImageId="ami-12c6146b",
-        InstanceType="g5.xlarge",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[spec] if tags else [],
-    )
-    return str(out["Instances"][0]["InstanceId"])
-
-
-def _state(ec2: Any, iid: str) -> str:
-    return str(
-        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
-            "Name"
-        ]
-    )
+from tests.policies.conftest import instance_state, launch
 
 
 def _policies(moto_url: str) -> Any:
@@ -57,9 +38,9 @@ def _idle_for_two_hours(wh: Warehouse, *ids: str, busy: tuple[str, ...] = ()) ->
 def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
     wh: Warehouse, ec2: Any, moto_url: str
 ) -> None:
-    idle = _instance(ec2, {"team": "vision"})
-    protected = _instance(ec2, {"team": "vision", "mlcost:protect": "true"})
-    busy = _instance(ec2, {"team": "search"})
+    idle = launch(ec2, {"team": "vision"})
+    protected = launch(ec2, {"team": "vision", "mlcost:protect": "true"})
+    busy = launch(ec2, {"team": "search"})
     _idle_for_two_hours(wh, idle, protected, busy=(busy,))
     policies = _policies(moto_url)
     assert {v.resource_id for v in check(wh, policies)} == {idle, protected}
@@ -68,14 +49,14 @@ def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
     dry = {d.violation.resource_id: d for d in enforce(wh, policies, actor="test")}
     # No grace configured: marked and due at once (dry-run: would act).
     assert (dry[idle].decision, dry[protected].decision) == ("would-act", "protected")
-    assert {_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
+    assert {instance_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
 
     done = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
     assert done[idle].decision == "acted" and "-> stopping" in done[idle].detail
     assert done[protected].decision == "protected"
     assert "mlcost:protect=true" in done[protected].detail
-    assert _state(ec2, idle) in ("stopping", "stopped")
-    assert (_state(ec2, protected), _state(ec2, busy)) == ("running", "running")
+    assert instance_state(ec2, idle) in ("stopping", "stopped")
+    assert (instance_state(ec2, protected), instance_state(ec2, busy)) == ("running", "running")
 
     a = wh.table("actions")
     rows = a.order_by([a.acted_at, a.mode, a.resource_id]).to_pyarrow().to_pylist()
@@ -132,10 +113,10 @@ def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
     from mlcost.config import parse_budgets
     from tests.attribution.conftest import line
 
-    dev = _instance(ec2, {"team": "vision", "env": "dev"})
-    prod = _instance(ec2, {"team": "vision", "env": "prod"})
-    guarded = _instance(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
-    other = _instance(ec2, {"team": "search", "env": "dev"})
+    dev = launch(ec2, {"team": "vision", "env": "dev"})
+    prod = launch(ec2, {"team": "vision", "env": "prod"})
+    guarded = launch(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
+    other = launch(ec2, {"team": "search", "env": "dev"})
 
     def arn(iid: str) -> str:
         return f"arn:aws:ec2:us-east-1:111122223333:instance/{iid}"
@@ -164,8 +145,8 @@ def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
         for d in enforce(wh, policies, execute=True, actor="test", budgets=budgets)
     }
     assert done[arn(dev)].decision == "acted" and done[arn(guarded)].decision == "protected"
-    assert _state(ec2, dev) in ("stopping", "stopped")
-    assert {_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
+    assert instance_state(ec2, dev) in ("stopping", "stopped")
+    assert {instance_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
     a = wh.table("actions")
     (reason,) = set(a.filter(a.action == "stop").reason.to_pyarrow().to_pylist())
     assert "budget 'vision' spent 270.00 of 200.00 USD" in reason
