@@ -172,6 +172,11 @@ def test_forgotten_instance_is_marked_told_and_stopped_only_after_its_grace(
     assert [r["reason"] for r in rows if r["action"] == "exempt"] == [
         "demo for the board on Friday"
     ]
+    r = CliRunner().invoke(
+        cli, ["--warehouse", org["url"], "policies", "audit", "--format", "json"]
+    )
+    assert r.exit_code == 0, r.output
+    assert len(json.loads(r.output)) == min(len(rows), 50)  # newest first, 50 by default
     idle_marks = [m for m in marks if m["policy"] == "idle-off-hours"]
     assert [(m["resource_id"], m["closed_why"]) for m in idle_marks] == [(forgotten, "acted")]
 

@@ -255,7 +255,7 @@ def _print_policies(out: Path) -> None:
         names = sorted({str(d.violation.resource_name) for d in due})
         hours = p.grace.total_seconds() / 3600
         grace = f"{p.action} after {hours:g} h notice" if hours else p.action
-        shown = f" ({grace}): {', '.join(names[:4])}{', …' if len(names) > 4 else ''}"
+        shown = f" ({grace}): {', '.join(names[:8])}{', …' if len(names) > 8 else ''}"
         click.echo(f"  {p.name}: {said or 'no violation'}{shown if names else ''}")
 
 

@@ -438,10 +438,13 @@ def _decide(
         refresh(wh, attribution or AttributionConfig())
     run.marks = {k: m for k, m in open_marks(wh).items() if k[0] in run.policies}
     run.kept = exemptions(wh)
-    violations = found(wh, policies, now, budgets, attribution, owners)
+    violations, seen_targets = [], set()
+    for v, facts in found(wh, policies, now, budgets, attribution, owners):
+        if (v.policy, v.target) not in seen_targets:  # two source names, one resource
+            seen_targets.add((v.policy, v.target))
+            violations.append((v, facts))
     decisions = [_one(run, v, facts) for v, facts in violations]
-    held = {(v.policy, v.target) for v, _ in violations}
-    stale = [m for k, m in sorted(run.marks.items()) if k not in held]
+    stale = [m for k, m in sorted(run.marks.items()) if k not in seen_targets]
     idle = [m.resource_id for m in stale if run.policies[m.policy].kind == "idle"]
     seen = _newest_samples(wh, idle, run.at)
     decisions += [_closed(run, m, seen) for m in stale]
