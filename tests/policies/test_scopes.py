@@ -140,3 +140,14 @@ def test_grace_owners_and_scopes_are_validated_naming_the_file(tmp_path: Path) -
         with pytest.raises(ConfigError, match=message) as err:
             load_settings(env={"HOME": str(tmp_path)}, cwd=tmp_path)
         assert str(toml) in str(err.value)
+
+
+def test_check_reads_a_file_an_older_mlcost_wrote(tmp_path: Path) -> None:
+    from mlcost import open_warehouse
+
+    url = f"duckdb://{tmp_path / 'old.duckdb'}"
+    with open_warehouse(url, migrate_to=11) as old:  # before policy_marks
+        put(old, "gpu_samples", [sample("i-0000000000000000a", m / 6, 0.0) for m in range(13)])
+    with open_warehouse(url, read_only=True) as wh:
+        (d,) = review(wh, parse_policies({"p": {"kind": "idle", "grace": "1h"}}))
+    assert d.decision == "marked"

@@ -166,7 +166,7 @@ def _keep_tags(policy: PolicyConfig, tags: Mapping[str, str], at: datetime) -> t
         try:
             day = date.fromisoformat(until)
         except ValueError:
-            return "", ""  # a malformed tag keeps nothing; the notice says how to write it
+            return "", ""  # not a date: it keeps nothing (the notice shows YYYY-MM-DD)
         if at.date() <= day:
             return "exempt", f"kept by tag {policy.keep_tag}={until}"
     return "", ""

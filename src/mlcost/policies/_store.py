@@ -120,7 +120,10 @@ class MarkStore(Store):
 
 
 def open_marks(wh: Warehouse) -> dict[tuple[str, str], Mark]:
-    """Every open mark by (policy, resource_id); reads only."""
+    """Every open mark by (policy, resource_id); reads only. A file an older mlcost wrote,
+    opened read-only (not migrated), has none."""
+    if "policy_marks" not in wh.tables():
+        return {}
     t = wh.table("policy_marks")
     rows = t.filter(t.closed_at.isnull()).to_pyarrow().to_pylist()
     return {
@@ -133,5 +136,7 @@ def open_marks(wh: Warehouse) -> dict[tuple[str, str], Mark]:
 
 def exemptions(wh: Warehouse) -> list[Exemption]:
     """Every exemption ever recorded (expired ones too: :meth:`Exemption.holds` tells)."""
+    if "policy_exemptions" not in wh.tables():
+        return []
     rows = wh.table("policy_exemptions").to_pyarrow().to_pylist()
     return [Exemption(**r) for r in rows]
