@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.mlcost-installed
 
-.PHONY: demo test lint typecheck pytest bench clean tools
+.PHONY: demo test lint typecheck pytest bench clean tools azurite
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,3 +68,15 @@ tools:
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
 		&& (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null) \
 		|| echo "chromium not installed: the dashboard browser tests will be skipped"; }
+	@$(MAKE) --no-print-directory azurite
+
+# Azurite, the Azure Storage emulator, for tests/sources/test_remote_azure.py: from npm, pinned to
+# 3.34.0 (3.35 and later need Node 22; Debian 13 has Node 20), installed under .tools/ (never
+# globally). Without node the Azure tests are skipped and say so.
+AZURITE_VERSION := 3.34.0
+azurite:
+	@if ! command -v npm >/dev/null; then echo "node/npm not installed: the Azurite tests will be skipped"; \
+	elif [ ! -x .tools/azurite/node_modules/.bin/azurite-blob ] || \
+		! grep -q '"version": "$(AZURITE_VERSION)"' .tools/azurite/node_modules/azurite/package.json; then \
+		mkdir -p .tools/azurite && npm install --silent --no-audit --no-fund --prefix .tools/azurite \
+		azurite@$(AZURITE_VERSION) >/dev/null; fi

@@ -15,6 +15,9 @@ builtin they resemble, so ``except ValueError`` in a caller's code still works::
     │   ├── UnsupportedWarehouse(ValueError)   a URL scheme we cannot serve
     │   ├── WarehouseLocked                another process holds the file
     │   └── WarehouseTooNew                written by a newer mlcost than this one
+    ├── RemoteSourceError(OSError)         a bucket or container cannot be listed or read;
+    │   │                                  carries ``provider`` (S3, Azure Storage)
+    │   └── RemoteCredentials(PermissionError)  no credential, or one the store refused
     └── NotFound(LookupError)              a name that does not exist (column, source, ...)
         ├── UnknownName                    a GPU, instance, model or region we do not know;
         │                                  carries ``suggestions`` (nearest valid names)
@@ -45,6 +48,8 @@ __all__ = [
     "NotFocus",
     "NotFound",
     "NotWorthIt",
+    "RemoteCredentials",
+    "RemoteSourceError",
     "RunStopped",
     "UnknownName",
     "UnsupportedWarehouse",
@@ -117,6 +122,22 @@ class BadValue(InvalidInput):
 
 class MissingCurrency(InvalidInput):
     """Amounts whose currency cannot be determined."""
+
+
+class RemoteSourceError(MlcostError, OSError):
+    """A bill's object store (an S3 bucket, an Azure Storage container) cannot be listed or
+    read. ``provider`` names the store; the message never holds a credential."""
+
+    def __init__(self, message: str, *, provider: str) -> None:
+        self.provider = provider
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class RemoteCredentials(RemoteSourceError, PermissionError):
+    """No credential was found in the provider's standard chain, or the store refused it."""
 
 
 class NotFound(MlcostError, LookupError):

@@ -44,16 +44,29 @@ class RoundReport:
     decisions: list[Decision] = field(default_factory=list)
     # step ("budgets", "insights", "alerts", "policies") -> why it did not run on this engine
     skipped: dict[str, str] = field(default_factory=dict)
+    # bill URLs: deliveries not loaded because files are missing; how fresh each source is
+    incomplete: list[str] = field(default_factory=list)
+    freshness: list[str] = field(default_factory=list)
+    stale_alerts: list[str] = field(default_factory=list)  # keys recorded this round
 
 
 def _ingest_one(wh: Warehouse, source: SourceConfig) -> list[Any]:
     from mlcost.sources import get_source, ingest_auto
+    from mlcost.sources.remote import BILL_SOURCES, ingest_remote, is_remote
 
+    urls = [p for p in source.paths if is_remote(p)]
+    files = [p for p in source.paths if not is_remote(p)]
+    if urls and source.kind not in BILL_SOURCES:
+        raise ConfigError(
+            f"{source.where}: [watch.sources.{source.name}] reads a bill URL: set kind to one "
+            f"of {', '.join(BILL_SOURCES)} (it is {source.kind!r})."
+        )
     if source.kind == "auto":
-        return ingest_auto(wh, source.paths)
+        return ingest_auto(wh, files)
     module = get_source(source.kind)
     try:
-        return [module.ingest(wh, list(source.paths), **source.options)]
+        fetched: list[Any] = [ingest_remote(wh, u, source.kind, **source.options) for u in urls]
+        return fetched + ([module.ingest(wh, files, **source.options)] if files else [])
     except TypeError as exc:
         raise ConfigError(
             f"{source.where}: [watch.sources.{source.name}] options {dict(source.options)} "
@@ -75,6 +88,10 @@ def ingest_configured(
             report.source_errors.append(f"{source.name}: {exc}")
             say(f"source error: {source.name}: {exc}")
             continue
+        for r in results:
+            for line in getattr(r, "incomplete", ()):
+                report.incomplete.append(f"{source.name}: {line}")
+                say(f"incomplete delivery: {report.incomplete[-1]}")
         new = sum(not getattr(r, "already_loaded", False) for r in results)
         if new:
             report.loaded.append(f"{source.name}: {new} new load(s)")
@@ -162,6 +179,7 @@ def _record(
 
     ingest_configured(wh, settings, report, say)
     channels = settings.channels
+    _freshness(wh, settings, report, no_alerts, say)
     if settings.budgets:
         if no_alerts:
             report.skipped["budgets"] = no_alerts
@@ -187,3 +205,50 @@ def _record(
                 channels=w.insight_channels,
             )
             report.insight_alerts = record_alerts(wh, alerts, channels)
+
+
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _freshness(
+    wh: Warehouse,
+    settings: Settings,
+    report: RoundReport,
+    no_alerts: str | None,
+    say: Callable[[str], None],
+) -> None:
+    """How fresh each bill URL is; a source older than its ``stale_after`` alerts once."""
+    from datetime import UTC, datetime, timedelta
+
+    from mlcost.notify import record_alerts
+    from mlcost.sources.remote import DeliveryStore, freshness, is_remote, parse_url, stale_alert
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for source in settings.watch.sources:
+        urls = [p for p in source.paths if is_remote(p)]
+        if not urls or DeliveryStore.unavailable(wh):
+            continue
+        for url in urls:
+            fresh = freshness(wh, parse_url(url).label)
+            if fresh is None:
+                report.freshness.append(f"{source.name}: no delivery loaded yet from {url}")
+                say(f"freshness: {report.freshness[-1]}")
+                continue
+            report.freshness.append(fresh.line(source.name))
+            say(f"freshness: {report.freshness[-1]}")
+            if source.stale_after is None:
+                continue
+            if no_alerts:
+                report.skipped["stale alerts"] = no_alerts
+                continue
+            age = timedelta(
+                seconds=float(source.stale_after[:-1]) * _AGE_UNITS[source.stale_after[-1]]
+            )
+            alert = stale_alert(
+                fresh, name=source.name, stale_after=age, now=now, channels=source.channels
+            )
+            if alert is not None:
+                new = record_alerts(wh, [alert], settings.channels)
+                report.stale_alerts += new
+                if new:
+                    say(f"stale source: {alert['message']}")

@@ -90,9 +90,11 @@ def test_unsupported_executor_or_action_is_reported_not_skipped(wh: Warehouse) -
     # Nothing can act on them: reported with the reason and the fix, never marked.
     assert nomad.decision == "skipped" and "no executor 'nomad'" in nomad.detail
     assert "aws-sagemaker, kubernetes, local-process, slurm" in nomad.detail
-    assert "Fix: set executor in [policies.nomad]" in nomad.detail
+    assert 'Fix: set executor = "auto" in [policies.nomad]' in nomad.detail
     assert hibernate.decision == "skipped"
-    assert hibernate.detail.startswith("aws-ec2 can stop, terminate, not 'hibernate'")
+    assert hibernate.detail == (
+        "aws-ec2 can stop, terminate. Fix: set action to one of them in [policies.hibernate]"
+    )
     assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["skipped"] * 2
     assert wh.table("policy_marks").count().execute() == 0
 

@@ -9,6 +9,12 @@ name, node, pod, Slurm node, tracker host: the ``resource_links`` view).
 decisions and alerts name a billed resource by :attr:`Identity.resource_id` (what an executor
 acts on) and show :attr:`Identity.name` (readable). A name that links to nothing is not a
 billed resource; ``mlcost sources --unmatched`` lists those.
+
+What a resource *is* (:func:`resource_type`: ``ec2-instance``, ``sagemaker-endpoint``,
+``k8s-deployment``, ``slurm-job``, ``local-process``, …) is read from its id, its service and
+the bill's FOCUS ``ResourceType``; guardrails choose the executor by it. A workload (a Slurm
+job, an OpenCost pod, a recorded process) has an identity too (:func:`workload_identity`),
+with the provider, account and region of the billed resource it runs on.
 """
 
 from __future__ import annotations
@@ -23,9 +29,47 @@ if TYPE_CHECKING:
     from mlcost.config import AttributionConfig
     from mlcost.warehouse import Warehouse
 
-__all__ = ["Identity", "identify", "named", "resources", "short_id"]
+__all__ = [
+    "RESOURCE_TYPES",
+    "Identity",
+    "identify",
+    "named",
+    "resource_type",
+    "resources",
+    "short_id",
+    "workload_identity",
+]
 
 _TAIL = r"[^/:]+$"
+
+# What a resource is, in the words executors are chosen by.
+RESOURCE_TYPES = (
+    "ec2-instance",
+    "sagemaker-endpoint",
+    "sagemaker-notebook",
+    "k8s-deployment",
+    "k8s-pod",
+    "slurm-job",
+    "local-process",
+)
+# An id's own shape says what it is; the first pattern that matches the whole id wins.
+_ID_TYPES = (
+    (r"arn:aws[\w-]*:ec2:[\w-]*:\d*:instance/i-[0-9a-f]{8,17}", "ec2-instance"),
+    (r"i-[0-9a-f]{8,17}", "ec2-instance"),  # CUR's lineItem/ResourceId: the bare instance id
+    (r"arn:aws[\w-]*:sagemaker:[\w-]+:\d{12}:endpoint/[A-Za-z0-9-]+", "sagemaker-endpoint"),
+    (
+        r"arn:aws[\w-]*:sagemaker:[\w-]+:\d{12}:notebook-instance/[A-Za-z0-9-]+",
+        "sagemaker-notebook",
+    ),
+    (r"arn:aws[\w-]*:sagemaker:[\w-]+:\d{12}:training-job/[A-Za-z0-9-]+", "sagemaker-training"),
+    (r"k8s:[a-z0-9-]+/deployment/[a-z0-9.-]+", "k8s-deployment"),
+    (r"k8s:[a-z0-9-]+/pod/[a-z0-9.-]+", "k8s-pod"),
+    (r".*/namespaces/[a-z0-9-]+/deployments/[a-z0-9.-]+", "k8s-deployment"),
+    (r".*/namespaces/[a-z0-9-]+/pods/[a-z0-9.-]+", "k8s-pod"),
+    (r"slurm:(?:[\w.-]+:)?\d+(?:_\d+)?", "slurm-job"),
+    (r"(?:local|pid):[1-9]\d*", "local-process"),  # only exactly so: never slurm:local:1
+    (r"tracker:.+", "tracker-run"),
+)
 
 
 def short_id(resource_id: str) -> str:
@@ -51,6 +95,9 @@ class Identity:
     account: str | None  # SubAccountId, else BillingAccountId
     region: str | None
     names: tuple[str, ...] = ()  # what telemetry and workloads call it
+    service: str | None = None  # ServiceName, as billed
+    resource_type: str | None = None  # what it is (resource_type()); None: not known
+    cluster: str | None = None  # a workload's Kubernetes cluster (OpenCost's name for it)
 
     @property
     def name(self) -> str:
@@ -58,9 +105,90 @@ class Identity:
         return self.resource_name or (self.names[0] if self.names else self.short_id)
 
 
+def resource_type(
+    resource_id: str, *, service: str | None = None, billed_type: str | None = None
+) -> str | None:
+    """What the resource is, from its id's shape, else the bill's ``ResourceType``.
+
+    ``service`` (ServiceName) tells a bare EC2 id from another provider's; ``billed_type`` is
+    FOCUS ``ResourceType`` (``EC2 Instance``, ``Virtual Machine``), kebab-cased when the id
+    says nothing. None: nothing says.
+
+    >>> resource_type("arn:aws:ec2:eu-west-1:123456789012:instance/i-0abc12345678def00")
+    'ec2-instance'
+    >>> resource_type("slurm:local:1"), resource_type("local:1")
+    ('slurm-job', 'local-process')
+    >>> resource_type("/subscriptions/s/providers/Microsoft.Compute/virtualMachines/a",
+    ...               billed_type="Virtual Machine")
+    'virtual-machine'
+    """
+    import re
+
+    text = resource_id.strip()
+    for pattern, kind in _ID_TYPES:
+        if re.fullmatch(pattern, text):
+            if kind == "ec2-instance" and service and not text.startswith("arn:"):
+                # A bare i-… billed by another service (a GCP VM could be named so).
+                return kind if "compute cloud" in service.lower() else None
+            return kind
+    if billed_type and billed_type.strip():
+        return re.sub(r"[^a-z0-9]+", "-", billed_type.strip().lower()).strip("-")
+    return None
+
+
+def workload_identity(
+    workload_id: str,
+    *,
+    tags: dict[str, str] | None = None,
+    host: Identity | None = None,
+    cluster: str | None = None,
+) -> Identity:
+    """The identity of a workload: what an executor acts on, with the provider, account and
+    region of ``host`` (the billed resource it runs on), where known.
+
+    An OpenCost pod (``opencost:<cluster>/<ns>/<pod>/<container>``) is named by what owns it
+    (its ``controllerKind`` / ``controller`` / ``namespace`` labels): a deployment's pod
+    becomes ``k8s:<ns>/deployment/<controller>`` (deleting the pod alone brings it back), a
+    bare pod ``k8s:<ns>/pod/<pod>``. Other workload ids (``slurm:…``, ``local:<pid>``) are
+    their own target. ``cluster``: the workload's cluster (the executor picks its context).
+
+    >>> workload_identity("opencost:c1/ml/ranker-7d9-x2/main",
+    ...     tags={"namespace": "ml", "controllerKind": "deployment", "controller": "ranker"}
+    ... ).resource_id
+    'k8s:ml/deployment/ranker'
+    """
+    tags = tags or {}
+    target, kind = workload_id, ""
+    if workload_id.startswith("opencost:"):
+        parts = workload_id.removeprefix("opencost:").split("/")
+        ns = tags.get("namespace") or (parts[-3] if len(parts) >= 3 else "")
+        kind, owner = tags.get("controllerKind", "").lower(), tags.get("controller")
+        pod = parts[-2] if len(parts) >= 3 else parts[-1]
+        if ns and kind == "deployment" and owner:
+            target = f"k8s:{ns}/deployment/{owner}"
+        elif ns and not kind and pod:
+            target = f"k8s:{ns}/pod/{pod}"
+        # Owned by a statefulset, a job, a daemonset: no executor acts on those (yet).
+    return Identity(
+        resource_id=target,
+        short_id=short_id(target),
+        resource_name=workload_id,
+        provider=host.provider if host else None,
+        account=host.account if host else None,
+        region=host.region if host else None,
+        names=(workload_id,) if target != workload_id else (),
+        service=host.service if host else None,
+        cluster=cluster,
+        # An OpenCost pod no executor acts on is still named for what owns it.
+        resource_type=resource_type(target)
+        or (f"k8s-{kind or 'pod'}" if workload_id.startswith("opencost:") else None),
+    )
+
+
 def resources(wh: Warehouse) -> ir.Table:
     """One row per billed resource: ``resource_id``, ``short_id``, ``resource_name``,
-    ``provider``, ``account``, ``region`` and ``names`` (linked source names, sorted)."""
+    ``provider``, ``account``, ``region``, ``service``, ``billed_type`` (FOCUS
+    ResourceType) and ``names`` (linked source names, sorted)."""
     import ibis
 
     t = wh.table("cost_line_items")
@@ -70,6 +198,8 @@ def resources(wh: Warehouse) -> ir.Table:
         provider=t.ServiceProviderName.max(),
         account=ibis.coalesce(t.SubAccountId, t.BillingAccountId).max(),
         region=t.RegionId.max(),
+        service=t.ServiceName.max(),
+        billed_type=t.ResourceType.max(),
     )
     links = wh.table("resource_links")
     links = links.filter(links.name != links.billed_resource_id)
@@ -84,6 +214,8 @@ def resources(wh: Warehouse) -> ir.Table:
         provider=j.provider,
         account=j.account,
         region=j.region,
+        service=j.service,
+        billed_type=j.billed_type,
         names=j.names,
     )
 
@@ -123,6 +255,10 @@ def identify(wh: Warehouse, names: Iterable[str | None]) -> dict[str, Identity]:
             account=r["account"],
             region=r["region"],
             names=tuple(r["names"] or ()),
+            service=r["service"],
+            resource_type=resource_type(
+                r["resource_id"], service=r["service"], billed_type=r["billed_type"]
+            ),
         )
         for r in res.filter(res.resource_id.isin(ids)).to_pyarrow().to_pylist()
     }
@@ -163,8 +299,9 @@ def named(
     """``items`` named by their billed resource: ``resource_id`` the billed ResourceId of
     ``names[i]`` (default: the item's own ``resource_id``; a host name or short id becomes the
     ResourceId), ``resource_name`` readable, ``owner`` the owner model's owner of the resource
-    (``model_owner``: over the item's; else only where the item has none). An item about
-    nothing billed keeps its id, and ``resource_name`` is that id."""
+    (``model_owner``: over the item's; else only where the item has none); an item with
+    fields ``provider``, ``account``, ``region``, ``resource_type`` gets the billed ones. An
+    item about nothing billed keeps its id, and ``resource_name`` is that id."""
     from dataclasses import replace
 
     from mlcost.attribution.model import resource_owners
@@ -180,5 +317,12 @@ def named(
             continue
         found = owners.get(who.resource_id)
         owner = (found or item.owner) if model_owner else (item.owner or found)
-        out.append(replace(item, resource_id=who.resource_id, resource_name=who.name, owner=owner))
+        where = {k: getattr(who, k) for k in _WHERE if k in item.__dataclass_fields__}
+        out.append(
+            replace(item, resource_id=who.resource_id, resource_name=who.name, owner=owner, **where)
+        )
     return out
+
+
+# What an executor needs besides the id, copied onto items that have these fields.
+_WHERE = ("provider", "account", "region", "resource_type")

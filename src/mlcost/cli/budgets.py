@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -38,6 +39,14 @@ _DECISION = (
     "reason",
     "detail",
 )
+
+
+def _columns(rows: Sequence[dict[str, Any]], fmt: str) -> Sequence[str]:
+    """A decision's columns: the table's few; in JSON every field (provider, account,
+    region, resource_type, executor, deadline, ...)."""
+    return list(rows[0]) if rows and fmt == "json" else list(_DECISION)
+
+
 _MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
 
 
@@ -160,7 +169,9 @@ def check_policies(ctx: click.Context, as_of: datetime | None, fmt: str) -> None
             owners=s.owners,
         )
         rows = [d.as_dict() for d in found]
-    render_rows(rows, _DECISION, fmt, title="Guardrail decisions (check: nothing is changed)")
+    render_rows(
+        rows, _columns(rows, fmt), fmt, title="Guardrail decisions (check: nothing is changed)"
+    )
 
 
 @policies.command()
@@ -190,7 +201,7 @@ def enforce(ctx: click.Context, execute: bool, as_of: datetime | None, fmt: str)
         rows = [d.as_dict() for d in decisions]
     render_rows(
         rows,
-        _DECISION,
+        _columns(rows, fmt),
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )

@@ -29,8 +29,13 @@ def ingest() -> None:
     """Load billing exports and telemetry into the warehouse."""
 
 
+# Bills may be files, folders or URLs (s3://bucket/prefix/, az://container/path): kept as text
+# here, since click.Path would fold the URL's "//".
+bill_paths_argument = click.argument("paths", nargs=-1, required=True)
+
+
 @ingest.command("focus")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@bill_paths_argument
 @click.option(
     "--allow-missing",
     is_flag=True,
@@ -39,16 +44,25 @@ def ingest() -> None:
 @click.option("--currency", help="BillingCurrency for rows (or files) that have none, e.g. USD.")
 @click.pass_context
 def ingest_focus_cmd(
-    ctx: click.Context, paths: tuple[Path, ...], allow_missing: bool, currency: str | None
+    ctx: click.Context, paths: tuple[str, ...], allow_missing: bool, currency: str | None
 ) -> None:
     """Load FOCUS 1.0–1.4 exports (CSV, CSV.gz, Parquet; files or folders) in one transaction.
 
     Loading the same files again changes nothing; a newer export of a billing account's
-    billing period replaces the older rows of that account and period.
+    billing period replaces the older rows of that account and period. PATHS may also be
+    s3://BUCKET/PREFIX/ or az://CONTAINER/PATH: each new, complete delivery there is loaded
+    once (docs/remote.md).
     """
     from mlcost.sources.focus import expand_paths, ingest_focus
 
-    total = sum(p.stat().st_size for p in expand_paths(paths))
+    urls, files = _split_urls(paths)
+    if urls:
+        options = {"allow_missing": allow_missing, "currency": currency}
+        with warehouse_from(ctx) as wh:
+            _ingest_urls(wh, urls, "focus", {k: v for k, v in options.items() if v})
+        if not files:
+            return
+    total = sum(p.stat().st_size for p in expand_paths(files))
     with warehouse_from(ctx) as wh:
         if total >= PROGRESS_MIN_BYTES:
             from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
@@ -66,14 +80,69 @@ def ingest_focus_cmd(
                     bar.update(task, completed=fraction, description=f"Loading {name}")
 
                 result = ingest_focus(
-                    wh, paths, allow_missing=allow_missing, currency=currency, progress=show
+                    wh, files, allow_missing=allow_missing, currency=currency, progress=show
                 )
         else:
-            result = ingest_focus(wh, paths, allow_missing=allow_missing, currency=currency)
+            result = ingest_focus(wh, files, allow_missing=allow_missing, currency=currency)
         owners = None if result.already_loaded else _first_bill_owner_key(ctx, wh)
     report(result, named=False)
     if owners:
         click.echo(owners)
+
+
+def _split_urls(paths: tuple[str, ...]) -> tuple[list[str], tuple[Path, ...]]:
+    """Bill URLs (checked before any warehouse is opened) and local paths, in the order given."""
+    from mlcost.sources.remote import is_remote, parse_url
+
+    urls = [p for p in paths if is_remote(p)]
+    for url in urls:
+        parse_url(url)
+    return urls, tuple(Path(p) for p in paths if not is_remote(p))
+
+
+def _ingest_urls(wh: Any, urls: list[str], kind: str, options: dict[str, Any]) -> None:
+    """Fetch and load each URL's new deliveries, with a progress bar on stderr while files
+    stream (shown on a terminal only)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TimeElapsedColumn
+
+    from mlcost.sources.remote import ingest_remote
+
+    for url in urls:
+        columns = ("[progress.description]{task.description}", BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("Fetching", total=1.0)
+
+            def show(fraction: float, name: str, task: Any = task) -> None:
+                bar.update(task, completed=fraction, description=f"Fetching {name}")
+
+            result = ingest_remote(wh, url, kind, progress=show, **options)
+        remote_report(result)
+
+
+def remote_report(result: Any) -> None:
+    """What a fetch did: a line per delivery loaded, what was skipped, what is unfinished."""
+    for line in result.incomplete:
+        click.echo(f"Warning: {line}", err=True)
+    for load in result.loads:
+        if load.already_loaded:
+            click.echo(f"{result.url}: delivery already loaded as ingest {load.ingest_id}.")
+        elif load.focus_versions:
+            focus_line(load, f"{result.url}: ingest")
+        else:
+            report(load)
+    skipped = []
+    if result.unchanged:
+        skipped.append(f"{result.unchanged} delivery(ies) unchanged, not downloaded")
+    if result.superseded:
+        skipped.append(f"{result.superseded} older delivery(ies) superseded")
+    fetched = f"fetched {result.downloaded_bytes:,} bytes; " if result.downloaded_bytes else ""
+    if not result.loads:
+        click.echo(
+            f"{result.url}: nothing new to load ({fetched}{'; '.join(skipped) or 'no deliveries'})."
+        )
+    elif skipped or fetched:
+        click.echo(f"{result.url}: {fetched}{'; '.join(skipped)}".rstrip("; ") + ".")
 
 
 def _first_bill_owner_key(ctx: click.Context, wh: Any) -> str | None:
@@ -299,14 +368,22 @@ def ingest_mlflow_cmd(ctx: click.Context, tracking_uri: str, experiments: tuple[
 def _native_command(name: str, module: str, what: str) -> None:
     """``mlcost ingest <provider> FILES``: the four native bill formats share one shape."""
 
-    @ingest.command(name, help=f"Load {what} as FOCUS rows (one transaction, idempotent).")
-    @paths_argument
+    @ingest.command(
+        name,
+        help=f"Load {what} as FOCUS rows (one transaction, idempotent). PATHS may be files, "
+        "folders, s3://BUCKET/PREFIX/ or az://CONTAINER/PATH (docs/remote.md).",
+    )
+    @bill_paths_argument
     @click.pass_context
-    def command(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    def command(ctx: click.Context, paths: tuple[str, ...]) -> None:
         import importlib
 
+        urls, files = _split_urls(paths)
         with warehouse_from(ctx) as wh:
-            report(importlib.import_module(module).ingest(wh, paths))
+            if urls:
+                _ingest_urls(wh, urls, name, {})
+            if files:
+                report(importlib.import_module(module).ingest(wh, files))
 
 
 for _name, _module, _what in (
@@ -337,10 +414,37 @@ def ingest_auto_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     is_flag=True,
     help="Telemetry hosts and workloads that resolve to no billed resource.",
 )
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="How fresh each bill URL is: when its newest delivery was written, what it covers.",
+)
 @format_option
 @click.pass_context
-def sources(ctx: click.Context, available: bool, unmatched: bool, fmt: str) -> None:
+def sources(ctx: click.Context, available: bool, unmatched: bool, fresh: bool, fmt: str) -> None:
     """What has been loaded into the warehouse (or, with --available, what can be)."""
+    if fresh:
+        from mlcost.sources.remote import all_freshness
+
+        with warehouse_from(ctx, read_only=True) as wh:
+            found = all_freshness(wh)
+        if fmt == "table":
+            for f in found:
+                click.echo(f.line())
+            if not found:
+                click.echo("No bill has been loaded from a URL (s3://, az://) yet.")
+            return
+        rows = [
+            {
+                "url": f.url,
+                "provider": f.provider,
+                "delivered_at": f.delivered_at.isoformat(),
+                "covers_through": f.covers_through.isoformat() if f.covers_through else None,
+            }
+            for f in found
+        ]
+        render_rows(rows, ["url", "provider", "delivered_at", "covers_through"], fmt)
+        return
     if unmatched:
         from mlcost.sources.linking import link_summary
         from mlcost.sources.linking import unmatched as unmatched_rows

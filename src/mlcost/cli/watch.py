@@ -78,7 +78,9 @@ def _lock_path(target: WarehouseTarget) -> Path:
 @click.pass_context
 def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> None:
     """Every interval: ingest [watch.sources], evaluate budgets and insights (alerts once
-    each), deliver pending alerts, enforce policies."""
+    each), deliver pending alerts, enforce policies.
+
+    With --once, exits 1 when a policy decision failed (the round still went on past it)."""
     from mlcost.watching import run_round
 
     settings = settings_from(ctx)
@@ -107,10 +109,16 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
                     f"alerts: {len(r.delivery.sent)} alert(s) sent, {len(r.delivery.failed)} "
                     "delivery failure(s) kept for retry"
                 )
+            failed = sum(d.decision == "failed" for d in r.decisions)
             if settings.policies and "policies" not in r.skipped:
                 acted = sum(d.decision == "acted" for d in r.decisions)
-                _say(f"policies: {len(r.decisions)} decision(s), {acted} acted on")
+                _say(
+                    f"policies: {len(r.decisions)} decision(s), {acted} acted on"
+                    + (f", {failed} failed (the actions audit says why)" if failed else "")
+                )
             if once:
+                if failed:  # the round went on past them; the exit code still says so
+                    ctx.exit(1)
                 return
             time.sleep(max(0.0, seconds - (time.monotonic() - began)))
 

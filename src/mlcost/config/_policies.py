@@ -47,7 +47,8 @@ class PolicyConfig:
     in the latest hour above ``max_gpus[owner]`` (``"*"`` for any); the newest resources over
     the cap are the violations. ``working_hours`` (idle only): while the evaluation moment is
     inside one of these spans in ``timezone``, idle resources are left alone.
-    The ``action`` runs through ``executor``; resources whose tag ``protect_tag`` is ``true``
+    The ``action`` runs through ``executor`` (``"auto"``: the one for each resource's type,
+    see ``policies.executors.executor_for``); resources whose tag ``protect_tag`` is ``true``
     are never acted on; one whose tag ``keep_tag`` (``mlcost:keep-until=YYYY-MM-DD``) is a
     day not yet past is kept until then.
 
@@ -64,7 +65,7 @@ class PolicyConfig:
     name: str
     kind: str
     action: str = "stop"
-    executor: str = "aws-ec2"
+    executor: str = "auto"  # auto: the executor for each resource's type
     max_utilization: float = 0.05
     minutes: int = 60
     protect_tag: str = DEFAULT_PROTECT_TAG
@@ -204,7 +205,7 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                     ).items()
                 },
                 action=str(t.get("action", "stop")),
-                executor=str(t.get("executor", "aws-ec2")),
+                executor=str(t.get("executor", "auto")),
                 max_utilization=_number(
                     t.get("max_utilization", 0.05), where, f"{label}.max_utilization"
                 ),

@@ -57,10 +57,21 @@ def redact_url(url: str, *, secret_path: bool = False) -> str:
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
+# Credentials that travel outside URLs in provider errors and client logs: an AWS access key
+# id (AKIA… long-term, ASIA… temporary; IAM user guide, 2026) and an HTTP bearer token.
+_ACCESS_KEY = re.compile(r"\b(A[KS]IA)[A-Z0-9]{16}\b")
+_BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
+
+
 def redact(text: str) -> str:
-    """``text`` with every URL in it passed through :func:`redact_url`.
+    """``text`` with every URL in it passed through :func:`redact_url`, and AWS access key
+    ids and bearer tokens hidden.
 
     >>> redact("POST https://example.com/hook?token=abc failed: timed out")
     'POST https://example.com/… failed: timed out'
+    >>> redact("Credential=AKIAIOSFODNN7EXAMPLE/20261204, Authorization: Bearer eyJhbGci.x")
+    'Credential=AKIA…/20261204, Authorization: Bearer …'
     """
-    return _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    text = _ACCESS_KEY.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)}{HIDDEN}", text)

@@ -155,6 +155,10 @@ def _check_references(settings: Settings) -> None:
         (settings.sources.get("owners", ""), f"owners.{o.name}.channels", o.channels)
         for o in settings.owners.values()
     ]
+    named += [
+        (src.where, f"watch.sources.{src.name}.channels", src.channels)
+        for src in settings.watch.sources
+    ]
     for where, key, names in named:
         missing = sorted(set(names) - set(known))
         if missing:

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from mlcost.config import AttributionConfig, BudgetConfig, OwnerConfig, PolicyConfig
 from mlcost.errors import ConfigError
+from mlcost.policies.executors import AUTO, EXECUTOR_BY_TYPE
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from mlcost.attribution.identity import Identity
     from mlcost.policies._scope import Facts
     from mlcost.warehouse import Warehouse
 
@@ -30,7 +32,11 @@ class Violation:
     with the billed resource it runs on as ``resource_id`` where known (then ``target`` is the
     workload, what the executor acts on); ``owner`` is attribution's owner. ``at`` is the
     moment judged (the evaluation time, or the latest data's), ``last_seen`` the resource's
-    newest sample behind an idle violation."""
+    newest sample behind an idle violation.
+    ``provider``, ``account``, ``region`` (of the billed resource, where one links) and
+    ``resource_type`` (what the target is: ``ec2-instance``, ``slurm-job``, …) choose the
+    executor; ``act_on`` is the id it acts on where that is not the target (an OpenCost
+    pod's deployment, ``k8s:<ns>/deployment/<name>``, in ``cluster``)."""
 
     policy: str
     resource_id: str
@@ -42,6 +48,12 @@ class Violation:
     owner: str | None = None
     at: datetime | None = None
     last_seen: datetime | None = None
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+    resource_type: str | None = None
+    act_on: str | None = None
+    cluster: str | None = None  # a Kubernetes workload's cluster
 
     @classmethod
     def of(
@@ -54,6 +66,22 @@ class Violation:
     def target(self) -> str:
         """What the executor is handed: the workload, else the resource."""
         return self.workload_id or self.resource_id
+
+    def identity(self) -> Identity:
+        """The target's identity, as :func:`~mlcost.policies.executors.executor_for` reads it."""
+        from mlcost.attribution.identity import Identity, short_id
+
+        rid = self.act_on or self.target
+        return Identity(
+            resource_id=rid,
+            short_id=short_id(rid),
+            resource_name=self.resource_name,
+            provider=self.provider,
+            account=self.account,
+            region=self.region,
+            resource_type=self.resource_type,
+            cluster=self.cluster,
+        )
 
 
 def _idle(
@@ -341,18 +369,35 @@ def _identified(
 ) -> list[Violation]:
     """Violations named by their billed identity: a telemetry host becomes its ResourceId,
     a workload carries the resource it ran on; owners from the owner model where unknown."""
-    from mlcost.attribution.identity import named
+    from mlcost.attribution.identity import named, resource_type, workload_identity
 
     workloads = sorted({v.workload_id for v in found if v.workload_id})
     ran_on: dict[str, str] = {}
+    tags: dict[str, dict[str, str]] = {}
+    clusters: dict[str, str | None] = {}
     if workloads:
         w = wh.table("workloads")
         w = w.filter(w.workload_id.isin(workloads))
-        for r in w.select("workload_id", "resource_id", "node").to_pyarrow().to_pylist():
+        cols = ("workload_id", "resource_id", "node", "tags", "cluster")
+        for r in w.select(*cols).to_pyarrow().to_pylist():
+            tags[r["workload_id"]] = dict(r["tags"] or {})
+            clusters[r["workload_id"]] = r["cluster"]
             host = r["resource_id"] or r["node"]
             if host:
                 ran_on[r["workload_id"]] = host
     names = [
         ran_on.get(v.workload_id, v.resource_id) if v.workload_id else v.resource_id for v in found
     ]
-    return named(wh, config, found, names, model_owner=False)
+    out = []
+    for v in named(wh, config, found, names, model_owner=False):
+        if v.workload_id:  # the workload is what is acted on; where it runs gives the region
+            wid = v.workload_id
+            who = workload_identity(wid, tags=tags.get(wid), cluster=clusters.get(wid))
+            act_on = who.resource_id if who.resource_id != wid else None
+            v = replace(v, resource_type=who.resource_type, act_on=act_on, cluster=who.cluster)
+        elif v.resource_type is None:  # nothing billed: what its own id says, if anything
+            v = replace(v, resource_type=resource_type(v.resource_id))
+        if v.executor == AUTO:
+            v = replace(v, executor=EXECUTOR_BY_TYPE.get(v.resource_type or "", AUTO))
+        out.append(v)
+    return out

@@ -22,7 +22,7 @@ from __future__ import annotations
 import getpass
 import json
 import socket
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -50,6 +50,7 @@ from mlcost.policies.executors import (
     Unexecutable,
     executor_for,
     run_action,
+    with_retries,
 )
 
 if TYPE_CHECKING:
@@ -91,13 +92,19 @@ class Decision:
         v = self.violation
         return {
             "policy": v.policy,
+            "resource": v.target,
             "resource_id": v.resource_id,
             "resource_name": v.resource_name,
             "workload_id": v.workload_id,
             "owner": v.owner,
             "decision": self.decision,
+            "outcome": self.decision,  # the name older readers use
             "action": v.action,
             "executor": self.executor,
+            "provider": v.provider,
+            "account": v.account,
+            "region": v.region,
+            "resource_type": v.resource_type,
             "deadline": self.deadline.isoformat(sep=" ") if self.deadline else None,
             "reason": v.reason,
             "detail": self.detail,
@@ -131,7 +138,7 @@ class _Run:
     actor: str
     write: bool
     execute: bool
-    made: MutableMapping[str, Any]
+    made: dict[Any, Executor | Unexecutable]  # executor_for's cache (and overrides by name)
     marks: dict[tuple[str, str], Mark] = field(default_factory=dict)
     kept: list[Exemption] = field(default_factory=list)
     audited: set[int] = field(default_factory=set)  # id() of decisions with their own row
@@ -234,7 +241,7 @@ def _notice(run: _Run, v: Violation, policy: PolicyConfig, mark: Mark) -> tuple[
 def _live(run: _Run, executor: Executor, v: Violation, policy: PolicyConfig) -> Decision | str:
     """The live resource's word before anything is marked or done: kept by its tags, or
     nothing left to act on; else its state (go on)."""
-    target = executor.target(v.target)
+    target = executor.target(v.act_on or v.target)
     if target is None:
         return Decision(
             v,
@@ -244,10 +251,11 @@ def _live(run: _Run, executor: Executor, v: Violation, policy: PolicyConfig) -> 
             executor.name,
         )
     try:
-        kept, why = _keep_tags(policy, executor.tags(target), run.at)
+        # Live reads retried like the action: a 5xx or a timeout may pass.
+        kept, why = _keep_tags(policy, with_retries(lambda: executor.tags(target)), run.at)
         if kept:
             return Decision(v, run.mode, kept, why, executor.name)
-        state = executor.state(target)
+        state = with_retries(lambda: executor.state(target))
     except ExecutorError as exc:
         return Decision(v, run.mode, "failed", str(exc), executor.name)
     if state in executor.inactive:
@@ -275,12 +283,19 @@ def _one(run: _Run, v: Violation, facts: Facts) -> Decision:
     if kept:
         close(kept)
         return Decision(v, run.mode, kept, why)
-    chosen = executor_for(v.target, policy, made=run.made)
+    chosen = executor_for(v.identity(), policy, made=run.made)
+    fault = ""
     if isinstance(chosen, Unexecutable):
-        return Decision(v, run.mode, "skipped", f"{chosen.reason}. Fix: {chosen.fix}")
-    name, state = chosen.name, ""
-    if run.write:  # enforce reads the live resource (check reads nothing outside mlcost)
-        said = _live(run, chosen, v, policy)
+        if chosen.decision != "failed":  # no executor for it, or another policy's kind
+            return Decision(v, run.mode, "skipped", str(chosen), v.executor)
+        if run.write:  # a fault to fix (no credentials, no client): nothing is marked
+            return Decision(v, run.mode, "failed", str(chosen), v.executor)
+        fault = f"; enforce fails until this is fixed: {chosen}"  # check calls no provider
+    executor = None if isinstance(chosen, Unexecutable) else chosen
+    name, state = executor.name if executor else v.executor, ""
+    if run.write and executor is not None:
+        # enforce reads the live resource (check reads nothing outside mlcost)
+        said = _live(run, executor, v, policy)
         if isinstance(said, Decision):
             close(said.decision)
             return said
@@ -320,18 +335,18 @@ def _one(run: _Run, v: Violation, facts: Facts) -> Decision:
                 name,
                 mark.deadline,
             )
-        said = Decision(v, run.mode, decision, detail, name, mark.deadline)
+        said = Decision(v, run.mode, decision, detail + fault, name, mark.deadline)
         if new:
             run.audited.add(id(said))  # its mark row (and notice row) say it
         return said
     # The deadline has passed and the violation holds on data from then on: act.
-    target = chosen.target(v.target) or v.target
-    if not run.execute:
+    target = (executor.target(v.act_on or v.target) if executor else None) or v.act_on or v.target
+    if not run.execute or executor is None:  # (executing: an executor was found, see above)
         return Decision(
             v,
             run.mode,
             "would-act",
-            f"{v.action} {target}{state}; run with --execute to act",
+            f"{v.action} {target}{state}; run with --execute to act{fault}",
             name,
             mark.deadline,
         )
@@ -347,7 +362,7 @@ def _one(run: _Run, v: Violation, facts: Facts) -> Decision:
     }
     audit = AuditStore(run.wh)
     intent = audit.begin(row)  # the intent is on record before the executor may act
-    outcome = run_action(chosen, v.action, target)
+    outcome = run_action(executor, v.action, target)
     decision = "acted" if outcome.ok else "failed"
     detail = outcome.detail if outcome.ok else (outcome.error or "failed")
     audit.complete(intent, decision, detail)

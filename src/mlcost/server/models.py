@@ -288,6 +288,11 @@ class ViolationOut(BaseModel):
     resource_name: str | None = None
     workload_id: str | None = None
     owner: str | None = None
+    # What the executor needs: of the billed resource, and what the target is (issue 21).
+    provider: str | None = None
+    account: str | None = None
+    region: str | None = None
+    resource_type: str | None = None
 
 
 class AuditEntry(BaseModel):

@@ -332,6 +332,29 @@ def _v11() -> list[str]:
 
 
 def _v12() -> list[str]:
+    # Bills fetched from object stores (issue 27): one row per delivery seen at a URL, so an
+    # unchanged delivery (same manifest, same ETag) is skipped without downloading it again,
+    # and so `watch` can say how fresh each source is.
+    return [
+        """CREATE TABLE remote_deliveries (
+            source_url VARCHAR NOT NULL,      -- s3://bucket/prefix/, az://container/path
+            delivery_key VARCHAR NOT NULL,    -- manifest key @ ETag (or the folder's content)
+            provider VARCHAR NOT NULL,        -- aws, azure, files
+            export_name VARCHAR,
+            billing_period VARCHAR,           -- YYYY-MM, as the delivery names it
+            delivery_id VARCHAR,              -- executionId (AWS), runId (Azure)
+            delivered_at TIMESTAMP NOT NULL,  -- when the provider wrote it (UTC)
+            status VARCHAR NOT NULL,          -- loaded, superseded, incomplete
+            files VARCHAR NOT NULL,           -- JSON list of the object keys it lists
+            bytes BIGINT,
+            ingest_id BIGINT,                 -- ingests.ingest_id of the load (loaded only)
+            seen_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source_url, delivery_key)
+        )""",
+    ]
+
+
+def _v13() -> list[str]:
     # Guardrails with notice and grace (issue 21): a resource that violates a policy is
     # marked with a deadline (Cloud Custodian's mark-for-op); the mark is closed when the
     # action ran, the violation ended or the resource was kept. Exemptions keep a resource
@@ -373,7 +396,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "cost_daily: the daily rollup of cost_line_items that spend reads", _v9),
     Migration(10, "recommendations.saving_type (recurring, one_off) and closed_at", _v10),
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
-    Migration(12, "policy_marks and policy_exemptions (notice, grace, exemptions)", _v12),
+    Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
+    Migration(13, "policy_marks and policy_exemptions (notice, grace, exemptions)", _v13),
 )
 LATEST = MIGRATIONS[-1].version
 
