@@ -258,10 +258,14 @@ def test_enforce_records_the_fault_goes_on_and_exits_1(
         assert local["resource_type"] == "local-process" and proc.poll() is None
         assert "1 decision(s) failed" in r.stderr
         with open_warehouse(url, read_only=True) as wh:
-            audit = wh.table("actions").select("policy", "outcome").to_pyarrow().to_pylist()
-        assert sorted((a["policy"], a["outcome"]) for a in audit) == [
-            ("idle-ec2", "failed"),
-            ("long-local", "would-act"),
+            cols = ("policy", "action", "outcome")
+            audit = wh.table("actions").select(*cols).to_pyarrow().to_pylist()
+        # The failed EC2 decision marks nothing; the process is marked (grace 0: its deadline
+        # is now) and its action would run in the same round.
+        assert sorted((a["policy"], a["action"], a["outcome"]) for a in audit) == [
+            ("idle-ec2", "stop", "failed"),
+            ("long-local", "mark", "marked"),
+            ("long-local", "stop", "would-act"),
         ]
         # watch --once goes on past it too, and its exit code says a decision failed.
         w = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
