@@ -70,7 +70,10 @@ def test_policies_and_watch_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "enforce", "--format", "json"])
     (d,) = json.loads(r.output)
     # No executor can hibernate: reported with the fix, never marked.
-    assert d["decision"] == "skipped" and "not 'hibernate'" in d["detail"]
+    assert d["decision"] == "skipped"
+    assert d["detail"] == (
+        "aws-ec2 can stop, terminate. Fix: set action to one of them in [policies.idle-gpu]"
+    )
     r = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
     assert r.exit_code == 0, r.output
     assert "1 alert(s) sent" not in r.output and "2 alert(s) sent" in r.output
