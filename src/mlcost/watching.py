@@ -160,6 +160,8 @@ def run_round(
                     execute=execute,
                     budgets=settings.budgets,
                     attribution=settings.attribution,
+                    owners=settings.owners,
+                    channels=settings.channels,
                 )
     return report
 

@@ -68,7 +68,12 @@ def test_policies_and_watch_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert r.exit_code == 0, r.output
     assert [v["resource_id"] for v in json.loads(r.output)] == ["i-0abc12345678def00"]
     r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "enforce", "--format", "json"])
-    assert json.loads(r.output)[0]["outcome"] == "unsupported"
+    (d,) = json.loads(r.output)
+    # No executor can hibernate: reported with the fix, never marked.
+    assert d["decision"] == "skipped"
+    assert d["detail"] == (
+        "aws-ec2 can stop, terminate. Fix: set action to one of them in [policies.idle-gpu]"
+    )
     r = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
     assert r.exit_code == 0, r.output
     assert "1 alert(s) sent" not in r.output and "2 alert(s) sent" in r.output
@@ -150,6 +155,6 @@ def test_enforce_without_credentials_or_endpoint_fails_each_decision_and_goes_on
     assert r.exit_code == 1, r.output
     assert r.exception is None or isinstance(r.exception, SystemExit)
     decisions = json.loads(r.stdout)
-    assert [d["outcome"] for d in decisions] == ["failed", "failed"]
+    assert [d["decision"] for d in decisions] == ["failed", "failed"]
     says = "credentials" if not credentials else "Could not connect"
     assert all(says in d["detail"] for d in decisions), decisions

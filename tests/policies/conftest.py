@@ -15,6 +15,9 @@ import pytest
 
 from mlcost.config import PolicyConfig, parse_policies
 from tests.attribution.conftest import workload
+from tests.notify.conftest import Receiver, receiver
+
+__all__ = ["Receiver", "receiver"]  # the webhook receiver on loopback, shared with notify
 
 
 def _free_port() -> int:
@@ -84,3 +87,22 @@ def running_job(wid: str, start: float = 0) -> dict[str, Any]:
 
 def by_resource(decisions: list[Any]) -> dict[str, Any]:
     return {d.violation.resource_id: d for d in decisions}
+
+
+def launch(ec2: Any, tags: dict[str, str], instance_type: str = "g5.xlarge") -> str:
+    """Start one instance in moto with ``tags``; its id (moto picks it)."""
+    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    out = ec2.run_instances(
+        ImageId="ami-12c6146b",
+        InstanceType=instance_type,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[spec] if tags else [],
+    )
+    return str(out["Instances"][0]["InstanceId"])
+
+
+def instance_state(ec2: Any, iid: str) -> str:
+    """The instance's state name as EC2 gives it (running, stopping, stopped, ...)."""
+    found = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]
+    return str(found["State"]["Name"])

@@ -6,6 +6,7 @@ talks to it through ``endpoint_url``) and counts the requests, so a retry is see
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -258,10 +259,14 @@ def test_enforce_records_the_fault_goes_on_and_exits_1(
         assert local["resource_type"] == "local-process" and proc.poll() is None
         assert "1 decision(s) failed" in r.stderr
         with open_warehouse(url, read_only=True) as wh:
-            audit = wh.table("actions").select("policy", "outcome").to_pyarrow().to_pylist()
-        assert sorted((a["policy"], a["outcome"]) for a in audit) == [
-            ("idle-ec2", "failed"),
-            ("long-local", "would-act"),
+            cols = ("policy", "action", "outcome")
+            audit = wh.table("actions").select(*cols).to_pyarrow().to_pylist()
+        # The failed EC2 decision marks nothing; the process is marked (grace 0: its deadline
+        # is now) and its action would run in the same round.
+        assert sorted((a["policy"], a["action"], a["outcome"]) for a in audit) == [
+            ("idle-ec2", "stop", "failed"),
+            ("long-local", "mark", "marked"),
+            ("long-local", "stop", "would-act"),
         ]
         # watch --once goes on past it too, and its exit code says a decision failed.
         w = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"])
@@ -270,6 +275,30 @@ def test_enforce_records_the_fault_goes_on_and_exits_1(
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_check_without_credentials_shows_the_decision_and_the_fault(
+    stub: Ec2Stub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # policies check calls no provider: it says what enforce would decide, and that enforce
+    # fails until the credentials are given; it exits 0 and writes nothing.
+    _no_aws(monkeypatch, tmp_path)
+    monkeypatch.setenv("MLCOST_SPOOL", str(tmp_path / "spool"))
+    monkeypatch.chdir(tmp_path)
+    url = f"duckdb://{tmp_path / 'w.duckdb'}"
+    _org(url, stub, os.getpid())
+    (tmp_path / "mlcost.toml").write_text(_POLICIES.format(url=stub.url))
+    r = CliRunner().invoke(cli, ["--warehouse", url, "policies", "check", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    ec2, local = json.loads(r.stdout)
+    assert (ec2["resource_id"], ec2["decision"], ec2["executor"]) == (ARN, "would-act", "aws-ec2")
+    assert "enforce fails until this is fixed" in ec2["detail"]
+    assert "no AWS credentials found. Fix: give mlcost AWS credentials" in ec2["detail"]
+    assert (local["policy"], local["decision"]) == ("long-local", "would-act")
+    assert "enforce fails" not in local["detail"]
+    assert sum(stub.calls.values()) == 0
+    with open_warehouse(url, read_only=True) as wh:
+        assert wh.table("actions").count().execute() == 0
 
 
 @pytest.mark.parametrize(

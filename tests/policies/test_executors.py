@@ -100,7 +100,7 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
     dry = by_resource(enforce(wh, policies, actor="test"))
     assert [dry[r].outcome for r in (endpoint, guarded, notebook)] == [
         "would-act",
-        "skipped",
+        "protected",
         "would-act",
     ]
     assert "(in-service)" in dry[endpoint].detail
@@ -110,10 +110,10 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
     ] == ("InService")
 
     done = by_resource(enforce(wh, policies, execute=True, actor="test"))
-    assert done[endpoint].outcome == "executed"
+    assert done[endpoint].outcome == "acted"
     assert "endpoint config llm-chat-config kept" in done[endpoint].detail
-    assert done[guarded].outcome == "skipped" and "mlcost:protect=true" in done[guarded].detail
-    assert done[notebook].outcome == "executed" and "stopped notebook" in done[notebook].detail
+    assert done[guarded].outcome == "protected" and "mlcost:protect=true" in done[guarded].detail
+    assert done[notebook].outcome == "acted" and "stopped notebook" in done[notebook].detail
     names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
     assert names == ["llm-prod"]  # deleted; the protected one stays
     assert sm.describe_endpoint_config(EndpointConfigName="llm-chat-config")  # kept
@@ -126,14 +126,16 @@ def test_idle_sagemaker_endpoint_and_notebook_stopped_only_with_execute(
     assert again[notebook].detail in ("already stopped", "already stopping")
     assert _audit(wh) == sorted(
         [
+            ("dry-run", endpoint, "marked"),  # the first violation marks it (no grace)
             ("dry-run", endpoint, "would-act"),
-            ("dry-run", guarded, "skipped"),
+            ("dry-run", guarded, "protected"),
+            ("dry-run", notebook, "marked"),
             ("dry-run", notebook, "would-act"),
-            ("execute", endpoint, "executed"),
-            ("execute", guarded, "skipped"),
-            ("execute", notebook, "executed"),
+            ("execute", endpoint, "acted"),
+            ("execute", guarded, "protected"),
+            ("execute", notebook, "acted"),
             ("execute", endpoint, "skipped"),
-            ("execute", guarded, "skipped"),
+            ("execute", guarded, "protected"),
             ("execute", notebook, "skipped"),
         ]
     )
@@ -200,9 +202,9 @@ def test_long_slurm_jobs_are_cancelled_with_scancel(wh: Warehouse, slurm: Path) 
 
     done = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
     assert {r: d.outcome for r, d in done.items()} == {
-        "slurm:101": "executed",
-        "slurm:102": "skipped",
-        "slurm:gpu-a:103": "executed",
+        "slurm:101": "acted",
+        "slurm:102": "protected",
+        "slurm:gpu-a:103": "acted",
         "slurm:104": "skipped",
         "slurm:105": "skipped",
     }
@@ -349,11 +351,11 @@ def test_idle_kubernetes_deployment_scaled_to_zero_and_pod_deleted(
     )
 
     dry = by_resource(enforce(wh, policies, actor="test"))
-    assert [dry[i].outcome for i in ids] == ["would-act", "skipped", "would-act"]
+    assert [dry[i].outcome for i in ids] == ["would-act", "protected", "would-act"]
     assert not [r for r in kube.requests if r[0] != "GET"]  # dry-run only reads
 
     done = by_resource(enforce(wh, policies, execute=True, actor="test"))
-    assert [done[i].outcome for i in ids] == ["executed", "skipped", "executed"]
+    assert [done[i].outcome for i in ids] == ["acted", "protected", "acted"]
     assert "scaled 3 -> 0 replicas" in done[ids[0]].detail
     assert done[ids[1]].detail == "protected: mlcost:protect=true"
     writes = [r for r in kube.requests if r[0] != "GET"]
@@ -426,7 +428,7 @@ def test_local_process_acts_only_on_its_own_recorded_process(wh: Warehouse, tmp_
             )
         )
         done = decisions[f"local:{ours.pid}"]
-        assert (done.outcome, done.detail) == ("executed", f"sent SIGTERM to pid {ours.pid}")
+        assert (done.outcome, done.detail) == ("acted", f"sent SIGTERM to pid {ours.pid}")
         assert ours.wait(timeout=10) == -signal.SIGTERM
         refused = decisions[f"pid:{foreign.pid}"]
         assert refused.outcome == "failed" and "no record" in refused.detail
@@ -486,5 +488,6 @@ def test_an_enforcer_killed_mid_action_leaves_its_intent_row(
     with open_warehouse(wh_url, read_only=True) as w:
         rows = w.table("actions").to_pyarrow().to_pylist()
     assert [(r["resource_id"], r["action"], r["mode"], r["outcome"]) for r in rows] == [
-        ("slurm:101", "scancel", "execute", "started")
+        ("slurm:101", "mark", "execute", "marked"),  # the mark (no grace) comes first
+        ("slurm:101", "scancel", "execute", "started"),
     ]

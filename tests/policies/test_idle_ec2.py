@@ -13,26 +13,7 @@ from mlcost import Warehouse
 from mlcost.config import parse_policies
 from mlcost.policies import check, enforce
 from tests.attribution.conftest import put, sample
-
-
-def _instance(ec2: Any, tags: dict[str, str]) -> str:
-    spec = {"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-    out = ec2.run_instances(
-        ImageId="ami-12c6146b",
-        InstanceType="g5.xlarge",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[spec] if tags else [],
-    )
-    return str(out["Instances"][0]["InstanceId"])
-
-
-def _state(ec2: Any, iid: str) -> str:
-    return str(
-        ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["State"][
-            "Name"
-        ]
-    )
+from tests.policies.conftest import instance_state, launch
 
 
 def _policies(moto_url: str) -> Any:
@@ -57,43 +38,44 @@ def _idle_for_two_hours(wh: Warehouse, *ids: str, busy: tuple[str, ...] = ()) ->
 def test_idle_instance_stopped_only_with_execute_and_never_when_protected(
     wh: Warehouse, ec2: Any, moto_url: str
 ) -> None:
-    idle = _instance(ec2, {"team": "vision"})
-    protected = _instance(ec2, {"team": "vision", "mlcost:protect": "true"})
-    busy = _instance(ec2, {"team": "search"})
+    idle = launch(ec2, {"team": "vision"})
+    protected = launch(ec2, {"team": "vision", "mlcost:protect": "true"})
+    busy = launch(ec2, {"team": "search"})
     _idle_for_two_hours(wh, idle, protected, busy=(busy,))
     policies = _policies(moto_url)
     assert {v.resource_id for v in check(wh, policies)} == {idle, protected}
 
     # Dry-run (the default): nothing changes, the audit says what would happen.
     dry = {d.violation.resource_id: d for d in enforce(wh, policies, actor="test")}
-    assert (dry[idle].outcome, dry[protected].outcome) == ("would-act", "skipped")
-    assert {_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
+    # No grace configured: marked and due at once (dry-run: would act).
+    assert (dry[idle].decision, dry[protected].decision) == ("would-act", "protected")
+    assert {instance_state(ec2, i) for i in (idle, protected, busy)} == {"running"}
 
     done = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
-    assert done[idle].outcome == "executed" and "-> stopping" in done[idle].detail
-    assert done[protected].outcome == "skipped" and "mlcost:protect=true" in done[protected].detail
-    assert _state(ec2, idle) in ("stopping", "stopped")
-    assert (_state(ec2, protected), _state(ec2, busy)) == ("running", "running")
+    assert done[idle].decision == "acted" and "-> stopping" in done[idle].detail
+    assert done[protected].decision == "protected"
+    assert "mlcost:protect=true" in done[protected].detail
+    assert instance_state(ec2, idle) in ("stopping", "stopped")
+    assert (instance_state(ec2, protected), instance_state(ec2, busy)) == ("running", "running")
 
     a = wh.table("actions")
     rows = a.order_by([a.acted_at, a.mode, a.resource_id]).to_pyarrow().to_pylist()
-    audit = sorted((r["mode"], r["resource_id"], r["outcome"]) for r in rows)
+    audit = sorted((r["mode"], r["resource_id"], r["action"], r["outcome"]) for r in rows)
     assert audit == sorted(
         [
-            ("dry-run", idle, "would-act"),
-            ("dry-run", protected, "skipped"),
-            ("execute", idle, "executed"),
-            ("execute", protected, "skipped"),
+            ("dry-run", idle, "mark", "marked"),  # the first violation marks it (grace 0)
+            ("dry-run", idle, "stop", "would-act"),
+            ("dry-run", protected, "stop", "protected"),
+            ("execute", idle, "stop", "acted"),
+            ("execute", protected, "stop", "protected"),
         ]
     )
     assert all(r["actor"] == "test" and r["policy"] == "idle-gpu" for r in rows)
-    assert all(
-        r["action"] == "stop" and "GPU utilization at most 1.0%" in r["reason"] for r in rows
-    )
+    assert all("GPU utilization at most 1.0%" in r["reason"] for r in rows)
 
     # Run again: the stopped instance is skipped, not stopped twice.
     again = {d.violation.resource_id: d for d in enforce(wh, policies, execute=True, actor="test")}
-    assert again[idle].outcome == "skipped" and "already" in again[idle].detail
+    assert again[idle].decision == "skipped" and "already" in again[idle].detail
 
 
 def test_unsupported_executor_or_action_is_reported_not_skipped(wh: Warehouse) -> None:
@@ -105,13 +87,16 @@ def test_unsupported_executor_or_action_is_reported_not_skipped(wh: Warehouse) -
         }
     )
     nomad, hibernate = enforce(wh, policies, execute=True, actor="test")
-    assert nomad.outcome == "unsupported" and "no executor 'nomad'" in nomad.detail
+    # Nothing can act on them: reported with the reason and the fix, never marked.
+    assert nomad.decision == "skipped" and "no executor 'nomad'" in nomad.detail
     assert "aws-sagemaker, kubernetes, local-process, slurm" in nomad.detail
-    assert hibernate.outcome == "unsupported"
+    assert 'Fix: set executor = "auto" in [policies.nomad]' in nomad.detail
+    assert hibernate.decision == "skipped"
     assert hibernate.detail == (
         "aws-ec2 can stop, terminate. Fix: set action to one of them in [policies.hibernate]"
     )
-    assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["unsupported"] * 2
+    assert wh.table("actions").outcome.to_pyarrow().to_pylist() == ["skipped"] * 2
+    assert wh.table("policy_marks").count().execute() == 0
 
 
 def test_short_idle_spell_is_not_a_violation(wh: Warehouse) -> None:
@@ -130,10 +115,10 @@ def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
     from mlcost.config import parse_budgets
     from tests.attribution.conftest import line
 
-    dev = _instance(ec2, {"team": "vision", "env": "dev"})
-    prod = _instance(ec2, {"team": "vision", "env": "prod"})
-    guarded = _instance(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
-    other = _instance(ec2, {"team": "search", "env": "dev"})
+    dev = launch(ec2, {"team": "vision", "env": "dev"})
+    prod = launch(ec2, {"team": "vision", "env": "prod"})
+    guarded = launch(ec2, {"team": "vision", "env": "staging", "mlcost:protect": "true"})
+    other = launch(ec2, {"team": "search", "env": "dev"})
 
     def arn(iid: str) -> str:
         return f"arn:aws:ec2:us-east-1:111122223333:instance/{iid}"
@@ -161,10 +146,11 @@ def test_budget_action_stops_dev_gpus_of_its_scope_at_100_percent(
         d.violation.resource_id: d
         for d in enforce(wh, policies, execute=True, actor="test", budgets=budgets)
     }
-    assert done[arn(dev)].outcome == "executed" and done[arn(guarded)].outcome == "skipped"
-    assert _state(ec2, dev) in ("stopping", "stopped")
-    assert {_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
-    (reason,) = set(wh.table("actions").reason.to_pyarrow().to_pylist())
+    assert done[arn(dev)].decision == "acted" and done[arn(guarded)].decision == "protected"
+    assert instance_state(ec2, dev) in ("stopping", "stopped")
+    assert {instance_state(ec2, i) for i in (prod, guarded, other)} == {"running"}
+    a = wh.table("actions")
+    (reason,) = set(a.filter(a.action == "stop").reason.to_pyarrow().to_pylist())
     assert "budget 'vision' spent 270.00 of 200.00 USD" in reason
 
 
@@ -248,9 +234,9 @@ def test_local_process_over_its_limit_is_stopped_only_with_execute(
         )
         now = T0 + timedelta(hours=2)
         (dry,) = enforce(wh, policies, now=now, actor="test")
-        assert dry.outcome == "would-act" and proc.poll() is None
+        assert dry.decision == "would-act" and proc.poll() is None
         (done,) = enforce(wh, policies, now=now, execute=True, actor="test")
-        assert done.outcome == "executed" and "SIGTERM" in done.detail
+        assert done.decision == "acted" and "SIGTERM" in done.detail
         assert proc.wait(timeout=10) != 0
     finally:
         if proc.poll() is None:

@@ -150,7 +150,7 @@ def test_scancel_on_a_real_cluster(wh: Warehouse, cluster: Path) -> None:
     assert _state(long_job) == "RUNNING"
 
     done = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
-    assert done[f"slurm:{long_job}"].outcome == "executed"
+    assert done[f"slurm:{long_job}"].outcome == "acted"
     assert done[f"slurm:{guarded}"].detail == "protected: mlcost:protect=true"
     assert _state(long_job) in ("COMPLETING", "CANCELLED", "gone")
     assert (_state(guarded), _state(short_job)) == ("RUNNING", "RUNNING")
@@ -158,3 +158,40 @@ def test_scancel_on_a_real_cluster(wh: Warehouse, cluster: Path) -> None:
     again = by_resource(enforce(wh, policies, now=now, execute=True, actor="test"))
     assert again[f"slurm:{long_job}"].outcome == "skipped"
     assert again[f"slurm:{long_job}"].detail.startswith("already ")
+
+
+def test_a_job_past_its_limit_is_cancelled_after_its_grace_once(
+    wh: Warehouse, cluster: Path
+) -> None:
+    from dataclasses import replace
+
+    job = _run("sbatch", "--parsable", "--wrap", "sleep 600").strip()
+    deadline = time.monotonic() + 30
+    while _state(job) != "RUNNING":
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.2)
+    put(wh, "workloads", [running_job(f"slurm:{job}", 0)])
+    (policy,) = long_jobs()
+    policies = (replace(policy, grace=timedelta(hours=2)),)
+    target = f"slurm:{job}"
+
+    # 100 h > 72 h: marked, with a deadline 2 hours on; nothing is cancelled, even with
+    # --execute, until then.
+    first = by_resource(enforce(wh, policies, now=T0 + timedelta(hours=100), execute=True))
+    assert first[target].decision == "marked"
+    assert first[target].deadline == T0 + timedelta(hours=102)
+    early = by_resource(enforce(wh, policies, now=T0 + timedelta(hours=101), execute=True))
+    assert early[target].decision == "marked" and _state(job) == "RUNNING"
+
+    late = by_resource(enforce(wh, policies, now=T0 + timedelta(hours=102), execute=True))
+    assert late[target].decision == "acted"
+    end = time.monotonic() + 30
+    while _state(job) not in ("CANCELLED", "gone"):
+        assert time.monotonic() < end, "scancel did not end the job"
+        time.sleep(0.2)
+    # Later runs (the workload record still says running): nothing left to cancel.
+    again = by_resource(enforce(wh, policies, now=T0 + timedelta(hours=103), execute=True))
+    assert again[target].decision == "skipped" and again[target].detail.startswith("already ")
+    a = wh.table("actions")
+    acted = a.filter((a.resource_id == target) & (a.outcome == "acted")).count().execute()
+    assert acted == 1

@@ -48,7 +48,7 @@ NOT_SERVING = ("training", "fine-tuning", "notebook-dev", "data processing")
 
 
 def has_served_tokens(warehouse: Warehouse) -> bool:
-    """Whether the warehouse has the ``served_tokens`` table (DuckDB, migration 12; Spark
+    """Whether the warehouse has the ``served_tokens`` table (DuckDB, migration 13; Spark
     has none yet): readers show no token figures rather than fail without it."""
     return "served_tokens" in warehouse.tables()
 

@@ -1,9 +1,10 @@
-"""``mlcost budgets status|check`` and ``mlcost policies check|enforce``."""
+"""``mlcost budgets status|check`` and ``mlcost policies check|enforce|exempt|audit``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,7 +12,7 @@ from mlcost.cli._common import format_option, render_rows, settings_from, wareho
 from mlcost.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
+    from mlcost.config import Settings
 
 _STATUS = (
     "budget",
@@ -26,16 +27,26 @@ _STATUS = (
     "crossed",
     "currency",
 )
-_VIOLATION = (
+_DECISION = (
     "policy",
     "resource_name",
     "resource_id",
-    "workload_id",
     "owner",
+    "decision",
     "action",
     "executor",
+    "deadline",
     "reason",
+    "detail",
 )
+
+
+def _columns(rows: Sequence[dict[str, Any]], fmt: str) -> Sequence[str]:
+    """A decision's columns: the table's few; in JSON every field (provider, account,
+    region, resource_type, executor, deadline, ...)."""
+    return list(rows[0]) if rows and fmt == "json" else list(_DECISION)
+
+
 _MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
 
 
@@ -153,60 +164,146 @@ def policies() -> None:
     """Guardrail policies from mlcost.toml: violations, and (with --execute) actions."""
 
 
-def _policies(
-    ctx: click.Context,
-) -> tuple[tuple[PolicyConfig, ...], tuple[BudgetConfig, ...], AttributionConfig]:
+def _policies(ctx: click.Context) -> Settings:
     settings = settings_from(ctx)
     if not settings.policies:
         raise ConfigError(
             "No policies configured. Add one to mlcost.toml, e.g.\n"
             '  [policies.idle-gpu]\n  kind = "idle"\n  max_utilization = 0.05\n  minutes = 60\n'
-            "See docs/budgets.md."
+            '  grace = "24h"\nSee docs/budgets.md.'
         )
-    return settings.policies, settings.budgets, settings.attribution
+    return settings
+
+
+# Dates, and moments to the minute or second (UTC).
+_MOMENT = click.DateTime(
+    ["%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"]
+)
+_AS_OF = click.option(
+    "--as-of",
+    type=_MOMENT,
+    help="Evaluate at this moment, UTC (default: now, on the latest data).",
+)
 
 
 @policies.command(name="check")
+@_AS_OF
 @format_option
 @click.pass_context
-def check_policies(ctx: click.Context, fmt: str) -> None:
-    """List violations and the action each would take; changes nothing."""
-    from mlcost.policies import check
+def check_policies(ctx: click.Context, as_of: datetime | None, fmt: str) -> None:
+    """What enforce would decide on each violation; changes nothing, calls no provider.
 
-    found, budgets, attribution = _policies(ctx)
+    A violation not yet marked shows as 'marked' with the deadline it would get."""
+    from mlcost.policies import review
+
+    s = _policies(ctx)
     with warehouse_from(ctx, read_only=True) as wh:
-        rows = [vars(v) for v in check(wh, found, budgets=budgets, attribution=attribution)]
+        found = review(
+            wh,
+            s.policies,
+            now=as_of,
+            budgets=s.budgets,
+            attribution=s.attribution,
+            owners=s.owners,
+        )
+        rows = [d.as_dict() for d in found]
     render_rows(
-        rows,
-        _VIOLATION,
-        fmt,
-        title="Violations",
+        rows, _columns(rows, fmt), fmt, title="Guardrail decisions (check: nothing is changed)"
     )
 
 
 @policies.command()
-@click.option("--execute", is_flag=True, help="Act. Without it nothing is changed (dry-run).")
+@click.option("--execute", is_flag=True, help="Act. Without it nothing is acted on (dry-run).")
+@_AS_OF
 @format_option
 @click.pass_context
-def enforce(ctx: click.Context, execute: bool, fmt: str) -> None:
-    """Decide on every violation and, with --execute, act; every decision is audited.
+def enforce(ctx: click.Context, execute: bool, as_of: datetime | None, fmt: str) -> None:
+    """Mark new violations and tell their owners (dry-run too); past a mark's deadline, act
+    with --execute. Every step is audited.
 
     Exits 1 when a decision failed (no credentials, an unreachable API): the others still ran."""
     from mlcost.policies import enforce as run
 
-    found, budgets, attribution = _policies(ctx)
+    s = _policies(ctx)
     with warehouse_from(ctx) as wh:
-        decisions = run(wh, found, execute=execute, budgets=budgets, attribution=attribution)
+        decisions = run(
+            wh,
+            s.policies,
+            execute=execute,
+            now=as_of,
+            budgets=s.budgets,
+            attribution=s.attribution,
+            owners=s.owners,
+            channels=s.channels,
+        )
         rows = [d.as_dict() for d in decisions]
-    table = ["policy", "resource_name", "resource", "owner", "action", "mode", "outcome", "detail"]
     render_rows(
         rows,
-        # JSON: every field of a decision (provider, account, region, resource_type, executor).
-        list(rows[0]) if rows and fmt == "json" else table,
+        _columns(rows, fmt),
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
     )
-    failed = [d for d in decisions if d.outcome == "failed"]
+    failed = [d for d in decisions if d.decision == "failed"]
     if failed:
         click.echo(f"{len(failed)} decision(s) failed; see their detail above.", err=True)
         ctx.exit(1)
+
+
+@policies.command(name="exempt")
+@click.argument("resource")
+@click.option(
+    "--until",
+    type=_MOMENT,
+    help="Keep it through this day (a date) or up to this moment, UTC.",
+)
+@click.option("--for-good", is_flag=True, help="Keep it with no end (instead of --until).")
+@click.option("--reason", required=True, help="Why it must keep running (audited).")
+@click.option("--policy", "policy", default=None, help="Only from this policy (default: all).")
+@click.pass_context
+def exempt_resource(
+    ctx: click.Context,
+    resource: str,
+    until: datetime | None,
+    for_good: bool,
+    reason: str,
+    policy: str | None,
+) -> None:
+    """Keep RESOURCE (billed id, instance id or name; or a workload id) from the policies."""
+    from datetime import timedelta
+
+    from mlcost.policies import exempt
+
+    if (until is None) == (not for_good):
+        raise click.UsageError("give --until DATE, or --for-good")
+    s = _policies(ctx)
+    if policy is not None and policy not in {p.name for p in s.policies}:
+        names = ", ".join(sorted(p.name for p in s.policies))
+        raise ConfigError(f"no policy {policy!r} in mlcost.toml; configured: {names}.")
+    if until is not None and until.time() == until.min.time():
+        until += timedelta(days=1)  # a date keeps it through that day
+    with warehouse_from(ctx) as wh:
+        row = exempt(wh, resource, until=until, reason=reason, policy=policy)
+    kept = f"until {row.until:%Y-%m-%d %H:%M} UTC" if row.until else "for good"
+    click.echo(
+        f"Kept {row.resource_id} from {row.policy or 'every policy'} {kept}: {row.reason} "
+        f"(by {row.actor}; see mlcost policies audit)."
+    )
+
+
+@policies.command(name="audit")
+@click.option("--limit", type=int, default=50, show_default=True, help="Newest rows shown.")
+@format_option
+@click.pass_context
+def audit(ctx: click.Context, limit: int, fmt: str) -> None:
+    """Every mark, notice, exemption and action: who, when, why, how it ended."""
+    from mlcost.policies import audit_rows
+
+    with warehouse_from(ctx, read_only=True) as wh:
+        rows = audit_rows(wh)[:limit]
+    cols = ["acted_at", "actor", "policy", "resource_id", "action", "mode", "outcome", "reason"]
+    render_rows(
+        [{**r, "acted_at": str(r["acted_at"])} for r in rows],
+        [*cols, "detail"],
+        fmt,
+        title="Guardrail audit (newest first)",
+    )

@@ -117,6 +117,7 @@ def demo(ctx: click.Context, out: Path, days: int, seed: int, scale: float, fmt:
         render_findings(findings, "table", limit=8)
     _print_budgets(out)
     print_units(out)
+    _print_policies(out)
     click.echo(
         f"Warehouse: {out / WAREHOUSE}; planted waste: {out}/ground_truth.json; "
         f"settings: {out}/mlcost.toml.\n"
@@ -270,6 +271,41 @@ def print_units(out: Path, echo: Callable[[str], None] = click.echo) -> None:
                 f"per endpoint; it serves {vs['measured_tokens_per_second']:,.1f} -> "
                 f"{vs['cheaper']} is cheaper."
             )
+
+
+# How a read-only check's decisions read in the demo's summary.
+_WOULD = {
+    "marked": "to mark and notify",
+    "would-act": "due now",
+    "skipped": "with no executor (reported)",
+    "exempt": "exempt",
+    "protected": "protected",
+}
+
+
+def _print_policies(out: Path) -> None:
+    """What the demo's guardrails would do (a dry run: nothing is marked, told or stopped)."""
+    from collections import Counter
+
+    from mlcost.demo._config import demo_attribution, demo_budgets, demo_policies
+    from mlcost.policies import review
+    from mlcost.warehouse import DuckDBTarget, open_warehouse
+
+    policies, owners = demo_policies()
+    budgets, _ = demo_budgets(out)
+    with open_warehouse(DuckDBTarget(str((out / WAREHOUSE).resolve())), read_only=True) as wh:
+        found = review(wh, policies, budgets=budgets, attribution=demo_attribution(), owners=owners)
+    click.echo(f"Guardrails (dry run; details: cd {out} && mlcost policies check):")
+    for p in policies:
+        mine = [d for d in found if d.violation.policy == p.name]
+        counts = Counter(d.decision for d in mine)
+        said = ", ".join(f"{n} {_WOULD.get(k, k)}" for k, n in sorted(counts.items()))
+        due = [d for d in mine if d.decision in ("marked", "would-act")]
+        names = sorted({str(d.violation.resource_name) for d in due})
+        hours = p.grace.total_seconds() / 3600
+        grace = f"{p.action} after {hours:g} h notice" if hours else p.action
+        shown = f" ({grace}): {', '.join(names[:8])}{', …' if len(names) > 8 else ''}"
+        click.echo(f"  {p.name}: {said or 'no violation'}{shown if names else ''}")
 
 
 def _load_and_summarize(

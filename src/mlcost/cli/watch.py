@@ -109,11 +109,11 @@ def watch(ctx: click.Context, every: str | None, once: bool, execute: bool) -> N
                     f"alerts: {len(r.delivery.sent)} alert(s) sent, {len(r.delivery.failed)} "
                     "delivery failure(s) kept for retry"
                 )
-            failed = sum(d.outcome == "failed" for d in r.decisions)
+            failed = sum(d.decision == "failed" for d in r.decisions)
             if settings.policies and "policies" not in r.skipped:
-                acted = sum(d.outcome == "executed" for d in r.decisions)
+                acted = sum(d.decision == "acted" for d in r.decisions)
                 _say(
-                    f"policies: {len(r.decisions)} decision(s), {acted} executed"
+                    f"policies: {len(r.decisions)} decision(s), {acted} acted on"
                     + (f", {failed} failed (the actions audit says why)" if failed else "")
                 )
             if once:

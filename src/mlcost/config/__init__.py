@@ -8,8 +8,8 @@ the nearest parent that has one) < ``MLCOST_*`` environment variables < explicit
 The ``[attribution]`` table (tag aliases, value normalization, tag policy, account owners and
 shared-cost rules, see docs/attribution.md) is read from the same files; a project file's table
 replaces the user file's as a whole. So do ``[budgets.<name>]``, ``[notify.channels.<name>]``,
-``[policies.<name>]`` and ``[watch]`` (see docs/budgets.md): each is taken whole from the
-highest layer that has it.
+``[policies.<name>]``, ``[owners.<name>]`` and ``[watch]`` (see docs/budgets.md): each is
+taken whole from the highest layer that has it.
 
 Example::
 
@@ -44,10 +44,14 @@ from mlcost.config._paths import (
     user_config_file,
 )
 from mlcost.config._policies import (
+    DEFAULT_KEEP_TAG,
     DEFAULT_PROTECT_TAG,
     POLICY_KINDS,
+    OwnerConfig,
     PolicyConfig,
     WorkingHours,
+    parse_duration,
+    parse_owners,
     parse_policies,
     parse_working_hours,
 )
@@ -64,6 +68,7 @@ from mlcost.config._watch import SourceConfig, WatchConfig, parse_watch
 __all__ = [
     "BUDGET_PERIODS",
     "CHANNEL_KINDS",
+    "DEFAULT_KEEP_TAG",
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_PROTECT_TAG",
     "DEFAULT_REQUIRED_TAGS",
@@ -74,6 +79,7 @@ __all__ = [
     "AttributionConfig",
     "BudgetConfig",
     "ChannelConfig",
+    "OwnerConfig",
     "PolicyConfig",
     "Settings",
     "SharedRule",
@@ -88,6 +94,8 @@ __all__ = [
     "parse_attribution",
     "parse_budgets",
     "parse_channels",
+    "parse_duration",
+    "parse_owners",
     "parse_policies",
     "parse_watch",
     "parse_working_hours",

@@ -1,10 +1,11 @@
-"""``[policies.<name>]``: guardrails, their actions and working hours."""
+"""``[policies.<name>]``: guardrails, their actions, scopes, grace and working hours; and
+``[owners.<name>]``: where an owner's notices go and the owner's working hours."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from mlcost.config._validate import _number, _strings, _table
@@ -12,6 +13,11 @@ from mlcost.errors import ConfigError
 
 POLICY_KINDS = ("idle", "budget", "required-tags", "max-duration", "max-gpus")
 DEFAULT_PROTECT_TAG = "mlcost:protect"
+DEFAULT_KEEP_TAG = "mlcost:keep-until"
+# Tag keys and values that say a resource is production (issue 21): out of idle shutdown
+# (and every other policy) unless a policy names a production value in ``environments``.
+DEFAULT_ENV_TAGS = ("env", "environment")
+DEFAULT_PRODUCTION = ("prod", "production")
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -43,7 +49,18 @@ class PolicyConfig:
     inside one of these spans in ``timezone``, idle resources are left alone.
     The ``action`` runs through ``executor`` (``"auto"``: the one for each resource's type,
     see ``policies.executors.executor_for``); resources whose tag ``protect_tag`` is ``true``
-    are never acted on."""
+    are never acted on; one whose tag ``keep_tag`` (``mlcost:keep-until=YYYY-MM-DD``) is a
+    day not yet past is kept until then.
+
+    Notice, grace, act (Cloud Custodian's mark-for-op): the first violation marks the
+    resource with a deadline ``grace`` later and tells its owner (``[owners.<name>]
+    channels``, else this policy's ``channels``); the action runs only if the violation still
+    holds at the deadline on the latest data. ``grace = 0`` (the default) acts at once.
+
+    Scopes: ``environments`` (values of the tags ``env_tags``; empty: any), ``owners`` and
+    ``resource_types`` (glob on the billed ``x_InstanceType`` or ``ResourceType``, or the
+    workload kind); a resource whose env is one of ``production`` is out of the policy unless
+    ``environments`` names that value."""
 
     name: str
     kind: str
@@ -63,6 +80,56 @@ class PolicyConfig:
     owner: str = "owner"
     working_hours: tuple[WorkingHours, ...] = ()  # idle: act only outside these
     timezone: str = "UTC"
+    grace: timedelta = timedelta(0)
+    channels: tuple[str, ...] = ()  # notices for owners who name none
+    environments: tuple[str, ...] = ()
+    owners: tuple[str, ...] = ()
+    resource_types: tuple[str, ...] = ()
+    env_tags: tuple[str, ...] = DEFAULT_ENV_TAGS
+    production: tuple[str, ...] = DEFAULT_PRODUCTION
+    keep_tag: str = DEFAULT_KEEP_TAG
+
+
+@dataclass(frozen=True)
+class OwnerConfig:
+    """``[owners.<name>]``: where the owner's notices go and, for policies with working
+    hours, the owner's own ``working_hours`` in its ``timezone`` (in place of the policy's)."""
+
+    name: str
+    channels: tuple[str, ...] = ()
+    working_hours: tuple[WorkingHours, ...] = ()
+    timezone: str = ""
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"24h"``, ``"30m"``, ``"2d"``, ``"90s"``, ``"1w"``, ``"0"`` -> timedelta; ValueError if not.
+
+    >>> parse_duration("36h")
+    datetime.timedelta(days=1, seconds=43200)
+    """
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", text)
+    if match is None or (not match.group(2) and float(match.group(1)) != 0):
+        raise ValueError(text)
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "": "seconds"}
+    return timedelta(**{unit[match.group(2)]: float(match.group(1))})
+
+
+def parse_owners(raw: object, *, where: str = "owners") -> dict[str, OwnerConfig]:
+    """Validate ``[owners.<name>]`` tables; errors name ``where``."""
+    known = frozenset({"channels", "working_hours", "timezone"})
+    out = {}
+    for name, value in _table(raw, where, "owners", None).items():
+        label = f"owners.{name}"
+        t = _table(value, where, label, known)
+        hours = _hours(t, where, label) if ("working_hours" in t or "timezone" in t) else {}
+        out[str(name)] = OwnerConfig(
+            name=str(name),
+            channels=_strings(t.get("channels", []), where, f"{label}.channels"),
+            **hours,
+        )
+    return out
 
 
 def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfig, ...]:
@@ -86,6 +153,14 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
             "owner",
             "working_hours",
             "timezone",
+            "grace",
+            "channels",
+            "environments",
+            "owners",
+            "resource_types",
+            "env_tags",
+            "production",
+            "keep_tag",
         }
     )
     out = []
@@ -139,6 +214,7 @@ def parse_policies(raw: object, *, where: str = "policies") -> tuple[PolicyConfi
                 region=str(t.get("region", "us-east-1")),
                 endpoint_url=str(t.get("endpoint_url", "")),
                 **_policy_hours(t, where, label),
+                **_scopes(t, where, label),
             )
         )
     return tuple(out)
@@ -173,16 +249,48 @@ def parse_working_hours(text: str) -> tuple[WorkingHours, ...]:
     return tuple(out)
 
 
+def _scopes(t: Mapping[str, Any], where: str, label: str) -> dict[str, Any]:
+    """A policy's grace, notice channels and scopes, validated."""
+    out: dict[str, Any] = {}
+    if "grace" in t:
+        try:
+            out["grace"] = parse_duration(str(t["grace"]))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: {label}.grace is {t['grace']!r}; write a duration such as "
+                '"24h", "30m" or "2d" ("0": act at once).'
+            ) from None
+    for key in ("channels", "environments", "owners", "resource_types", "env_tags", "production"):
+        if key in t:
+            out[key] = tuple(
+                v.lower() if key == "production" else v
+                for v in _strings(t[key], where, f"{label}.{key}")
+            )
+    if "keep_tag" in t:
+        out["keep_tag"] = str(t["keep_tag"])
+    return out
+
+
 def _policy_hours(t: Mapping[str, Any], where: str, label: str) -> dict[str, Any]:
     """A policy's ``working_hours`` and ``timezone`` (idle only), validated."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     if "working_hours" not in t and "timezone" not in t:
         return {}
     if t.get("kind") != "idle":
         raise ConfigError(f'{where}: {label}: working_hours applies to kind = "idle" only.')
+    return _hours(t, where, label)
+
+
+def _hours(t: Mapping[str, Any], where: str, label: str) -> dict[str, Any]:
+    """``working_hours`` and ``timezone`` of a policy or an owner, validated (an owner may
+    give only its time zone: the policy's hours are then read in it)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    owner = label.startswith("owners.")
     try:
-        spans = parse_working_hours(str(t.get("working_hours", "")))
+        if owner and "working_hours" not in t:
+            spans: tuple[WorkingHours, ...] = ()
+        else:
+            spans = parse_working_hours(str(t.get("working_hours", "")))
     except ValueError as exc:
         raise ConfigError(
             f"{where}: {label}.working_hours is {t.get('working_hours')!r}; write days and "

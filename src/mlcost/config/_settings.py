@@ -14,14 +14,14 @@ from mlcost.config._attribution import AttributionConfig, parse_attribution
 from mlcost.config._budgets import BudgetConfig, parse_budgets
 from mlcost.config._channels import ChannelConfig, parse_channels
 from mlcost.config._paths import data_dir, find_project_file, user_config_file
-from mlcost.config._policies import PolicyConfig, parse_policies
+from mlcost.config._policies import OwnerConfig, PolicyConfig, parse_owners, parse_policies
 from mlcost.config._spark import spark_url
 from mlcost.config._validate import _beside, _did_you_mean
 from mlcost.config._watch import WatchConfig, parse_watch
 from mlcost.errors import ConfigError
 
 _KNOWN_KEYS = frozenset({"warehouse", "memory_limit"})
-_TABLES = ("spark", "attribution", "budgets", "notify", "policies", "watch")
+_TABLES = ("spark", "attribution", "budgets", "notify", "policies", "owners", "watch")
 # The sizes DuckDB's memory_limit takes (its parser, DuckDB 1.5): a number, then a unit in
 # powers of 1000 (KB..TB) or of 1024 (KiB..TiB), any case, a space allowed between. Checked
 # here so a value never reaches SQL unchecked; the warehouse also passes it as a parameter.
@@ -49,6 +49,7 @@ class Settings:
     budgets: tuple[BudgetConfig, ...] = ()
     channels: Mapping[str, ChannelConfig] = field(default_factory=dict)
     policies: tuple[PolicyConfig, ...] = ()
+    owners: Mapping[str, OwnerConfig] = field(default_factory=dict)
     watch: WatchConfig = field(default_factory=lambda: WatchConfig())
 
 
@@ -83,6 +84,7 @@ def _read_toml(path: Path) -> tuple[dict[str, object], AttributionConfig | None,
         ("budgets", parse_budgets),
         ("notify", parse_channels),
         ("policies", parse_policies),
+        ("owners", parse_owners),
         ("watch", parse_watch),
     ):
         raw = section.pop(key, None)
@@ -145,6 +147,14 @@ def _check_references(settings: Settings) -> None:
     ]
     watch = settings.watch.insight_channels
     named.append((settings.sources.get("watch", ""), "watch.insight_channels", watch))
+    named += [
+        (settings.sources.get("policies", ""), f"policies.{p.name}.channels", p.channels)
+        for p in settings.policies
+    ]
+    named += [
+        (settings.sources.get("owners", ""), f"owners.{o.name}.channels", o.channels)
+        for o in settings.owners.values()
+    ]
     named += [
         (src.where, f"watch.sources.{src.name}.channels", src.channels)
         for src in settings.watch.sources
@@ -218,6 +228,7 @@ def load_settings(
         budgets=tables.get("budgets", ()),
         channels=tables.get("notify", {}),
         policies=tables.get("policies", ()),
+        owners=tables.get("owners", {}),
         watch=tables.get("watch", WatchConfig()),
     )
     _check_references(settings)

@@ -13,7 +13,7 @@ from mlcost.errors import ConfigError
 
 
 def _doc(name: str) -> str:
-    guard = ("budgets", "notify", "policies", "watch")
+    guard = ("budgets", "notify", "policies", "owners", "watch")
     return "budgets.md" if name.startswith(guard) else "attribution.md"
 
 

@@ -1,5 +1,7 @@
 """What Acme's platform team writes in its ``mlcost.toml``: teams, tag policy, shared rules,
-monthly budgets and the file channel their alerts go to.
+monthly budgets, the file channel their alerts go to, and the seed's guardrails (idle GPUs
+stopped outside working hours after a day's notice, a maximum duration for training jobs, a
+GPU cap per team, required tags).
 
 The demo writes this next to its warehouse. It names the organization's teams and the two
 team nicknames no heuristic could guess (``recsys``, ``asr``); every other spelling in the
@@ -16,9 +18,13 @@ from mlcost.config import (
     AttributionConfig,
     BudgetConfig,
     ChannelConfig,
+    OwnerConfig,
+    PolicyConfig,
     parse_attribution,
     parse_budgets,
     parse_channels,
+    parse_owners,
+    parse_policies,
 )
 
 DEMO_CONFIG_TOML = """\
@@ -113,6 +119,54 @@ channels = ["alerts-file"]
 [notify.channels.alerts-file]
 kind = "file"
 path = "alerts.jsonl"
+
+# Guardrails. `mlcost policies check` shows what they would do; `mlcost policies enforce`
+# marks each new violation with a deadline and tells its owner (the notice says how to keep
+# the resource: `mlcost policies exempt`); past the deadline, `--execute` acts if the
+# violation still holds. Production (tag env = prod) is out of idle shutdown.
+[owners.vision]
+channels = ["alerts-file"]
+
+[owners.llm-platform]
+channels = ["alerts-file"]
+
+# GPUs idle (at most 5% for 2 hours) on nights and weekends: stopped after a day's notice.
+[policies.idle-off-hours]
+kind = "idle"
+max_utilization = 0.05
+minutes = 120
+working_hours = "Mon-Fri 08:00-19:00"
+timezone = "UTC"
+grace = "24h"
+action = "stop"
+executor = "aws-ec2"
+channels = ["alerts-file"]
+
+# Training jobs have a maximum duration; past it, Slurm cancels them after 2 hours' notice.
+[policies.training-max-duration]
+kind = "max-duration"
+max_hours = { training = 72, fine-tuning = 48 }
+grace = "2h"
+action = "scancel"
+executor = "slurm"
+channels = ["alerts-file"]
+
+# A GPU cap per team (GPUs billed in the latest hour): the newest resources over it.
+[policies.gpu-cap]
+kind = "max-gpus"
+max_gpus = { llm-platform = 64, "*" = 16 }
+grace = "24h"
+action = "stop"
+channels = ["alerts-file"]
+
+# GPU resources must carry team, project and env within a day of starting.
+[policies.required-tags]
+kind = "required-tags"
+tags = ["team", "project", "env"]
+hours = 24
+grace = "48h"
+action = "stop"
+channels = ["alerts-file"]
 """
 
 
@@ -126,3 +180,9 @@ def demo_budgets(folder: Path) -> tuple[tuple[BudgetConfig, ...], dict[str, Chan
 def demo_attribution() -> AttributionConfig:
     """The demo organization's ``[attribution]`` settings."""
     return parse_attribution(tomllib.loads(DEMO_CONFIG_TOML)["attribution"], where="demo")
+
+
+def demo_policies() -> tuple[tuple[PolicyConfig, ...], dict[str, OwnerConfig]]:
+    """The demo organization's guardrails and owners."""
+    data = tomllib.loads(DEMO_CONFIG_TOML)
+    return parse_policies(data["policies"], where="demo"), parse_owners(data["owners"])

@@ -1,35 +1,25 @@
-"""Guardrail policies: find violations, decide, act only when told, audit every decision."""
+"""Guardrail policies: find the violations of each policy kind, in the policy's scope, named
+by their billed resource. Deciding and acting on them: ``_flow.py``."""
 
 from __future__ import annotations
 
-import getpass
-import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mlcost.config import AttributionConfig, BudgetConfig, PolicyConfig
+from mlcost.config import AttributionConfig, BudgetConfig, OwnerConfig, PolicyConfig
 from mlcost.errors import ConfigError
-from mlcost.policies._store import AuditStore
-from mlcost.policies.executors import (
-    AUTO,
-    EXECUTOR_BY_TYPE,
-    Executor,
-    ExecutorError,
-    Unexecutable,
-    executor_for,
-    run_action,
-    with_retries,
-)
+from mlcost.policies.executors import AUTO, EXECUTOR_BY_TYPE
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from mlcost.attribution.identity import Identity
+    from mlcost.policies._scope import Facts
     from mlcost.warehouse import Warehouse
 
-__all__ = ["Decision", "Violation", "check", "enforce"]
+__all__ = ["Violation", "check", "found"]
 
 
 @dataclass(frozen=True)
@@ -40,7 +30,9 @@ class Violation:
     acts on), else the name the source gave (a host nothing links to, a ``slurm:<job>``);
     ``resource_name`` is readable; ``workload_id`` is set for a workload (a job, a process),
     with the billed resource it runs on as ``resource_id`` where known (then ``target`` is the
-    workload, what the executor acts on); ``owner`` is attribution's owner.
+    workload, what the executor acts on); ``owner`` is attribution's owner. ``at`` is the
+    moment judged (the evaluation time, or the latest data's), ``last_seen`` the resource's
+    newest sample behind an idle violation.
     ``provider``, ``account``, ``region`` (of the billed resource, where one links) and
     ``resource_type`` (what the target is: ``ec2-instance``, ``slurm-job``, …) choose the
     executor; ``act_on`` is the id it acts on where that is not the target (an OpenCost
@@ -54,6 +46,8 @@ class Violation:
     resource_name: str | None = None
     workload_id: str | None = None
     owner: str | None = None
+    at: datetime | None = None
+    last_seen: datetime | None = None
     provider: str | None = None
     account: str | None = None
     region: str | None = None
@@ -62,9 +56,11 @@ class Violation:
     cluster: str | None = None  # a Kubernetes workload's cluster
 
     @classmethod
-    def of(cls, policy: PolicyConfig, resource_id: object, reason: str) -> Violation:
+    def of(
+        cls, policy: PolicyConfig, resource_id: object, reason: str, at: datetime | None = None
+    ) -> Violation:
         """The violation of ``policy`` by one resource, with the action the policy names."""
-        return cls(policy.name, str(resource_id), policy.action, policy.executor, reason)
+        return cls(policy.name, str(resource_id), policy.action, policy.executor, reason, at=at)
 
     @property
     def target(self) -> str:
@@ -88,37 +84,6 @@ class Violation:
         )
 
 
-@dataclass(frozen=True)
-class Decision:
-    """What :func:`enforce` did about a violation (one ``actions`` audit row)."""
-
-    violation: Violation
-    mode: str  # dry-run, execute
-    outcome: str  # would-act, executed, skipped, failed, unsupported
-    detail: str
-
-    def as_dict(self) -> dict[str, Any]:
-        v = self.violation
-        return {
-            "policy": v.policy,
-            "resource": v.target,
-            "resource_id": v.resource_id,
-            "resource_name": v.resource_name,
-            "workload_id": v.workload_id,
-            "owner": v.owner,
-            "action": v.action,
-            "executor": v.executor,
-            "provider": v.provider,
-            "account": v.account,
-            "region": v.region,
-            "resource_type": v.resource_type,
-            "mode": self.mode,
-            "outcome": self.outcome,
-            "reason": v.reason,
-            "detail": self.detail,
-        }
-
-
 def _idle(
     wh: Warehouse,
     policy: PolicyConfig,
@@ -132,17 +97,13 @@ def _idle(
         if latest is None:
             return []
         now = latest
-    if policy.working_hours:
-        from zoneinfo import ZoneInfo
-
-        local = now.replace(tzinfo=UTC).astimezone(ZoneInfo(policy.timezone))
-        if any(local in span for span in policy.working_hours):
-            return []  # idle machines are left alone during working hours
+    # Working hours (the owner's or the policy's) are a scope: _scope.py.
     start = now - timedelta(minutes=policy.minutes)
     window = s.filter((s.time >= start) & (s.time <= now))
     util = window.utilization_max.fill_null(window.utilization)
     per = window.group_by(window.resource_id).aggregate(
         first=window.time.min(),
+        last=window.time.max(),
         peak=util.max(),
         mean=window.utilization.mean(),
         step=window.resolution_s.max(),
@@ -152,17 +113,17 @@ def _idle(
         # Idle only if the samples reach back over the whole window, not since a late start.
         covered = r["first"] <= start + timedelta(seconds=int(r["step"] or 0))
         if covered and r["peak"] is not None and r["peak"] <= policy.max_utilization:
-            out.append(
-                Violation.of(
-                    policy,
-                    r["resource_id"],
-                    (
-                        f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
-                        f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
-                        f"allows {policy.max_utilization:.0%}"
-                    ),
-                )
+            v = Violation.of(
+                policy,
+                r["resource_id"],
+                (
+                    f"GPU utilization at most {r['peak']:.1%} (mean {r['mean']:.1%}) for "
+                    f"{policy.minutes} min up to {now:%Y-%m-%d %H:%M} UTC; the policy "
+                    f"allows {policy.max_utilization:.0%}"
+                ),
+                now,
             )
+            out.append(replace(v, last_seen=r["last"]))
     return sorted(out, key=lambda v: v.resource_id)
 
 
@@ -209,7 +170,7 @@ def _budget(
         f"budget {budget.name!r} spent {status.spent:,.2f} of {budget.amount:,.2f} "
         f"{budget.currency} (100% reached); resource in env {'/'.join(policy.envs)}"
     )
-    return [Violation.of(policy, r, why) for r in ids]
+    return [Violation.of(policy, r, why, last) for r in ids]
 
 
 def _gpu_line_items(wh: Warehouse, now: datetime | None) -> tuple[ir.Table, datetime | None]:
@@ -256,6 +217,7 @@ def _required_tags(
                 r["ResourceId"],
                 f"GPU resource without tag(s) {', '.join(lacks)} since "
                 f"{r['first']:%Y-%m-%d %H:%M} UTC (more than {policy.hours} h)",
+                last,
             )
             out.append(replace(v, owner=r["owner"]))
     return sorted(out, key=lambda v: v.resource_id)
@@ -290,6 +252,7 @@ def _max_duration(
                 r["workload_id"],
                 f"{r['kind'] or 'workload'} running {hours:,.1f} h since "
                 f"{r['start']:%Y-%m-%d %H:%M} UTC; the limit is {limit:g} h",
+                at,
             )
             out.append(replace(v, workload_id=r["workload_id"]))
     return sorted(out, key=lambda v: v.resource_id)
@@ -337,6 +300,7 @@ def _max_gpus(
                 r["ResourceId"],
                 f"{who} runs {total:g} GPUs at {last:%Y-%m-%d %H:%M} UTC, cap {cap:g}; "
                 f"this resource ({float(r['gpus']):g} GPUs) started last",
+                last,
             )
             out.append(replace(v, owner=r["owner"]))
             total -= float(r["gpus"])
@@ -366,15 +330,38 @@ def check(
     now: datetime | None = None,
     budgets: Sequence[BudgetConfig] = (),
     attribution: AttributionConfig | None = None,
+    owners: Mapping[str, OwnerConfig] | None = None,
 ) -> list[Violation]:
-    """Every violation of ``policies``; reads only. ``budgets``: for ``kind = "budget"``;
-    ``attribution``: who owns what (owners, tag key aliases; default settings if None).
+    """Every violation of ``policies`` in their scopes; reads only. ``budgets``: for
+    ``kind = "budget"``; ``attribution``: who owns what (owners, tag key aliases; default
+    settings if None); ``owners``: ``[owners.<name>]`` (their working hours and zones).
 
     Each violation names the billed resource (``resource_id``, ``resource_name``) when the
     resource is billed, whatever name the telemetry or the scheduler gave it."""
+    return [v for v, _ in found(wh, policies, now, budgets, attribution, owners)]
+
+
+def found(
+    wh: Warehouse,
+    policies: Sequence[PolicyConfig],
+    now: datetime | None,
+    budgets: Sequence[BudgetConfig],
+    attribution: AttributionConfig | None,
+    owners: Mapping[str, OwnerConfig] | None,
+) -> list[tuple[Violation, Facts]]:
+    """:func:`check`'s violations, each with the facts its scope was judged on."""
+    from mlcost.policies._scope import facts, in_scope
+
     config = attribution or AttributionConfig()
-    found = [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets, config)]
-    return _identified(wh, config, found)
+    raw = [v for p in policies for v in _KINDS[p.kind](wh, p, now, budgets, config)]
+    named = _identified(wh, config, raw)
+    known = facts(wh, named)
+    by_name = {p.name: p for p in policies}
+    return [
+        (v, known[v.target])
+        for v in named
+        if in_scope(v, by_name[v.policy], known[v.target], owners or {})
+    ]
 
 
 def _identified(
@@ -414,85 +401,3 @@ def _identified(
             v = replace(v, executor=EXECUTOR_BY_TYPE.get(v.resource_type or "", AUTO))
         out.append(v)
     return out
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
-
-
-def _decide(
-    v: Violation, policy: PolicyConfig, executor: Executor | Unexecutable, execute: bool
-) -> tuple[str, str]:
-    if isinstance(executor, Unexecutable):  # no credentials, no client, not its kind, ...
-        return executor.decision, str(executor)
-    target = executor.target(v.act_on or v.target)
-    if target is None:
-        return "skipped", f"{v.target!r} is not a resource {executor.name} acts on"
-    try:
-        # Live reads retried like the action: a 5xx or a timeout may pass (issue 21).
-        tags = with_retries(lambda: executor.tags(target))
-        if tags.get(policy.protect_tag, "").strip().lower() == "true":
-            return "skipped", f"protected: {policy.protect_tag}=true"
-        state = with_retries(lambda: executor.state(target))
-    except ExecutorError as exc:
-        return "failed", str(exc)
-    if state in executor.inactive:
-        return "skipped", f"already {state}"
-    if not execute:
-        return "would-act", f"{v.action} {target} ({state}); run with --execute to act"
-    done = run_action(executor, v.action, target)
-    return ("executed", done.detail) if done.ok else ("failed", done.error or done.detail)
-
-
-def enforce(
-    wh: Warehouse,
-    policies: Sequence[PolicyConfig],
-    *,
-    execute: bool = False,
-    now: datetime | None = None,
-    actor: str | None = None,
-    executors: Mapping[str, Executor] | None = None,
-    budgets: Sequence[BudgetConfig] = (),
-    attribution: AttributionConfig | None = None,
-) -> list[Decision]:
-    """Decide on every violation; act only with ``execute=True``; audit each decision.
-
-    Dry-run is the default. A resource whose live ``protect_tag`` is ``true`` is skipped.
-    ``executors`` overrides the ones made from each policy's settings (by executor name).
-    """
-    audit = AuditStore(wh)
-    by_name = {p.name: p for p in policies}
-    made: dict[Any, Executor | Unexecutable] = dict(executors or {})
-    decisions = []
-    who = actor or _actor()
-    mode = "execute" if execute else "dry-run"
-    for v in check(wh, policies, now=now, budgets=budgets, attribution=attribution):
-        policy = by_name[v.policy]
-        executor = executor_for(v.identity(), policy, made=made)
-        if not isinstance(executor, Unexecutable):
-            v = replace(v, executor=executor.name)
-        row = {
-            "acted_at": datetime.now().replace(microsecond=0),
-            "actor": who,
-            "policy": v.policy,
-            "resource_id": v.target,
-            "action": v.action,
-            "executor": v.executor,
-            "mode": mode,
-            "reason": v.reason,
-        }
-        # Executing: the intent is on record before the executor may act (issue 22).
-        intent = audit.begin(row) if execute else None
-        outcome, detail = _decide(v, policy, executor, execute)
-        decision = Decision(v, mode, outcome, detail)
-        if intent is not None:
-            audit.complete(intent, outcome, detail)
-        else:
-            with wh.transaction():
-                audit.add({**row, "outcome": outcome, "detail": detail})
-        decisions.append(decision)
-    return decisions

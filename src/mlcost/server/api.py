@@ -539,7 +539,11 @@ def get_policy_check(request: Request, principal: Auth) -> list[m.ViolationOut]:
     settings = _settings(request)
     with _reader(request).open() as wh:
         found = check(
-            wh, settings.policies, budgets=settings.budgets, attribution=settings.attribution
+            wh,
+            settings.policies,
+            budgets=settings.budgets,
+            attribution=settings.attribution,
+            owners=settings.owners,
         )
     return [m.ViolationOut(**asdict(v)) for v in found]
 

@@ -399,6 +399,34 @@ def _v13() -> list[str]:
     ]
 
 
+def _v14() -> list[str]:
+    # Guardrails with notice and grace (issue 21): a resource that violates a policy is
+    # marked with a deadline (Cloud Custodian's mark-for-op); the mark is closed when the
+    # action ran, the violation ended or the resource was kept. Exemptions keep a resource
+    # until a time (or for good) with who and why. Every step also has its `actions` row.
+    return [
+        """CREATE TABLE policy_marks (
+            policy VARCHAR NOT NULL,
+            resource_id VARCHAR NOT NULL,     -- what the policy acts on (billed id, slurm:<job>)
+            marked_at TIMESTAMP NOT NULL,     -- the data moment of the first violation
+            deadline TIMESTAMP NOT NULL,      -- marked_at + the policy's grace
+            actor VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            closed_at TIMESTAMP,              -- NULL while the mark is open
+            closed_why VARCHAR,               -- acted, ok (no longer violates), exempt, ...
+            PRIMARY KEY (policy, resource_id, marked_at)
+        )""",
+        """CREATE TABLE policy_exemptions (
+            resource_id VARCHAR NOT NULL,     -- the billed ResourceId (or a workload id)
+            policy VARCHAR,                   -- NULL: every policy
+            until TIMESTAMP,                  -- NULL: for good
+            reason VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -415,6 +443,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(11, "api_tokens.expires_at (tokens with an optional expiry)", _v11),
     Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
     Migration(13, "served_tokens (serving metrics) and LLM bills' token columns", _v13),
+    Migration(14, "policy_marks and policy_exemptions (notice, grace, exemptions)", _v14),
 )
 LATEST = MIGRATIONS[-1].version
 
