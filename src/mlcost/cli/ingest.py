@@ -568,7 +568,7 @@ def sources(ctx: click.Context, available: bool, unmatched: bool, fresh: bool, f
     with warehouse_from(ctx, read_only=True) as wh:  # a listing: never creates the file
         rows = ingest_history(wh)
     if fmt == "table":  # to the minute, as people read it
-        rows = [r | {"loaded_at": r["loaded_at"][:16].replace("T", " ")} for r in rows]
+        rows = [r | {"loaded_at": str(r["loaded_at"] or "")[:16].replace("T", " ")} for r in rows]
     columns = [
         "ingest_id",
         "loaded_at",
