@@ -90,6 +90,23 @@ def test_endpoint_cost_includes_its_idle_share_and_utilization(served: Warehouse
     assert float(got["tgi-b"]["cost"]) == pytest.approx(12.0)
 
 
+def test_a_host_no_workload_claims_is_priced_whole_whatever_its_guessed_type(
+    served: Warehouse,
+) -> None:
+    # "llm-chat" (1 GPU, 5.00 an hour, 2 hours) has no workload record and no serving hint in
+    # its name, so showback guesses "training" for it; the tokens served on it still carry
+    # its whole bill (only a real training workload's share is left out).
+    put(
+        served,
+        "cost_line_items",
+        [line("5.00", resource="llm-chat", gpus=1, start=h) for h in (0, 1)],
+    )
+    put(served, "served_tokens", [tokens("llm-chat", 0, "chat", None, 1_000, 1_000, 10)])
+    allocate(served, AttributionConfig(), *month_window(MONTH))
+    got = {r["endpoint"]: r for r in endpoint_costs(served).to_pyarrow().to_pylist()}
+    assert float(got["llm-chat"]["cost"]) == pytest.approx(10.0)
+
+
 def test_by_token_counts_without_timings(served: Warehouse) -> None:
     # llama: 40.00 over 1.5M input + 0.5M output = 2M tokens -> 20.00 per 1M, input or output.
     row = next(

@@ -7,27 +7,16 @@ from pathlib import Path
 
 import pytest
 
-# A dry-run policy beside the demo's budgets, so `policies check|enforce` and `status` have
-# one to show (nothing is executed: no --execute, no executor).
-POLICY = """
-[policies.idle-gpu]
-kind = "idle"
-max_utilization = 0.05
-minutes = 60
-"""
-
 
 @pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`mlcost demo --days 7 --scale 0.5` (loaded, allocated, insights saved), its
-    mlcost.toml with one policy added. Commands run with this folder as the working
+    mlcost.toml as the demo writes it (budgets and the seed's guardrails). Commands run with this folder as the working
     directory read that file, as the demo tells its user (`cd mlcost-demo && ...`)."""
     from mlcost.cli.main import main
 
     out = tmp_path_factory.mktemp("cli-demo")
     assert main(["demo", "--out", str(out), "--days", "7", "--scale", "0.5"]) == 0
-    with (out / "mlcost.toml").open("a", encoding="utf-8") as fh:
-        fh.write(POLICY)
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from mlcost import open_warehouse
 from mlcost.cli.main import main
+from mlcost.demo._config import demo_policies
 
 
 def test_status_json_on_the_demo_lists_sources_ranges_and_configuration(
@@ -42,7 +43,9 @@ def test_status_json_on_the_demo_lists_sources_ranges_and_configuration(
         "search",
     }
     assert all(b["currency"] == "USD" and b["amount"] > 0 for b in config["budgets"])
-    assert config["policies"] == [{"name": "idle-gpu", "kind": "idle"}]
+    # The policies the demo's mlcost.toml declares (idle off hours, max duration, GPU cap, tags).
+    declared = [{"name": p.name, "kind": p.kind} for p in demo_policies()[0]]
+    assert config["policies"] == declared and len(declared) >= 4
     assert [c["kind"] for c in config["channels"]] == ["file"]
     assert config["spark"] is False
     assert 0.5 < body["owner_key_share"] <= 1

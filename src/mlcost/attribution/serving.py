@@ -83,7 +83,11 @@ def endpoint_costs(
     names = t.select(name=t.endpoint).distinct()
     links = link_names(names, warehouse.table)
     a = allocated_rows(warehouse, start, end)
-    a = a.filter(~a.x_WorkloadType.isin(NOT_SERVING) | a.x_WorkloadType.isnull())
+    # Only a workload's own share is left out: a resource no workload record claims
+    # (``resource:<id>``) has its type from tags and names alone, and the served tokens on
+    # it say it serves whatever that guess was.
+    own = a.x_WorkloadId.startswith("resource:").fill_null(False)
+    a = a.filter(~a.x_WorkloadType.isin(NOT_SERVING) | a.x_WorkloadType.isnull() | own)
     measured = a.x_Bucket.isin(["gpu_used", "gpu_idle"])
     span = a.ChargePeriodEnd.max().delta(a.ChargePeriodStart.min(), unit="second")
     cost = a.group_by(rid=a.ResourceId, currency=a.BillingCurrency).aggregate(

@@ -47,6 +47,10 @@ def _columns(rows: Sequence[dict[str, Any]], fmt: str) -> Sequence[str]:
     return list(rows[0]) if rows and fmt == "json" else list(_DECISION)
 
 
+# Shown with --wide only, so a decision's table fits 100 columns (JSON has every field).
+_DECISION_WIDE = ["resource_id", "executor", "detail"]
+
+
 _MONEY = ["amount", "spent", "forecast", "forecast_low", "forecast_high"]
 
 
@@ -186,7 +190,9 @@ _AS_OF = click.option(
 )
 
 
-@policies.command(name="check")
+@policies.command(
+    name="check", epilog="Example: mlcost policies check --as-of '2026-05-30 23:00' --wide"
+)
 @_AS_OF
 @format_option
 @click.pass_context
@@ -208,11 +214,17 @@ def check_policies(ctx: click.Context, as_of: datetime | None, fmt: str) -> None
         )
         rows = [d.as_dict() for d in found]
     render_rows(
-        rows, _columns(rows, fmt), fmt, title="Guardrail decisions (check: nothing is changed)"
+        rows,
+        _columns(rows, fmt),
+        fmt,
+        title="Guardrail decisions (check: nothing is changed)",
+        wide_columns=_DECISION_WIDE,
     )
 
 
-@policies.command()
+@policies.command(
+    epilog="Example: mlcost policies enforce --as-of 2026-06-01 (then --execute to act)"
+)
 @click.option("--execute", is_flag=True, help="Act. Without it nothing is acted on (dry-run).")
 @_AS_OF
 @format_option
@@ -242,6 +254,7 @@ def enforce(ctx: click.Context, execute: bool, as_of: datetime | None, fmt: str)
         _columns(rows, fmt),
         fmt,
         title="Guardrail decisions" + ("" if execute else " (dry-run: add --execute to act)"),
+        wide_columns=_DECISION_WIDE,
     )
     failed = [d for d in decisions if d.decision == "failed"]
     if failed:
@@ -249,7 +262,11 @@ def enforce(ctx: click.Context, execute: bool, as_of: datetime | None, fmt: str)
         ctx.exit(1)
 
 
-@policies.command(name="exempt")
+@policies.command(
+    name="exempt",
+    epilog="Example: mlcost policies exempt vision-dev-big --until 2026-06-15 "
+    "--reason 'benchmark run for the paper'",
+)
 @click.argument("resource")
 @click.option(
     "--until",
@@ -290,7 +307,7 @@ def exempt_resource(
     )
 
 
-@policies.command(name="audit")
+@policies.command(name="audit", epilog="Example: mlcost policies audit --limit 20 --wide")
 @click.option("--limit", type=int, default=50, show_default=True, help="Newest rows shown.")
 @format_option
 @click.pass_context
@@ -306,4 +323,5 @@ def audit(ctx: click.Context, limit: int, fmt: str) -> None:
         [*cols, "detail"],
         fmt,
         title="Guardrail audit (newest first)",
+        wide_columns=["mode", "detail"],
     )
