@@ -298,9 +298,7 @@ def _census(
     # Only lines with a '[' can hold [N/A]: the rest of the test runs on those alone.
     no_util = ibis.ifelse(
         line.contains("["),
-        ~is_header
-        & (cells.length() >= len(header))
-        & cells[util_at].re_search(_NOT_AVAILABLE),
+        ~is_header & (cells.length() >= len(header)) & cells[util_at].re_search(_NOT_AVAILABLE),
         False,
     )
     out = kept.group_by("filename").aggregate(
@@ -346,7 +344,9 @@ def _query(
     text = split.select(
         "resource_id",
         fields=split.cells.length(),
-        **{f"s_{c}": split.cells[at[c]] for c in ("timestamp", "uuid", "name", *numeric) if c in at},
+        **{
+            f"s_{c}": split.cells[at[c]] for c in ("timestamp", "uuid", "name", *numeric) if c in at
+        },
     )
     parsed = text.select(
         "resource_id",
