@@ -244,9 +244,11 @@ def _allocated(
             else_=ibis.null().cast("int64"),
         )
         j = j.mutate(rule_n=rule_n)
+        # Read by each branch below (kept, orphaned, spread, the rules' bases): computed once.
+        j = hold(j)
     else:
+        # Read once (every row is kept): no need to write the month's rows out in between.
         j = j.mutate(rule_n=ibis.null().cast("int64"))
-    j = hold(j)
     keep = j.filter(j.rule_n.isnull())
     targets = _targets(keep, shared_rules)
     base_cols = [c for c in j.columns if c != "rule_n"]
