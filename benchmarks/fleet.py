@@ -50,16 +50,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from growth import _url
 
 MONTH = datetime(2026, 5, 1)
 HOURS = 31 * 24
 CHUNK = 5_000_000
 GPUS_PER_HOST = 8
 TEAMS = ("search", "recommendations", "llm-platform", "vision", "data-eng")
-HEADER = (
-    "timestamp, index, uuid, name, utilization.gpu [%], memory.used [MiB], "
-    "memory.total [MiB], power.draw [W]\n"
-)
 NOT_SUPPORTED = ("does not offer", "not supported", "use a DuckDB warehouse")
 
 
@@ -129,35 +126,19 @@ def write_bills(folder: Path, line_items: int, hosts: int) -> list[Path]:
 
 def write_telemetry(folder: Path, gpus: int, interval: int, seed: int = 0) -> int:
     """One nvidia-smi CSV log per host for the month; returns the number of samples."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    steps = HOURS * 3600 // interval
-    stamps = [
-        (MONTH + timedelta(seconds=s * interval)).strftime("%Y/%m/%d %H:%M:%S.%f")[:-3]
-        for s in range(steps)
-    ]
-    utils = [f"{u} %" for u in range(101)]
-    samples = 0
-    for h in range((gpus + GPUS_PER_HOST - 1) // GPUS_PER_HOST):
-        n = min(GPUS_PER_HOST, gpus - h * GPUS_PER_HOST)
-        uuids = [f"GPU-{rng.getrandbits(128):032x}" for _ in range(n)]
-        base = rng.randint(0, 100)
-        with (folder / f"{host_name(h)}.csv").open("w", encoding="utf-8") as fh:
-            fh.write(HEADER)
-            lines: list[str] = []
-            for s, stamp in enumerate(stamps):
-                util = (base + s) % 101
-                for g in range(n):
-                    lines.append(
-                        f"{stamp}, {g}, {uuids[g]}, NVIDIA H100 80GB HBM3, {utils[util]}, "
-                        f"{40000 + util * 300} MiB, 81559 MiB, {150 + util * 5}.00 W\n"
-                    )
-                if len(lines) > 100_000:
-                    fh.writelines(lines)
-                    lines = []
-            fh.writelines(lines)
-        samples += n * steps
-    return samples
+    from telemetry import write_logs
+
+    hosts = (gpus + GPUS_PER_HOST - 1) // GPUS_PER_HOST
+    return write_logs(
+        folder,
+        hosts,
+        GPUS_PER_HOST,
+        HOURS * 60,
+        seed,
+        interval=interval,
+        name=host_name,
+        total=gpus,
+    )
 
 
 def write_workloads(path: Path, jobs: int, hosts: int, seed: int = 0) -> int:
@@ -332,15 +313,6 @@ def _api_stage(root: Path, url: str, clients: int, seconds: float) -> dict:
         "note": f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
         f"{result['errors']} errors, {clients} clients",
     }
-
-
-def _url(engine: str, root: Path, driver_memory: str) -> str:
-    if engine == "duckdb":
-        return f"duckdb://{root / 'warehouse.duckdb'}"
-    return (
-        f"spark://local[2]?warehouse_dir={root / 'spark-warehouse'}"
-        f"&spark.driver.memory={driver_memory}"
-    )
 
 
 def main() -> None:
