@@ -445,12 +445,6 @@ class _Scan:
 
     headers: list[tuple[str, ...]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
-    no_utilization: int = 0  # samples whose utilization.gpu is [N/A] or [Not Supported]
-
-    @property
-    def clean(self) -> bool:
-        """One header and every line whole: DuckDB reads the file as it is."""
-        return not self.skipped
 
 
 def scan(path: Path, into: Path | None = None) -> _Scan:
@@ -459,7 +453,6 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
     The files written are ``into/<k>/<host>.csv`` for the k-th header.
     """
     out = _Scan()
-    util_at = -1
     sink: TextIO | None = None
     try:
         for kind, header, text in lines(path):
@@ -467,8 +460,6 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
                 if out.headers:
                     out.skipped[REPEATED_HEADER] += 1
                 out.headers.append(header)
-                fields = [_field(h) for h in header]
-                util_at = fields.index("utilization.gpu") if "utilization.gpu" in fields else -1
                 if into is not None:
                     if sink is not None:
                         sink.close()
@@ -478,13 +469,8 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
                     sink.write(text + "\n")
             elif kind == PARTIAL:
                 out.skipped[PARTIAL_LINE] += 1
-            else:
-                if "[" in text and util_at >= 0:
-                    cells = text.split(",")
-                    if util_at < len(cells) and _value(cells[util_at]) is None:
-                        out.no_utilization += 1
-                if sink is not None:
-                    sink.write(text + "\n")
+            elif sink is not None:
+                sink.write(text + "\n")
     finally:
         if sink is not None:
             sink.close()
