@@ -284,8 +284,9 @@ _NOT_AVAILABLE = r"^\s*(\[N/A\]|N/A|\[Not Supported\]|\[Unknown Error\]|\[GPU is
 def _census(
     t: ir.Table, header: tuple[str, ...], functions: EngineFunctions
 ) -> dict[str, tuple[int, int, int, int]]:
-    """Per file (as the engine spells its name): lines, header lines, distinct header lines
-    and whole rows whose utilization is not available. One cheap pass over the lines."""
+    """Per file (as the engine spells its name): header lines, distinct header lines, lines
+    with fewer fields than the header (cut: the load leaves them out) and whole rows whose
+    utilization is not available. One pass over the lines."""
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -302,14 +303,14 @@ def _census(
         False,
     )
     out = kept.group_by("filename").aggregate(
-        lines=kept.count(),
         headers=kept.count(where=is_header),
+        cut=kept.count(where=~is_header & (cells.length() < len(header))),
         # As written: a header spelled with other spacing counts as another (read line by line).
         kinds=ibis.ifelse(is_header, line, ibis.null(dt.string)).nunique(),
         no_util=kept.count(where=no_util),
     )
     return {
-        r["filename"]: (int(r["lines"]), int(r["headers"]), int(r["kinds"]), int(r["no_util"]))
+        r["filename"]: (int(r["headers"]), int(r["kinds"]), int(r["cut"]), int(r["no_util"]))
         for r in out.to_pyarrow().to_pylist()
     }
 
@@ -498,7 +499,6 @@ class _Plan:
     spelled: dict[Path, str] = field(default_factory=dict)  # file read → the engine's filename
     skipped: Counter[str] = field(default_factory=Counter)
     no_util: int = 0
-    lines: int = 0  # data lines (whole or partial) of the files read
 
 
 def _tail(path: Path, size: int = 1 << 16) -> bytes:
@@ -586,13 +586,13 @@ def _plan(warehouse: Warehouse, files: Sequence[Path], tmp: Path) -> _Plan:
             for f in group:
                 if f not in spelled:  # blank lines only
                     continue
-                n_lines, headers, kinds, no_util = counts[spelled[f]]
+                headers, kinds, cut, no_util = counts[spelled[f]]
                 if kinds > 1:  # logging restarted with other fields: split by header
                     del plan.origins[f]
                     rewrite(f)
                     continue
                 plan.skipped[REPEATED_HEADER] += headers - 1
-                plan.lines += n_lines - headers
+                plan.skipped[PARTIAL_LINE] += cut
                 plan.no_util += no_util
                 plan.spelled[f] = spelled[f]
                 plan.groups.setdefault(header, []).append(f)
@@ -673,9 +673,6 @@ def ingest_nvidia_smi(
                     raise _explain(exc, [plan.origins[f] for f in group]) from None
                 if progress is not None:
                     progress((done + 1) / max(len(plan.groups), 1), group[-1].name)
-            # Data lines the queries left out had fewer fields than their header: cut lines.
-            loaded = _sample_count(warehouse, ingest_id) if plan.groups else 0
-            skipped[PARTIAL_LINE] += plan.lines - loaded
             for reason, n in skipped.items():
                 written.skip(reason, n)
             if samples:
@@ -687,13 +684,6 @@ def ingest_nvidia_smi(
             return written
 
         return load_once(warehouse, NAME, found, write, options=options)
-
-
-def _sample_count(warehouse: Warehouse, ingest_id: int) -> int:
-    """Samples the load's buckets summarize (before dmon samples are added)."""
-    t = warehouse.table("gpu_samples")
-    total = t.filter(t.ingest_id == ingest_id).sample_count.sum().execute()
-    return 0 if total is None else int(total)
 
 
 def ibis_literal(value: Any, dtype: Any) -> Any:
