@@ -11,6 +11,10 @@
    reports p50/p95/p99 latency, requests per second and errors (any non-200 answer or
    transport error).
 
+``--uncached``: every request is a distinct question instead, so no answer is served from a
+cache: one or two dimensions (ordered) of six, one of three metrics and a window of whole days
+inside the month (``from`` < ``to``), drawn without repetition (about 25,000 questions).
+
 Results print as a table and, with --json, as one JSON object. Not a test: figures depend on
 the machine; see docs/benchmarks.md.
 """
@@ -27,7 +31,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 QUERIES = (
     ("all", "/api/v1/spend?by=team"),
@@ -36,7 +42,32 @@ QUERIES = (
 )
 
 
-def _free_port() -> int:
+DIMENSIONS = ("team", "ServiceName", "ServiceProviderName", "RegionId", "SubAccountId", "tag:env")
+METRICS = ("EffectiveCost", "BilledCost", "ListCost")
+
+
+def distinct_questions(seed: int = 0) -> list[tuple[str, str]]:
+    """Every (token, path) of the uncached mode, shuffled: no two ask the same question."""
+    import random
+
+    dims = [(d,) for d in DIMENSIONS] + [(a, b) for a in DIMENSIONS for b in DIMENSIONS if a != b]
+    days = range(1, 23)  # write_focus_file's charges: 2026-05-01 .. 2026-05-22
+    out = [
+        (
+            "all",
+            f"/api/v1/spend?by={','.join(d)}&metric={m}&from=2026-05-{a:02d}&to=2026-05-{b:02d}",
+        )
+        for d in dims
+        for m in METRICS
+        for a in days
+        for b in days
+        if a < b
+    ]
+    random.Random(seed).shuffle(out)
+    return out
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -78,6 +109,7 @@ async def _client(
     offset: int,
     out: list[float],
     errors: list[str],
+    step: int = 1,
 ) -> None:
     # A plain asyncio HTTP/1.1 client: a full client library costs more CPU per request than
     # the server does, and on a small machine the load generator would measure itself.
@@ -85,8 +117,10 @@ async def _client(
     i = offset
     try:
         while time.monotonic() < stop:
+            if step > 1 and i >= len(requests):
+                break  # every distinct question asked
             path, request = requests[i % len(requests)]
-            i += 1
+            i += step
             t0 = time.perf_counter()
             try:
                 status = await _exchange(reader, writer, request)
@@ -103,9 +137,17 @@ async def _client(
         writer.close()
 
 
-async def _load(
-    port: int, tokens: dict[str, str], clients: int, seconds: float
-) -> dict[str, object]:
+async def load(
+    port: int,
+    tokens: dict[str, str],
+    clients: int,
+    seconds: float,
+    queries: Sequence[tuple[str, str]] = QUERIES,
+    *,
+    distinct: bool = False,
+) -> dict[str, Any]:
+    """``clients`` clients for ``seconds``; with ``distinct``, each query is asked once at most
+    (client k asks queries k, k + clients, ...)."""
     latencies: list[float] = []
     errors: list[str] = []
     requests = [
@@ -114,12 +156,13 @@ async def _load(
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"Authorization: Bearer {tokens[who]}\r\n\r\n".encode(),
         )
-        for who, path in QUERIES
+        for who, path in queries
     ]
     start = time.monotonic()
     stop = start + seconds
+    step = clients if distinct else 1
     await asyncio.gather(
-        *(_client(port, requests, stop, k, latencies, errors) for k in range(clients))
+        *(_client(port, requests, stop, k, latencies, errors, step) for k in range(clients))
     )
     elapsed = time.monotonic() - start
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
@@ -134,11 +177,27 @@ async def _load(
     }
 
 
+def wait_healthy(port: int, seconds: float = 120.0) -> None:
+    """Wait until the server on ``port`` answers /healthz."""
+    import httpx
+
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"the server on port {port} did not answer /healthz in {seconds:.0f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--uncached", action="store_true", help="every request a new question")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -149,7 +208,7 @@ def main() -> None:
         t0 = time.perf_counter()
         url, tokens = _build(folder, args.rows)
         build_s = time.perf_counter() - t0
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
             [
@@ -168,12 +227,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            for _ in range(600):
-                try:
-                    if httpx.get(f"{base}/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_healthy(port)
             cold = {}
             for who, path in QUERIES:
                 t = time.perf_counter()
@@ -182,12 +236,16 @@ def main() -> None:
                 )
                 r.raise_for_status()
                 cold[f"{who} {path}"] = round((time.perf_counter() - t) * 1000, 1)
-            result = asyncio.run(_load(port, tokens, args.clients, args.seconds))
+            queries = distinct_questions() if args.uncached else QUERIES
+            result = asyncio.run(
+                load(port, tokens, args.clients, args.seconds, queries, distinct=args.uncached)
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
     report = {
         "rows": args.rows,
+        "mode": "uncached" if args.uncached else "cached mix",
         "clients": args.clients,
         "seconds": args.seconds,
         "build_s": round(build_s, 1),

@@ -14,6 +14,7 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,31 +24,48 @@ HEADER = (
 )
 
 
-def write_logs(folder: Path, hosts: int, gpus: int, minutes: int, seed: int = 0) -> int:
-    """One nvidia-smi CSV per host; returns the number of samples written."""
+def write_logs(
+    folder: Path,
+    hosts: int,
+    gpus: int,
+    minutes: int,
+    seed: int = 0,
+    *,
+    interval: int = 60,
+    name: Callable[[int], str] = lambda h: f"bench-host-{h:04d}",
+    total: int | None = None,
+) -> int:
+    """One nvidia-smi CSV per host (``name(h)``.csv), a sample of each GPU every ``interval``
+    seconds; ``total`` GPUs in all (the last host holds the rest) or ``gpus`` on every host.
+    Returns the number of samples written."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     start = datetime(2026, 5, 1)
+    steps = minutes * 60 // interval
     stamps = [
-        (start + timedelta(minutes=m)).strftime("%Y/%m/%d %H:%M:%S.000") for m in range(minutes)
+        (start + timedelta(seconds=k * interval)).strftime("%Y/%m/%d %H:%M:%S.000")
+        for k in range(steps)
     ]
     utils = [f"{u} %" for u in range(101)]
+    written = 0
     for h in range(hosts):
-        uuids = [f"GPU-{rng.getrandbits(128):032x}" for _ in range(gpus)]
+        n = gpus if total is None else min(gpus, total - h * gpus)
+        uuids = [f"GPU-{rng.getrandbits(128):032x}" for _ in range(n)]
         lines = [HEADER]
         base = rng.randint(0, 100)
         for m, stamp in enumerate(stamps):
             util = (base + m) % 101
-            for g in range(gpus):
+            for g in range(n):
                 lines.append(
                     f"{stamp}, {g}, {uuids[g]}, NVIDIA H100 80GB HBM3, {utils[util]}, "
                     f"{40000 + util * 300} MiB, 81559 MiB, {150 + util * 5}.00 W\n"
                 )
             if len(lines) > 200_000:
-                _append(folder / f"bench-host-{h:04d}.csv", lines)
+                _append(folder / f"{name(h)}.csv", lines)
                 lines = []
-        _append(folder / f"bench-host-{h:04d}.csv", lines)
-    return hosts * gpus * minutes
+        _append(folder / f"{name(h)}.csv", lines)
+        written += n * steps
+    return written
 
 
 def _append(path: Path, lines: list[str]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from mlcost import Warehouse
 from mlcost.errors import BadValue, InvalidInput, MissingColumn
-from mlcost.sources.nvidia_smi import ingest_nvidia_smi
+from mlcost.sources.nvidia_smi import PARTIAL_LINE, REPEATED_HEADER, ingest_nvidia_smi
 from mlcost.sources.tracker import ingest_tracker
 
 WITH_UNITS = """timestamp, index, uuid, name, utilization.gpu [%], memory.used [MiB], memory.total [MiB], power.draw [W]
@@ -98,6 +98,50 @@ def test_nvidia_smi_bad_timestamp_and_missing_column(wh: Warehouse, tmp_path: Pa
     with pytest.raises(MissingColumn) as missing:
         ingest_nvidia_smi(wh, other)
     assert missing.value.column == "timestamp"
+
+
+def test_nvidia_smi_restart_with_other_fields_reads_each_part_by_its_header(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    # Logging restarted with another --query-gpu list (no uuid, power before memory) and
+    # appended to the same file: the lines after the second header have its columns.
+    log = tmp_path / "gpu-r.csv"
+    log.write_text(
+        WITH_UNITS
+        + "timestamp, index, name, utilization.gpu [%], power.draw [W], memory.used [MiB]\n"
+        + "2026/05/01 11:00:00.000, 0, NVIDIA A100-SXM4-80GB, 33 %, 250.00 W, 7000 MiB\n"
+    )
+    result = ingest_nvidia_smi(wh, log, resolution=60)
+    rows = {r["time"].hour * 60 + r["time"].minute: r for r in _samples(wh)}
+    assert result.skipped == {REPEATED_HEADER: 1}
+    assert sorted(rows) == [600, 601, 660]
+    after = rows[660]
+    assert after["utilization"] == pytest.approx(0.33)
+    assert after["power_watts"] == pytest.approx(250.0)
+    assert after["memory_used_bytes"] == 7000 * 2**20
+    assert after["gpu_uuid"] is None and after["gpu_model"] == "A100-80GB"
+
+
+def test_nvidia_smi_gzipped_log_cut_mid_value_and_a_line_too_long(
+    wh: Warehouse, tmp_path: Path
+) -> None:
+    # A log gzipped while its last line was being written, cut inside its last value: the
+    # cut line is skipped, the whole ones load.
+    cut = "2026/05/01 10:02:05.120, 0, GPU-aaaa, NVIDIA A100-SXM4-80GB, 5 %, 1 MiB, 2 MiB, [N/"
+    with gzip.open(tmp_path / "gpu-z.csv.1.gz", "wt") as fh:
+        fh.write(WITH_UNITS + cut)
+    result = ingest_nvidia_smi(wh, tmp_path / "gpu-z.csv.1.gz")
+    assert result.skipped == {PARTIAL_LINE: 1}
+    assert sum(r["sample_count"] for r in _samples(wh)) == 3  # type: ignore[misc]
+    # A line with more fields than its header is not a sample nvidia-smi wrote: the load fails.
+    bad = tmp_path / "long.csv"
+    bad.write_text(
+        WITH_UNITS + "2026/05/01 10:03:05.120, 0, GPU-aaaa, A100, 5 %, 1 MiB, 2 MiB, 3 W, 9\n"
+    )
+    with pytest.raises(InvalidInput) as err:
+        ingest_nvidia_smi(wh, bad)
+    assert Path(err.value.file or "").name == "long.csv"
+    assert sum(r["sample_count"] for r in _samples(wh)) == 3  # type: ignore[misc]
 
 
 def _spool_line(**fields: object) -> str:

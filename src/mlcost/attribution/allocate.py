@@ -244,9 +244,11 @@ def _allocated(
             else_=ibis.null().cast("int64"),
         )
         j = j.mutate(rule_n=rule_n)
+        # Read by each branch below (kept, orphaned, spread, the rules' bases): computed once.
+        j = hold(j)
     else:
+        # Read once (every row is kept): no need to write the month's rows out in between.
         j = j.mutate(rule_n=ibis.null().cast("int64"))
-    j = hold(j)
     keep = j.filter(j.rule_n.isnull())
     targets = _targets(keep, shared_rules)
     base_cols = [c for c in j.columns if c != "rule_n"]
@@ -280,6 +282,17 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
     import ibis
     import ibis.expr.datatypes as dt
 
+    # A ``direct`` row is its origin's only row (a line item that is neither a GPU line nor
+    # spread by a shared rule): its place in the telescoping is known without the windows,
+    # which sort every row of the month with all its columns. Same figures, set-based.
+    single = rows.filter(rows.bucket == "direct")
+    single = single.mutate(
+        rn=ibis.literal(0, type=dt.int64),
+        cum=ibis.literal(1.0, type=dt.float64),
+        last=ibis.literal(0, type=dt.int64),
+        prev=ibis.literal(0.0, type=dt.float64),
+    )
+    rows = rows.filter(rows.bucket != "direct")
     order = ibis.window(
         group_by="x_OriginRow", order_by=["bucket", "workload_id", "owner", "method"]
     )
@@ -291,6 +304,7 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
     )
     rows = rows.mutate(cum=ibis.ifelse(rows.rn == rows.last, 1.0, rows.cum))
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
+    rows = single.select(*rows.columns).union(rows.select(*rows.columns))
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:
         # Narrow enough that the product keeps 18 decimals on every engine (Spark cuts a

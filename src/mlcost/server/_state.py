@@ -45,6 +45,7 @@ class Reader:
             self.path = Path(target.path)
         self._cache: OrderedDict[Hashable, object] = OrderedDict()
         self._lock = threading.Lock()
+        self._computing: dict[Hashable, threading.Lock] = {}  # questions being answered
         # (stamp when read, monotonic time when read, live tokens by id): see known_principal.
         self._tokens: tuple[tuple[int, ...] | None, float, dict[str, dict[str, Any]]] | None = None
 
@@ -83,21 +84,39 @@ class Reader:
         return False, None
 
     def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
-        """``compute()``, reused while the warehouse file is unchanged."""
+        """``compute()``, reused while the warehouse file is unchanged.
+
+        Computed once per question and data state: requests that ask it while it is being
+        computed wait for that answer instead of running the same query beside it (50
+        clients asking a new question at once would otherwise run it 50 times over).
+        """
         stamp = self.stamp()
-        if stamp is not None:
+        if stamp is None:
+            return compute()
+        entry = (stamp, key)
+        with self._lock:
+            if entry in self._cache:
+                self._cache.move_to_end(entry)
+                return self._cache[entry]  # type: ignore[return-value]
+            gate = self._computing.setdefault(entry, threading.Lock())
+        try:
+            with gate:
+                with self._lock:  # answered while this request waited
+                    if entry in self._cache:
+                        return self._cache[entry]  # type: ignore[return-value]
+                value = compute()
+                # A write during compute() may or may not be in the value: keep it only if
+                # none was (the requests waiting then compute their own, one at a time).
+                if stamp == self.stamp():
+                    with self._lock:
+                        self._cache[entry] = value
+                        while len(self._cache) > _MAX_ENTRIES:
+                            self._cache.popitem(last=False)
+                return value
+        finally:
             with self._lock:
-                if (stamp, key) in self._cache:
-                    self._cache.move_to_end((stamp, key))
-                    return self._cache[(stamp, key)]  # type: ignore[return-value]
-        value = compute()
-        # A write during compute() may or may not be in the value: keep it only if none was.
-        if stamp is not None and stamp == self.stamp():
-            with self._lock:
-                self._cache[(stamp, key)] = value
-                while len(self._cache) > _MAX_ENTRIES:
-                    self._cache.popitem(last=False)
-        return value
+                if self._computing.get(entry) is gate and not gate.locked():
+                    del self._computing[entry]
 
     def cached(self, key: Hashable, compute: Callable[[Warehouse], T]) -> T:
         """``compute(warehouse)`` on a read-only open, reused while the file is unchanged."""

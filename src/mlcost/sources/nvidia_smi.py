@@ -252,63 +252,136 @@ def _names(paths: Iterable[Path]) -> dict[str, str]:
     return seen
 
 
+def _header_line(line: ir.StringValue) -> ir.BooleanValue:
+    """Whether a line is a header: one of its fields, unit aside, is ``timestamp`` (the
+    pattern only runs on the lines that contain the word)."""
+    import ibis
+
+    pattern = r"(^|,)\s*timestamp\s*(\[[^,]*)?(,|$)"
+    return ibis.ifelse(line.contains("timestamp"), line.re_search(pattern), False)
+
+
+def _blank(line: ir.StringValue) -> ir.BooleanValue:
+    return line.isnull() | line.re_search(r"^\s*$")
+
+
+def _strip(value: ir.StringValue) -> ir.StringValue:
+    """``value`` without surrounding whitespace. nvidia-smi separates fields with ``, ``: the
+    one leading space is cut cheaply; a full strip only runs where more is left."""
+    import ibis
+
+    cut = ibis.ifelse(value.startswith(" "), value.substr(1), value)
+    odd = cut.startswith(" ") | cut.endswith(" ") | cut.contains("\t")
+    return ibis.ifelse(odd, cut.strip(), cut)
+
+
+# A number and its unit ('19 %', '73789 MiB', '195.43 W', '1410 MHz', '42'); the number is
+# empty when the text is anything else ('[N/A]', 'ten %').
+_NUMBER = r"^\s*([^\s%MiBWHz]*)[\s%MiBWHz]*$"
+_NOT_AVAILABLE = r"^\s*(\[N/A\]|N/A|\[Not Supported\]|\[Unknown Error\]|\[GPU is lost\])?\s*$"
+
+
+def _census(
+    t: ir.Table, header: tuple[str, ...], functions: EngineFunctions
+) -> dict[str, tuple[int, int, int, int]]:
+    """Per file (as the engine spells its name): header lines, distinct header lines, lines
+    with fewer fields than the header (cut: the load leaves them out) and whole rows whose
+    utilization is not available. One pass over the lines."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    fields = [_field(h) for h in header]
+    util_at = fields.index("utilization.gpu")
+    kept = t.filter(~_blank(t.line))
+    line = kept.line
+    is_header = _header_line(line)
+    cells = line.split(",")
+    # Only lines with a '[' can hold [N/A]: the rest of the test runs on those alone.
+    no_util = ibis.ifelse(
+        line.contains("["),
+        ~is_header & (cells.length() >= len(header)) & cells[util_at].re_search(_NOT_AVAILABLE),
+        False,
+    )
+    out = kept.group_by("filename").aggregate(
+        headers=kept.count(where=is_header),
+        cut=kept.count(where=~is_header & (cells.length() < len(header))),
+        # As written: a header spelled with other spacing counts as another (read line by line).
+        kinds=ibis.ifelse(is_header, line, ibis.null(dt.string)).nunique(),
+        no_util=kept.count(where=no_util),
+    )
+    return {
+        r["filename"]: (int(r["headers"]), int(r["kinds"]), int(r["cut"]), int(r["no_util"]))
+        for r in out.to_pyarrow().to_pylist()
+    }
+
+
 def _query(
     t: ir.Table,
     header: tuple[str, ...],
     *,
-    hosts: dict[str, str],
+    hosts: ir.Table,
     resolution: int,
     names: dict[str, str],
     functions: EngineFunctions,
 ) -> ir.Table:
+    """The buckets of a header group's lines, computed in the engine.
+
+    ``t`` is the files' lines (``filename``, ``line``); repeated header lines, blank lines and
+    lines with fewer fields than the header (cut by a stop) are left out, a line with more
+    fails the load. ``hosts`` maps each ``filename`` to its ``resource_id``; samples are
+    grouped per host, not per file, so a bucket that spans a log's rotation is one row.
+    """
     import ibis
     import ibis.expr.datatypes as dt
 
-    fail, rtrim_chars = functions.fail, functions.rtrim_chars
-
-    by_field = {_field(h): h for h in header}
-
-    def raw(name: str) -> ir.StringValue | None:
-        return t[by_field[name]] if name in by_field else None
+    fail = functions.fail
+    n = len(header)
+    at = {_field(h): i for i, h in enumerate(header)}
+    kept = t.filter(~_blank(t.line) & ~_header_line(t.line)).inner_join(hosts, "filename")
+    # One step per layer, so that each line is split once and each field cut once.
+    split = kept.select("resource_id", cells=kept.line.split(","))
+    split = split.filter(split.cells.length() >= n)
+    numeric = [c for c in ("index", *NUMERIC) if c in at]
+    text = split.select(
+        "resource_id",
+        fields=split.cells.length(),
+        **{
+            f"s_{c}": split.cells[at[c]] for c in ("timestamp", "uuid", "name", *numeric) if c in at
+        },
+    )
+    parsed = text.select(
+        "resource_id",
+        "fields",
+        *(f"s_{c}" for c in numeric),
+        **{f"t_{c}": _strip(text[f"s_{c}"]) for c in ("timestamp", "uuid", "name") if c in at},
+        **{f"v_{c}": text[f"s_{c}"].re_extract(_NUMBER, 1).try_cast(dt.float64) for c in numeric},
+    )
 
     def num(name: str) -> ir.FloatingValue:
-        col = raw(name)
-        if col is None:
+        if name not in at:
             return ibis.null(dt.float64)
-        # '19 %', '73789 MiB', '195.43 W' → the number; '[N/A]' stays as it is.
-        text = rtrim_chars(col, " %MiBWHz\t")
-        na = text.strip().isin(list(NOT_AVAILABLE)) | text.isnull()
-        value = text.strip().try_cast(dt.float64)
+        raw, value = parsed[f"s_{name}"], parsed[f"v_{name}"]
         return ibis.ifelse(
-            na,
-            ibis.null(dt.float64),
-            ibis.ifelse(value.isnull(), fail(f"mlcost-check:number:{name}", dt.float64), value),
+            value.notnull() | raw.re_search(_NOT_AVAILABLE),
+            value,
+            fail(f"mlcost-check:number:{name}", dt.float64),
         )
 
-    stamp = t["timestamp"].strip().as_timestamp(TIME_FORMAT)
-    bucket = (stamp.epoch_seconds() // resolution * resolution).as_timestamp("s")
-    # By file name, not path: engines spell the path differently (Spark gives a file: URI).
-    # A name the map lacks keeps the name without rotation number, .gz and .csv.
-    basename = t["filename"].re_extract(r"([^/\\]+)$", 1)
-    fallback = basename.re_extract(r"^(.+?)(\.csv)?(\.\d+)?(\.gz)?$", 1)
-    host = basename.substitute(hosts, else_=fallback)
-    name = raw("name")
-    model = name.strip().substitute(names) if name is not None else ibis.null(dt.string)
-    uuid = raw("uuid")
-    util = num("utilization.gpu") / 100.0
-    used = num("memory.used") * _MIB
-    rows = t.select(
-        time=bucket,
-        resource_id=host,
-        gpu_index=num("index").cast(dt.int32),
-        gpu_uuid=uuid.strip() if uuid is not None else ibis.null(dt.string),
-        gpu_model=model,
-        util=util,
-        used=used,
+    stamp = parsed["t_timestamp"].as_timestamp(TIME_FORMAT)
+    index = ibis.ifelse(parsed.fields > n, fail("mlcost-check:fields", dt.float64), num("index"))
+    names_at = parsed["t_name"] if "name" in at else None
+    rows = parsed.select(
+        bucket=stamp.epoch_seconds() // resolution,
+        resource_id=parsed.resource_id,
+        gpu_index=index.cast(dt.int32),
+        gpu_uuid=parsed["t_uuid"] if "uuid" in at else ibis.null(dt.string),
+        gpu_model=names_at.substitute(names) if names_at is not None else ibis.null(dt.string),
+        util=num("utilization.gpu") / 100.0,
+        used=num("memory.used") * _MIB,
         total=num("memory.total") * _MIB,
         power=num("power.draw"),
     )
-    keys = ["time", "resource_id", "gpu_index", "gpu_uuid", "gpu_model"]
+    keys = ["bucket", "resource_id", "gpu_index", "gpu_uuid", "gpu_model"]
     out = rows.group_by(keys).aggregate(
         utilization=rows.util.mean(),
         utilization_min=rows.util.min(),
@@ -319,7 +392,9 @@ def _query(
         power_watts=rows.power.mean(),
         sample_count=rows.count().cast(dt.int32),
     )
-    return out.mutate(
+    return out.select(
+        time=(out.bucket * resolution).as_timestamp("s"),
+        **{c: out[c] for c in out.columns if c != "bucket"},
         resolution_s=ibis.literal(resolution, type=dt.int32),
         labels=ibis.null(dt.Map(dt.string, dt.string)),
         source=ibis.literal(NAME),
@@ -371,12 +446,6 @@ class _Scan:
 
     headers: list[tuple[str, ...]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
-    no_utilization: int = 0  # samples whose utilization.gpu is [N/A] or [Not Supported]
-
-    @property
-    def clean(self) -> bool:
-        """One header and every line whole: DuckDB reads the file as it is."""
-        return not self.skipped
 
 
 def scan(path: Path, into: Path | None = None) -> _Scan:
@@ -385,7 +454,6 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
     The files written are ``into/<k>/<host>.csv`` for the k-th header.
     """
     out = _Scan()
-    util_at = -1
     sink: TextIO | None = None
     try:
         for kind, header, text in lines(path):
@@ -393,8 +461,6 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
                 if out.headers:
                     out.skipped[REPEATED_HEADER] += 1
                 out.headers.append(header)
-                fields = [_field(h) for h in header]
-                util_at = fields.index("utilization.gpu") if "utilization.gpu" in fields else -1
                 if into is not None:
                     if sink is not None:
                         sink.close()
@@ -404,13 +470,8 @@ def scan(path: Path, into: Path | None = None) -> _Scan:
                     sink.write(text + "\n")
             elif kind == PARTIAL:
                 out.skipped[PARTIAL_LINE] += 1
-            else:
-                if "[" in text and util_at >= 0:
-                    cells = text.split(",")
-                    if util_at < len(cells) and _value(cells[util_at]) is None:
-                        out.no_utilization += 1
-                if sink is not None:
-                    sink.write(text + "\n")
+            elif sink is not None:
+                sink.write(text + "\n")
     finally:
         if sink is not None:
             sink.close()
@@ -429,34 +490,127 @@ def _cut(cells: list[str]) -> bool:
     return False
 
 
-def _segments(
-    files: Sequence[Path], tmp: Path
-) -> tuple[dict[tuple[str, ...], list[Path]], dict[Path, Path], Counter[str], int]:
-    """Files DuckDB reads, grouped by header; for each, the log it comes from.
+@dataclass
+class _Plan:
+    """What the engine reads: files grouped by header, and what was found before reading."""
 
-    A clean log is read as it is. A log with repeated headers or partial lines is written
-    again into ``tmp``, one file per header, holding only its whole lines (a second pass,
-    streamed: no log is held in memory).
+    groups: dict[tuple[str, ...], list[Path]] = field(default_factory=dict)
+    origins: dict[Path, Path] = field(default_factory=dict)  # file read → the log it comes from
+    spelled: dict[Path, str] = field(default_factory=dict)  # file read → the engine's filename
+    skipped: Counter[str] = field(default_factory=Counter)
+    no_util: int = 0
+
+
+def _tail(path: Path, size: int = 1 << 16) -> bytes:
+    """The last bytes of a plain or gzipped file (a gzipped one is decompressed as a stream)."""
+    if path.name.lower().endswith(".gz"):
+        import gzip
+
+        last = b""
+        with gzip.open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                last = (last + chunk)[-size:]
+        return last
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        fh.seek(max(0, fh.tell() - size))
+        return fh.read()
+
+
+def _cut_tail(path: Path, header: tuple[str, ...]) -> bool:
+    """Whether a log ends in an unterminated line with all its fields whose last value was cut
+    (logging stopped mid-value): only a line-by-line read can tell it from a bad value."""
+    tail = _tail(path)
+    if not tail or tail.endswith(b"\n"):
+        return False
+    text = tail.rsplit(b"\n", 1)[-1].decode("utf-8", "replace").rstrip("\r")
+    cells = text.split(",")
+    return bool(text.strip()) and len(cells) >= len(header) and _cut(cells)
+
+
+def _spellings(names: Iterable[str], paths: Sequence[Path]) -> dict[Path, str]:
+    """Each path → the name the engine gives its rows (DuckDB: the path; Spark: a file: URI)."""
+    import os
+    from urllib.parse import unquote, urlparse
+
+    def local(name: str) -> str:
+        text = unquote(urlparse(name).path) if name.startswith("file:") else name
+        return os.path.realpath(text)
+
+    by_local = {local(n): n for n in names}
+    return {p: by_local[os.path.realpath(p)] for p in paths if os.path.realpath(p) in by_local}
+
+
+def _plan(warehouse: Warehouse, files: Sequence[Path], tmp: Path) -> _Plan:
+    """Group the logs by header and count what they hold, in one pass of the engine each.
+
+    A log is read as it is when its header lines are all the same (a restart that logged the
+    same fields), however many; repeated headers and lines with fewer fields than the header
+    are left out by the query. A log whose header changed at a restart, or whose unterminated
+    last line has a cut value, is written again into ``tmp`` first, one file per header,
+    holding only its whole lines (streamed: no log is held in memory).
     """
-    groups: dict[tuple[str, ...], list[Path]] = {}
-    origins: dict[Path, Path] = {}
-    skipped: Counter[str] = Counter()
-    no_util = 0
-    for n, f in enumerate(files):
-        found = scan(f)
-        skipped.update(found.skipped)
-        no_util += found.no_utilization
+    plan = _Plan()
+    pending: dict[tuple[str, ...], list[Path]] = {}
+
+    def rewrite(f: Path) -> None:
+        into = tmp / str(len(list(tmp.iterdir())))
+        found = scan(f, into=into)
         for header in found.headers:
             _check_header(f, header)
-        targets = [f]
-        if not found.clean:
-            scan(f, into=tmp / str(n))
-            host = _host_of(f)
-            targets = [tmp / str(n) / str(k) / f"{host}.csv" for k in range(len(found.headers))]
-        for header, target in zip(found.headers, targets, strict=True):
-            origins[target] = f
-            groups.setdefault(header, []).append(target)
-    return groups, origins, skipped, no_util
+        plan.skipped.update(found.skipped)
+        for k, header in enumerate(found.headers):
+            target = into / str(k) / f"{_host_of(f)}.csv"
+            plan.origins[target] = f
+            pending.setdefault(header, []).append(target)
+
+    for f in files:
+        first = next(lines(f), None)
+        if first is None:  # an empty log
+            continue
+        header = first[1]
+        _check_header(f, header)
+        if _cut_tail(f, header):
+            rewrite(f)
+            continue
+        plan.origins[f] = f
+        pending.setdefault(header, []).append(f)
+    while pending:
+        batch, pending = pending, {}
+        for header, group in batch.items():
+            try:
+                counts = _census(warehouse.read_lines(group), header, warehouse.functions)
+            except warehouse.errors as exc:
+                raise _explain(exc, [plan.origins[f] for f in group]) from None
+            spelled = _spellings(counts, group)
+            for f in group:
+                if f not in spelled:  # blank lines only
+                    continue
+                headers, kinds, cut, no_util = counts[spelled[f]]
+                if kinds > 1:  # logging restarted with other fields: split by header
+                    del plan.origins[f]
+                    rewrite(f)
+                    continue
+                plan.skipped[REPEATED_HEADER] += headers - 1
+                plan.skipped[PARTIAL_LINE] += cut
+                plan.no_util += no_util
+                plan.spelled[f] = spelled[f]
+                plan.groups.setdefault(header, []).append(f)
+    plan.skipped = +plan.skipped
+    return plan
+
+
+def _hosts(plan: _Plan, group: list[Path], resource: str | None) -> ir.Table:
+    """(filename as the engine spells it, resource_id) for a group's files."""
+    import ibis
+
+    return ibis.memtable(
+        {
+            "filename": [plan.spelled[f] for f in group],
+            "resource_id": [resource or _host_of(plan.origins[f]) for f in group],
+        },
+        schema={"filename": "string", "resource_id": "string"},
+    )
 
 
 def ingest_nvidia_smi(
@@ -489,27 +643,25 @@ def ingest_nvidia_smi(
     csvs = [f for f in found.files if f not in dmon]
     options = {"resource": resource, "resolution": resolution}
     with tempfile.TemporaryDirectory(prefix="mlcost-nvidia-smi-") as tmp:
-        groups, origins, skipped, no_util = _segments(csvs, Path(tmp))
+        plan = _plan(warehouse, csvs, Path(tmp))
+        skipped = plan.skipped
         samples = [s for f in dmon for s in read_dmon(f, resource, skipped)]
 
         def write(ingest_id: int) -> Written:
             import ibis.expr.datatypes as dt
 
             written = Written()
-            for reason, n in skipped.items():
-                written.skip(reason, n)
-            if no_util:
+            if plan.no_util:
                 written.warnings.append(
-                    f"{no_util:,} sample(s) have no utilization.gpu ([N/A] or [Not Supported]: "
-                    "a MIG-enabled GPU reports none; load DCGM's per-instance metrics for it); "
-                    "they are loaded with memory and power only"
+                    f"{plan.no_util:,} sample(s) have no utilization.gpu ([N/A] or [Not "
+                    "Supported]: a MIG-enabled GPU reports none; load DCGM's per-instance "
+                    "metrics for it); they are loaded with memory and power only"
                 )
-            for done, (header, group) in enumerate(groups.items()):
-                source = warehouse.read_csv_files(group, header, filename=True)
+            for done, (header, group) in enumerate(plan.groups.items()):
                 expr = _query(
-                    source,
+                    warehouse.read_lines(group),
                     header,
-                    hosts={f.name: resource or _host_of(origins[f]) for f in group},
+                    hosts=_hosts(plan, group, resource),
                     resolution=resolution,
                     names=_names(group),
                     functions=warehouse.functions,
@@ -518,9 +670,11 @@ def ingest_nvidia_smi(
                 try:
                     warehouse.insert("gpu_samples", expr)
                 except warehouse.errors as exc:
-                    raise _explain(exc, [origins[f] for f in group]) from None
+                    raise _explain(exc, [plan.origins[f] for f in group]) from None
                 if progress is not None:
-                    progress((done + 1) / max(len(groups), 1), group[-1].name)
+                    progress((done + 1) / max(len(plan.groups), 1), group[-1].name)
+            for reason, n in skipped.items():
+                written.skip(reason, n)
             if samples:
                 rows = arrow_rows(
                     "gpu_samples", downsample(samples, resolution), source=NAME, ingest_id=ingest_id

@@ -175,6 +175,12 @@ class Warehouse(ABC):
     ) -> ir.Table:
         """Comma-separated files that share ``header`` as one streamed table of text columns."""
 
+    @abstractmethod
+    def read_lines(self, paths: Sequence[Path]) -> ir.Table:
+        """Text files (plain or gzipped) as one streamed table of their lines: ``filename``
+        (as the engine spells it) and ``line`` (no quoting, no fields; a blank line is NULL or
+        blank). For logs whose lines a parser of its own must judge before splitting them."""
+
     # -- capabilities: operations an engine may lack ----------------------------------------
     def why_not(self, needs: Iterable[Capability], feature: str) -> str | None:
         """None when this engine offers every capability in ``needs``; else one line saying

@@ -125,6 +125,18 @@ class DuckDBWarehouse(Warehouse):
             filename=filename,
         )
 
+    def read_lines(self, paths: Sequence[Path]) -> ir.Table:
+        return self.ibis.read_csv(
+            [str(p) for p in paths],
+            columns={"line": "VARCHAR"},
+            header=False,
+            auto_detect=False,
+            delim="\x01",
+            quote="",
+            escape="",
+            filename=True,
+        )
+
     @contextmanager
     def temporary(self, expr: ir.Table) -> Iterator[ir.Table]:
         """``expr`` computed once into a session-private table, dropped on exit.

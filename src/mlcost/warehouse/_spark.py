@@ -325,6 +325,13 @@ class SparkWarehouse(Warehouse):
         df.createOrReplaceTempView(view)
         return self.ibis.table(view)
 
+    def read_lines(self, paths: Sequence[Path]) -> ir.Table:
+        df = self._session.read.text([str(p) for p in paths])
+        df = df.select(df["_metadata.file_path"].alias("filename"), df["value"].alias("line"))
+        view = f"mlcost_read_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        return self.ibis.table(view)
+
     # -- writes ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
