@@ -335,3 +335,58 @@ def test_the_cli_loads_counters_and_logs(tmp_path: Path, monkeypatch: pytest.Mon
     r = runner.invoke(cli, ["ingest", "litellm", str(log), "--tenant", "team_id"])
     assert r.exit_code == 0, r.output
     assert "6 served_tokens" in r.output  # 3 hours x 2 teams
+
+
+def test_cost_per_1m_tokens_from_a_real_prometheus_equals_a_hand_computation(
+    wh: Warehouse, prometheus: str, tmp_path: Path
+) -> None:
+    # gpu-node-1 is billed 12.00 an hour for the three hours its counters cover: 36.00, every
+    # row of it reporting engine time, so input pays for prefill and output for decode.
+    from mlcost.attribution import allocate, month_window
+    from mlcost.attribution.serving import BY_TIME, BY_TOKENS, token_costs
+    from mlcost.config import AttributionConfig
+    from tests.attribution.conftest import line, put
+
+    ingest_serving_metrics(
+        wh, url=prometheus, start=datetime(2026, 5, 1, 0, 0), end=datetime(2026, 5, 1, 3, 0)
+    )
+    may = datetime(2026, 5, 1)
+    put(
+        wh,
+        "cost_line_items",
+        [
+            line(
+                "12.00",
+                resource="gpu-node-1",
+                gpus=1,
+                BillingPeriodStart=may,
+                BillingPeriodEnd=datetime(2026, 6, 1),
+                ChargePeriodStart=may + timedelta(hours=h),
+                ChargePeriodEnd=may + timedelta(hours=h + 1),
+            )
+            for h in range(3)
+        ],
+    )
+    allocate(wh, AttributionConfig(), *month_window("2026-05"))
+    prefill = sum(r["prefill"] for r in REQUESTS)  # type: ignore[misc]
+    decode = sum(r["decode"] for r in REQUESTS)  # type: ignore[misc]
+    prompt = sum(r["prompt"] for r in REQUESTS)  # type: ignore[misc]
+    completion = sum(r["completion"] for r in REQUESTS)  # type: ignore[misc]
+    row = next(r for r in token_costs(wh).to_pyarrow().to_pylist() if r["model"] == MODEL)
+    assert row["split_rule"] == BY_TIME
+    assert row["usd_per_1m_input"] == pytest.approx(
+        36.0 * prefill / (prefill + decode) / prompt * 1e6
+    )
+    assert row["usd_per_1m_output"] == pytest.approx(
+        36.0 * decode / (prefill + decode) / completion * 1e6
+    )
+    # The gateway's log splits the same traffic by team: each token counted once (by token
+    # counts, the log has no engine time), and the teams' costs sum to the endpoint's 36.00.
+    ingest_litellm(wh, [_spend_log(tmp_path / "spend_logs.csv")])
+    teams = {r["tenant"]: r for r in token_costs(wh, by=("tenant",)).to_pyarrow().to_pylist()}
+    assert set(teams) == {"search", "support"}
+    assert sum(r["cost"] for r in teams.values()) == pytest.approx(36.0)
+    search = [r for r in REQUESTS if r["team"] == "search"]
+    tokens = sum(r["prompt"] + r["completion"] for r in search)  # type: ignore[operator]
+    assert teams["search"]["cost"] == pytest.approx(36.0 * tokens / (prompt + completion))
+    assert teams["search"]["split_rule"] == BY_TOKENS
