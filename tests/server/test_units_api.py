@@ -62,7 +62,10 @@ def test_overview_has_the_serving_tiles_for_read_all_only(base_url: str, demo: D
     page = httpx.get(f"{base_url}/", cookies={"mlcost_token": demo.tokens["all"]}, timeout=60)
     assert page.status_code == 200, page.text
     assert "cost per 1M tokens and cache savings" in page.text
-    # The demo loads no token counters nor cache reports: the tiles say how to get them.
-    assert "served_tokens" in page.text and "mlcost ingest tracker" in page.text
+    # The demo loads vLLM counters for atlas-7b-chat (a tile with its price per 1M tokens) but
+    # no cache reports (the cache tile says how to get them).
+    assert "atlas-7b-chat (self-hosted, idle included)" in page.text
+    assert "per 1M input / output tokens" in page.text and "no tokens" not in page.text
+    assert "mlcost ingest tracker" in page.text
     team = httpx.get(f"{base_url}/", cookies={"mlcost_token": demo.tokens["search"]}, timeout=60)
     assert team.status_code == 200 and "cache savings" not in team.text
