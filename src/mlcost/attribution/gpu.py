@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from mlcost.warehouse import Warehouse
 
 __all__ = [
+    "UNCLAIMED_PREFIX",
     "gpu_lines",
     "gpu_portions",
     "linked_workloads",
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 _MIG = r"(\d+)g\."
+# The workload id of a GPU resource no workload record claims: ``resource:<ResourceId>``
+# (its type then comes from tags and names alone).
+UNCLAIMED_PREFIX = "resource:"
 
 
 def gpu_lines(lines: ir.Table) -> ir.Value:
@@ -176,7 +180,7 @@ def gpu_portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.T
         ws=alone.ChargePeriodStart.cast("timestamp"),
         we=alone.ChargePeriodEnd.cast("timestamp"),
         ratio=ibis.literal(1.0),
-        **no_workload(rules, workload_id="resource:" + alone.ResourceId),
+        **no_workload(rules, workload_id=UNCLAIMED_PREFIX + alone.ResourceId),
     )
     cols = own.columns
     claims = pairs.select(*cols).union(own)

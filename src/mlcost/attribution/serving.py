@@ -76,6 +76,7 @@ def endpoint_costs(
     """Per endpoint of ``served_tokens``: its billed resource (NULL: none matched), cost and
     currency, hours billed (first charge to last), GPU-hours, utilization (used / measured
     GPU-hours) and the link rule."""
+    from mlcost.attribution.gpu import UNCLAIMED_PREFIX
     from mlcost.attribution.units import allocated_rows
     from mlcost.warehouse import link_names
 
@@ -83,10 +84,10 @@ def endpoint_costs(
     names = t.select(name=t.endpoint).distinct()
     links = link_names(names, warehouse.table)
     a = allocated_rows(warehouse, start, end)
-    # Only a workload's own share is left out: a resource no workload record claims
-    # (``resource:<id>``) has its type from tags and names alone, and the served tokens on
-    # it say it serves whatever that guess was.
-    own = a.x_WorkloadId.startswith("resource:").fill_null(False)
+    # Only a workload's own share is left out: a resource no workload record claims has its
+    # type from tags and names alone, and the served tokens on it say it serves whatever that
+    # guess was.
+    own = a.x_WorkloadId.startswith(UNCLAIMED_PREFIX).fill_null(False)
     a = a.filter(~a.x_WorkloadType.isin(NOT_SERVING) | a.x_WorkloadType.isnull() | own)
     measured = a.x_Bucket.isin(["gpu_used", "gpu_idle"])
     span = a.ChargePeriodEnd.max().delta(a.ChargePeriodStart.min(), unit="second")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -12,6 +13,8 @@ from mlcost.cli._common import format_option, render_rows, warehouse_from
 
 if TYPE_CHECKING:
     from mlcost.sources._common import LoadResult
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Inputs larger than this get a progress bar (smaller ones finish before it would draw).
 PROGRESS_MIN_BYTES = 8 << 20
@@ -32,6 +35,21 @@ def ingest() -> None:
 # Bills may be files, folders or URLs (s3://bucket/prefix/, az://container/path): kept as text
 # here, since click.Path would fold the URL's "//".
 bill_paths_argument = click.argument("paths", nargs=-1, required=True)
+
+
+def prometheus_window(url_help: str) -> Callable[[F], F]:
+    """``--url`` (a Prometheus server) with the ``--start`` / ``--end`` of its window."""
+
+    def options(command: F) -> F:
+        command = click.option(
+            "--end", type=click.DateTime(), help="Window end (UTC), with --url."
+        )(command)
+        command = click.option(
+            "--start", type=click.DateTime(), help="Window start (UTC), with --url."
+        )(command)
+        return click.option("--url", help=url_help)(command)
+
+    return options
 
 
 @ingest.command("focus", epilog="Example: mlcost ingest focus exports/2026-05/ --currency USD")
@@ -287,11 +305,7 @@ def ingest_opencost_cmd(
     "--end 2026-05-08 --requests-metric vllm:request_success_total",
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--url", help="A Prometheus server with request counters, e.g. http://127.0.0.1:9090."
-)
-@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
-@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@prometheus_window("A Prometheus server with request counters, e.g. http://127.0.0.1:9090.")
 @click.option(
     "--requests-metric", help="Counter of requests served, e.g. vllm:request_success_total."
 )
@@ -344,9 +358,7 @@ def ingest_served_cmd(
     show_default=True,
     help="The serving engine whose counters to read.",
 )
-@click.option("--url", help="A Prometheus server scraping the engine, e.g. http://127.0.0.1:9090.")
-@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
-@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@prometheus_window("A Prometheus server scraping the engine, e.g. http://127.0.0.1:9090.")
 @click.option("--selector", default="", help='Series selector, e.g. {job="vllm"}.')
 @click.option("--endpoint", help="The endpoint of every series (instead of a label).")
 @click.option(
@@ -417,9 +429,7 @@ def ingest_litellm_cmd(
     "--end 2026-05-08",
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--url", help="A Prometheus server, e.g. http://127.0.0.1:9090.")
-@click.option("--start", type=click.DateTime(), help="Window start (UTC), with --url.")
-@click.option("--end", type=click.DateTime(), help="Window end (UTC), with --url.")
+@prometheus_window("A Prometheus server, e.g. http://127.0.0.1:9090.")
 @click.option("--selector", default="", help='Series selector, e.g. {Hostname=~"gpu-.*"}.')
 @resolution_option
 @click.pass_context
