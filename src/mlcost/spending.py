@@ -26,7 +26,7 @@ import difflib
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import NotFound
 
@@ -35,7 +35,14 @@ if TYPE_CHECKING:
 
     from mlcost.warehouse import Warehouse
 
-__all__ = ["METRICS", "countable_rows", "resolve_dimension", "spend", "total_by_currency"]
+__all__ = [
+    "METRICS",
+    "countable_rows",
+    "resolve_dimension",
+    "spend",
+    "spend_rows",
+    "total_by_currency",
+]
 
 METRICS = ("EffectiveCost", "BilledCost", "ListCost", "ContractedCost")
 TAG_PREFIX = "tag:"
@@ -110,15 +117,7 @@ def spend(
     Owner dimensions (``owner``, a normalized tag key such as ``project``) are the owner
     model's: :func:`mlcost.attribution.spend` answers those and calls this for the rest.
     """
-    if metric not in METRICS:
-        near = difflib.get_close_matches(metric, METRICS, n=1)
-        hint = f" Did you mean {near[0]!r}?" if near else ""
-        raise NotFound(f"Unknown metric {metric!r}.{hint} Choose one of {', '.join(METRICS)}.")
-    lines = warehouse.table("cost_line_items")
-    # The column each dimension names (None for a tag); unknown names fail here.
-    columns = [None if n.startswith(TAG_PREFIX) else resolve_dimension(lines, n) for n in by]
-    lo = None if start is None else _as_datetime(start)
-    hi = None if end is None else _as_datetime(end)
+    lines, columns, lo, hi = _question(warehouse, by, metric, start, end)
     daily = warehouse.rollup() if rollup else None
     if daily is not None and _answers(columns, lo, hi):
         t = daily
@@ -141,6 +140,57 @@ def spend(
         t = t.filter(t.x_IngestId == ingest_id)
     grouped = t.group_by([*keys, t.BillingCurrency]).aggregate(**{metric: t[metric].sum()})
     return grouped.order_by(grouped[metric].desc(), *[grouped[name] for name in by])
+
+
+def _question(
+    warehouse: Warehouse,
+    by: Sequence[str],
+    metric: str,
+    start: date | datetime | str | None,
+    end: date | datetime | str | None,
+) -> tuple[ir.Table, list[ir.Value | None], datetime | None, datetime | None]:
+    """The line items, the column each dimension names (None for a tag) and the window;
+    an unknown metric or dimension fails here."""
+    if metric not in METRICS:
+        near = difflib.get_close_matches(metric, METRICS, n=1)
+        hint = f" Did you mean {near[0]!r}?" if near else ""
+        raise NotFound(f"Unknown metric {metric!r}.{hint} Choose one of {', '.join(METRICS)}.")
+    lines = warehouse.table("cost_line_items")
+    columns = [None if n.startswith(TAG_PREFIX) else resolve_dimension(lines, n) for n in by]
+    lo = None if start is None else _as_datetime(start)
+    hi = None if end is None else _as_datetime(end)
+    return lines, columns, lo, hi
+
+
+def spend_rows(
+    warehouse: Warehouse,
+    by: Sequence[str] = ("ServiceProviderName",),
+    *,
+    metric: str = "EffectiveCost",
+    start: date | datetime | str | None = None,
+    end: date | datetime | str | None = None,
+    ingest_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`spend`'s rows (``spend(...).to_pyarrow().to_pylist()``), the same values in
+    the same order. A question the daily rollup answers is one parameterised query on it
+    (:meth:`~mlcost.warehouse.Warehouse.daily_sums`), without an Ibis expression to build and
+    compile: for callers that ask many distinct questions (``mlcost serve``)."""
+    _, columns, lo, hi = _question(warehouse, by, metric, start, end)
+    if "BillingCurrency" not in by and _answers(columns, lo, hi):
+        keys = [(c.get_name(), n) for c, n in zip(columns, by, strict=True) if c is not None]
+        found = warehouse.daily_sums(
+            keys,
+            metric,
+            first_day=None if lo is None else lo.date(),
+            end_day=None if hi is None else hi.date(),
+            ingest_id=ingest_id,
+            purchases=metric == "BilledCost",
+        )
+        if found is not None:
+            return found
+    expr = spend(warehouse, by, metric=metric, start=start, end=end, ingest_id=ingest_id)
+    rows: list[dict[str, Any]] = expr.to_pyarrow().to_pylist()
+    return rows
 
 
 def _answers(columns: Sequence[ir.Value | None], lo: datetime | None, hi: datetime | None) -> bool:

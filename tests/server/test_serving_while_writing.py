@@ -1,9 +1,11 @@
 """Issue 22 item 3: `mlcost serve` answers while `mlcost tokens create` and `mlcost ingest` write.
 
-DuckDB admits one read-write process or many read-only ones: the server opens the file
-read-only per request, a writer waits out those short opens, and while a writer holds the file
-the API answers 503 with Retry-After. Several clients poll a real `mlcost serve` while both
-writers run as the user runs them; both writers succeed, the clients see only 200 or 503.
+DuckDB admits one read-write process or many read-only ones: the server keeps a read-only open
+while requests come, a waiting writer marks the file (``<file>.writer-waiting``) and the server
+lets go, and while a writer holds the file the API answers 503 with Retry-After. Several
+clients poll a real `mlcost serve` with questions it has not answered yet (each a real read)
+while both writers run as the user runs them; both writers succeed, the clients see only 200
+or 503, and the next answer holds the new month's spend.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 
+from mlcost import ingest_focus, open_warehouse, spend
 from mlcost.cli.main import main
 from mlcost.testing import write_focus_file
 from tests.server.conftest import bearer, free_port, wait_for_health
@@ -66,8 +70,14 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
         with httpx.Client(base_url=url, headers=bearer(token), timeout=60) as client:
             i = 0
             while not stop.is_set() and time.monotonic() < deadline:
-                i += 1  # a new limit each time: no cached answer, a real read each request
-                r = client.get("/api/v1/spend", params={"by": "ServiceName", "limit": 1 + i % 50})
+                i += 1  # a new window each time: no cached answer, a real read each request
+                first = date(2025, 1, 1) + timedelta(days=i % 500)
+                params = {
+                    "by": ("ServiceName", "RegionId", "tag:team")[n],
+                    "from": first.isoformat(),
+                    "to": (first + timedelta(days=1 + i // 500)).isoformat(),
+                }
+                r = client.get("/api/v1/spend", params=params)
                 with lock:
                     seen[r.status_code] += 1
                     if r.status_code not in (200, 503) or (
@@ -93,10 +103,22 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
         print(f"clients saw {dict(seen)}")  # shown with pytest -s
         assert not bad, bad[:3]
         assert seen[200] > 0
-        # The token created while serving works, and the new month is served.
+        # The token created while serving works, and the new month is served: June's spend
+        # is what the library makes of the June file alone.
         fresh = created.stdout.strip().splitlines()[-1]
-        r = httpx.get(f"{url}/api/v1/spend", params={"by": "ServiceName"}, headers=bearer(fresh))
+        june = {"by": "ServiceName", "from": "2026-06-01"}
+        r = httpx.get(f"{url}/api/v1/spend", params=june, headers=bearer(fresh))
         assert r.status_code == 200
+        with open_warehouse("duckdb://:memory:") as alone:
+            ingest_focus(alone, [second])
+            expected = {
+                row["ServiceName"]: Decimal(row["EffectiveCost"])
+                for row in spend(alone, ["ServiceName"]).to_pyarrow().to_pylist()
+            }
+        served = {
+            row["keys"]["ServiceName"]: Decimal(row["cost"]["amount"]) for row in r.json()["rows"]
+        }
+        assert served == expected and sum(expected.values()) > 0
     finally:
         stop.set()
         server.terminate()

@@ -1,20 +1,32 @@
-"""The server's one view of the warehouse: read-only opens per request, results cached.
+"""The server's one view of the warehouse: one read-only open per data state, answers cached.
 
-Each request opens the warehouse read-only and closes it when done, so `mlcost ingest`,
-`mlcost tokens create` or `mlcost showback` can write between requests (DuckDB lets one
-process write, or many read, at a time). Results are cached by the state of the file: the
-size and modification time of the DuckDB file and its WAL. Any write changes them, so a cached
-answer is never older than the data. Spark warehouses are not cached. The warehouse is the
-target the app was built with (parsed once, by the CLI or :func:`mlcost.warehouse.target_of`).
+A DuckDB file is opened read-only once and kept open while requests come: each request thread
+gets a cursor of that open (its own DuckDB session, the same database), so a request costs
+its query, not an open, a schema reflection and a migrations check. At most ``ENGINE_SLOTS``
+requests run queries at once (the engine parallelizes each query itself); the others queue.
+DuckDB lets one process write, or many read, at a time, so the open is let go:
+
+- when a writer waits: ``mlcost ingest``, ``mlcost tokens create``, ``mlcost showback`` (any
+  ``open_warehouse`` for writing) that finds the file held touches ``<file>.writer-waiting``
+  at each retry; while that marker is fresh the server closes its open as soon as the queries
+  in flight end and answers what it cannot serve from its cache with 503 ``WarehouseLocked``
+  and ``Retry-After``, so the writer gets in at its next retry (``MLCOST_LOCK_WAIT``);
+- after ``IDLE_S`` without a request, and when the file's stamp changes.
+
+While a writer holds the file an open fails with ``WarehouseLocked`` (503 with Retry-After).
+Results are cached by the state of the file: the size and modification time of the DuckDB
+file and its WAL. Any write changes them, so a cached answer is never older than the data.
+Spark warehouses and in-memory files are opened per request and not cached. The warehouse is
+the target the app was built with (parsed once, by the CLI or
+:func:`mlcost.warehouse.target_of`).
 
 The live API tokens are kept in memory per state of the file (Spark: reloaded at most every
 5 s), so a malformed, unknown, wrong or expired token is refused without opening the file.
-While a writer holds the file an open fails with ``WarehouseLocked`` (the app answers 503
-with Retry-After); writers wait out these short opens (``MLCOST_LOCK_WAIT``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -25,11 +37,26 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from mlcost.server.auth import Principal
-    from mlcost.warehouse import Warehouse, WarehouseTarget
+    from mlcost.warehouse import DuckDBWarehouse, Warehouse, WarehouseTarget
 
 T = TypeVar("T")
 _MAX_ENTRIES = 512
 _RELOAD_S = 5.0  # an engine without a file stamp (Spark) reloads the token table this often
+IDLE_S = 1.0  # a read-only open no request used for this long is closed (writers get in)
+ENGINE_SLOTS = max(2, os.cpu_count() or 2)  # requests whose queries run at once
+
+
+class _Held:
+    """The read-only open of one data state and its cursors (one per request thread)."""
+
+    def __init__(self, root: DuckDBWarehouse, stamp: tuple[int, ...]) -> None:
+        self.root = root
+        self.stamp = stamp
+        self.idle: list[DuckDBWarehouse] = []  # cursors no request uses now
+        self.users = 0  # cursors in use
+        self.last = time.monotonic()  # when a request last gave its cursor back
+        self.retired = False  # closed to new requests; the root closes with its last cursor
+        self.closed = False
 
 
 class Reader:
@@ -48,6 +75,10 @@ class Reader:
         self._computing: dict[Hashable, threading.Lock] = {}  # questions being answered
         # (stamp when read, monotonic time when read, live tokens by id): see known_principal.
         self._tokens: tuple[tuple[int, ...] | None, float, dict[str, dict[str, Any]]] | None = None
+        self._held: _Held | None = None  # the read-only open of a DuckDB file (see open)
+        self._held_lock = threading.Lock()
+        self._slots = threading.Semaphore(ENGINE_SLOTS)
+        self._local = threading.local()
 
     def stamp(self) -> tuple[int, ...] | None:
         """Size and mtime of the file and its WAL; None when the data cannot be stamped."""
@@ -65,13 +96,110 @@ class Reader:
 
     @contextmanager
     def open(self) -> Iterator[Warehouse]:
-        from mlcost.warehouse import open_warehouse
+        """A read-only warehouse for one request thread: a cursor of the held open (DuckDB
+        file), or an open of its own (Spark, in-memory). Raises ``WarehouseLocked`` while a
+        writer holds the file or waits for it."""
+        if self.path is None:
+            from mlcost.warehouse import open_warehouse
 
-        wh = open_warehouse(self.target, read_only=True)
+            with self._slot(), open_warehouse(self.target, read_only=True) as own:
+                yield own
+            return
+        with self._slot():
+            held, wh = self._checkout()
+            try:
+                yield wh
+            finally:
+                self._checkin(held, wh)
+
+    @contextmanager
+    def _slot(self) -> Iterator[None]:
+        """One of ``ENGINE_SLOTS`` (reentrant: a computation that opens again keeps its own)."""
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            self._slots.acquire()
+        self._local.depth = depth + 1
         try:
-            yield wh
+            yield
         finally:
+            self._local.depth = depth
+            if depth == 0:
+                self._slots.release()
+
+    def _checkout(self) -> tuple[_Held, DuckDBWarehouse]:
+        from mlcost.errors import WarehouseLocked
+        from mlcost.warehouse import DuckDBWarehouse, open_warehouse, writer_waiting
+
+        assert self.path is not None
+        if writer_waiting(str(self.path)):
+            with self._held_lock:
+                self._retire()
+            raise WarehouseLocked(
+                f"{self.path}: a writer (mlcost ingest, showback, tokens) is waiting for the "
+                "file; the server let go of it. Ask again in a few seconds."
+            )
+        stamp = self.stamp()
+        assert stamp is not None
+        with self._held_lock:
+            held = self._held
+            if held is not None and held.stamp != stamp:
+                self._retire()
+                held = None
+            if held is None:
+                root = open_warehouse(self.target, read_only=True)
+                assert isinstance(root, DuckDBWarehouse)
+                held = self._held = _Held(root, stamp)
+                threading.Thread(target=self._reap, args=(held,), daemon=True).start()
+            held.users += 1
+            try:
+                wh = held.idle.pop() if held.idle else held.root.cursor()
+            except BaseException:
+                held.users -= 1
+                raise
+        return held, wh
+
+    def _checkin(self, held: _Held, wh: DuckDBWarehouse) -> None:
+        with self._held_lock:
+            held.users -= 1
+            held.last = time.monotonic()
+            if not held.retired:
+                held.idle.append(wh)
+                return
+        wh.close()
+        self._close_if_unused(held)
+
+    def _retire(self) -> None:
+        """Close the held open to new requests (caller holds ``_held_lock``); it closes when
+        its requests in flight give their cursors back."""
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        held.retired = True
+        idle, held.idle = held.idle, []
+        for wh in idle:
             wh.close()
+        self._close_if_unused(held)
+
+    def _close_if_unused(self, held: _Held) -> None:
+        if held.retired and held.users == 0 and not held.closed:
+            held.closed = True
+            held.root.close()
+
+    def _reap(self, held: _Held) -> None:
+        """Let go of ``held`` after IDLE_S unused, or at once when a writer waits."""
+        from mlcost.warehouse import writer_waiting
+
+        assert self.path is not None
+        while True:
+            time.sleep(IDLE_S / 4)
+            waiting = writer_waiting(str(self.path))
+            with self._held_lock:
+                if self._held is not held:
+                    return
+                if waiting or (held.users == 0 and time.monotonic() - held.last > IDLE_S):
+                    self._retire()
+                    return
 
     def peek(self, key: Hashable) -> tuple[bool, Any]:
         """(True, value) when ``key`` is cached for the current data, else (False, None)."""

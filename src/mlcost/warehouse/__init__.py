@@ -9,7 +9,7 @@ checks when it starts. A warehouse's place is parsed once into a :class:`DuckDBT
 """
 
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
-from mlcost.warehouse._duckdb import DuckDBWarehouse
+from mlcost.warehouse._duckdb import DuckDBWarehouse, writer_waiting
 from mlcost.warehouse._links import link_names
 from mlcost.warehouse._migrations import LATEST as SCHEMA_VERSION
 from mlcost.warehouse._open import open_warehouse
@@ -55,4 +55,5 @@ __all__ = [
     "parse_target",
     "parse_url",
     "target_of",
+    "writer_waiting",
 ]

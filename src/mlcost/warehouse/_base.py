@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlcost.errors import WarehouseError
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import ibis.expr.types as ir
 
     from mlcost.warehouse._functions import EngineFunctions
@@ -144,6 +146,23 @@ class Warehouse(ABC):
 
         ``spend`` answers from it when it can; None means every query reads the line items.
         """
+        return None
+
+    def daily_sums(
+        self,
+        keys: Sequence[tuple[str, str]],
+        metric: str,
+        *,
+        first_day: date | None,
+        end_day: date | None,
+        ingest_id: int | None,
+        purchases: bool,
+    ) -> list[dict[str, Any]] | None:
+        """``metric`` summed from the daily rollup by ``keys`` ((column, name) pairs) and
+        BillingCurrency, largest first then by the names; days in [first_day, end_day);
+        commitment purchase rows only with ``purchases``. One query the engine compiles
+        itself, for callers that ask many distinct questions (the server). None where the
+        engine keeps no current rollup, or answers only through Ibis (then use ``spend``)."""
         return None
 
     @abstractmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -18,15 +19,26 @@ from mlcost.errors import (
 )
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
-from mlcost.warehouse._schema import ROLLUP_STATE, ROLLUP_TABLE, rollup_select
+from mlcost.warehouse._schema import (
+    ROLLUP_DIMENSIONS,
+    ROLLUP_METRICS,
+    ROLLUP_STATE,
+    ROLLUP_TABLE,
+    rollup_select,
+)
 from mlcost.warehouse._target import DuckDBTarget
 
 if TYPE_CHECKING:
+    from datetime import date
+
     import ibis.expr.types as ir
 
     from mlcost.warehouse._functions import EngineFunctions
 
 _log = logging.getLogger(__name__)
+# The rollup's columns by name: only these ever reach daily_sums' SQL.
+ROLLUP_BY_NAME = {c: c for c in ROLLUP_DIMENSIONS}
+ROLLUP_METRICS_BY_NAME = {m: m for m in ROLLUP_METRICS}
 
 
 class DuckDBWarehouse(Warehouse):
@@ -53,6 +65,7 @@ class DuckDBWarehouse(Warehouse):
         self._sql("SET enable_progress_bar_print = false")
         self._in_transaction = False
         self._rollup_stale = False  # a write to cost_line_items in the open transaction
+        self._rollup_current: bool | None = None  # read-only: whether cost_daily is current
         # Ibis tables by name: reflecting a schema costs more than a small query. Schemas
         # change only by our own DDL (migrations at open, added x_ columns, transactions),
         # and DuckDB's file lock keeps other processes from writing meanwhile.
@@ -189,11 +202,68 @@ class DuckDBWarehouse(Warehouse):
         """The daily rollup of cost_line_items when it is current, else None.
 
         None in a file migrated short of it, and between a commit that changed line items
-        and the end of the refresh that follows it (or after a refresh that failed).
+        and the end of the refresh that follows it (or after a refresh that failed). A
+        read-only open asks once: nothing can write the file while it is open.
         """
-        if not self._has_rollup() or not self._sql(f"SELECT current FROM {ROLLUP_STATE}")[0][0]:
+        if self.read_only and self._rollup_current is not None:
+            current = self._rollup_current
+        else:
+            current = bool(
+                self._has_rollup() and self._sql(f"SELECT current FROM {ROLLUP_STATE}")[0][0]
+            )
+            if self.read_only:
+                self._rollup_current = current
+        return self.table(ROLLUP_TABLE) if current else None
+
+    def daily_sums(
+        self,
+        keys: Sequence[tuple[str, str]],
+        metric: str,
+        *,
+        first_day: date | None,
+        end_day: date | None,
+        ingest_id: int | None,
+        purchases: bool,
+    ) -> list[dict[str, Any]] | None:
+        """The rollup's sums in one parameterised query (what ``spend`` compiles to)."""
+        if self.rollup() is None:
             return None
-        return self.table(ROLLUP_TABLE)
+        # Only the rollup's own column names reach the SQL (a KeyError otherwise); the
+        # result's names are any text, quoted.
+        summed = ROLLUP_METRICS_BY_NAME[metric]
+        columns = [ROLLUP_BY_NAME[c] for c, _ in keys]
+        where: list[str] = []
+        params: list[date | int] = []
+        if first_day is not None:
+            where.append("ChargeDay >= ?")
+            params.append(first_day)
+        if end_day is not None:
+            where.append("ChargeDay < ?")
+            params.append(end_day)
+        if not purchases:
+            where.append("NOT x_CommitmentPurchase")
+        if ingest_id is not None:
+            where.append("x_IngestId = ?")
+            params.append(ingest_id)
+        names = [_quoted_name(n) for _, n in keys]
+        picked = [f'"{c}" AS {n}' for c, n in zip(columns, names, strict=True)]
+        amount = _quoted_name(metric)
+        sql = (
+            f'SELECT {", ".join([*picked, "BillingCurrency"])}, sum("{summed}") AS {amount} '
+            f"FROM {ROLLUP_TABLE} {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"GROUP BY ALL ORDER BY {', '.join([f'{amount} DESC', *(f'{n} ASC' for n in names)])}"
+        )
+        rows: list[dict[str, Any]] = self._raw.execute(sql, params).arrow().read_all().to_pylist()
+        return rows
+
+    def cursor(self) -> DuckDBWarehouse:
+        """Another session on this open file (a DuckDB cursor: its own transaction and
+        settings, the same database and file lock), for another thread: a DuckDB connection
+        must not run two queries at once. Close it before the warehouse it came from."""
+        import ibis
+
+        con = ibis.duckdb.from_connection(self._raw.cursor())
+        return DuckDBWarehouse(con, self.target, read_only=self.read_only)
 
     def refresh_rollup(self) -> bool:
         """Bring the rollup up to date in its own transaction; False if it could not.
@@ -559,6 +629,11 @@ def _compacted(wh: DuckDBWarehouse, target: DuckDBTarget) -> DuckDBWarehouse:
 
 LOCK_WAIT_ENV = "MLCOST_LOCK_WAIT"
 DEFAULT_LOCK_WAIT = 60.0
+# A writer that finds the file held touches ``<file>.writer-waiting`` at each retry (and removes
+# it once in or given up): a long-lived reader (`mlcost serve`) lets go of the file while it is
+# fresh. A killed writer's marker goes stale after WAITING_FRESH_S.
+WAITING_SUFFIX = ".writer-waiting"
+WAITING_FRESH_S = 5.0
 _HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
 
 
@@ -595,26 +670,52 @@ def _connect(path: str, *, read_only: bool, wait: float) -> Any:
 
     deadline = time.monotonic() + wait
     pause = 0.05
-    while True:
-        try:
-            return ibis.duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
-                raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
-            if time.monotonic() >= deadline:
-                holder = _HOLDER.search(str(exc))
-                who = (
-                    f"process {holder.group(2)} ({holder.group(1)})"
-                    if holder
-                    else "another process"
-                )
-                waited = f" (waited {wait:g} s, see {LOCK_WAIT_ENV})" if wait else ""
-                raise WarehouseLocked(
-                    f"{path} is open in {who}{waited}. Wait for it to finish, "
-                    "or point --warehouse at another file."
-                ) from exc
-            time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
-            pause = min(pause * 2, 1.0)
+    marker = Path(path + WAITING_SUFFIX) if not read_only and path != ":memory:" else None
+    touched = False
+    try:
+        while True:
+            try:
+                return ibis.duckdb.connect(path, read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                # Another process holds the file (a lock), or this one does with the other
+                # mode (DuckDB: "a different configuration"; a server in a thread, a test).
+                text = str(exc).lower()
+                if "lock" not in text and "different configuration" not in text:
+                    raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise _locked(path, exc, wait) from exc
+                if marker is not None:
+                    with contextlib.suppress(OSError):  # a reader that holds the file lets go
+                        marker.touch()
+                        touched = True
+                time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+                pause = min(pause * 2, 1.0)
+    finally:
+        if marker is not None and touched:
+            with contextlib.suppress(OSError):
+                marker.unlink(missing_ok=True)
+
+
+def writer_waiting(path: str) -> bool:
+    """Whether a writer waits for the DuckDB file at ``path`` now (its marker is fresh)."""
+    import time
+
+    try:
+        touched = Path(path + WAITING_SUFFIX).stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return time.time() - touched < WAITING_FRESH_S
+
+
+def _locked(path: str, exc: Exception, wait: float) -> WarehouseLocked:
+    """The error for a file another process holds, naming the holder when DuckDB does."""
+    holder = _HOLDER.search(str(exc))
+    who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
+    waited = f" (waited {wait:g} s, see {LOCK_WAIT_ENV})" if wait else ""
+    return WarehouseLocked(
+        f"{path} is open in {who}{waited}. Wait for it to finish, "
+        "or point --warehouse at another file."
+    )
 
 
 def _names(table: str, row: Mapping[str, Any], *more: str) -> list[str]:
@@ -628,6 +729,11 @@ def _names(table: str, row: Mapping[str, Any], *more: str) -> list[str]:
 
 def _quoted(cols: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in cols)
+
+
+def _quoted_name(name: str) -> str:
+    """``name`` as a quoted SQL identifier (any text: a result column's alias)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _marks(cols: Sequence[str]) -> str:
