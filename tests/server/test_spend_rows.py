@@ -39,9 +39,22 @@ def test_rollup_answers_equal_the_expression(demo: Demo) -> None:
     assert asked == 4 * 7 * 4
 
 
-def test_tags_and_part_days_still_read_the_line_items(demo: Demo) -> None:
+def test_line_item_questions_compiled_once_per_shape_answer_each_window(demo: Demo) -> None:
+    """A tag or a part day reads the line items: compiled once per shape of question and run
+    with each question's own window, the rows equal the expression's for every window."""
+    windows = (
+        *WINDOWS,
+        ("2026-05-02T12:00:00", None),
+        ("2026-05-03", "2026-05-05T06:00:00"),
+        (date(2026, 5, 4), date(2026, 5, 5)),
+    )
     with open_warehouse(demo.settings.warehouse, read_only=True) as wh:
-        for by, start in ((["tag:team|Team"], None), (["ServiceName"], "2026-05-02T12:00:00")):
-            rows = spend_rows(wh, by, metric="EffectiveCost", start=start)
-            expected = spend(wh, by, start=start, rollup=False).to_pyarrow().to_pylist()
-            assert rows == expected and rows
+        for by in (["tag:team|Team"], ["tag:env", "ServiceName"], ["RegionId"]):
+            for metric in ("EffectiveCost", "BilledCost"):
+                answers = []
+                for start, end in windows:
+                    rows = spend_rows(wh, by, metric=metric, start=start, end=end)
+                    expr = spend(wh, by, metric=metric, start=start, end=end, rollup=False)
+                    assert rows == expr.to_pyarrow().to_pylist(), (by, metric, start, end)
+                    answers.append(rows)
+                assert len({repr(a) for a in answers}) > 1  # the windows do differ

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mlcost.errors import WarehouseError
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
     import ibis.expr.types as ir
 
@@ -164,6 +164,17 @@ class Warehouse(ABC):
         itself, for callers that ask many distinct questions (the server). None where the
         engine keeps no current rollup, or answers only through Ibis (then use ``spend``)."""
         return None
+
+    def prepared(self, expr: ir.Table, stand_ins: Mapping[str, datetime]) -> str | None:
+        """``expr`` compiled into SQL that takes parameters, to run many times: the literal of
+        each stand-in timestamp the expression was built with becomes the parameter of that
+        name. None where the engine cannot, or where a stand-in's literal does not occur
+        exactly once (then execute ``expr`` itself)."""
+        return None
+
+    def run_prepared(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows of SQL from :meth:`prepared`, with its parameters bound."""
+        raise NotImplementedError(f"{self.engine} prepares no statements")
 
     @abstractmethod
     def temporary(self, expr: ir.Table) -> AbstractContextManager[ir.Table]:

@@ -29,7 +29,7 @@ from mlcost.warehouse._schema import (
 from mlcost.warehouse._target import DuckDBTarget
 
 if TYPE_CHECKING:
-    from datetime import date
+    from datetime import date, datetime
 
     import ibis.expr.types as ir
 
@@ -254,6 +254,27 @@ class DuckDBWarehouse(Warehouse):
             f"GROUP BY ALL ORDER BY {', '.join([f'{amount} DESC', *(f'{n} ASC' for n in names)])}"
         )
         rows: list[dict[str, Any]] = self._raw.execute(sql, params).arrow().read_all().to_pylist()
+        return rows
+
+    def prepared(self, expr: ir.Table, stand_ins: Mapping[str, datetime]) -> str | None:
+        sql: str = self.ibis.compile(expr)
+        for name, t in stand_ins.items():
+            if t.tzinfo is not None or t.microsecond or not name.isidentifier():
+                return None
+            # How Ibis writes a naive timestamp literal for DuckDB.
+            literal = re.compile(
+                rf"MAKE_TIMESTAMP\({t.year}, {t.month}, {t.day}, {t.hour}, {t.minute}, "
+                rf"{t.second}(?:\.0+)?\)"
+            )
+            sql, found = literal.subn(f"${name}", sql)
+            if found != 1:
+                return None
+        return sql
+
+    def run_prepared(self, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = (
+            self._raw.execute(sql, dict(params)).arrow().read_all().to_pylist()
+        )
         return rows
 
     def cursor(self) -> DuckDBWarehouse:
