@@ -246,6 +246,12 @@ def _quantiles(latencies: list[float]) -> dict[str, float]:
     return {f"p{p}_ms": round(q[p - 1] * 1000, 1) for p in (50, 95, 99)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_healthy(port: int, seconds: float = 120.0) -> None:
     """Wait until the server on ``port`` answers /healthz."""
     import httpx
@@ -313,9 +319,13 @@ def main() -> None:
                 if args.uncached
                 else QUERIES
             )
+            cpu = cpu_seconds(server.pid)
             result = asyncio.run(
                 load(port, tokens, args.clients, args.seconds, queries, distinct=args.uncached)
             )
+            cpu = cpu_seconds(server.pid) - cpu
+            # The server's own CPU per answer: what the machine's other load does not change.
+            result["server_cpu_ms_per_request"] = round(cpu * 1000 / max(result["requests"], 1), 2)
         finally:
             server.terminate()
             server.wait(timeout=30)

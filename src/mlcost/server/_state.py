@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from anyio import CapacityLimiter
+
     from mlcost.server.auth import Principal
     from mlcost.warehouse import DuckDBWarehouse, Warehouse, WarehouseTarget
 
@@ -79,6 +81,7 @@ class Reader:
         self._held_lock = threading.Lock()
         self._slots = threading.Semaphore(ENGINE_SLOTS)
         self._local = threading.local()
+        self._limiter: CapacityLimiter | None = None  # the worker threads of run()
 
     def stamp(self) -> tuple[int, ...] | None:
         """Size and mtime of the file and its WAL; None when the data cannot be stamped."""
@@ -200,6 +203,15 @@ class Reader:
                 if waiting or (held.users == 0 and time.monotonic() - held.last > IDLE_S):
                     self._retire()
                     return
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread, at most ``ENGINE_SLOTS`` at once: the others wait
+        in the event loop, not as threads contending for the interpreter."""
+        import anyio
+
+        if self._limiter is None:  # made in the event loop that serves
+            self._limiter = anyio.CapacityLimiter(ENGINE_SLOTS)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
 
     def peek(self, key: Hashable) -> tuple[bool, Any]:
         """(True, value) when ``key`` is cached for the current data, else (False, None)."""

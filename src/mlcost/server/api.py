@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from mlcost.plan.requests import GpuRequest, MemoryRequest, SpotRequest, TcoRequest
 from mlcost.server import models as m
@@ -201,7 +200,7 @@ async def get_spend(
     reader = _reader(request)
     found, body = reader.peek(key)
     if not found:
-        body = await run_in_threadpool(
+        body = await reader.run(
             reader.memo,
             key,
             lambda: _spend(request, dims, scoped, metric, start, end, limit).model_dump_json(),
