@@ -163,13 +163,13 @@ class Reader:
 
     def _checkin(self, held: _Held, wh: DuckDBWarehouse) -> None:
         with self._held_lock:
+            if held.retired:  # its cursor first, then the open with its last cursor
+                wh.close()
+            else:
+                held.idle.append(wh)
             held.users -= 1
             held.last = time.monotonic()
-            if not held.retired:
-                held.idle.append(wh)
-                return
-        wh.close()
-        self._close_if_unused(held)
+            self._close_if_unused(held)
 
     def _retire(self) -> None:
         """Close the held open to new requests (caller holds ``_held_lock``); it closes when
@@ -185,6 +185,7 @@ class Reader:
         self._close_if_unused(held)
 
     def _close_if_unused(self, held: _Held) -> None:
+        """Close a retired open whose cursors are all back (caller holds ``_held_lock``)."""
         if held.retired and held.users == 0 and not held.closed:
             held.closed = True
             held.root.close()
