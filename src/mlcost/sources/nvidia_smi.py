@@ -377,13 +377,11 @@ def _query(
     # names a value twice would compute it twice).
     cells = kept.select(
         "resource_id",
-        "host",
         **{f"s_{c}": kept[f"f{at[c]}"] for c in (*texts, *numeric)},
         **{f"c_{c}": cut(c) for c in numeric},
     )
     parsed = cells.select(
         "resource_id",
-        "host",
         *(f"s_{c}" for c in numeric),
         **{f"t_{c}": _strip(cells[f"s_{c}"]) for c in texts},
         **{f"v_{c}": cells[f"c_{c}"].try_cast(dt.float64) for c in numeric},
@@ -407,31 +405,20 @@ def _query(
         )
 
     stamp = parsed["t_timestamp"].as_timestamp(TIME_FORMAT)
+    name = parsed["t_name"] if "name" in at else None
     rows = parsed.select(
         bucket=stamp.epoch_seconds() // resolution,
-        host=parsed.host,
         resource_id=parsed.resource_id,
         gpu_index=num("index").cast(dt.int32),
         gpu_uuid=parsed["t_uuid"] if "uuid" in at else ibis.null(dt.string),
-        gpu_name=parsed["t_name"] if "name" in at else ibis.null(dt.string),
+        gpu_model=name.substitute(names) if name is not None else ibis.null(dt.string),
         util=num("utilization.gpu") / 100.0,
         used=num("memory.used") * _MIB,
         total=num("memory.total") * _MIB,
         power=num("power.draw"),
     )
-    # A bucket is one (host, GPU index, UUID, name). Grouping by text costs the engine most of
-    # the load, so hosts are grouped by number and UUIDs and names by their 64-bit hashes (two
-    # spellings in one bucket of one GPU would have to collide), and the text is carried along.
-    out = rows.group_by(
-        bucket=rows.bucket,
-        host=rows.host,
-        gpu_index=rows.gpu_index,
-        uuid_hash=rows.gpu_uuid.hash(),
-        name_hash=rows.gpu_name.hash(),
-    ).aggregate(
-        resource_id=rows.resource_id.arbitrary(),
-        gpu_uuid=rows.gpu_uuid.arbitrary(),
-        gpu_name=rows.gpu_name.arbitrary(),
+    keys = ["bucket", "resource_id", "gpu_index", "gpu_uuid", "gpu_model"]
+    out = rows.group_by(keys).aggregate(
         utilization=rows.util.mean(),
         utilization_min=rows.util.min(),
         utilization_max=rows.util.max(),
@@ -441,24 +428,9 @@ def _query(
         power_watts=rows.power.mean(),
         sample_count=rows.count().cast(dt.int32),
     )
-    columns = (
-        "resource_id",
-        "gpu_index",
-        "gpu_uuid",
-        "gpu_model",
-        "utilization",
-        "utilization_min",
-        "utilization_max",
-        "memory_used_bytes",
-        "memory_used_max_bytes",
-        "memory_total_bytes",
-        "power_watts",
-        "sample_count",
-    )
-    out = out.mutate(gpu_model=out.gpu_name.substitute(names) if names else out.gpu_name)
     return out.select(
         time=(out.bucket * resolution).as_timestamp("s"),
-        **{c: out[c] for c in columns},
+        **{c: out[c] for c in out.columns if c != "bucket"},
         resolution_s=ibis.literal(resolution, type=dt.int32),
         labels=ibis.null(dt.Map(dt.string, dt.string)),
         source=ibis.literal(NAME),
@@ -665,19 +637,15 @@ def _plan(warehouse: Warehouse, files: Sequence[Path], tmp: Path) -> _Plan:
 
 
 def _hosts(plan: _Plan, group: list[Path], resource: str | None) -> ir.Table:
-    """(filename as the engine spells it, resource_id, host: a number per resource_id) for a
-    group's files."""
+    """(filename as the engine spells it, resource_id) for a group's files."""
     import ibis
 
-    resources = [resource or _host_of(plan.origins[f]) for f in group]
-    number = {r: k for k, r in enumerate(dict.fromkeys(resources))}
     return ibis.memtable(
         {
             "filename": [plan.spelled[f] for f in group],
-            "resource_id": resources,
-            "host": [number[r] for r in resources],
+            "resource_id": [resource or _host_of(plan.origins[f]) for f in group],
         },
-        schema={"filename": "string", "resource_id": "string", "host": "int32"},
+        schema={"filename": "string", "resource_id": "string"},
     )
 
 
