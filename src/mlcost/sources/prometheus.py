@@ -196,24 +196,39 @@ def _engine_lines(warehouse: Warehouse, files: list[Path]) -> ir.Table:
     text = t.select("filename", s=ibis.ifelse(odd, raw.strip(), raw))
     text = text.filter(text.s.notnull() & (text.s != "") & ~text.s.startswith("#"))
     s = text.s
-    # One layer per step: each line is matched once and each group taken once.
-    parts = text.select(
+    # The pattern only checks each line (no groups: the engine's matcher runs fast without
+    # them); the parts are cut out by position, which for a line that matches is the same.
+    head = s.split("{")[0]  # the text before the first brace (all of a line without labels)
+    name = head.replace("\t", " ").split(" ")[0]
+    last = s.split("}")[-1]  # the text after the last brace
+    cut = text.select(
         "filename",
-        name=s.re_extract(_NAME_AT_START, 1),
+        "s",
         ok=s.re_search(_LINE.pattern),
-        labels=s.re_extract(_LINE.pattern, 2),
-        value=s.re_extract(_LINE.pattern, 3),
-        stamp=s.re_extract(_LINE.pattern, 4),
+        name=name,
+        braced=(head.length() == name.length()) & s.contains("{"),
+        last=last,
     )
+    at = cut.name.length()
+    parts = cut.select(
+        "filename",
+        "ok",
+        "name",
+        labels=ibis.ifelse(
+            cut.braced, cut.s.substr(at + 1, cut.s.length() - cut.last.length() - at - 2), ""
+        ),
+        tail=ibis.ifelse(cut.braced, cut.last, cut.s.substr(at)).replace("\t", " ").strip(),
+    )
+    space = parts.tail.find(" ")
     numbers = parts.select(
         "filename",
         "name",
         "ok",
         "labels",
-        "stamp",
-        value=parts.value.try_cast(dt.float64),
-        seconds=parts.stamp.try_cast(dt.float64),
+        stamp=ibis.ifelse(space < 0, "", parts.tail.substr(space + 1).lstrip()),
+        value=ibis.ifelse(space < 0, parts.tail, parts.tail.substr(0, space)).try_cast(dt.float64),
     )
+    numbers = numbers.mutate(seconds=numbers.stamp.try_cast(dt.float64))
     bad = ~numbers.ok | numbers.value.isnull() | ((numbers.stamp != "") & numbers.seconds.isnull())
     checked = numbers.select(
         "filename",
