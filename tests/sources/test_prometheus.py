@@ -122,6 +122,8 @@ def test_files_read_by_the_engine_give_the_python_parsers_buckets(
         "process_start_time_seconds 1.7e9\n"
         '   DCGM_FI_DEV_FB_USED{UUID="GPU-x",instance="10.0.0.7:9400"} 512 1777636800.5\n'
         'DCGM_FI_DEV_POWER_USAGE{UUID="GPU-y",instance="10.0.0.7:9400",pod=""} 99.5 1777636861\n'
+        "# a brace inside a label value, and a tab between value and timestamp\n"
+        'DCGM_FI_DEV_GPU_UTIL{gpu="2",pod="a}b",Hostname="h"} 5\t1777636800\n'
     )
     big = tmp_path / "dcgm.om.txt"
     big.write_text(_openmetrics())
@@ -159,3 +161,25 @@ COLUMNS = (
     "power_watts",
     "sample_count",
 )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"}5 1777636800',  # no space after the labels
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 5 1777636800 9',  # a third number
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0" 5 1777636800',  # the labels never close
+        "DCGM_FI_DEV_GPU_UTIL 5 {x}",  # a timestamp that is not a number
+        '9DCGM{gpu="0"} 5 1777636800',  # a name cannot start with a digit
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 5',  # a wanted sample without a timestamp
+    ],
+)
+def test_a_line_the_python_parser_refuses_fails_the_engine_load_too(
+    wh: Warehouse, tmp_path: Path, line: str
+) -> None:
+    om = tmp_path / "x.om.txt"
+    om.write_text(_openmetrics().replace("# EOF\n", line + "\n# EOF\n"))
+    with pytest.raises(BadValue) as err:
+        ingest_prometheus(wh, om)
+    assert err.value.row == _openmetrics().count("\n")  # the line before '# EOF'
+    assert wh.table("gpu_samples").count().execute() == 0

@@ -178,7 +178,8 @@ def _to_units(s: dict[str, Any]) -> dict[str, Any]:
 # -- OpenMetrics files in the engine ---------------------------------------------------------------
 # The engine reads the lines, checks each against the same pattern, and merges and buckets the
 # samples; Python only parses the distinct label sets (a few per GPU) with the parser above.
-_NAME_AT_START = r"^([A-Za-z_:][A-Za-z0-9_:]*)"
+_NAME = r"^[A-Za-z_:][A-Za-z0-9_:]*$"
+_TAIL = r"^\s+\S+(\s+\S+)?$"
 
 
 def _engine_lines(warehouse: Warehouse, files: list[Path]) -> ir.Table:
@@ -196,28 +197,30 @@ def _engine_lines(warehouse: Warehouse, files: list[Path]) -> ir.Table:
     text = t.select("filename", s=ibis.ifelse(odd, raw.strip(), raw))
     text = text.filter(text.s.notnull() & (text.s != "") & ~text.s.startswith("#"))
     s = text.s
-    # The pattern only checks each line (no groups: the engine's matcher runs fast without
-    # them); the parts are cut out by position, which for a line that matches is the same.
+    # The parts are cut out by position and checked by short patterns: a name, then either
+    # '{labels}' up to the last brace or nothing, then whitespace, a value and perhaps a
+    # timestamp. A line matches these exactly when it matches _LINE (whose greedy labels end
+    # at the last brace whenever the line can be a sample), at a fraction of the cost.
     head = s.split("{")[0]  # the text before the first brace (all of a line without labels)
     name = head.replace("\t", " ").split(" ")[0]
     last = s.split("}")[-1]  # the text after the last brace
     cut = text.select(
         "filename",
         "s",
-        ok=s.re_search(_LINE.pattern),
         name=name,
-        braced=(head.length() == name.length()) & s.contains("{"),
+        braced=(head.length() == name.length()) & s.contains("{") & s.contains("}"),
         last=last,
     )
     at = cut.name.length()
+    tail = ibis.ifelse(cut.braced, cut.last, cut.s.substr(at))
     parts = cut.select(
         "filename",
-        "ok",
         "name",
         labels=ibis.ifelse(
             cut.braced, cut.s.substr(at + 1, cut.s.length() - cut.last.length() - at - 2), ""
         ),
-        tail=ibis.ifelse(cut.braced, cut.last, cut.s.substr(at)).replace("\t", " ").strip(),
+        ok=cut.name.re_search(_NAME) & tail.re_search(_TAIL),
+        tail=tail.replace("\t", " ").strip(),
     )
     space = parts.tail.find(" ")
     numbers = parts.select(
