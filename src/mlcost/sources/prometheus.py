@@ -9,7 +9,9 @@ Two ways in, one mapping:
   bucket, so samples faster than the resolution keep their mean, min and max, and slower ones
   are not repeated by Prometheus' look-back.
 - **OpenMetrics / text exposition files** (``*.om.txt``, ``*.prom``) holding the same metrics
-  with timestamps, such as ``promtool tsdb create-blocks-from openmetrics`` backfills.
+  with timestamps, such as ``promtool tsdb create-blocks-from openmetrics`` backfills. The
+  engine reads, checks, merges and buckets their lines (``_engine_buckets``); Python parses
+  only the distinct label sets, and re-reads a file line by line only to name a bad line.
 
 Exporter labels map as: ``Hostname`` (else ``instance`` without its port) → ``resource_id``;
 ``gpu`` → GPU index; ``UUID``; ``modelName`` → canonical GPU model; ``pod``, ``namespace``,
