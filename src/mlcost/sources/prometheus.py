@@ -203,9 +203,11 @@ def _engine_lines(warehouse: Warehouse, files: list[Path]) -> ir.Table:
     # '{labels}' up to the last brace or nothing, then whitespace, a value and perhaps a
     # timestamp. A line matches these exactly when it matches _LINE (whose greedy labels end
     # at the last brace whenever the line can be a sample), at a fraction of the cost.
-    head = s.split("{")[0]  # the text before the first brace (all of a line without labels)
+    # (No split on a brace: Spark splits on a regular expression, where '{' is not literal.)
+    brace = s.find("{")
+    head = ibis.ifelse(brace < 0, s, s.substr(0, brace))  # all of a line without labels
     name = head.replace("\t", " ").split(" ")[0]
-    last = s.split("}")[-1]  # the text after the last brace
+    last = s.re_extract(r"\}([^}]*)$", 1)  # the text after the last brace
     cut = text.select(
         "filename",
         "s",
@@ -267,7 +269,8 @@ def _series(label_texts: Iterable[str]) -> ir.Table:
         fields = _gpu_fields(labels)
         rows["labels"].append(text)
         rows["resource_id"].append(fields["resource_id"])
-        rows["gpu_index"].append(fields["gpu_index"])
+        index = fields["gpu_index"]
+        rows["gpu_index"].append(None if index is None else str(index))
         rows["gpu_uuid"].append(fields["gpu_uuid"])
         rows["mig"].append(labels.get("GPU_I_ID"))
         rows["gpu_model"].append(fields["gpu_model"])
@@ -277,7 +280,8 @@ def _series(label_texts: Iterable[str]) -> ir.Table:
         schema={
             "labels": "string",
             "resource_id": "string",
-            "gpu_index": "int32",
+            # As text: a Python table's integer column with a None in it does not reach Spark.
+            "gpu_index": "string",
             "gpu_uuid": "string",
             "mig": "string",
             "gpu_model": "string",
@@ -298,6 +302,7 @@ def _engine_buckets(
     lines = _engine_lines(warehouse, files)
     distinct = lines.select("labels").distinct().to_pyarrow().column("labels").to_pylist()
     joined = lines.inner_join(_series(distinct), "labels")
+    joined = joined.mutate(gpu_index=joined.gpu_index.cast(dt.int32))
     keys = ["filename", "resource_id", "gpu_index", "gpu_uuid", "mig", "stamp"]
 
     def metric(name: str) -> ir.FloatingValue:
