@@ -102,3 +102,93 @@ def test_bad_openmetrics_line(wh: Warehouse, tmp_path: Path) -> None:
         ingest_prometheus(wh, om)
     assert err.value.column == "DCGM_FI_DEV_POWER_USAGE" and err.value.row is not None
     assert wh.table("gpu_samples").count().execute() == 0
+
+
+def test_files_read_by_the_engine_give_the_python_parsers_buckets(
+    engine_url: str, tmp_path: Path
+) -> None:
+    """The engine's reading of exposition files equals the line-by-line Python parser's, on
+    DuckDB and on Spark."""
+    from mlcost import open_warehouse
+    from mlcost.sources._samples import downsample
+    from mlcost.sources.prometheus import _file_samples
+
+    field = Path(__file__).parent.parent / "data" / "field" / "dcgm" / "gpu-f.om.txt"
+    odd = tmp_path / "odd.om.txt"
+    odd.write_text(
+        "# a GPU without an index label (told apart by UUID), a fractional timestamp, an\n"
+        "# unrelated metric without a timestamp, a blank line and an indented sample\n"
+        'DCGM_FI_DEV_GPU_UTIL{UUID="GPU-x",instance="10.0.0.7:9400"} 30 1777636800.5\n'
+        'DCGM_FI_DEV_GPU_UTIL{UUID="GPU-y",instance="10.0.0.7:9400"} 70 1777636801\n'
+        "\n"
+        "process_start_time_seconds 1.7e9\n"
+        '   DCGM_FI_DEV_FB_USED{UUID="GPU-x",instance="10.0.0.7:9400"} 512 1777636800.5\n'
+        'DCGM_FI_DEV_POWER_USAGE{UUID="GPU-y",instance="10.0.0.7:9400",pod=""} 99.5 1777636861\n'
+        "# a brace inside a label value, and a tab between value and timestamp\n"
+        'DCGM_FI_DEV_GPU_UTIL{gpu="2",pod="a}b",Hostname="h"} 5\t1777636800\n'
+    )
+    big = tmp_path / "dcgm.om.txt"
+    big.write_text(_openmetrics())
+    files = [field, odd, big]
+    with open_warehouse(engine_url) as wh:
+        ingest_prometheus(wh, files, resolution=60)
+        t = wh.table("gpu_samples")
+        # Maps as key and value lists: pyarrow cannot take Spark's maps back as maps.
+        rows = t.mutate(keys=t.labels.keys(), values=t.labels.values()).drop("labels")
+        loaded = [
+            {**r, "labels": dict(zip(r.pop("keys") or [], r.pop("values") or [], strict=True))}
+            for r in rows.to_pyarrow().to_pylist()
+        ]
+
+    def key(r: dict[str, object]) -> tuple[str, ...]:
+        # Floats to 9 digits (the engine sums in another order); labels as a dict.
+        out = {k: round(v, 9) if isinstance(v, float) else v for k, v in r.items()}
+        labels = dict(r["labels"] or {})  # type: ignore[call-overload]
+        return (*(str(out.get(k)) for k in COLUMNS), str(labels))
+
+    expected = [row for f in files for row in downsample(_file_samples(f), 60)]
+    assert len(loaded) == len(expected) > 10
+    assert sorted(map(key, loaded)) == sorted(map(key, expected))
+    # The indented FB_USED line merged into GPU-x's sample at the same instant.
+    gpu_x = [r for r in loaded if r["gpu_uuid"] == "GPU-x"]
+    assert [(r["sample_count"], r["memory_used_bytes"]) for r in gpu_x] == [(1, 512 * 2**20)]
+
+
+COLUMNS = (
+    "time",
+    "resolution_s",
+    "resource_id",
+    "gpu_index",
+    "gpu_uuid",
+    "gpu_model",
+    "utilization",
+    "utilization_min",
+    "utilization_max",
+    "memory_used_bytes",
+    "memory_used_max_bytes",
+    "memory_total_bytes",
+    "power_watts",
+    "sample_count",
+)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"}5 1777636800',  # no space after the labels
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 5 1777636800 9',  # a third number
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0" 5 1777636800',  # the labels never close
+        "DCGM_FI_DEV_GPU_UTIL 5 {x}",  # a timestamp that is not a number
+        '9DCGM{gpu="0"} 5 1777636800',  # a name cannot start with a digit
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0"} 5',  # a wanted sample without a timestamp
+    ],
+)
+def test_a_line_the_python_parser_refuses_fails_the_engine_load_too(
+    wh: Warehouse, tmp_path: Path, line: str
+) -> None:
+    om = tmp_path / "x.om.txt"
+    om.write_text(_openmetrics().replace("# EOF\n", line + "\n# EOF\n"))
+    with pytest.raises(BadValue) as err:
+        ingest_prometheus(wh, om)
+    assert err.value.row == _openmetrics().count("\n")  # the line before '# EOF'
+    assert wh.table("gpu_samples").count().execute() == 0

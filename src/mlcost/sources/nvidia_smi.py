@@ -207,7 +207,15 @@ def _first_bad(path: Path) -> InvalidInput | None:
         if kind != ROW:
             continue
         number += 1
-        row = dict(zip([_field(h) for h in header], text.split(","), strict=False))
+        cells = text.split(",")
+        if len(cells) > len(header):
+            return BadValue(
+                f"line has {len(cells)} fields, its header {len(header)}",
+                file=path,
+                row=number,
+                fix="Keep the log as nvidia-smi wrote it (one header per restart).",
+            )
+        row = dict(zip([_field(h) for h in header], cells, strict=False))
         stamp = (row.get("timestamp") or "").strip()
         try:
             datetime.strptime(stamp, TIME_FORMAT)
@@ -315,6 +323,13 @@ def _census(
     }
 
 
+def _unit(header: str) -> str | None:
+    """'memory.used [MiB]' → 'MiB'; None without a unit (``--format=csv,nounits``)."""
+    if "[" not in header:
+        return None
+    return header.split("[", 1)[1].split("]", 1)[0].strip() or None
+
+
 def _query(
     t: ir.Table,
     header: tuple[str, ...],
@@ -326,56 +341,77 @@ def _query(
 ) -> ir.Table:
     """The buckets of a header group's lines, computed in the engine.
 
-    ``t`` is the files' lines (``filename``, ``line``); repeated header lines, blank lines and
-    lines with fewer fields than the header (cut by a stop) are left out, a line with more
-    fails the load. ``hosts`` maps each ``filename`` to its ``resource_id``; samples are
-    grouped per host, not per file, so a bucket that spans a log's rotation is one row.
+    ``t`` is the files' fields (``filename``, ``f0`` … as :meth:`Warehouse.read_fields` gives
+    them); header lines, blank lines and lines with fewer fields than the header (cut by a
+    stop) are left out, a line with more fails the load. ``hosts`` maps each ``filename`` to
+    its ``resource_id``; samples are grouped per host, not per file, so a bucket that spans a
+    log's rotation is one row.
     """
     import ibis
     import ibis.expr.datatypes as dt
 
     fail = functions.fail
-    n = len(header)
     at = {_field(h): i for i, h in enumerate(header)}
-    kept = t.filter(~_blank(t.line) & ~_header_line(t.line)).inner_join(hosts, "filename")
-    # One step per layer, so that each line is split once and each field cut once.
-    split = kept.select("resource_id", cells=kept.line.split(","))
-    split = split.filter(split.cells.length() >= n)
-    numeric = [c for c in ("index", *NUMERIC) if c in at]
-    text = split.select(
-        "resource_id",
-        fields=split.cells.length(),
-        **{
-            f"s_{c}": split.cells[at[c]] for c in ("timestamp", "uuid", "name", *numeric) if c in at
-        },
+    stamp_text = t[f"f{at['timestamp']}"]
+    # A header line holds 'timestamp' where a row holds its time (the group's files have one
+    # header each, so its repeats are the same line); the pattern runs on those lines alone.
+    is_header = ibis.ifelse(
+        stamp_text.contains("timestamp"),
+        stamp_text.re_search(r"^\s*timestamp\s*(\[.*)?$"),
+        False,
     )
-    parsed = text.select(
+    kept = t.filter(t[f"f{len(header) - 1}"].notnull() & ~is_header).inner_join(hosts, "filename")
+    numeric = [c for c in ("index", *NUMERIC) if c in at]
+    texts = [c for c in ("timestamp", "uuid", "name") if c in at]
+
+    def cut(name: str) -> ir.StringValue:
+        """The value with the unit its header names cut off by position (no pattern)."""
+        raw = kept[f"f{at[name]}"]
+        unit = _unit(header[at[name]])
+        if unit is None:
+            return raw
+        bare = raw.substr(0, raw.length() - len(unit) - 1)
+        return ibis.ifelse(raw.endswith(f" {unit}"), bare, raw)
+
+    # One step per layer, so that each field is cut, cast and checked once (a CASE that
+    # names a value twice would compute it twice).
+    cells = kept.select(
         "resource_id",
-        "fields",
+        **{f"s_{c}": kept[f"f{at[c]}"] for c in (*texts, *numeric)},
+        **{f"c_{c}": cut(c) for c in numeric},
+    )
+    parsed = cells.select(
+        "resource_id",
         *(f"s_{c}" for c in numeric),
-        **{f"t_{c}": _strip(text[f"s_{c}"]) for c in ("timestamp", "uuid", "name") if c in at},
-        **{f"v_{c}": text[f"s_{c}"].re_extract(_NUMBER, 1).try_cast(dt.float64) for c in numeric},
+        **{f"t_{c}": _strip(cells[f"s_{c}"]) for c in texts},
+        **{f"v_{c}": cells[f"c_{c}"].try_cast(dt.float64) for c in numeric},
     )
 
     def num(name: str) -> ir.FloatingValue:
+        """The value; one spelled otherwise ('19%') is read by the pattern, [N/A] is NULL, and
+        anything else fails the load."""
         if name not in at:
             return ibis.null(dt.float64)
         raw, value = parsed[f"s_{name}"], parsed[f"v_{name}"]
+        slow = raw.re_extract(_NUMBER, 1).try_cast(dt.float64)
         return ibis.ifelse(
-            value.notnull() | raw.re_search(_NOT_AVAILABLE),
+            value.notnull(),
             value,
-            fail(f"mlcost-check:number:{name}", dt.float64),
+            ibis.ifelse(
+                raw.re_search(_NOT_AVAILABLE),
+                ibis.null(dt.float64),
+                ibis.coalesce(slow, fail(f"mlcost-check:number:{name}", dt.float64)),
+            ),
         )
 
     stamp = parsed["t_timestamp"].as_timestamp(TIME_FORMAT)
-    index = ibis.ifelse(parsed.fields > n, fail("mlcost-check:fields", dt.float64), num("index"))
-    names_at = parsed["t_name"] if "name" in at else None
+    name = parsed["t_name"] if "name" in at else None
     rows = parsed.select(
         bucket=stamp.epoch_seconds() // resolution,
         resource_id=parsed.resource_id,
-        gpu_index=index.cast(dt.int32),
+        gpu_index=num("index").cast(dt.int32),
         gpu_uuid=parsed["t_uuid"] if "uuid" in at else ibis.null(dt.string),
-        gpu_model=names_at.substitute(names) if names_at is not None else ibis.null(dt.string),
+        gpu_model=name.substitute(names) if name is not None else ibis.null(dt.string),
         util=num("utilization.gpu") / 100.0,
         used=num("memory.used") * _MIB,
         total=num("memory.total") * _MIB,
@@ -659,7 +695,7 @@ def ingest_nvidia_smi(
                 )
             for done, (header, group) in enumerate(plan.groups.items()):
                 expr = _query(
-                    warehouse.read_lines(group),
+                    warehouse.read_fields(group, len(header)),
                     header,
                     hosts=_hosts(plan, group, resource),
                     resolution=resolution,
