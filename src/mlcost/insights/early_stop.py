@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context
+from mlcost.insights._context import Context, fetch_rows
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["MIN_DELTA", "PATIENCE", "Plateau", "detect_early_stop", "find_plateau"]
@@ -108,8 +108,8 @@ def detect_early_stop(ctx: Context) -> list[Finding]:
         rid=j.billed_resource_id,
     )  # fmt: skip
     out = []
-    for run in j.to_pyarrow().to_pylist():
-        params = dict(run["params"] or [])
+    for run in fetch_rows(j):
+        params = run["params"] or {}
         series = history[run["workload_id"]]
         key = _metric(params, set(series))
         if key is None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context, HourRow
+from mlcost.insights._context import Context, HourRow, fetch_rows
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 
 __all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "interruptible_work", "useful_work_hours"]
@@ -192,9 +192,9 @@ def _bill_candidates(ctx: Context) -> dict[str, dict[str, Any]]:
         & (t.PricingCategory == "Standard")
     )
     seen: dict[str, dict[str, Any]] = {}
-    for r in t.select("ResourceId", "ResourceName", "Tags").distinct().to_pyarrow().to_pylist():
+    for r in fetch_rows(t.select("ResourceId", "ResourceName", "Tags").distinct()):
         cell = seen.setdefault(r["ResourceId"], {"tags": {}, "name": None})
-        cell["tags"].update(dict(r["Tags"] or []))
+        cell["tags"].update(r["Tags"] or {})
         cell["name"] = cell["name"] or r["ResourceName"]
     out: dict[str, dict[str, Any]] = {}
     for rid, cell in seen.items():
@@ -294,8 +294,8 @@ def _spot_runs(ctx: Context) -> dict[str, dict[str, Any]]:
         params=j.params,
     )
     out: dict[str, dict[str, Any]] = {}
-    for r in j.to_pyarrow().to_pylist():
-        r["params"] = dict(r["params"] or [])
+    for r in fetch_rows(j):
+        r["params"] = r["params"] or {}
         out.setdefault(r["rid"], r)
     return out
 
