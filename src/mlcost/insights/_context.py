@@ -260,7 +260,7 @@ class Context:
         return out
 
 
-def fetch_rows(expr: ir.Table, order_by: Sequence[str] = ()) -> list[dict[str, Any]]:
+def fetch_rows(expr: ir.Table, order_by: Sequence[str | ir.Value] = ()) -> list[dict[str, Any]]:
     """The rows of ``expr`` as dicts, in the order ``order_by`` gives (ties and an empty
     ``order_by``: the engine's order), a map column as a dict (NULL stays None), on every engine.
 

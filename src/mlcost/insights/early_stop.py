@@ -95,7 +95,7 @@ def detect_early_stop(ctx: Context) -> list[Finding]:
     """Runs that trained on past a plateau of their validation metric."""
     m = ctx.wh.table("run_metrics")
     history: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for r in m.to_pyarrow().to_pylist():
+    for r in fetch_rows(m, order_by=["workload_id", "key", "step", "time", "value"]):
         history.setdefault(r["workload_id"], {}).setdefault(r["key"], []).append(r)
     if not history:
         return []

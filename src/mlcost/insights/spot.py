@@ -237,6 +237,8 @@ def _buckets() -> dict[str, float]:
 
 def _candidates(ctx: Context) -> dict[str, dict[str, Any]]:
     """Billed ResourceId -> the fault-tolerant run on it (name, kind, why)."""
+    import ibis
+
     w = ctx.wh.table("workloads")
     links = ctx.wh.table("resource_links")
     j = w.join(links, w.resource_id.fill_null(w.node) == links.name)
@@ -248,7 +250,10 @@ def _candidates(ctx: Context) -> dict[str, dict[str, Any]]:
         checkpoint=keys.length().fill_null(0) > 0,
     )
     out: dict[str, dict[str, Any]] = {}
-    for r in j.to_pyarrow().to_pylist():
+    # A resource with several runs is judged by one: a checkpointing run first, then by
+    # name, whatever order the engine returns the join in.
+    order = ["rid", ibis.desc("checkpoint"), "name", "kind"]
+    for r in fetch_rows(j, order_by=order):
         if r["checkpoint"]:
             why = "checkpoints (tracker params)"
         elif r["kind"] in FAULT_TOLERANT_KINDS:
@@ -294,7 +299,7 @@ def _spot_runs(ctx: Context) -> dict[str, dict[str, Any]]:
         params=j.params,
     )
     out: dict[str, dict[str, Any]] = {}
-    for r in fetch_rows(j):
+    for r in fetch_rows(j, order_by=["rid", "start", "name"]):  # the earliest run per resource
         r["params"] = r["params"] or {}
         out.setdefault(r["rid"], r)
     return out
