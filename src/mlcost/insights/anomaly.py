@@ -28,8 +28,9 @@ from datetime import date, timedelta  # noqa: F401 (doctest)
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context, fetch_rows
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalies", "over_floor"]
 

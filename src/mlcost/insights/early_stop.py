@@ -27,8 +27,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context, fetch_rows
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_DELTA", "PATIENCE", "Plateau", "detect_early_stop", "find_plateau"]
 

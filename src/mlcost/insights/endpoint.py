@@ -13,9 +13,10 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
-from mlcost.insights._context import Context, fetch_rows
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 from mlcost.insights.rightsize import is_oversized
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["TARGET_UTILIZATION", "detect_overprovisioned"]
 

@@ -40,8 +40,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context, HourRow, fetch_rows
+from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "interruptible_work", "useful_work_hours"]
 

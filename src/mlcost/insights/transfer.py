@@ -44,8 +44,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from mlcost.insights._context import Context, fetch_rows
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["CLASSES", "detect_transfer", "transfer_class"]
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from mlcost.insights._context import Context, fetch_rows
+from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_SHARE", "detect_untagged"]
 
