@@ -203,8 +203,10 @@ def resources(wh: Warehouse) -> ir.Table:
     )
     links = wh.table("resource_links")
     links = links.filter(links.name != links.billed_resource_id)
+    # Collected, then sorted: an ordered aggregation (collect(order_by=...)) is not
+    # compiled by Ibis's PySpark backend, a sorted array is, on every engine.
     names = links.group_by(rid=links.billed_resource_id).aggregate(
-        names=links.name.collect(order_by=links.name)
+        names=links.name.collect().sort()
     )
     j = billed.left_join(names, billed.resource_id == names.rid)
     return j.select(

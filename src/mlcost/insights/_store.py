@@ -108,10 +108,16 @@ def load_findings(
     wh: Warehouse, config: AttributionConfig | None = None, *, include_closed: bool = False
 ) -> list[Finding]:
     """The stored findings that still hold (``include_closed``: the closed ones too), worst
-    first, with their resources' readable names."""
+    first, with their resources' readable names. A warehouse without the ``recommendations``
+    table (a Spark warehouse made before it had one) has none stored: ``[]``."""
+    from ibis.common.exceptions import TableNotFound
+
     from mlcost.attribution.identity import named
 
-    t = wh.table("recommendations")
+    try:
+        t = wh.table("recommendations")
+    except TableNotFound:
+        return []
     if not include_closed:
         t = t.filter(t.closed_at.isnull())
     out = []

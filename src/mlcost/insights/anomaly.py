@@ -30,6 +30,7 @@ from typing import Any
 
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_IMPACT", "MIN_IMPACT_SHARE", "baseline_excess", "detect_anomalies", "over_floor"]
 
@@ -121,7 +122,9 @@ def detect_anomalies(ctx: Context) -> list[Finding]:
     t = t.mutate(day=t.ChargePeriodStart.date())
     cols = {name: t[col] for name, col in DIMENSIONS.items()}
     daily = t.group_by(day=t.day, **cols).aggregate(cost=t.EffectiveCost.sum())
-    rows = daily.to_pyarrow().to_pylist()
+    # In a fixed order, so floating-point sums and ties among causes come out the same on
+    # every engine (an aggregate's rows come back in no set order).
+    rows = fetch_rows(daily, order_by=["day", *DIMENSIONS])
     days = sorted({r["day"] for r in rows})
     active: dict[str, set[date]] = {}
     for r in rows:

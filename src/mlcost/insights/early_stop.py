@@ -29,6 +29,7 @@ from typing import Any
 
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_DELTA", "PATIENCE", "Plateau", "detect_early_stop", "find_plateau"]
 
@@ -95,7 +96,7 @@ def detect_early_stop(ctx: Context) -> list[Finding]:
     """Runs that trained on past a plateau of their validation metric."""
     m = ctx.wh.table("run_metrics")
     history: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for r in m.to_pyarrow().to_pylist():
+    for r in fetch_rows(m, order_by=["workload_id", "key", "step", "time", "value"]):
         history.setdefault(r["workload_id"], {}).setdefault(r["key"], []).append(r)
     if not history:
         return []
@@ -108,8 +109,8 @@ def detect_early_stop(ctx: Context) -> list[Finding]:
         rid=j.billed_resource_id,
     )  # fmt: skip
     out = []
-    for run in j.to_pyarrow().to_pylist():
-        params = dict(run["params"] or [])
+    for run in fetch_rows(j):
+        params = run["params"] or {}
         series = history[run["workload_id"]]
         key = _metric(params, set(series))
         if key is None:

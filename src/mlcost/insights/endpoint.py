@@ -16,6 +16,7 @@ from decimal import Decimal
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
 from mlcost.insights.rightsize import is_oversized
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["TARGET_UTILIZATION", "detect_overprovisioned"]
 
@@ -34,7 +35,7 @@ def detect_overprovisioned(ctx: Context) -> list[Finding]:
         model=model.max(), instance_type=t.x_InstanceType.max()
     )
     groups: dict[tuple[str, str], list[str]] = {}
-    for r in tags.to_pyarrow().to_pylist():
+    for r in fetch_rows(tags, order_by=["rid"]):  # replicas by id: the first names the owner
         if r["model"] and r["instance_type"]:
             groups.setdefault((r["model"], r["instance_type"]), []).append(r["rid"])
     hours = ctx.gpu_hours

@@ -42,6 +42,7 @@ from typing import Any
 
 from mlcost.insights._context import Context, HourRow
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["FAULT_TOLERANT_KINDS", "detect_spot", "interruptible_work", "useful_work_hours"]
 
@@ -192,9 +193,9 @@ def _bill_candidates(ctx: Context) -> dict[str, dict[str, Any]]:
         & (t.PricingCategory == "Standard")
     )
     seen: dict[str, dict[str, Any]] = {}
-    for r in t.select("ResourceId", "ResourceName", "Tags").distinct().to_pyarrow().to_pylist():
+    for r in fetch_rows(t.select("ResourceId", "ResourceName", "Tags").distinct()):
         cell = seen.setdefault(r["ResourceId"], {"tags": {}, "name": None})
-        cell["tags"].update(dict(r["Tags"] or []))
+        cell["tags"].update(r["Tags"] or {})
         cell["name"] = cell["name"] or r["ResourceName"]
     out: dict[str, dict[str, Any]] = {}
     for rid, cell in seen.items():
@@ -237,6 +238,8 @@ def _buckets() -> dict[str, float]:
 
 def _candidates(ctx: Context) -> dict[str, dict[str, Any]]:
     """Billed ResourceId -> the fault-tolerant run on it (name, kind, why)."""
+    import ibis
+
     w = ctx.wh.table("workloads")
     links = ctx.wh.table("resource_links")
     j = w.join(links, w.resource_id.fill_null(w.node) == links.name)
@@ -248,7 +251,10 @@ def _candidates(ctx: Context) -> dict[str, dict[str, Any]]:
         checkpoint=keys.length().fill_null(0) > 0,
     )
     out: dict[str, dict[str, Any]] = {}
-    for r in j.to_pyarrow().to_pylist():
+    # A resource with several runs is judged by one: a checkpointing run first, then by
+    # name, whatever order the engine returns the join in.
+    order = ["rid", ibis.desc("checkpoint"), "name", "kind"]
+    for r in fetch_rows(j, order_by=order):
         if r["checkpoint"]:
             why = "checkpoints (tracker params)"
         elif r["kind"] in FAULT_TOLERANT_KINDS:
@@ -294,8 +300,8 @@ def _spot_runs(ctx: Context) -> dict[str, dict[str, Any]]:
         params=j.params,
     )
     out: dict[str, dict[str, Any]] = {}
-    for r in j.to_pyarrow().to_pylist():
-        r["params"] = dict(r["params"] or [])
+    for r in fetch_rows(j, order_by=["rid", "start", "name"]):  # the earliest run per resource
+        r["params"] = r["params"] or {}
         out.setdefault(r["rid"], r)
     return out
 

@@ -46,6 +46,7 @@ from typing import Any
 
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["CLASSES", "detect_transfer", "transfer_class"]
 
@@ -228,7 +229,9 @@ def _transfers(ctx: Context) -> list[dict[str, Any]]:
         days=t.ChargePeriodStart.truncate("D").nunique(),
     )
     merged: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for r in g.to_pyarrow().to_pylist():
+    # In the keys' order: the first row of a merged key gives its unit, owner and class
+    # source on every engine alike.
+    for r in fetch_rows(g, order_by=list(keys)):
         d = _details(r["details"])
         cls, source = transfer_class(
             usage_type=r.get("x_UsageType") or d.get("usagetype") or d.get("x_usagetype"),

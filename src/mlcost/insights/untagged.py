@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from mlcost.insights._context import Context
 from mlcost.insights._finding import Finding, Saving, finding_id, money
+from mlcost.warehouse import fetch_rows
 
 __all__ = ["MIN_SHARE", "detect_untagged"]
 
@@ -32,7 +33,8 @@ def detect_untagged(ctx: Context) -> list[Finding]:
     top = u.group_by(
         resource=u.ResourceId.fill_null("(no resource)"), charge=u.ChargeCategory
     ).aggregate(cost=u.EffectiveCost.sum())
-    rows = sorted(top.to_pyarrow().to_pylist(), key=lambda r: -r["cost"])[:10]
+    ranked = fetch_rows(top, order_by=["resource", "charge"])  # ties: by resource
+    rows = sorted(ranked, key=lambda r: -r["cost"])[:10]
     zero = Decimal(0)
     return [
         Finding(

@@ -84,23 +84,23 @@ class Reads:
         rows: list[dict[str, Any]] = g.to_pyarrow().to_pylist()
         return rows
 
+    def _rows(self, key: Any, expr: Any) -> list[dict[str, Any]]:
+        """The rows of the expression ``expr()`` builds, read once per ``key`` (map columns,
+        such as a run's metrics, as dicts on every engine)."""
+        from mlcost.warehouse import fetch_rows
+
+        return list(self._once(key, lambda: fetch_rows(expr())))
+
     def runs(self, w: IsoWeek) -> list[dict[str, Any]]:
         from mlcost.attribution import cost_per_run
 
-        return list(
-            self._once(
-                ("runs", w), lambda: cost_per_run(self.wh, w.start_dt, w.end_dt).to_pyarrow()
-            ).to_pylist()
-        )
+        return self._rows(("runs", w), lambda: cost_per_run(self.wh, w.start_dt, w.end_dt))
 
     def endpoints(self, w: IsoWeek) -> list[dict[str, Any]]:
         from mlcost.attribution import cost_per_endpoint
 
-        return list(
-            self._once(
-                ("endpoints", w),
-                lambda: cost_per_endpoint(self.wh, w.start_dt, w.end_dt).to_pyarrow(),
-            ).to_pylist()
+        return self._rows(
+            ("endpoints", w), lambda: cost_per_endpoint(self.wh, w.start_dt, w.end_dt)
         )
 
     def tokens(self, w: IsoWeek) -> list[dict[str, Any]]:
@@ -108,21 +108,12 @@ class Reads:
 
         if not self._once(("has_tokens",), lambda: has_served_tokens(self.wh)):
             return []
-        return list(
-            self._once(
-                ("tokens", w),
-                lambda: token_costs(self.wh, w.start_dt, w.end_dt, by=()).to_pyarrow(),
-            ).to_pylist()
-        )
+        return self._rows(("tokens", w), lambda: token_costs(self.wh, w.start_dt, w.end_dt, by=()))
 
     def caches(self, w: IsoWeek) -> list[dict[str, Any]]:
         from mlcost.attribution.cache_savings import cache_savings
 
-        return list(
-            self._once(
-                ("caches", w), lambda: cache_savings(self.wh, w.start_dt, w.end_dt).to_pyarrow()
-            ).to_pylist()
-        )
+        return self._rows(("caches", w), lambda: cache_savings(self.wh, w.start_dt, w.end_dt))
 
     def spans(self) -> dict[str, tuple[datetime | None, datetime | None]]:
         def read() -> dict[str, tuple[datetime | None, datetime | None]]:

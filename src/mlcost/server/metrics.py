@@ -5,7 +5,8 @@ that reads the warehouse when Prometheus scrapes (answers cached while the file 
 Metrics, all in USD (rows billed in other currencies are left out):
 
 - ``mlcost_cost_usd{team,project,model,env,workload_type}``: EffectiveCost of the latest
-  month that ``allocated_costs`` holds (allocated, so shared costs and idle GPU are in);
+  month of the owner model (``attribution.model.owner_rows``, as built: the same rows as
+  showback, so shared costs and idle GPU are in; read the same way on every engine);
 - ``mlcost_cost_period_start_timestamp_seconds``: the start of that month;
 - ``mlcost_gpu_idle_cost_usd{team}``: its idle GPU cost per team;
 - ``mlcost_budget_utilization_ratio{budget}``: spent / amount in the current period;
@@ -32,7 +33,9 @@ from mlcost.server.auth import Principal, authorized, require_read_all
 from mlcost.server.models import ERROR_RESPONSES
 
 if TYPE_CHECKING:
-    from mlcost.config import Settings
+    import ibis.expr.types as ir
+
+    from mlcost.config import AttributionConfig, Settings
     from mlcost.server._state import Reader
     from mlcost.warehouse import Warehouse
 
@@ -43,11 +46,16 @@ COST_LABELS = ("team", "project", "model", "env", "workload_type")
 USD = "USD"
 
 
-def _latest_month(wh: Warehouse, owner: str) -> tuple[datetime, datetime] | None:
-    a = wh.table("allocated_costs")
-    a = a.filter(a.x_OwnerKey == owner)
-    latest = a.ChargePeriodStart.max().execute()
-    if latest is None:
+def _model(wh: Warehouse, config: AttributionConfig) -> ir.Table:
+    """The owner model's rows as built (a scrape never rebuilds it: the server reads)."""
+    from mlcost.attribution.model import owner_rows
+
+    return owner_rows(wh, config, current=False)
+
+
+def _latest_month(wh: Warehouse, config: AttributionConfig) -> tuple[datetime, datetime] | None:
+    latest = _model(wh, config).ChargePeriodStart.max().execute()
+    if latest is None or latest != latest:  # empty: None (DuckDB) or NaT (Spark)
         return None
     start = datetime(latest.year, latest.month, 1)
     end = datetime(start.year + start.month // 12, start.month % 12 + 1, 1)
@@ -60,14 +68,13 @@ def _costs(wh: Warehouse, settings: Settings) -> dict[str, Any]:
     from mlcost.spending import countable_rows
 
     config = settings.attribution
-    window = _latest_month(wh, config.owner)
+    window = _latest_month(wh, config)
     if window is None:
         return {"start": None, "costs": [], "idle": []}
     rules = learn_tag_rules(wh, config)
-    a = wh.table("allocated_costs")
+    a = _model(wh, config)
     a = a.filter(
-        (a.x_OwnerKey == config.owner)
-        & (a.ChargePeriodStart >= window[0])
+        (a.ChargePeriodStart >= window[0])
         & (a.ChargePeriodStart < window[1])
         & (a.BillingCurrency == USD)
     )

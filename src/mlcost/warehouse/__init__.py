@@ -13,6 +13,7 @@ from mlcost.warehouse._duckdb import DuckDBWarehouse, writer_waiting
 from mlcost.warehouse._links import link_names
 from mlcost.warehouse._migrations import LATEST as SCHEMA_VERSION
 from mlcost.warehouse._open import open_warehouse
+from mlcost.warehouse._rows import fetch_rows
 from mlcost.warehouse._schema import (
     FOCUS_BY_NAME,
     FOCUS_COLUMNS,
@@ -49,6 +50,7 @@ __all__ = [
     "Store",
     "Warehouse",
     "WarehouseTarget",
+    "fetch_rows",
     "link_names",
     "open_warehouse",
     "parse_spark_url",
