@@ -21,7 +21,11 @@ DESCRIPTION = "Oracle Cloud cost reports (CSV) → FOCUS rows"
 
 def _time(value: Any) -> Any:
     """OCI writes 2023-11-13T10:00Z (no seconds) as well as full RFC 3339."""
-    return value.cast("string").re_replace(r"T(\d\d:\d\d)Z$", r"T\1:00Z")
+    import ibis
+
+    text = value.cast("string")
+    # No back-reference in the replacement: DuckDB writes it \1, Spark $1.
+    return ibis.ifelse(text.re_search(r"T\d\d:\d\dZ$"), text.re_replace(r"Z$", ":00Z"), text)
 
 
 def _mapping(col: Any, t: Any) -> dict[str, Any]:
