@@ -29,7 +29,7 @@ from mlcost.demo._config import DEMO_CONFIG_TOML, demo_attribution, demo_budgets
 from mlcost.errors import WarehouseError
 from mlcost.notify import recorded_alerts
 from mlcost.policies import enforce
-from mlcost.sources import aws_cur, ingest_auto, oci
+from mlcost.sources import aws_cur, azure, ingest_auto, oci
 from mlcost.testing import write_focus_file
 from mlcost.warehouse._spark import PARTITION_BY, duckdb_schema
 from tests.conftest import FOCUS_SAMPLES, spark_url
@@ -290,21 +290,25 @@ NATIVE = FOCUS_SAMPLES / "native-exports"
     ("module", "name"),
     [
         (aws_cur, "aws_cur_sample-anonymous-aws-export-dataset.csv"),
-        (oci, "oci_reports_cost-csv_0000000030000269.csv"),
+        (azure, "azure_ea_sample-anonymous-ea-export-dataset.csv"),  # ListCost = price × qty
+        (oci, "oci_reports_cost-csv_0000000030000269.csv"),  # cost + overage, 18 decimals
     ],
 )
 def test_native_bills_load_on_spark_as_on_duckdb(
     spark_wh: Warehouse, tmp_path: Path, module: Any, name: str
 ) -> None:
     by = ["ServiceName", "ChargeCategory"]
+    metrics = ("EffectiveCost", "BilledCost", "ListCost")
     with open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}") as duck:
         want = module.ingest(duck, NATIVE / name)
-        expected = rows(spend(duck, by=by, rollup=False))
-        billed = rows(spend(duck, by=by, metric="BilledCost", rollup=False))
+        expected = {m: rows(spend(duck, by=by, metric=m, rollup=False)) for m in metrics}
     got = module.ingest(spark_wh, NATIVE / name)
     assert got.tables == want.tables
-    assert rows(spend(spark_wh, by=by, rollup=False)) == expected
-    assert rows(spend(spark_wh, by=by, metric="BilledCost")) == billed  # from the rollup
+    # Every amount equal to the last of its 12 decimals, read from the line items and (the
+    # rollup's metrics) from cost_daily.
+    for m in metrics:
+        assert rows(spend(spark_wh, by=by, metric=m, rollup=False)) == expected[m], m
+    assert rows(spend(spark_wh, by=by, metric="BilledCost")) == expected["BilledCost"]
 
 
 # -- budgets, alerts, deliveries ---------------------------------------------------------

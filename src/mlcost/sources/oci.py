@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from mlcost.sources._common import NATIVE_BILLS, Source
-from mlcost.sources._native import NativeFormat, columns_as_map, entry_points, first, lit, lower
+from mlcost.sources._native import (
+    NativeFormat,
+    columns_as_map,
+    entry_points,
+    first,
+    lit,
+    lower,
+    plus,
+)
 
 NAME = "oci"
 DESCRIPTION = "Oracle Cloud cost reports (CSV) → FOCUS rows"
@@ -36,7 +44,7 @@ def _mapping(col: Any, t: Any) -> dict[str, Any]:
     cost = col("cost/mycost").cast(dec)
     overage = col("cost/mycostoverage")
     if overage is not None:
-        cost = cost + overage.cast(dec).fill_null(0)
+        cost = plus(cost, overage.cast(dec).fill_null(0))
     start = (
         _time(col("lineitem/intervalusagestart"))
         .cast(dt.Timestamp(timezone="UTC"))
