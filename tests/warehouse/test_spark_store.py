@@ -341,13 +341,11 @@ def test_budget_statuses_alerts_and_deliveries_equal_duckdbs(
     duck, spark = found["duckdb"], found["spark"]
     statuses_, again, sent, second, alerts, deliveries, lines = spark
     assert statuses_ == duck[0]
-    assert {s["budget"] for s in statuses_} == {
-        "llm-platform",
-        "vision",
-        "recommendations",
-        "search",
-    }
-    assert any(s["crossed"] != "-" for s in statuses_)  # some threshold is crossed
+    names = ["llm-platform", "vision", "recommendations", "search", "vision-small", "team-search"]
+    assert [s["budget"] for s in statuses_] == names
+    for small in statuses_[-2:]:  # every threshold crossed, the forecast's too
+        assert small["crossed"] == "actual 75%, actual 90%, actual 100%, forecast 100%"
+        assert small["forecast"] is not None and small["spent"] > 1
     assert again == statuses_  # the same figures on a second run
     assert sent == duck[2] and sent  # every new alert delivered to the file channel once
     assert not second.sent and not second.failed  # nothing fires twice
