@@ -204,7 +204,8 @@ def resources(wh: Warehouse) -> ir.Table:
     links = wh.table("resource_links")
     links = links.filter(links.name != links.billed_resource_id)
     names = links.group_by(rid=links.billed_resource_id).aggregate(
-        names=links.name.collect(order_by=links.name)
+        # Sorted after collecting: PySpark cannot order an aggregation (Ibis 12).
+        names=links.name.collect().sort()
     )
     j = billed.left_join(names, billed.resource_id == names.rid)
     return j.select(
