@@ -30,7 +30,7 @@ from mlcost.demo import generate_demo
 from mlcost.demo._config import DEMO_CONFIG_TOML, demo_attribution, demo_budgets, demo_policies
 from mlcost.errors import WarehouseError
 from mlcost.notify import recorded_alerts
-from mlcost.policies import enforce
+from mlcost.policies import enforce, exempt
 from mlcost.sources import aws_cur, azure, ingest_auto, oci
 from mlcost.testing import write_focus_file
 from mlcost.warehouse._spark import PARTITION_BY, duckdb_schema
@@ -370,7 +370,7 @@ def test_budgets_status_command_on_spark(
 
 
 # -- the guardrail audit -------------------------------------------------------------------
-def test_a_guardrail_dry_run_records_the_same_marks_and_actions(
+def test_a_guardrail_dry_run_and_an_exemption_are_audited_as_on_duckdb(
     spark_demo: str, duck_url: str, tmp_path: Path
 ) -> None:
     policies, owners = demo_policies()
@@ -390,12 +390,28 @@ def test_a_guardrail_dry_run_records_the_same_marks_and_actions(
                 owners=owners,
                 channels=channels,
             )
+            kept = exempt(
+                wh,
+                "vision-dev-big",
+                until=None,
+                reason="the demo's forgotten instance, kept",
+                policy="idle-off-hours",
+                actor_name="test@ci",
+            )
             found[engine] = (
                 sorted((d.as_dict() for d in decisions), key=repr),
                 _sorted(wh, "actions", drop=("acted_at",)),
                 _sorted(wh, "policy_marks"),
+                _sorted(wh, "policy_exemptions", drop=("created_at",)),
+                kept.resource_id,
             )
-    decided, actions, marks = found["spark"]
-    assert (decided, actions, marks) == found["duckdb"]
-    assert marks and actions  # the dry run marked violations and audited each step
-    assert {a["mode"] for a in actions} == {"dry-run"}
+    decided, actions, marks, exemptions, kept_id = found["spark"]
+    assert (decided, actions, marks, exemptions, kept_id) == found["duckdb"]
+    # The demo's three idle notebooks and dev instance: each decision audited. Without AWS
+    # credentials the live tag check before a mark fails, so the audit says so and nothing
+    # is marked (on both engines).
+    assert len(decided) == 3 and {d["policy"] for d in decided} == {"idle-off-hours"}
+    assert [a["outcome"] for a in actions].count("failed") == 3
+    assert {a["mode"] for a in actions if a["outcome"] == "failed"} == {"dry-run"}
+    assert [(e["resource_id"], e["policy"]) for e in exemptions] == [(kept_id, "idle-off-hours")]
+    assert kept_id.startswith("arn:aws:ec2:") and marks == []
