@@ -299,12 +299,12 @@ def test_watch_table_is_typed_and_a_missing_source_is_reported(
 
 
 @pytest.mark.spark
-def test_watch_once_on_spark_loads_its_source_and_skips_what_spark_cannot_store(
+def test_watch_once_on_spark_loads_alerts_delivers_and_audits(
     tmp_path: Path, spark_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `mlcost --warehouse 'spark://local[2]?warehouse_dir=…' watch --once`: the FOCUS source
-    # loads into Spark; the budget's alerts, their delivery and the policy's audit need
-    # capabilities Spark does not offer yet, so each step says so in one line, and exits 0.
+    # loads into Spark, the budget's alerts are recorded there and delivered, the policy runs
+    # (nothing idle: no telemetry), and it exits 0 with nothing skipped.
     from mlcost.testing import write_focus_file
     from tests.conftest import spark_url
 
@@ -337,14 +337,19 @@ paths = ["bills"]
     r = CliRunner().invoke(cli, ["--warehouse", url, "watch", "--once"], env=env)
     assert r.exit_code == 0, r.output
     assert "bills: 1 new load(s)" in r.output
+    assert "skipped" not in r.output
     lines = r.output.splitlines()
-    for step in ("budgets", "alerts", "policies"):
-        skipped = [line for line in lines if line.startswith(f"{step}: skipped, ")]
-        assert len(skipped) == 1, r.output
-        assert "the spark warehouse does not offer yet" in skipped[0]
-    assert "keyed upsert" in r.output and "row writes" in r.output
-    assert not (tmp_path / "alerts.jsonl").exists()  # nothing recorded, nothing sent
+    (checked,) = [line for line in lines if line.startswith("budgets: 1 checked, ")]
+    new = int(checked.split(", ")[1].split()[0])
+    assert new >= 1  # the whole bill is over a budget of 1 USD
+    assert f"alerts: {new} alert(s) sent, 0 delivery failure(s)" in r.output
+    assert "policies: 0 decision(s), 0 acted on" in r.output
+    sent = (tmp_path / "alerts.jsonl").read_text().splitlines()
+    assert len(sent) == new and all(json.loads(x)["budget"] == "everything" for x in sent)
     database = url.rpartition("database=")[2]
     assert (spark_dir / f"{database}.watch.lock").exists()  # the lock sits with the tables
     with open_warehouse(url, read_only=True) as wh:
         assert wh.table("cost_line_items").count().execute() == 40
+        assert wh.table("alerts").count().execute() == new
+        statuses = wh.table("alert_deliveries").status.to_pyarrow().to_pylist()
+        assert statuses == ["sent"] * new

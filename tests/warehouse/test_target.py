@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from mlcost import open_warehouse
-from mlcost.config import load_settings
+from mlcost.config import ChannelConfig, load_settings
 from mlcost.errors import UnsupportedWarehouse, WarehouseError
 from mlcost.insights import FindingStore, save_findings
 from mlcost.notify import AlertStore, record_alerts
@@ -18,15 +19,27 @@ from mlcost.server.auth import TokenStore
 from mlcost.warehouse import (
     Capability,
     DuckDBTarget,
+    DuckDBWarehouse,
     SparkTarget,
     SparkWarehouse,
     Warehouse,
+    _migrations,
     parse_spark_url,
     parse_target,
     target_of,
 )
 
 STORES = (AlertStore, FindingStore, AuditStore, TokenStore)
+_ALERT = {
+    "alert_key": "budget|x|2026-05-01|actual|1",
+    "source": "budget",
+    "subject": "x",
+    "kind": "actual",
+    "message": "x spent 2.00 USD of 1.00 USD",
+    "payload": "{}",
+    "created_at": datetime(2026, 5, 2),
+    "_channels": ["ops"],
+}
 
 
 def test_a_url_becomes_one_typed_target(tmp_path: Path) -> None:
@@ -68,10 +81,37 @@ def test_open_warehouse_takes_the_target_and_its_memory_limit(tmp_path: Path) ->
         assert limit in ("256.0 MiB", "244.1 MiB")  # DuckDB prints MB as MiB
 
 
-def test_duckdb_offers_every_capability_and_spark_none_yet(wh: Warehouse) -> None:
+def test_duckdb_and_spark_offer_every_capability(wh: Warehouse) -> None:
     assert wh.capabilities == frozenset(Capability)
     assert all(store.unavailable(wh) is None for store in STORES)
-    assert SparkWarehouse.capabilities == frozenset()
+    assert SparkWarehouse.capabilities == frozenset(Capability)
+
+
+class _Lacking(DuckDBWarehouse):
+    """An engine that offers none of the optional operations (a future engine may not)."""
+
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+
+
+def test_a_store_refuses_an_engine_that_lacks_what_it_needs_before_it_writes() -> None:
+    import ibis
+
+    wh = _Lacking(ibis.duckdb.connect(), DuckDBTarget(":memory:"), read_only=False)
+    try:
+        _migrations.migrate(wh._raw)
+        reasons = {store.feature: store.unavailable(wh) for store in STORES}
+        assert reasons["alerts"] is not None and "keyed upsert, update where" in reasons["alerts"]
+        assert (
+            reasons["the guardrail audit"] is not None
+            and "row writes" in reasons["the guardrail audit"]
+        )
+        with pytest.raises(WarehouseError, match="Alerts needs keyed upsert"):
+            record_alerts(wh, [_ALERT], {})
+        with pytest.raises(WarehouseError, match="Saving findings needs keyed upsert"):
+            save_findings(wh, [])
+        assert wh.table("alerts").count().execute() == 0
+    finally:
+        wh.close()
 
 
 def test_general_operations_upsert_and_update_where(wh: Warehouse) -> None:
@@ -96,22 +136,17 @@ def test_general_operations_upsert_and_update_where(wh: Warehouse) -> None:
 
 
 @pytest.mark.spark
-def test_a_store_refuses_spark_before_it_writes(spark_dir: Path) -> None:
+def test_every_store_runs_on_spark(spark_dir: Path, tmp_path: Path) -> None:
     from tests.conftest import spark_url
 
     with open_warehouse(spark_url(spark_dir)) as wh:
-        before = wh.tables()
-        reasons = {store.feature: store.unavailable(wh) for store in STORES}
-        assert reasons["alerts"] is not None and "keyed upsert, update where" in reasons["alerts"]
-        assert (
-            reasons["the guardrail audit"] is not None
-            and "row writes" in reasons["the guardrail audit"]
-        )
-        with pytest.raises(WarehouseError, match="Alerts needs keyed upsert"):
-            record_alerts(wh, [], {})
-        with pytest.raises(WarehouseError, match="Saving findings needs keyed upsert"):
-            save_findings(wh, [])
-        assert wh.tables() == before
+        assert {store.feature: store.unavailable(wh) for store in STORES} == {
+            store.feature: None for store in STORES
+        }
+        channel = ChannelConfig(name="ops", kind="file", path=str(tmp_path / "a.jsonl"))
+        assert record_alerts(wh, [_ALERT], {"ops": channel}) == ["budget|x|2026-05-01|actual|1"]
+        assert record_alerts(wh, [_ALERT], {"ops": channel}) == []  # recorded once
+        assert save_findings(wh, []) == 0
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 An alert is recorded once by its key (``alerts``' primary key keeps the first); each (alert,
 channel) pair is a row of ``alert_deliveries`` that stays ``pending`` until the channel
-accepts it. Needs keyed upserts and updates (DuckDB today; see docs/engines.md).
+accepts it. Needs keyed upserts and updates (DuckDB and Spark; see docs/engines.md).
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def _idle(
     s = wh.table("gpu_samples")
     if now is None:
         latest = s.time.max().execute()
-        if latest is None:
+        if latest is None or latest != latest:  # no samples (Spark answers NaT, not None)
             return []
         now = latest
     # Working hours (the owner's or the policy's) are a scope: _scope.py.

@@ -6,7 +6,7 @@ ended, why). An executed action's row is written first with outcome ``started`` 
 after the executor answers, so an action cut short (a kill, a crash) still leaves its intent
 (issue 22). A mark (issue 21) is a resource's first violation of a policy with its deadline;
 it stays open until the action ran, the violation ended or the resource was kept. Needs row
-writes and keyed updates (DuckDB today; see docs/engines.md).
+writes and keyed updates (DuckDB and Spark; see docs/engines.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlcost.sources._common import NATIVE_BILLS, Source
-from mlcost.sources._native import NativeFormat, cases, entry_points, first, lit, lower
+from mlcost.sources._native import NativeFormat, cases, entry_points, first, lit, lower, times
 
 NAME = "azure"
 DESCRIPTION = "Azure cost details exports (EA, MCA) → FOCUS rows"
@@ -102,7 +102,7 @@ def _mapping(col: Any, t: Any) -> dict[str, Any]:
     return {
         "BilledCost": cost,
         "EffectiveCost": cost,
-        "ListCost": (payg.cast(dt.Decimal(38, 12)) * quantity.cast(dt.Decimal(38, 12)))
+        "ListCost": times(payg, quantity)
         if payg is not None and quantity is not None and col("paygprice") is not None
         else cost,
         "ContractedCost": cost,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlcost.sources._common import NATIVE_BILLS, Source
-from mlcost.sources._native import NativeFormat, cases, entry_points, first, lit, lower
+from mlcost.sources._native import NativeFormat, cases, entry_points, first, lit, lower, plus
 
 NAME = "gcp"
 DESCRIPTION = "GCP billing export (BigQuery schema) as CSV or newline JSON → FOCUS rows"
@@ -48,9 +48,9 @@ def _mapping(col: Any, t: Any) -> dict[str, Any]:
     effective = cost
     if credits is not None and credits.type().is_array():
         total = credits.map(lambda c: c.amount.cast(dec)).sums()
-        effective = cost + total.fill_null(0)
+        effective = plus(cost, total.fill_null(0))
     elif credits is not None:
-        effective = cost + credits.cast(dec).fill_null(0)
+        effective = plus(cost, credits.cast(dec).fill_null(0))
     month = col("invoice.month").cast("string")
     period = (month + "01").as_timestamp("%Y%m%d")
     labels, system = col("labels"), col("system_labels")

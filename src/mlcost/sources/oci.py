@@ -13,7 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from mlcost.sources._common import NATIVE_BILLS, Source
-from mlcost.sources._native import NativeFormat, columns_as_map, entry_points, first, lit, lower
+from mlcost.sources._native import (
+    NativeFormat,
+    columns_as_map,
+    entry_points,
+    first,
+    lit,
+    lower,
+    plus,
+)
 
 NAME = "oci"
 DESCRIPTION = "Oracle Cloud cost reports (CSV) → FOCUS rows"
@@ -21,7 +29,11 @@ DESCRIPTION = "Oracle Cloud cost reports (CSV) → FOCUS rows"
 
 def _time(value: Any) -> Any:
     """OCI writes 2023-11-13T10:00Z (no seconds) as well as full RFC 3339."""
-    return value.cast("string").re_replace(r"T(\d\d:\d\d)Z$", r"T\1:00Z")
+    import ibis
+
+    text = value.cast("string")
+    # No back-reference in the replacement: DuckDB writes it \1, Spark $1.
+    return ibis.ifelse(text.re_search(r"T\d\d:\d\dZ$"), text.re_replace(r"Z$", ":00Z"), text)
 
 
 def _mapping(col: Any, t: Any) -> dict[str, Any]:
@@ -32,7 +44,7 @@ def _mapping(col: Any, t: Any) -> dict[str, Any]:
     cost = col("cost/mycost").cast(dec)
     overage = col("cost/mycostoverage")
     if overage is not None:
-        cost = cost + overage.cast(dec).fill_null(0)
+        cost = plus(cost, overage.cast(dec).fill_null(0))
     start = (
         _time(col("lineitem/intervalusagestart"))
         .cast(dt.Timestamp(timezone="UTC"))

@@ -21,11 +21,13 @@ tables. An ingest is written in three steps:
 
 from __future__ import annotations
 
-import re
+import functools
+import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -33,13 +35,22 @@ from mlcost.errors import UnsupportedWarehouse, WarehouseError
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
 from mlcost.warehouse._links import BUILDERS as LINK_VIEWS
-from mlcost.warehouse._schema import FOCUS_COLUMNS, X_COLUMNS, Kind
+from mlcost.warehouse._schema import (
+    FOCUS_COLUMNS,
+    ROLLUP_STATE,
+    ROLLUP_TABLE,
+    X_COLUMNS,
+    Kind,
+    rollup_select,
+)
 from mlcost.warehouse._target import SparkTarget
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from mlcost.warehouse._functions import EngineFunctions
+
+_log = logging.getLogger(__name__)
 
 # A restatement replaces one billing period of one billing account: the partition keys.
 PARTITION_BY = ("BillingPeriodStart", "BillingAccountId")
@@ -127,44 +138,72 @@ def cost_line_items_columns() -> list[tuple[str, str]]:
     """``cost_line_items`` as Spark columns: the partition keys last, as Spark stores them."""
     cols = [(c.name, SPARK_TYPES[c.kind]) for c in FOCUS_COLUMNS if c.name not in PARTITION_BY]
     cols += [(name, _X_SPARK[sql_type]) for name, sql_type in X_COLUMNS]
+    cols += [(name, sql_type) for name, sql_type in _migrations.TOKEN_COLUMNS]
     kinds = {c.name: c.kind for c in FOCUS_COLUMNS}
     return cols + [(name, SPARK_TYPES[kinds[name]]) for name in PARTITION_BY]
 
 
 def allocated_costs_columns() -> list[tuple[str, str]]:
     """``allocated_costs``: ``cost_line_items``'s columns and attribution's, partition keys last."""
-    cols = cost_line_items_columns()
+    # As on DuckDB, whose allocated_costs copied cost_line_items before the token columns.
+    tokens = {name for name, _ in _migrations.TOKEN_COLUMNS}
+    cols = [c for c in cost_line_items_columns() if c[0] not in tokens]
     extra = [(name, _spark_type(sql_type)) for name, sql_type in _migrations.ALLOCATED_COLUMNS]
     return cols[: -len(PARTITION_BY)] + extra + cols[-len(PARTITION_BY) :]
 
 
-# Tables whose Spark columns are read off their DuckDB CREATE TABLE (one definition of each).
-_FROM_DUCKDB = ("gpu_samples", "workloads", "cache_stats", "run_metrics", "served_tokens")
 # Written by partition: a restatement or a month of attribution rewrites only its partitions.
 _PARTITIONED = ("cost_line_items", "allocated_costs")
+# Kept with the Spark types they were first created with (FOCUS kinds; TIMESTAMP is an
+# instant read in the session's UTC); every other table takes its columns, in order, from the
+# DuckDB schema the migrations build, so the two engines' tables cannot drift apart.
+_OWN_COLUMNS = ("cost_line_items", "allocated_costs", "ingests", "contract_commitments")
 
 
 def _spark_type(duckdb_type: str) -> str:
     import sqlglot
 
-    return sqlglot.exp.DataType.build(duckdb_type, dialect="duckdb").sql("spark")
+    if duckdb_type.upper() == "JSON":
+        return "STRING"  # Spark has no JSON type
+    return str(sqlglot.exp.DataType.build(duckdb_type, dialect="duckdb").sql("spark"))
+
+
+@functools.cache
+def duckdb_schema() -> dict[str, tuple[tuple[str, str, bool], ...]]:
+    """Every table the DuckDB migrations create: (column, DuckDB type, nullable), in order.
+
+    Read off an in-memory DuckDB migrated to the latest version, so ALTERs count too.
+    """
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        _migrations.migrate(con)
+        rows = con.execute(
+            """SELECT table_name, column_name, data_type, is_nullable = 'YES'
+               FROM information_schema.columns JOIN information_schema.tables
+                 USING (table_catalog, table_schema, table_name)
+               WHERE table_type = 'BASE TABLE' ORDER BY table_name, ordinal_position"""
+        ).fetchall()
+    finally:
+        con.close()
+    out: dict[str, list[tuple[str, str, bool]]] = {}
+    for table, column, sql_type, nullable in rows:
+        out.setdefault(table, []).append((column, sql_type, bool(nullable)))
+    return {table: tuple(columns) for table, columns in out.items()}
 
 
 def duckdb_columns(table: str) -> list[tuple[str, str]]:
     """(name, Spark type) of each column of ``table`` as the DuckDB migrations create it."""
-    import sqlglot
-    from sqlglot import exp
+    found = duckdb_schema().get(table)
+    if found is None:
+        raise WarehouseError(f"no table {table} in the DuckDB migrations")
+    return [(name, _spark_type(sql_type)) for name, sql_type, _ in found]
 
-    for migration in _migrations.MIGRATIONS:
-        for statement in migration.statements():
-            if re.match(rf"CREATE TABLE {table} \(", statement):
-                create = sqlglot.parse_one(statement, read="duckdb")
-                return [
-                    (c.name, c.args["kind"].sql("spark"))
-                    for c in create.this.expressions
-                    if isinstance(c, exp.ColumnDef)
-                ]
-    raise WarehouseError(f"no CREATE TABLE {table} in the migrations")
+
+def not_null(table: str) -> frozenset[str]:
+    """The columns of ``table`` that the DuckDB schema declares NOT NULL."""
+    return frozenset(c for c, _, nullable in duckdb_schema().get(table, ()) if not nullable)
 
 
 _INGESTS = (
@@ -204,15 +243,18 @@ _CONTRACT_COMMITMENTS = (
     ("x_IngestId", "BIGINT"),
 )
 
+_SCHEMA_MIGRATIONS = (("version", "INT"), ("description", "STRING"), ("applied_at", "TIMESTAMP"))
+
 
 class SparkWarehouse(Warehouse):
     """A warehouse in a Spark catalog: Ibis for reads, staged partition overwrites for writes."""
 
     engine = "spark"
-    # No row writes, keyed upserts or updates: writes here are staged loads and partition
-    # overwrites, and the features' tables (alerts, recommendations, actions, api_tokens)
-    # are not created on Spark yet (a Delta / Iceberg MERGE would be the way).
-    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    # Row writes, keyed upserts and updates on plain Parquet tables: the features' tables
+    # are small (alerts, findings, the audit, tokens), so a transaction that changes one reads
+    # it once, applies its changes in memory and rewrites it whole at commit (stage table,
+    # then INSERT OVERWRITE); rows only added are appended.
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
     def __init__(self, session: Any, target: SparkTarget, *, read_only: bool, owns: bool) -> None:
         import ibis
@@ -339,12 +381,22 @@ class SparkWarehouse(Warehouse):
         self._require_writable()
         self._in_transaction = True
         self._reset()
+        stale = False
         try:
             yield
+            # Everything to write is materialised first (stage tables, DataFrames of values):
+            # a bad value fails here, before any table is touched.
+            self._stage_rewrites()
+            appends = {t: self._frame(t, rows) for t, rows in self._appends.items() if rows}
+            stale = "cost_line_items" in self._staged or self._wrote_line_items
+            if stale and not self._wrote_line_items and self._has_rollup():
+                self._set_rollup_current(False)  # until the refresh after the commit
             for table, stage in self._staged.items():
                 self._write(table, stage, overwrite_partitions=table in self._overwrite)
             for table, partitions in self._emptied.items():
                 self._drop_partitions(table, partitions)
+            for table, frame in appends.items():
+                frame.write.insertInto(self._name(table))
             if self._pending_ingest is not None:
                 self._append_row("ingests", self._pending_ingest)
         finally:
@@ -352,9 +404,15 @@ class SparkWarehouse(Warehouse):
                 self._session.sql(f"DROP TABLE IF EXISTS {self._name(stage)}")
             self._reset()
             self._in_transaction = False
+        if stale:
+            self.refresh_rollup()
 
     def _reset(self) -> None:
         self._staged, self._pending_ingest = {}, None
+        self._rows: dict[str, list[dict[str, Any]]] = {}  # table -> its rows after this transaction
+        self._changed: set[str] = set()  # tables of _rows that differ from what is stored
+        self._appends: dict[str, list[dict[str, Any]]] = {}  # rows only added, per table
+        self._wrote_line_items = False  # cost_line_items replaced in place (replace_restated)
         self._overwrite: set[str] = set()  # tables whose stage replaces partitions (or all)
         self._emptied: dict[str, list[tuple[Any, ...]]] = {}  # partitions left with no rows
 
@@ -502,6 +560,9 @@ class SparkWarehouse(Warehouse):
             keys = self.table(stage).select(*PARTITION_BY).distinct()
             old = self.table("cost_line_items")
             replaced = int(old.semi_join(keys, list(PARTITION_BY)).count().execute())
+            if self._has_rollup():
+                self._set_rollup_current(False)
+            self._wrote_line_items = True
             self._write("cost_line_items", stage, overwrite_partitions=True)
         finally:
             self._session.sql(f"DROP TABLE IF EXISTS {self._name(stage)}")
@@ -517,31 +578,216 @@ class SparkWarehouse(Warehouse):
         row = tuple(_aware(values.get(f.name)) for f in schema.fields)
         self._session.createDataFrame([row], schema=schema).write.insertInto(self._name(table))
 
+    # -- row writes: features' own tables (alerts, the audit, tokens, findings) -----------
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Add rows given as values; they are appended when the transaction commits."""
+        self._require_transaction()
+        fields = self._fields(table)
+        values = [_conformed(table, fields, row, i) for i, row in enumerate(rows, start=1)]
+        if table in self._rows:
+            self._rows[table].extend(values)
+            self._changed.add(table)
+        else:
+            self._appends.setdefault(table, []).extend(values)
+        return len(values)
+
+    def upsert(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        update: Sequence[str] = (),
+    ) -> int:
+        """Insert rows; a row whose ``key`` exists (stored, or written earlier in this
+        transaction) has its ``update`` columns replaced, or is kept as it is. The table is
+        rewritten at commit if anything changed. Returns the rows written."""
+        self._require_transaction()
+        fields = self._fields(table)
+        _known(table, fields, [*key, *update])
+        current = self._current(table)
+        where = {tuple(r[k] for k in key): r for r in current}
+        written = 0
+        for i, row in enumerate(rows, start=1):
+            new = _conformed(table, fields, row, i)
+            found = where.get(tuple(new[k] for k in key))
+            if found is None:
+                current.append(new)
+                where[tuple(new[k] for k in key)] = new
+            elif update:
+                found.update({c: new[c] for c in update})
+            else:
+                continue
+            written += 1
+        if written:
+            self._changed.add(table)
+        return written
+
+    def update_where(
+        self,
+        table: str,
+        values: Mapping[str, Any],
+        where: Mapping[str, Any],
+        *,
+        increment: Sequence[str] = (),
+    ) -> int:
+        """Set ``values`` (and add one to ``increment`` columns) on the rows whose columns
+        equal ``where`` (None: is null); the table is rewritten at commit. Returns how many."""
+        self._require_transaction()
+        fields = self._fields(table)
+        _known(table, fields, [*values, *where, *increment])
+        sets = {c: _value(table, fields[c], c, v, 0) for c, v in values.items()}
+        match = {c: _value(table, fields[c], c, v, 0, nullable=True) for c, v in where.items()}
+        found = 0
+        for row in self._current(table):
+            if all(row[c] == v if v is not None else row[c] is None for c, v in match.items()):
+                row.update(sets)
+                for c in increment:
+                    row[c] = None if row[c] is None else row[c] + 1
+                found += 1
+        if found:
+            self._changed.add(table)
+        return found
+
+    def _fields(self, table: str) -> dict[str, Any]:
+        """The Spark fields of ``table`` by name (with the DuckDB schema's NOT NULLs)."""
+        from pyspark.sql.types import StructField
+
+        required = not_null(table)
+        fields = self._session.table(self._name(table)).schema.fields
+        return {
+            f.name: StructField(f.name, f.dataType, f.nullable and f.name not in required)
+            for f in fields
+        }
+
+    def _current(self, table: str) -> list[dict[str, Any]]:
+        """The rows ``table`` will hold after this transaction, read once (small tables only:
+        alerts, deliveries, the audit, marks, tokens, findings)."""
+        rows = self._rows.get(table)
+        if rows is None:
+            rows = self.ibis.table(table).to_pyarrow().to_pylist()
+            rows += self._appends.pop(table, [])
+            stage = self._staged.pop(table, None)
+            if stage is not None:  # rows a load staged for it in this transaction
+                rows += self.ibis.table(stage).to_pyarrow().to_pylist()
+                self._drop(stage)
+                self._changed.add(table)
+            self._rows[table] = rows
+        return rows
+
+    def _frame(self, table: str, rows: Sequence[Mapping[str, Any]]) -> Any:
+        """A DataFrame of ``rows`` with ``table``'s schema."""
+        schema = self._session.table(self._name(table)).schema
+        data = [tuple(_to_spark(r.get(f.name), f.dataType) for f in schema.fields) for r in rows]
+        return self._session.createDataFrame(data, schema=schema)
+
+    def _stage_rewrites(self) -> None:
+        """Each table changed by row writes, whole, into a stage table that replaces it at
+        commit: the read-back is materialised before the overwrite (Spark cannot overwrite a
+        table that the same query reads)."""
+        for table in sorted(self._changed):
+            stage = f"{_STAGE}{table}_{uuid.uuid4().hex[:12]}"
+            self._staged[table] = stage  # dropped in the transaction's finally, even if cut
+            self._frame(table, self._rows[table]).write.format(
+                self.settings.table_format
+            ).saveAsTable(self._name(stage))
+            self._overwrite.add(table)
+
+    # -- the daily rollup ------------------------------------------------------------------
+    def _has_rollup(self) -> bool:
+        return ROLLUP_TABLE in self.tables()
+
+    def _set_rollup_current(self, current: bool) -> None:
+        frame = self._session.createDataFrame(
+            [(current,)], schema=self._session.table(self._name(ROLLUP_STATE)).schema
+        )
+        frame.write.insertInto(self._name(ROLLUP_STATE), overwrite=True)
+
+    def rollup(self) -> ir.Table | None:
+        """The daily rollup of cost_line_items when it is current, else None (as on DuckDB)."""
+        if not self._has_rollup():
+            return None
+        state = self._session.table(self._name(ROLLUP_STATE)).collect()
+        if not state or not all(row[0] for row in state):
+            return None
+        return self.table(ROLLUP_TABLE)
+
+    def refresh_rollup(self) -> bool:
+        """Bring ``cost_daily`` up to date after a write to the line items; False if it could
+        not (``spend`` then reads the line items until a later refresh succeeds).
+
+        As on DuckDB, an ingest whose line-item count equals the rows its rollup rows sum is
+        unchanged; the others are recomputed (the same SELECT, transpiled to Spark SQL). The
+        rollup is small (days × dimensions), so it is rewritten whole: kept rows and new ones
+        into a stage table, then one INSERT OVERWRITE.
+        """
+        import ibis
+
+        if not self._has_rollup() or self.read_only:
+            return False
+        try:
+            lines, daily = self.table("cost_line_items"), self.table(ROLLUP_TABLE)
+            k = ibis.coalesce(lines.x_IngestId, -1)
+            counted = lines.group_by(k=k).aggregate(n=lines.count()).to_pyarrow().to_pylist()
+            kd = ibis.coalesce(daily.x_IngestId, -1)
+            summed = daily.group_by(k=kd).aggregate(n=daily.x_Rows.sum()).to_pyarrow()
+            have = {r["k"]: r["n"] for r in counted}
+            held = {r["k"]: r["n"] for r in summed.to_pylist()}
+            stale = sorted(i for i in have.keys() | held.keys() if have.get(i) != held.get(i))
+            if stale:
+                ids = ", ".join(str(int(i)) for i in stale)
+                fresh = self.ibis.sql(_rollup_sql(f"WHERE coalesce(x_IngestId, -1) IN ({ids})"))
+                kept = daily.filter(~kd.isin(stale))
+                stage = self._new_stage(
+                    ROLLUP_TABLE, kept.union(self._conform(ROLLUP_TABLE, fresh))
+                )
+                try:
+                    self._write(ROLLUP_TABLE, stage, overwrite_partitions=True)
+                finally:
+                    self._drop(stage)
+            self._set_rollup_current(True)
+        except self.errors as exc:
+            _log.warning(
+                "the daily rollup of %s could not be refreshed (%s); spend reads the line "
+                "items until the next write or writable open refreshes it",
+                self.url,
+                exc,
+            )
+            return False
+        return True
+
     # -- schema ------------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create the database and the tables it lacks (the DuckDB schema's tables)."""
+        """Create the database and the tables it lacks (every table of the DuckDB schema),
+        and add the columns a table created by an older mlcost lacks."""
         db, fmt = self.settings.database, self.settings.table_format
         self._session.sql(f"CREATE DATABASE IF NOT EXISTS `{db}`")
         self._session.catalog.setCurrentDatabase(db)
-        tables: dict[str, tuple[Sequence[tuple[str, str]], Sequence[str]]] = {
-            "cost_line_items": (cost_line_items_columns(), PARTITION_BY),
-            "ingests": (_INGESTS, ()),
-            "contract_commitments": (_CONTRACT_COMMITMENTS, ()),
-            "schema_migrations": (
-                (("version", "INT"), ("description", "STRING"), ("applied_at", "TIMESTAMP")),
-                (),
-            ),
-            **{name: (duckdb_columns(name), ()) for name in _FROM_DUCKDB},
-            "allocated_costs": (allocated_costs_columns(), PARTITION_BY),
+        own: dict[str, Sequence[tuple[str, str]]] = {
+            "cost_line_items": cost_line_items_columns(),
+            "allocated_costs": allocated_costs_columns(),
+            "ingests": _INGESTS,
+            "contract_commitments": _CONTRACT_COMMITMENTS,
+            "schema_migrations": _SCHEMA_MIGRATIONS,
         }
+        tables = {name: own.get(name) or duckdb_columns(name) for name in duckdb_schema()}
         existing = set(self.tables())
-        for name, (columns, partitions) in tables.items():
+        for name, columns in tables.items():
             if name in existing:
+                have = {c.lower() for c in self._session.table(self._name(name)).columns}
+                missing = [(c, t) for c, t in columns if c.lower() not in have]
+                if missing:
+                    self._session.sql(
+                        f"ALTER TABLE {self._name(name)} ADD COLUMNS ({_ddl_columns(missing)})"
+                    )
                 continue
-            parts = f" PARTITIONED BY ({', '.join(partitions)})" if partitions else ""
+            parts = f" PARTITIONED BY ({', '.join(PARTITION_BY)})" if name in _PARTITIONED else ""
             self._session.sql(
                 f"CREATE TABLE {self._name(name)} ({_ddl_columns(columns)}) USING {fmt}{parts}"
             )
+        if ROLLUP_TABLE not in existing:
+            # Current while empty; a table that predates it is summed by the refresh below.
+            self._append_row(ROLLUP_STATE, {"current": not existing})
         if self.schema_version < _migrations.LATEST:
             now = datetime.now(UTC).replace(tzinfo=None)
             self._append_row(
@@ -556,6 +802,120 @@ class SparkWarehouse(Warehouse):
     def close(self) -> None:
         if self._owns:
             self._base_session.stop()
+
+
+def _rollup_sql(where: str) -> str:
+    """The rollup's SELECT (written for DuckDB in ``_schema.rollup_select``) as Spark SQL."""
+    import sqlglot
+
+    return str(sqlglot.transpile(rollup_select(where), read="duckdb", write="spark")[0])
+
+
+def _known(table: str, fields: Mapping[str, Any], names: Sequence[str]) -> None:
+    unknown = [n for n in names if n not in fields]
+    if unknown:
+        raise WarehouseError(
+            f"{table} has no column {unknown[0]!r}; its columns: {', '.join(fields)}"
+        )
+
+
+def _conformed(
+    table: str, fields: Mapping[str, Any], row: Mapping[str, Any], number: int
+) -> dict[str, Any]:
+    """``row`` with every column of ``table`` (None where absent), each value checked and
+    converted to the column's type; row ``number`` (from 1) and the column named if not."""
+    _known(table, fields, list(row))
+    return {
+        name: _value(table, field, name, row.get(name), number) for name, field in fields.items()
+    }
+
+
+def _value(
+    table: str, field: Any, column: str, value: Any, number: int, *, nullable: bool = False
+) -> Any:
+    """``value`` as a plain Python value of the Spark column ``field`` (timestamps: naive UTC).
+
+    Raises :class:`WarehouseError` naming the table, the row and the column when it does not
+    fit, before anything is written.
+    """
+    from pyspark.sql import types as T
+
+    where = f"row {number} of the rows for {table}" if number else f"the values for {table}"
+    if value is None:
+        if field.nullable or nullable:
+            return None
+        raise WarehouseError(f"{where}: column {column!r} cannot be empty; give it a value.")
+    kind = field.dataType
+    try:
+        if isinstance(kind, T.StringType):
+            if isinstance(value, str):
+                return str(value)
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+                raise TypeError
+            return str(value)
+        if isinstance(kind, T.BooleanType):
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if isinstance(kind, (T.IntegerType, T.LongType, T.ShortType, T.ByteType)):
+            if isinstance(value, bool) or int(value) != value:
+                raise TypeError
+            return int(value)
+        if isinstance(kind, (T.DoubleType, T.FloatType)):
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+                raise TypeError
+            return float(value)
+        if isinstance(kind, T.DecimalType):
+            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+                raise TypeError
+            exact = Decimal(str(value)).quantize(Decimal(1).scaleb(-kind.scale))
+            if len(exact.as_tuple().digits) > kind.precision:
+                raise TypeError
+            return exact
+        if isinstance(kind, (T.TimestampType, T.TimestampNTZType)):
+            if isinstance(value, datetime):
+                return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+            if isinstance(value, date):
+                return datetime.combine(value, datetime.min.time())
+            raise TypeError
+        if isinstance(kind, T.DateType):
+            if isinstance(value, datetime):
+                return value.date()
+            if not isinstance(value, date):
+                raise TypeError
+            return value
+        if isinstance(kind, T.ArrayType):
+            element = T.StructField(column, kind.elementType, True)
+            return [_value(table, element, column, v, number) for v in value]
+        if isinstance(kind, T.MapType):
+            pairs = value.items() if isinstance(value, Mapping) else value
+            item = T.StructField(column, kind.valueType, True)
+            return {str(k): _value(table, item, column, v, number) for k, v in pairs}
+    except (TypeError, ValueError, ArithmeticError):
+        pass
+    else:
+        return value
+    raise WarehouseError(
+        f"{where}: {value!r} does not fit column {column!r} ({kind.simpleString()}); "
+        "pass a value of that type."
+    )
+
+
+def _to_spark(value: Any, kind: Any) -> Any:
+    """A plain value (as read back, or as :func:`_value` made it) as PySpark takes it for a
+    column of ``kind``: maps as dicts, naive UTC datetimes made aware for TIMESTAMP."""
+    from pyspark.sql import types as T
+
+    if value is None:
+        return None
+    if isinstance(kind, T.MapType):
+        pairs = value.items() if isinstance(value, Mapping) else value
+        return {k: _to_spark(v, kind.valueType) for k, v in pairs}
+    if isinstance(kind, T.ArrayType):
+        return [_to_spark(v, kind.elementType) for v in value]
+    if isinstance(kind, T.TimestampType):
+        return _aware(value)
+    return value
 
 
 def _partition_value(value: Any) -> str:
@@ -594,6 +954,8 @@ def open_spark(target: SparkTarget, *, read_only: bool = False) -> SparkWarehous
         wh._session.catalog.setCurrentDatabase(settings.database)
     else:
         wh.create_schema()
+        if wh.rollup() is None:
+            wh.refresh_rollup()  # a refresh that failed or was cut off, or a new cost_daily
     return wh
 
 
