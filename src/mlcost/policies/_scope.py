@@ -43,34 +43,25 @@ def _pairs(value: Any) -> dict[str, str]:
 
 def facts(wh: Warehouse, violations: Sequence[Violation]) -> dict[str, Facts]:
     """Facts per violation target (the workload, else the resource)."""
-    import ibis
+    from mlcost.warehouse import fetch_rows
 
     ids = sorted({v.resource_id for v in violations})
     billed: dict[str, Facts] = {}
     if ids:
         t = wh.table("cost_line_items")
         t = t.filter(t.ResourceId.isin(ids))
-        # The latest row's tags as (keys, values): a map read back from Spark arrives as a
-        # struct that Arrow cannot cast to a map (Ibis 12, PySpark 4.0).
-        latest = ibis.struct({"k": t.Tags.keys(), "v": t.Tags.values()})
-        cols = {"tags": latest.argmax(t.ChargePeriodStart), "rtype": t.ResourceType.max()}
+        cols = {"tags": t.Tags.argmax(t.ChargePeriodStart), "rtype": t.ResourceType.max()}
         if "x_InstanceType" in t.columns:
             cols["itype"] = t.x_InstanceType.max()
-        for r in t.group_by("ResourceId").aggregate(**cols).to_pyarrow().to_pylist():
+        for r in fetch_rows(t.group_by("ResourceId").aggregate(**cols)):
             types = tuple(x for x in (r.get("itype"), r.get("rtype")) if x)
-            kv = r["tags"] or {}
-            pairs = zip(kv.get("k") or (), kv.get("v") or (), strict=True)
-            billed[r["ResourceId"]] = Facts(_pairs(list(pairs)), types)
+            billed[r["ResourceId"]] = Facts(_pairs(r["tags"]), types)
     wids = sorted({v.workload_id for v in violations if v.workload_id})
     ran: dict[str, dict[str, Any]] = {}
     if wids:
         w = wh.table("workloads")
-        w = w.filter(w.workload_id.isin(wids))
-        w = w.select("workload_id", "kind", k=w.tags.keys(), v=w.tags.values())  # as above
-        ran = {
-            r["workload_id"]: {**r, "tags": list(zip(r["k"] or (), r["v"] or (), strict=True))}
-            for r in w.to_pyarrow().to_pylist()
-        }
+        w = w.filter(w.workload_id.isin(wids)).select("workload_id", "kind", "tags")
+        ran = {r["workload_id"]: r for r in fetch_rows(w)}
     out = {}
     for v in violations:
         base = billed.get(v.resource_id, Facts())
