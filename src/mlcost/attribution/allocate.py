@@ -82,13 +82,71 @@ def month_window(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _lines(warehouse: Warehouse, rules: TagRules, start: datetime, end: datetime) -> ir.Table:
-    """The origin charges of the window, numbered, with their owner tags (``o_<key>``)."""
+# What the allocation reads of an origin charge before its allocated rows are written: the
+# owner (account defaults), the GPU split (gpu_lines, gpu_portions), the workload type
+# (classify), the shared rules' bases.
+# Every other column is copied from the origin by the final join on x_OriginRow.
+_WORKING = (
+    "x_OriginRow",
+    "BillingAccountId",
+    "SubAccountId",
+    "ResourceId",
+    "ResourceName",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "CommitmentDiscountStatus",
+    "ServiceCategory",
+    "EffectiveCost",
+    "Tags",
+    "x_GpuCount",
+)
+
+
+def _origins(warehouse: Warehouse, start: datetime, end: datetime) -> ir.Table | None:
+    """The window's line items with the engine's row id as ``x_OriginRow`` (None: no ids)."""
+    t = warehouse.with_row_ids("cost_line_items", "x_OriginRow")
+    if t is None:
+        return None
+    return t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+
+
+def _working_columns(t: ir.Table, shared: Sequence[SharedRule]) -> list[str]:
+    """:data:`_WORKING` plus the columns the shared rules match on."""
+    from mlcost.spending import TAG_PREFIX, resolve_dimension
+
+    wanted = set(_WORKING)
+    for rule in shared:
+        for dim in rule.match:
+            tag = dim.startswith(TAG_PREFIX)
+            wanted.add("Tags" if tag else resolve_dimension(t, dim).get_name())
+    return [c for c in t.columns if c in wanted]
+
+
+def _lines(
+    warehouse: Warehouse,
+    rules: TagRules,
+    start: datetime,
+    end: datetime,
+    *,
+    origins: ir.Table | None = None,
+    columns: Sequence[str] | None = None,
+) -> ir.Table:
+    """The origin charges of the window, numbered, with their owner tags (``o_<key>``).
+
+    ``origins``: the window's line items already numbered (:func:`_origins`); ``columns``:
+    keep only these of the line item's columns (all by default).
+    """
     import ibis
 
-    t = warehouse.table("cost_line_items")
-    t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
-    t = t.mutate(x_OriginRow=ibis.row_number())
+    if origins is None:
+        t = warehouse.table("cost_line_items")
+        t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+        t = t.mutate(x_OriginRow=ibis.row_number())
+    else:
+        t = origins
+    if columns is not None:
+        t = t.select(*[c for c in t.columns if c in columns])
     keys = rules.canonical_keys
     own = {k: rules.value(t.Tags, k) for k in keys}
     wl = linked_workloads(warehouse, rules)
@@ -209,9 +267,16 @@ def allocation_rows(
         def hold(expr: ir.Table) -> ir.Table:
             return stack.enter_context(warehouse.temporary(expr))
 
-        # Numbered once: every later reference must see the same numbers.
-        lines = hold(_lines(warehouse, rules, start, end))
-        yield _allocated(warehouse, config, rules, lines, key, hold)
+        origins = _origins(warehouse, start, end)
+        if origins is None:
+            # Numbered once, every column: every later reference must see the same numbers.
+            lines = hold(_lines(warehouse, rules, start, end))
+        else:
+            # The engine's row ids: a narrow working set, joined back to the line items by
+            # row id only when the allocated rows are written (no full-width copy or sort).
+            cols = _working_columns(origins, config.shared)
+            lines = hold(_lines(warehouse, rules, start, end, origins=origins, columns=cols))
+        yield _allocated(warehouse, config, rules, lines, key, hold, origins)
 
 
 def _allocated(
@@ -221,8 +286,10 @@ def _allocated(
     lines: ir.Table,
     key: str,
     hold: Callable[[ir.Table], ir.Table],
+    origins: ir.Table | None = None,
 ) -> ir.Table:
-    """The allocated rows. ``hold`` computes an intermediate result once: engines that inline
+    """The allocated rows (``origins``: where the columns ``lines`` lacks are read from, by
+    ``x_OriginRow``). ``hold`` computes an intermediate result once: engines that inline
     every reference to a subquery (Spark) would otherwise recompute the GPU split for each of
     the several branches below that read it."""
     import ibis
@@ -274,11 +341,18 @@ def _allocated(
                 **{f"k_{k}": (s.target if k == key else null_s) for k in keys},
             ).select(*base_cols, method=names)
         )
-    return _finish(warehouse, rows, keys, key)
+    return _finish(warehouse, rows, keys, key, origins)
 
 
-def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
-    """Telescoped metrics, FOCUS Allocated* columns and our x_ columns."""
+def _finish(
+    warehouse: Warehouse,
+    rows: ir.Table,
+    keys: Sequence[str],
+    key: str,
+    origins: ir.Table | None = None,
+) -> ir.Table:
+    """Telescoped metrics, FOCUS Allocated* columns and our x_ columns (the origin's other
+    columns joined from ``origins`` by ``x_OriginRow``)."""
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -305,6 +379,9 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
     rows = rows.mutate(cum=ibis.ifelse(rows.rn == rows.last, 1.0, rows.cum))
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
     rows = single.select(*rows.columns).union(rows.select(*rows.columns))
+    if origins is not None:
+        rest = [c for c in origins.columns if c not in rows.columns]
+        rows = rows.inner_join(origins.select("x_OriginRow", *rest), "x_OriginRow")
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:
         # Narrow enough that the product keeps 18 decimals on every engine (Spark cuts a
@@ -393,9 +470,11 @@ def allocate(
     >>> allocate(wh, AttributionConfig(), *month_window("2026-10")).rows
     0
     """
+    # The transaction first: the row ids the working set keeps must not move before the
+    # allocated rows are written.
     with (
-        allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr,
         warehouse.transaction(),
+        allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr,
     ):
         n = warehouse.replace_window(
             "allocated_costs", expr, column="ChargePeriodStart", start=start, end=end
