@@ -357,15 +357,11 @@ def _finish(
     import ibis.expr.datatypes as dt
 
     # A ``direct`` row is its origin's only row (a line item that is neither a GPU line nor
-    # spread by a shared rule): its place in the telescoping is known without the windows,
-    # which sort every row of the month with all its columns. Same figures, set-based.
+    # spread by a shared rule): a copy of its origin, metrics as they are, Allocated* columns
+    # the origin's own. It goes through neither the windows, which sort every row of the
+    # month, nor the split's arithmetic (two decimal products per metric) and the JSON and
+    # tag maps a split row gets. Same figures, set-based.
     single = rows.filter(rows.bucket == "direct")
-    single = single.mutate(
-        rn=ibis.literal(0, type=dt.int64),
-        cum=ibis.literal(1.0, type=dt.float64),
-        last=ibis.literal(0, type=dt.int64),
-        prev=ibis.literal(0.0, type=dt.float64),
-    )
     rows = rows.filter(rows.bucket != "direct")
     order = ibis.window(
         group_by="x_OriginRow", order_by=["bucket", "workload_id", "owner", "method"]
@@ -378,10 +374,11 @@ def _finish(
     )
     rows = rows.mutate(cum=ibis.ifelse(rows.rn == rows.last, 1.0, rows.cum))
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
-    rows = single.select(*rows.columns).union(rows.select(*rows.columns))
     if origins is not None:
-        rest = [c for c in origins.columns if c not in rows.columns]
-        rows = rows.inner_join(origins.select("x_OriginRow", *rest), "x_OriginRow")
+        rest = [c for c in origins.columns if c not in single.columns]
+        back = origins.select("x_OriginRow", *rest)
+        single = single.inner_join(back, "x_OriginRow")
+        rows = rows.inner_join(back, "x_OriginRow")
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:
         # Narrow enough that the product keeps 18 decimals on every engine (Spark cuts a
@@ -424,8 +421,22 @@ def _finish(
         m: (part(rows[m], rows.cum) - part(rows[m], rows.prev)).cast(dt.Decimal(38, 12))
         for m in SPLIT_METRICS
     }
-    built = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    return rows.mutate(
+    built = ibis.literal(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+
+    def ours(t: ir.Table) -> dict[str, ir.Value]:
+        return {
+            "x_AllocatedRatio": t.ratio,
+            "x_Bucket": t.bucket,
+            "x_OwnerKey": ibis.literal(key),
+            "x_Owner": t.owner,
+            "x_WorkloadId": ibis.coalesce(t.workload_id, t.ResourceId),
+            "x_WorkloadType": t.workload_type,
+            "x_GpuHours": t.gpu_hours,
+            "x_Utilization": t.utilization,
+            "x_BuiltAt": built,
+        }
+
+    split = rows.mutate(
         **metrics,
         AllocatedMethodId=ibis.ifelse(is_split, method, rows.AllocatedMethodId),
         AllocatedMethodDetails=ibis.ifelse(
@@ -436,16 +447,13 @@ def _finish(
             is_split, rows.workload_name.fill_null(rows.ResourceName), rows.AllocatedResourceName
         ),
         AllocatedTags=ibis.ifelse(is_split, tags, rows.AllocatedTags),
-        x_AllocatedRatio=rows.ratio,
-        x_Bucket=rows.bucket,
-        x_OwnerKey=ibis.literal(key),
-        x_Owner=rows.owner,
-        x_WorkloadId=resource,
-        x_WorkloadType=rows.workload_type,
-        x_GpuHours=rows.gpu_hours,
-        x_Utilization=rows.utilization,
-        x_BuiltAt=ibis.literal(built),
+        **ours(rows),
     )
+    # The telescoped value of an origin's only row: the metric itself, typed as above.
+    whole = {m: single[m].cast(dt.Decimal(30, 12)).cast(dt.Decimal(38, 12)) for m in SPLIT_METRICS}
+    copied = single.mutate(**whole, **ours(single))
+    out = [c for c in split.columns if c in copied.columns]
+    return copied.select(*out).union(split.select(*out))
 
 
 def null_string() -> ir.Value:
