@@ -62,12 +62,14 @@ _PORTION = (
 
 @dataclass(frozen=True)
 class Allocation:
-    """What :func:`allocate` wrote: the window, the owner key and the rows."""
+    """What :func:`allocate` wrote: the window, the owner key and the rows. ``reused``: the
+    window's inputs had not changed since it was built, so nothing was allocated again."""
 
     start: datetime
     end: datetime
     owner_key: str
     rows: int
+    reused: bool = False
 
 
 def month_window(month: str) -> tuple[datetime, datetime]:
@@ -242,6 +244,13 @@ def _targets(keep: ir.Table, rules: Sequence[SharedRule]) -> ir.Table | None:
     return out
 
 
+def _with_key(config: AttributionConfig, key: str) -> AttributionConfig:
+    """``config`` that knows the owner key ``key`` (added as a required key)."""
+    if key in (config.owner, *config.required):
+        return config
+    return replace(config, required=(*config.required, key))
+
+
 @contextmanager
 def allocation_rows(
     warehouse: Warehouse,
@@ -259,8 +268,8 @@ def allocation_rows(
 
     key = owner_key or config.owner
     if key not in (config.owner, *config.required):
-        config = replace(config, required=(*config.required, key))
         rules = None
+    config = _with_key(config, key)
     rules = rules or learn_tag_rules(warehouse, config)
     with ExitStack() as stack:
 
@@ -462,6 +471,65 @@ def null_string() -> ir.Value:
     return ibis.null().cast("string")
 
 
+_BUILDS = "allocation_builds"
+
+
+def _inputs(warehouse: Warehouse, rules: TagRules, key: str, start: datetime, end: datetime) -> str:
+    """A digest of everything the allocation of ``[start, end)`` reads.
+
+    The window's line items (their count and the loads that wrote them: a load that adds,
+    replaces or deletes rows changes one or the other), every workload (an owner is inherited
+    from the workloads of a resource, whenever they ran), the GPU samples from ``start`` to
+    the end of the window's last charge period, the resource links, and the configuration
+    with the tag rules learned from the data. Aggregates only: no row leaves the engine.
+    """
+    import hashlib
+    import json
+
+    import mlcost
+
+    def seen(t: ir.Table, column: str) -> list[object]:
+        g = t.aggregate(n=t.count(), ids=t[column].collect(distinct=True), hi=t[column].max())
+        row = g.to_pyarrow().to_pylist()[0]
+        return [row["n"], sorted(i for i in row["ids"] or [] if i is not None)]
+
+    lines = warehouse.table("cost_line_items")
+    lines = lines.filter((lines.ChargePeriodStart >= start) & (lines.ChargePeriodStart < end))
+    last = lines.ChargePeriodEnd.max().execute()
+    samples = warehouse.table("gpu_samples")
+    samples = samples.filter((samples.time >= start) & (samples.time < (last or end)))
+    links = warehouse.table("resource_links")
+    linked = links.aggregate(
+        n=links.count(),
+        h=((links.name.hash() % 1_000_003) * 31 + links.billed_resource_id.hash() % 99_991).sum(),
+    )
+    state = {
+        "version": mlcost.__version__,
+        "key": key,
+        "config": repr(rules.config),
+        "keys": {k: rules.keys.get(k, ()) for k in rules.canonical_keys},
+        "values": {
+            k: {v: c for v, c in rules.values.get(k, {}).items() if v != c}
+            for k in rules.canonical_keys
+        },
+        "lines": seen(lines, "x_IngestId"),
+        "workloads": seen(warehouse.table("workloads"), "ingest_id"),
+        "samples": seen(samples, "ingest_id"),
+        "links": linked.to_pyarrow().to_pylist(),
+    }
+    text = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _last_build(warehouse: Warehouse, start: datetime) -> dict[str, object] | None:
+    """The record of the window's last build (None: none, or an engine without the table)."""
+    if _BUILDS not in warehouse.tables():
+        return None
+    b = warehouse.table(_BUILDS)
+    rows = b.filter(b.period_start == start).to_pyarrow().to_pylist()
+    return rows[0] if rows else None
+
+
 def allocate(
     warehouse: Warehouse,
     config: AttributionConfig,
@@ -469,8 +537,12 @@ def allocate(
     end: datetime,
     *,
     owner_key: str | None = None,
+    force: bool = False,
 ) -> Allocation:
     """Rebuild ``allocated_costs`` for charges starting in ``[start, end)``, in one transaction.
+
+    Unless ``force``, a window whose inputs (see :func:`_inputs`) did not change since its
+    last build is left as it is (``reused``): no allocation work, the same rows.
 
     >>> from mlcost import open_warehouse
     >>> from mlcost.config import AttributionConfig
@@ -478,13 +550,33 @@ def allocate(
     >>> allocate(wh, AttributionConfig(), *month_window("2026-10")).rows
     0
     """
+    key = owner_key or config.owner
+    keep = _BUILDS in warehouse.tables() and not warehouse.read_only
     # The transaction first: the row ids the working set keeps must not move before the
-    # allocated rows are written.
-    with (
-        warehouse.transaction(),
-        allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr,
-    ):
-        n = warehouse.replace_window(
-            "allocated_costs", expr, column="ChargePeriodStart", start=start, end=end
-        )
-    return Allocation(start=start, end=end, owner_key=owner_key or config.owner, rows=n)
+    # allocated rows are written, nor the inputs between their digest and the build.
+    with warehouse.transaction():
+        digest = None
+        if keep:
+            rules = learn_tag_rules(warehouse, _with_key(config, key))
+            digest = _inputs(warehouse, rules, key, start, end)
+            last = _last_build(warehouse, start)
+            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+            if not force and last is not None and last["inputs"] == digest:
+                warehouse.update_where(_BUILDS, {"checked_at": now}, {"period_start": start})
+                n = int(last["row_count"])  # type: ignore[call-overload]
+                return Allocation(start=start, end=end, owner_key=key, rows=n, reused=True)
+        with allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr:
+            n = warehouse.replace_window(
+                "allocated_costs", expr, column="ChargePeriodStart", start=start, end=end
+            )
+        if digest is not None:
+            record = {
+                "period_start": start,
+                "owner_key": key,
+                "inputs": digest,
+                "row_count": n,
+                "built_at": now,
+                "checked_at": now,
+            }
+            warehouse.upsert(_BUILDS, [record], key=["period_start"], update=list(record)[1:])
+    return Allocation(start=start, end=end, owner_key=key, rows=n)
