@@ -62,12 +62,14 @@ _PORTION = (
 
 @dataclass(frozen=True)
 class Allocation:
-    """What :func:`allocate` wrote: the window, the owner key and the rows."""
+    """What :func:`allocate` wrote: the window, the owner key and the rows. ``reused``: the
+    window's inputs had not changed since it was built, so nothing was allocated again."""
 
     start: datetime
     end: datetime
     owner_key: str
     rows: int
+    reused: bool = False
 
 
 def month_window(month: str) -> tuple[datetime, datetime]:
@@ -82,13 +84,71 @@ def month_window(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _lines(warehouse: Warehouse, rules: TagRules, start: datetime, end: datetime) -> ir.Table:
-    """The origin charges of the window, numbered, with their owner tags (``o_<key>``)."""
+# What the allocation reads of an origin charge before its allocated rows are written: the
+# owner (account defaults), the GPU split (gpu_lines, gpu_portions), the workload type
+# (classify), the shared rules' bases.
+# Every other column is copied from the origin by the final join on x_OriginRow.
+_WORKING = (
+    "x_OriginRow",
+    "BillingAccountId",
+    "SubAccountId",
+    "ResourceId",
+    "ResourceName",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "CommitmentDiscountStatus",
+    "ServiceCategory",
+    "EffectiveCost",
+    "Tags",
+    "x_GpuCount",
+)
+
+
+def _origins(warehouse: Warehouse, start: datetime, end: datetime) -> ir.Table | None:
+    """The window's line items with the engine's row id as ``x_OriginRow`` (None: no ids)."""
+    t = warehouse.with_row_ids("cost_line_items", "x_OriginRow")
+    if t is None:
+        return None
+    return t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+
+
+def _working_columns(t: ir.Table, shared: Sequence[SharedRule]) -> list[str]:
+    """:data:`_WORKING` plus the columns the shared rules match on."""
+    from mlcost.spending import TAG_PREFIX, resolve_dimension
+
+    wanted = set(_WORKING)
+    for rule in shared:
+        for dim in rule.match:
+            tag = dim.startswith(TAG_PREFIX)
+            wanted.add("Tags" if tag else resolve_dimension(t, dim).get_name())
+    return [c for c in t.columns if c in wanted]
+
+
+def _lines(
+    warehouse: Warehouse,
+    rules: TagRules,
+    start: datetime,
+    end: datetime,
+    *,
+    origins: ir.Table | None = None,
+    columns: Sequence[str] | None = None,
+) -> ir.Table:
+    """The origin charges of the window, numbered, with their owner tags (``o_<key>``).
+
+    ``origins``: the window's line items already numbered (:func:`_origins`); ``columns``:
+    keep only these of the line item's columns (all by default).
+    """
     import ibis
 
-    t = warehouse.table("cost_line_items")
-    t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
-    t = t.mutate(x_OriginRow=ibis.row_number())
+    if origins is None:
+        t = warehouse.table("cost_line_items")
+        t = t.filter((t.ChargePeriodStart >= start) & (t.ChargePeriodStart < end))
+        t = t.mutate(x_OriginRow=ibis.row_number())
+    else:
+        t = origins
+    if columns is not None:
+        t = t.select(*[c for c in t.columns if c in columns])
     keys = rules.canonical_keys
     own = {k: rules.value(t.Tags, k) for k in keys}
     wl = linked_workloads(warehouse, rules)
@@ -184,6 +244,13 @@ def _targets(keep: ir.Table, rules: Sequence[SharedRule]) -> ir.Table | None:
     return out
 
 
+def _with_key(config: AttributionConfig, key: str) -> AttributionConfig:
+    """``config`` that knows the owner key ``key`` (added as a required key)."""
+    if key in (config.owner, *config.required):
+        return config
+    return replace(config, required=(*config.required, key))
+
+
 @contextmanager
 def allocation_rows(
     warehouse: Warehouse,
@@ -201,17 +268,24 @@ def allocation_rows(
 
     key = owner_key or config.owner
     if key not in (config.owner, *config.required):
-        config = replace(config, required=(*config.required, key))
         rules = None
+    config = _with_key(config, key)
     rules = rules or learn_tag_rules(warehouse, config)
     with ExitStack() as stack:
 
         def hold(expr: ir.Table) -> ir.Table:
             return stack.enter_context(warehouse.temporary(expr))
 
-        # Numbered once: every later reference must see the same numbers.
-        lines = hold(_lines(warehouse, rules, start, end))
-        yield _allocated(warehouse, config, rules, lines, key, hold)
+        origins = _origins(warehouse, start, end)
+        if origins is None:
+            # Numbered once, every column: every later reference must see the same numbers.
+            lines = hold(_lines(warehouse, rules, start, end))
+        else:
+            # The engine's row ids: a narrow working set, joined back to the line items by
+            # row id only when the allocated rows are written (no full-width copy or sort).
+            cols = _working_columns(origins, config.shared)
+            lines = hold(_lines(warehouse, rules, start, end, origins=origins, columns=cols))
+        yield _allocated(warehouse, config, rules, lines, key, hold, origins)
 
 
 def _allocated(
@@ -221,8 +295,10 @@ def _allocated(
     lines: ir.Table,
     key: str,
     hold: Callable[[ir.Table], ir.Table],
+    origins: ir.Table | None = None,
 ) -> ir.Table:
-    """The allocated rows. ``hold`` computes an intermediate result once: engines that inline
+    """The allocated rows (``origins``: where the columns ``lines`` lacks are read from, by
+    ``x_OriginRow``). ``hold`` computes an intermediate result once: engines that inline
     every reference to a subquery (Spark) would otherwise recompute the GPU split for each of
     the several branches below that read it."""
     import ibis
@@ -274,24 +350,27 @@ def _allocated(
                 **{f"k_{k}": (s.target if k == key else null_s) for k in keys},
             ).select(*base_cols, method=names)
         )
-    return _finish(warehouse, rows, keys, key)
+    return _finish(warehouse, rows, keys, key, origins)
 
 
-def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str) -> ir.Table:
-    """Telescoped metrics, FOCUS Allocated* columns and our x_ columns."""
+def _finish(
+    warehouse: Warehouse,
+    rows: ir.Table,
+    keys: Sequence[str],
+    key: str,
+    origins: ir.Table | None = None,
+) -> ir.Table:
+    """Telescoped metrics, FOCUS Allocated* columns and our x_ columns (the origin's other
+    columns joined from ``origins`` by ``x_OriginRow``)."""
     import ibis
     import ibis.expr.datatypes as dt
 
     # A ``direct`` row is its origin's only row (a line item that is neither a GPU line nor
-    # spread by a shared rule): its place in the telescoping is known without the windows,
-    # which sort every row of the month with all its columns. Same figures, set-based.
+    # spread by a shared rule): a copy of its origin, metrics as they are, Allocated* columns
+    # the origin's own. It goes through neither the windows, which sort every row of the
+    # month, nor the split's arithmetic (two decimal products per metric) and the JSON and
+    # tag maps a split row gets. Same figures, set-based.
     single = rows.filter(rows.bucket == "direct")
-    single = single.mutate(
-        rn=ibis.literal(0, type=dt.int64),
-        cum=ibis.literal(1.0, type=dt.float64),
-        last=ibis.literal(0, type=dt.int64),
-        prev=ibis.literal(0.0, type=dt.float64),
-    )
     rows = rows.filter(rows.bucket != "direct")
     order = ibis.window(
         group_by="x_OriginRow", order_by=["bucket", "workload_id", "owner", "method"]
@@ -304,7 +383,11 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
     )
     rows = rows.mutate(cum=ibis.ifelse(rows.rn == rows.last, 1.0, rows.cum))
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
-    rows = single.select(*rows.columns).union(rows.select(*rows.columns))
+    if origins is not None:
+        rest = [c for c in origins.columns if c not in single.columns]
+        back = origins.select("x_OriginRow", *rest)
+        single = single.inner_join(back, "x_OriginRow")
+        rows = rows.inner_join(back, "x_OriginRow")
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:
         # Narrow enough that the product keeps 18 decimals on every engine (Spark cuts a
@@ -347,8 +430,22 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
         m: (part(rows[m], rows.cum) - part(rows[m], rows.prev)).cast(dt.Decimal(38, 12))
         for m in SPLIT_METRICS
     }
-    built = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-    return rows.mutate(
+    built = ibis.literal(datetime.now(UTC).replace(tzinfo=None, microsecond=0))
+
+    def ours(t: ir.Table) -> dict[str, ir.Value]:
+        return {
+            "x_AllocatedRatio": t.ratio,
+            "x_Bucket": t.bucket,
+            "x_OwnerKey": ibis.literal(key),
+            "x_Owner": t.owner,
+            "x_WorkloadId": ibis.coalesce(t.workload_id, t.ResourceId),
+            "x_WorkloadType": t.workload_type,
+            "x_GpuHours": t.gpu_hours,
+            "x_Utilization": t.utilization,
+            "x_BuiltAt": built,
+        }
+
+    split = rows.mutate(
         **metrics,
         AllocatedMethodId=ibis.ifelse(is_split, method, rows.AllocatedMethodId),
         AllocatedMethodDetails=ibis.ifelse(
@@ -359,22 +456,77 @@ def _finish(warehouse: Warehouse, rows: ir.Table, keys: Sequence[str], key: str)
             is_split, rows.workload_name.fill_null(rows.ResourceName), rows.AllocatedResourceName
         ),
         AllocatedTags=ibis.ifelse(is_split, tags, rows.AllocatedTags),
-        x_AllocatedRatio=rows.ratio,
-        x_Bucket=rows.bucket,
-        x_OwnerKey=ibis.literal(key),
-        x_Owner=rows.owner,
-        x_WorkloadId=resource,
-        x_WorkloadType=rows.workload_type,
-        x_GpuHours=rows.gpu_hours,
-        x_Utilization=rows.utilization,
-        x_BuiltAt=ibis.literal(built),
+        **ours(rows),
     )
+    # The telescoped value of an origin's only row: the metric itself, typed as above.
+    whole = {m: single[m].cast(dt.Decimal(30, 12)).cast(dt.Decimal(38, 12)) for m in SPLIT_METRICS}
+    copied = single.mutate(**whole, **ours(single))
+    out = [c for c in split.columns if c in copied.columns]
+    return copied.select(*out).union(split.select(*out))
 
 
 def null_string() -> ir.Value:
     import ibis
 
     return ibis.null().cast("string")
+
+
+_BUILDS = "allocation_builds"
+
+
+def _inputs(warehouse: Warehouse, rules: TagRules, key: str, start: datetime, end: datetime) -> str:
+    """A digest of everything the allocation of ``[start, end)`` reads.
+
+    The window's line items (their count and the loads that wrote them: a load that adds,
+    replaces or deletes rows changes one or the other), every workload (an owner is inherited
+    from the workloads of a resource, whenever they ran), the GPU samples from ``start`` to
+    the end of the window's last charge period, the resource links, and the configuration
+    with the tag rules learned from the data. Aggregates only: no row leaves the engine.
+    """
+    import hashlib
+    import json
+    from importlib.metadata import version
+
+    def seen(t: ir.Table, column: str) -> list[object]:
+        g = t.aggregate(n=t.count(), ids=t[column].collect(distinct=True), hi=t[column].max())
+        row = g.to_pyarrow().to_pylist()[0]
+        return [row["n"], sorted(i for i in row["ids"] or [] if i is not None)]
+
+    lines = warehouse.table("cost_line_items")
+    lines = lines.filter((lines.ChargePeriodStart >= start) & (lines.ChargePeriodStart < end))
+    last = lines.ChargePeriodEnd.max().execute()
+    samples = warehouse.table("gpu_samples")
+    samples = samples.filter((samples.time >= start) & (samples.time < (last or end)))
+    links = warehouse.table("resource_links")
+    linked = links.aggregate(
+        n=links.count(),
+        h=((links.name.hash() % 1_000_003) * 31 + links.billed_resource_id.hash() % 99_991).sum(),
+    )
+    state = {
+        "version": version("mlcost"),
+        "key": key,
+        "config": repr(rules.config),
+        "keys": {k: rules.keys.get(k, ()) for k in rules.canonical_keys},
+        "values": {
+            k: {v: c for v, c in rules.values.get(k, {}).items() if v != c}
+            for k in rules.canonical_keys
+        },
+        "lines": seen(lines, "x_IngestId"),
+        "workloads": seen(warehouse.table("workloads"), "ingest_id"),
+        "samples": seen(samples, "ingest_id"),
+        "links": linked.to_pyarrow().to_pylist(),
+    }
+    text = json.dumps(state, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _last_build(warehouse: Warehouse, start: datetime) -> dict[str, object] | None:
+    """The record of the window's last build (None: none, or an engine without the table)."""
+    if _BUILDS not in warehouse.tables():
+        return None
+    b = warehouse.table(_BUILDS)
+    rows = b.filter(b.period_start == start).to_pyarrow().to_pylist()
+    return rows[0] if rows else None
 
 
 def allocate(
@@ -384,8 +536,12 @@ def allocate(
     end: datetime,
     *,
     owner_key: str | None = None,
+    force: bool = False,
 ) -> Allocation:
     """Rebuild ``allocated_costs`` for charges starting in ``[start, end)``, in one transaction.
+
+    Unless ``force``, a window whose inputs (see :func:`_inputs`) did not change since its
+    last build is left as it is (``reused``): no allocation work, the same rows.
 
     >>> from mlcost import open_warehouse
     >>> from mlcost.config import AttributionConfig
@@ -393,11 +549,33 @@ def allocate(
     >>> allocate(wh, AttributionConfig(), *month_window("2026-10")).rows
     0
     """
-    with (
-        allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr,
-        warehouse.transaction(),
-    ):
-        n = warehouse.replace_window(
-            "allocated_costs", expr, column="ChargePeriodStart", start=start, end=end
-        )
-    return Allocation(start=start, end=end, owner_key=owner_key or config.owner, rows=n)
+    key = owner_key or config.owner
+    keep = _BUILDS in warehouse.tables() and not warehouse.read_only
+    # The transaction first: the row ids the working set keeps must not move before the
+    # allocated rows are written, nor the inputs between their digest and the build.
+    with warehouse.transaction():
+        digest = None
+        if keep:
+            rules = learn_tag_rules(warehouse, _with_key(config, key))
+            digest = _inputs(warehouse, rules, key, start, end)
+            last = _last_build(warehouse, start)
+            now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+            if not force and last is not None and last["inputs"] == digest:
+                warehouse.update_where(_BUILDS, {"checked_at": now}, {"period_start": start})
+                n = int(last["row_count"])  # type: ignore[call-overload]
+                return Allocation(start=start, end=end, owner_key=key, rows=n, reused=True)
+        with allocation_rows(warehouse, config, start, end, owner_key=owner_key) as expr:
+            n = warehouse.replace_window(
+                "allocated_costs", expr, column="ChargePeriodStart", start=start, end=end
+            )
+        if digest is not None:
+            record = {
+                "period_start": start,
+                "owner_key": key,
+                "inputs": digest,
+                "row_count": n,
+                "built_at": now,
+                "checked_at": now,
+            }
+            warehouse.upsert(_BUILDS, [record], key=["period_start"], update=list(record)[1:])
+    return Allocation(start=start, end=end, owner_key=key, rows=n)

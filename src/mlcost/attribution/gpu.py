@@ -235,13 +235,27 @@ def _utilization(warehouse: Warehouse, claims: ir.Table) -> ir.Table:
     s = s.inner_join(links, s.resource_id == links.name).select(
         rid=links.billed_resource_id,
         time=s.time,
+        hour=s.time.truncate("h"),
         utilization=s.utilization,
         labels=s.labels,
         gpu=ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string")).fill_null(""),
     )
-    j = claims.inner_join(
+    # Samples meet claims through the hours both cover: joined on the resource alone, every
+    # claim of a resource would be tested against every sample of that resource (a month of
+    # hourly lines × a month of per-minute samples); on (resource, hour) only against the
+    # samples of its own hours. The time bounds below still decide, to the sample.
+    hours = s.select("rid", "hour").distinct()
+    c = claims.inner_join(
+        hours,
+        [
+            claims.ResourceId == hours.rid,
+            hours.hour >= claims.ws.truncate("h"),
+            hours.hour < claims.we,
+        ],
+    ).select(*claims.columns, "hour")
+    j = c.inner_join(
         s,
-        [claims.ResourceId == s.rid, s.time >= claims.ws, s.time < claims.we],
+        [c.ResourceId == s.rid, c.hour == s.hour, s.time >= c.ws, s.time < c.we],
     )
     labelled = (
         (j.labels.get("pod") == j.workload_name)

@@ -98,17 +98,26 @@ def stale_months(
         for r in built.to_pyarrow().to_pylist()
         if r["m"] is not None and r["built"] is not None
     }
+    checked = _checked(wh)
     out = []
     for m in months:
         r = have.get(m)
-        if (
-            r is None
-            or r["keys"] != 1
-            or r["key"] != config.owner
-            or (loaded is not None and r["built"] <= loaded)
-        ):
+        if r is None or r["keys"] != 1 or r["key"] != config.owner:
+            out.append(m)
+            continue
+        # A month whose inputs allocate() found unchanged after a load is current too.
+        seen = max(r["built"], checked.get((m, r["key"]), r["built"]))
+        if loaded is not None and seen <= loaded:
             out.append(m)
     return out
+
+
+def _checked(wh: Warehouse) -> dict[tuple[str, str], datetime]:
+    """(month, owner key) → when allocate() last found the month's inputs unchanged."""
+    if "allocation_builds" not in wh.tables():
+        return {}
+    rows = wh.table("allocation_builds").to_pyarrow().to_pylist()
+    return {(_month(r["period_start"]), r["owner_key"]): r["checked_at"] for r in rows}
 
 
 def refresh(

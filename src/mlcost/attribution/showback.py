@@ -115,6 +115,8 @@ class Showback:
     currency: str
     statements: tuple[Statement, ...]
     reconciliation: Reconciliation
+    # The month's inputs had not changed since its last allocation: nothing was allocated.
+    reused: bool = False
 
 
 def _window(rows: ir.Table, start: datetime, end: datetime) -> ir.Table:
@@ -233,6 +235,9 @@ def showback(
 ) -> Showback:
     """Allocate ``month`` (``YYYY-MM``) and return its statements per owner.
 
+    ``rebuild``: allocate first, unless the month's inputs did not change since its last
+    allocation (then ``reused``); False reads ``allocated_costs`` as built.
+
     >>> from mlcost import open_warehouse
     >>> from mlcost.config import AttributionConfig
     >>> showback(open_warehouse("duckdb://:memory:"), AttributionConfig(), "2026-10").statements
@@ -242,8 +247,9 @@ def showback(
 
     start, end = month_window(month)
     key = by or config.owner
+    reused = False
     if rebuild:
-        allocate(warehouse, config, start, end, owner_key=key)
+        reused = allocate(warehouse, config, start, end, owner_key=key).reused
     found = statements(warehouse, start, end, owner_key=key)
     rec = reconcile(warehouse, start, end, owner_key=key)
     currency = found[0].currency if found else rec.currency
@@ -253,6 +259,7 @@ def showback(
         currency=currency,
         statements=tuple(found),
         reconciliation=rec,
+        reused=reused,
     )
 
 

@@ -85,6 +85,11 @@ def showback(
             say(no_cost_rows(wh, None, None) or "no cost rows")
             return
         sb = build(wh, config, month, by=by)
+        if sb.reused:
+            say(
+                f"{month}: its bill, workloads, telemetry and rules are unchanged since the last "
+                "showback; allocation reused"
+            )
         empty = _empty_showback(wh, sb, month)
     rows = [s.as_dict() for s in sb.statements]
     if out is not None:

@@ -176,6 +176,12 @@ class Warehouse(ABC):
         """The rows of SQL from :meth:`prepared`, with its parameters bound."""
         raise NotImplementedError(f"{self.engine} prepares no statements")
 
+    def with_row_ids(self, table: str, column: str) -> ir.Table | None:
+        """``table`` with ``column``: an id of each row that stays put while nothing writes
+        to it, so a narrow working set can be joined back to its rows; None where the engine
+        has no such id (then the working set carries every column itself)."""
+        return None
+
     @abstractmethod
     def temporary(self, expr: ir.Table) -> AbstractContextManager[ir.Table]:
         """``expr`` computed once into a session-private table (attribution's working set)."""

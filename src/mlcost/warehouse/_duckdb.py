@@ -164,6 +164,16 @@ class DuckDBWarehouse(Warehouse):
             **options,
         )
 
+    def with_row_ids(self, table: str, column: str) -> ir.Table | None:
+        """``table`` with DuckDB's ``rowid`` as ``column`` (stable until the table is written)."""
+        if not re.fullmatch(r"[A-Za-z_]+", table + column):
+            raise WarehouseError(f"bad table or column name {table!r}.{column!r}")
+        import ibis
+
+        # The schema given: no DESCRIBE round trip for Ibis to learn it.
+        schema = ibis.schema({column: "int64", **self.table(table).schema()})
+        return self.ibis.sql(f'SELECT rowid AS "{column}", * FROM {table}', schema=schema)
+
     @contextmanager
     def temporary(self, expr: ir.Table) -> Iterator[ir.Table]:
         """``expr`` computed once into a session-private table, dropped on exit.

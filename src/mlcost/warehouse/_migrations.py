@@ -427,6 +427,21 @@ def _v14() -> list[str]:
     ]
 
 
+def _v15() -> list[str]:
+    # Showback at ingest speed (issue 26): what each month's allocated_costs was built from,
+    # so a month whose inputs did not change is not allocated again.
+    return [
+        """CREATE TABLE allocation_builds (
+            period_start TIMESTAMP PRIMARY KEY,  -- the month (allocated_costs' window)
+            owner_key VARCHAR NOT NULL,
+            inputs VARCHAR NOT NULL,          -- sha256 over the month's inputs and the rules
+            row_count BIGINT NOT NULL,
+            built_at TIMESTAMP NOT NULL,      -- allocated then
+            checked_at TIMESTAMP NOT NULL     -- inputs last found unchanged
+        )""",
+    ]
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "cost_line_items (FOCUS 1.4) and ingests", _v1),
     Migration(2, "contract_commitments (FOCUS 1.3+ ContractCommitment) and ingests.dataset", _v2),
@@ -444,6 +459,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(12, "remote_deliveries (bills fetched from S3 / Azure Storage by URL)", _v12),
     Migration(13, "served_tokens (serving metrics) and LLM bills' token columns", _v13),
     Migration(14, "policy_marks and policy_exemptions (notice, grace, exemptions)", _v14),
+    Migration(15, "allocation_builds (what each month's allocation was built from)", _v15),
 )
 LATEST = MIGRATIONS[-1].version
 
