@@ -3,7 +3,8 @@
 A finding's id is stable across runs, so saving it again updates its row (``first_seen``
 kept). A stored finding that a run of its detector no longer reports is closed
 (``closed_at`` set, the row kept); when it comes back it is reopened (``closed_at`` cleared,
-``first_seen`` kept). Needs keyed upserts and updates (DuckDB today; see docs/engines.md).
+``first_seen`` kept). Needs keyed upserts and updates (both engines offer them; see
+docs/engines.md).
 """
 
 from __future__ import annotations
