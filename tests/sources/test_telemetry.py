@@ -60,6 +60,26 @@ def test_nvidia_smi_units_na_and_downsampling(wh: Warehouse, tmp_path: Path) -> 
     assert rows[("bare", 0, 0)]["utilization"] == pytest.approx(0.55)
 
 
+def test_nvidia_smi_loaded_in_batches_of_whole_hosts_gives_the_same_buckets(
+    wh: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A big fleet's logs are aggregated a batch of hosts at a time (the engine's memory); a
+    # host's rotated log shares a minute with its current one, so it must stay in its batch.
+    for host in ("h1", "h2", "h3"):  # each its own GPU (identical files are loaded once)
+        header, *lines = WITH_UNITS.replace("GPU-aaaa", f"GPU-{host}").splitlines()
+        (tmp_path / f"{host}.csv").write_text("\n".join([header, lines[0], lines[2]]) + "\n")
+        (tmp_path / f"{host}.csv.1").write_text("\n".join([header, lines[1]]) + "\n")
+    import mlcost.sources.nvidia_smi as nvidia_smi
+
+    monkeypatch.setattr(nvidia_smi, "BATCH_BYTES", 1)  # every host its own query
+    result = ingest_nvidia_smi(wh, [tmp_path], resolution=60)
+    rows = _samples(wh)
+    assert result.tables == {"gpu_samples": 6} and len(rows) == 6
+    for r in rows:  # 10:00 holds both samples, the rotated log's among them: 70 % and 90 %
+        if r["time"].minute == 0:
+            assert r["sample_count"] == 2 and r["utilization"] == pytest.approx(0.8), r
+
+
 def test_nvidia_smi_resource_option_and_idempotency(wh: Warehouse, tmp_path: Path) -> None:
     log = tmp_path / "host.csv"
     log.write_text(WITH_UNITS)

@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mlcost.errors import BadValue, InvalidInput, MissingColumn
+from mlcost.errors import BadValue, InvalidInput, MissingColumn, MlcostError, WarehouseError
 from mlcost.sources._common import (
     TELEMETRY,
     LoadResult,
@@ -649,6 +649,30 @@ def _hosts(plan: _Plan, group: list[Path], resource: str | None) -> ir.Table:
     )
 
 
+# The log text one query aggregates at most (a gzipped log counts as 8× its size): about 4M
+# one-GPU samples. One query over a 1,000-GPU month (5 GiB, 44.6M samples) ran out of the
+# default 1 GB memory limit in its hash aggregate; batches of whole hosts keep each under it.
+BATCH_BYTES = 512 * 2**20
+
+
+def _batches(plan: _Plan, group: list[Path], resource: str | None) -> list[list[Path]]:
+    """A group's files in batches of whole hosts of at most BATCH_BYTES of log text each (a
+    larger host alone): a host's rotated logs stay together, so its buckets are whole."""
+    hosts: dict[str, list[Path]] = {}
+    for f in group:
+        hosts.setdefault(resource or _host_of(plan.origins[f]), []).append(f)
+    batches: list[list[Path]] = []
+    size = 0
+    for files in hosts.values():
+        n = sum(f.stat().st_size * (8 if f.name.lower().endswith(".gz") else 1) for f in files)
+        if not batches or size + n > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1] += files
+        size += n
+    return batches
+
+
 def ingest_nvidia_smi(
     warehouse: Warehouse,
     paths: Iterable[str | Path] | str | Path,
@@ -693,22 +717,27 @@ def ingest_nvidia_smi(
                     "Supported]: a MIG-enabled GPU reports none; load DCGM's per-instance "
                     "metrics for it); they are loaded with memory and power only"
                 )
-            for done, (header, group) in enumerate(plan.groups.items()):
+            batches = [
+                (header, batch)
+                for header, group in plan.groups.items()
+                for batch in _batches(plan, group, resource)
+            ]
+            for done, (header, batch) in enumerate(batches):
                 expr = _query(
-                    warehouse.read_fields(group, len(header)),
+                    warehouse.read_fields(batch, len(header)),
                     header,
-                    hosts=_hosts(plan, group, resource),
+                    hosts=_hosts(plan, batch, resource),
                     resolution=resolution,
-                    names=_names(group),
+                    names=_names(batch),
                     functions=warehouse.functions,
                 )
                 expr = expr.mutate(ingest_id=ibis_literal(ingest_id, dt.int64))
                 try:
                     warehouse.insert("gpu_samples", expr)
                 except warehouse.errors as exc:
-                    raise _explain(exc, [plan.origins[f] for f in group]) from None
+                    raise _explain(exc, [plan.origins[f] for f in batch]) from None
                 if progress is not None:
-                    progress((done + 1) / max(len(plan.groups), 1), group[-1].name)
+                    progress((done + 1) / len(batches), batch[-1].name)
             for reason, n in skipped.items():
                 written.skip(reason, n)
             if samples:
@@ -728,7 +757,13 @@ def ibis_literal(value: Any, dtype: Any) -> Any:
     return ibis.literal(value, type=dtype)
 
 
-def _explain(exc: Exception, files: list[Path]) -> InvalidInput:
+def _explain(exc: Exception, files: list[Path]) -> MlcostError:
+    if "out of memory" in str(exc).lower():  # not the logs' fault: no re-read can find it
+        return WarehouseError(
+            f"ran out of the warehouse's memory loading {len(files)} log(s): "
+            f"{str(exc).splitlines()[0]}. Raise memory_limit (mlcost.toml) or load fewer "
+            "logs at once."
+        )
     for f in files:
         found = _first_bad(f)
         if found is not None:
