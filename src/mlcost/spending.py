@@ -174,10 +174,13 @@ def spend_rows(
     """:func:`spend`'s rows (``spend(...).to_pyarrow().to_pylist()``), the same values in
     the same order. A question the daily rollup answers is one parameterised query on it
     (:meth:`~mlcost.warehouse.Warehouse.daily_sums`), without an Ibis expression to build and
-    compile: for callers that ask many distinct questions (``mlcost serve``)."""
+    compile: for callers that ask many distinct questions (``mlcost serve``). One by a tag
+    is answered from a rollup by that tag where the engine keeps one (DuckDB on a read-only
+    open: built once, then each question reads it), else compiled once per shape."""
     _, columns, lo, hi = _question(warehouse, by, metric, start, end)
-    if "BillingCurrency" not in by and _answers(columns, lo, hi):
-        keys = [(c.get_name(), n) for c, n in zip(columns, by, strict=True) if c is not None]
+    if "BillingCurrency" not in by and _answers(columns, lo, hi, tags=True):
+        # A tag is a dimension of the engine's rollups by tag, where it keeps them.
+        keys = [(n if c is None else c.get_name(), n) for c, n in zip(columns, by, strict=True)]
         found = warehouse.daily_sums(
             keys,
             metric,
@@ -188,7 +191,7 @@ def spend_rows(
         )
         if found is not None:
             return found
-    elif ingest_id is None and all(b is None or b.tzinfo is None for b in (lo, hi)):
+    if ingest_id is None and all(b is None or b.tzinfo is None for b in (lo, hi)):
         sql = _prepared(warehouse, by, metric, lo is not None, hi is not None)
         if sql is not None:
             window = {"lo": lo, "hi": hi}
@@ -228,14 +231,21 @@ def _prepared(
     return sql
 
 
-def _answers(columns: Sequence[ir.Value | None], lo: datetime | None, hi: datetime | None) -> bool:
-    """Whether the daily rollup holds this question: its columns, whole UTC days."""
+def _answers(
+    columns: Sequence[ir.Value | None],
+    lo: datetime | None,
+    hi: datetime | None,
+    *,
+    tags: bool = False,
+) -> bool:
+    """Whether the daily rollup holds this question: its columns (and, with ``tags``, tag
+    dimensions, which the engine may roll up by on demand), whole UTC days."""
     from mlcost.warehouse import ROLLUP_DIMENSIONS
 
     for bound in (lo, hi):
         if bound is not None and (bound.tzinfo is not None or bound.time() != time()):
             return False
-    return all(c is not None and c.get_name() in ROLLUP_DIMENSIONS for c in columns)
+    return all((tags if c is None else c.get_name() in ROLLUP_DIMENSIONS) for c in columns)
 
 
 def total_by_currency(

@@ -4,7 +4,9 @@ daily rollup (``spending.spend_rows`` → ``Warehouse.daily_sums``) give exactly
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 from mlcost import open_warehouse, spend
 from mlcost.spending import spend_rows
@@ -58,3 +60,62 @@ def test_line_item_questions_compiled_once_per_shape_answer_each_window(demo: De
                     assert rows == expr.to_pyarrow().to_pylist(), (by, metric, start, end)
                     answers.append(rows)
                 assert len({repr(a) for a in answers}) > 1  # the windows do differ
+
+
+def _tag_rollups(wh: object) -> list[str]:
+    """The tag rollups the DuckDB open keeps (tables of its attached in-memory database)."""
+    rows = wh._sql(  # type: ignore[attr-defined]
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'mlcost_tag_rollups'"
+    )
+    return sorted(r[0] for r in rows)
+
+
+def test_tag_questions_on_a_read_only_open_read_a_rollup_by_those_tags(demo: Demo) -> None:
+    """Questions by a tag (alone, with spellings, beside a column, two tags) over whole days
+    are answered from a daily rollup by those tags, built once per set of tags and shared by
+    the open's cursors: the same rows, in the same order, as the line items give."""
+    questions = (
+        ["tag:team|Team"],
+        ["tag:env", "ServiceName"],
+        ["RegionId", "tag:env"],
+        ["tag:env", "tag:team|Team"],
+    )
+    with open_warehouse(demo.settings.warehouse, read_only=True) as wh:
+        cursor = wh.cursor()  # type: ignore[attr-defined]
+        for n, by in enumerate(questions):
+            for metric in ("EffectiveCost", "BilledCost"):
+                for start, end in WINDOWS:
+                    asker = cursor if n % 2 else wh
+                    rows = spend_rows(asker, by, metric=metric, start=start, end=end)
+                    expr = spend(wh, by, metric=metric, start=start, end=end, rollup=False)
+                    assert rows == expr.to_pyarrow().to_pylist(), (by, metric, start, end)
+        # One per set of tags, whichever cursor asked: {team}, {env}, {env, team}.
+        assert len(_tag_rollups(wh)) == 3
+        cursor.close()
+
+
+def test_tags_are_read_from_the_line_items_where_no_rollup_by_them_is_kept(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """A writable open keeps no rollup by tags (its data can change under it), and a tag
+    with a value per line item would give a rollup as large as the line items: both are
+    answered from the line items, with the same rows."""
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(demo.folder / "warehouse.duckdb", copy)
+    with open_warehouse(f"duckdb://{copy}") as wh:
+        rows = spend_rows(wh, ["tag:env"], start=date(2026, 5, 2), end=date(2026, 5, 9))
+        expr = spend(wh, ["tag:env"], start=date(2026, 5, 2), end=date(2026, 5, 9))
+        assert rows == expr.to_pyarrow().to_pylist()
+        assert _tag_rollups(wh) == []
+        # Every line item its own tag value: no rollup by it is kept, the answer stands.
+        with wh.transaction():
+            wh._sql(  # type: ignore[attr-defined]
+                "UPDATE cost_line_items SET Tags = CASE WHEN Tags IS NULL "
+                "THEN MAP {'x_line': CAST(rowid AS VARCHAR)} "
+                "ELSE map_concat(Tags, MAP {'x_line': CAST(rowid AS VARCHAR)}) END"
+            )
+    with open_warehouse(f"duckdb://{copy}", read_only=True) as wh:
+        rows = spend_rows(wh, ["tag:x_line"], metric="BilledCost")
+        expr = spend(wh, ["tag:x_line"], metric="BilledCost", rollup=False)
+        assert rows == expr.to_pyarrow().to_pylist() and len(rows) > 1000
+        assert _tag_rollups(wh) == []

@@ -158,11 +158,13 @@ class Warehouse(ABC):
         ingest_id: int | None,
         purchases: bool,
     ) -> list[dict[str, Any]] | None:
-        """``metric`` summed from the daily rollup by ``keys`` ((column, name) pairs) and
-        BillingCurrency, largest first then by the names; days in [first_day, end_day);
-        commitment purchase rows only with ``purchases``. One query the engine compiles
-        itself, for callers that ask many distinct questions (the server). None where the
-        engine keeps no current rollup, or answers only through Ibis (then use ``spend``)."""
+        """``metric`` summed from the daily rollup by ``keys`` ((column, name) pairs; a
+        column may be a tag dimension, ``tag:<key>|<key>…``, which only an engine that rolls
+        up by tags answers) and BillingCurrency, largest first then by the names; days in
+        [first_day, end_day); commitment purchase rows only with ``purchases``. One query
+        the engine compiles itself, for callers that ask many distinct questions (the
+        server). None where the engine keeps no current rollup (by those tags), or answers
+        only through Ibis (then use ``spend``)."""
         return None
 
     def prepared(self, expr: ir.Table, stand_ins: Mapping[str, datetime]) -> str | None:

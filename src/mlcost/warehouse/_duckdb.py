@@ -6,8 +6,10 @@ import contextlib
 import logging
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,30 @@ _log = logging.getLogger(__name__)
 # The rollup's columns by name: only these ever reach daily_sums' SQL.
 ROLLUP_BY_NAME = {c: c for c in ROLLUP_DIMENSIONS}
 ROLLUP_METRICS_BY_NAME = {m: m for m in ROLLUP_METRICS}
+TAG_PREFIX = "tag:"  # a tag dimension of spend: tag:<key>, or tag:<key>|<key> (spellings)
+_TAG_ROLLUPS = "mlcost_tag_rollups"  # the in-memory database of a read-only open's
+_TAG_ROLLUPS_KEPT = 16  # tag rollups kept per open (the least recently used goes)
+_TAG_ROLLUP_SHRINK = 4  # kept only when it has at most a quarter as many rows as line items
+
+
+@dataclass
+class _TagRollups:
+    """The tag rollups of one read-only open: tag dimensions → table (None: not kept)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    tables: OrderedDict[tuple[str, ...], str | None] = field(default_factory=OrderedDict)
+    building: dict[tuple[str, ...], threading.Lock] = field(default_factory=dict)
+    attached: bool = False
+    made: int = 0
+
+
+def _tag_value(dimension: str) -> str:
+    """SQL for a tag dimension's value: the first of its spellings a row's Tags has (what
+    spend's ``Tags.get`` compiles to), each key a quoted literal."""
+    keys = [k.strip() for k in dimension[len(TAG_PREFIX) :].split("|")]
+    quoted = ["'" + k.replace("'", "''") + "'" for k in keys]
+    values = [f'element_at("Tags", {k})[1]' for k in quoted]
+    return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -53,7 +79,14 @@ class DuckDBWarehouse(Warehouse):
     engine = "duckdb"
     capabilities = frozenset(Capability)
 
-    def __init__(self, con: Any, target: DuckDBTarget, *, read_only: bool) -> None:
+    def __init__(
+        self,
+        con: Any,
+        target: DuckDBTarget,
+        *,
+        read_only: bool,
+        tag_rollups: _TagRollups | None = None,
+    ) -> None:
         self.ibis = con  # the Ibis backend; everything that reads goes through it
         self.target = target
         self.url = target.url
@@ -70,6 +103,8 @@ class DuckDBWarehouse(Warehouse):
         # change only by our own DDL (migrations at open, added x_ columns, transactions),
         # and DuckDB's file lock keeps other processes from writing meanwhile.
         self._tables: dict[str, ir.Table] = {}
+        # A read-only open's tag rollups, shared with its cursors (see _tag_rollup).
+        self._tag_rollups = tag_rollups or _TagRollups()
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all of its result (DuckDB wants results drained)."""
@@ -255,7 +290,15 @@ class DuckDBWarehouse(Warehouse):
         # Only the rollup's own column names reach the SQL (a KeyError otherwise); the
         # result's names are any text, quoted.
         summed = ROLLUP_METRICS_BY_NAME[metric]
-        columns = [ROLLUP_BY_NAME[c] for c, _ in keys]
+        table, sources = ROLLUP_TABLE, dict(ROLLUP_BY_NAME)
+        tags = tuple(sorted({c for c, _ in keys if c.startswith(TAG_PREFIX)}))
+        if tags:
+            found = self._tag_rollup(tags)
+            if found is None:
+                return None
+            table = found
+            sources.update((d, f"t{n}") for n, d in enumerate(tags))
+        columns = [sources[c] for c, _ in keys]
         where: list[str] = []
         params: list[date | int] = []
         if first_day is not None:
@@ -274,11 +317,62 @@ class DuckDBWarehouse(Warehouse):
         amount = _quoted_name(metric)
         sql = (
             f'SELECT {", ".join([*picked, "BillingCurrency"])}, sum("{summed}") AS {amount} '
-            f"FROM {ROLLUP_TABLE} {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"FROM {table} {'WHERE ' + ' AND '.join(where) if where else ''} "
             f"GROUP BY ALL ORDER BY {', '.join([f'{amount} DESC', *(f'{n} ASC' for n in names)])}"
         )
         rows: list[dict[str, Any]] = self._raw.execute(sql, params).arrow().read_all().to_pylist()
         return rows
+
+    def _tag_rollup(self, tags: tuple[str, ...]) -> str | None:
+        """The daily rollup with these tag dimensions as columns ``t0``, ``t1``, … besides
+        its own, built the first time a question asks for them; None where none is kept.
+
+        Only on a read-only open, whose data cannot change under it: the server asks many
+        distinct questions by a tag (team, env), and reading every line item's tag map for
+        each costs several times a question on the rollup. The table lives in an in-memory
+        database attached to the open, shared by its cursors, and goes with it; one that
+        would not be much smaller than the line items is not kept.
+        """
+        import duckdb
+
+        if not self.read_only:
+            return None
+        shelf = self._tag_rollups
+        with shelf.lock:
+            if tags in shelf.tables:
+                shelf.tables.move_to_end(tags)
+                return shelf.tables[tags]
+            gate = shelf.building.setdefault(tags, threading.Lock())
+        with gate:  # built once: the other requests that need it wait for it
+            with shelf.lock:
+                if tags in shelf.tables:
+                    return shelf.tables[tags]
+                if not shelf.attached:
+                    self._sql(f"ATTACH ':memory:' AS {_TAG_ROLLUPS} (READ_WRITE)")
+                    shelf.attached = True
+                shelf.made += 1
+                name = f"{_TAG_ROLLUPS}.r{shelf.made}"
+            extra = [f"{_tag_value(d)} AS t{n}" for n, d in enumerate(tags)]
+            kept: str | None = name
+            try:
+                self._sql(f"CREATE TABLE {name} AS {rollup_select(extra=extra)}")
+                rows = self._sql(f"SELECT count(*) FROM {name}")[0][0]
+                lines = self._sql(f"SELECT sum(x_Rows) FROM {ROLLUP_TABLE}")[0][0] or 0
+                if rows * _TAG_ROLLUP_SHRINK > lines:
+                    kept = None
+            except duckdb.Error as exc:  # out of memory, say: the line items answer instead
+                _log.warning("no daily rollup by %s (%s); read from the line items", tags, exc)
+                kept = None
+            if kept is None:
+                self._sql(f"DROP TABLE IF EXISTS {name}")
+            with shelf.lock:
+                shelf.tables[tags] = kept
+                shelf.building.pop(tags, None)
+                while len(shelf.tables) > _TAG_ROLLUPS_KEPT:
+                    _, old = shelf.tables.popitem(last=False)
+                    if old is not None:
+                        self._sql(f"DROP TABLE IF EXISTS {old}")
+            return kept
 
     def prepared(self, expr: ir.Table, stand_ins: Mapping[str, datetime]) -> str | None:
         sql: str = self.ibis.compile(expr)
@@ -308,7 +402,15 @@ class DuckDBWarehouse(Warehouse):
         import ibis
 
         con = ibis.duckdb.from_connection(self._raw.cursor())
-        return DuckDBWarehouse(con, self.target, read_only=self.read_only)
+        return DuckDBWarehouse(
+            con, self.target, read_only=self.read_only, tag_rollups=self._tag_rollups
+        )
+
+    def limit_threads(self, threads: int) -> None:
+        """Run each query of this open (and its cursors) on at most ``threads`` threads: a
+        server runs several small queries at once, and DuckDB's worker threads for each of
+        them cost more CPU than they save."""
+        self._sql(f"SET threads = {int(threads)}")
 
     def refresh_rollup(self) -> bool:
         """Bring the rollup up to date in its own transaction; False if it could not.

@@ -7,6 +7,7 @@ specification (FinOps-Open-Cost-and-Usage-Spec/FOCUS_Spec, ``specification/``; F
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -165,9 +166,10 @@ def rollup_ddl() -> str:
     )
 
 
-def rollup_select(where: str = "") -> str:
-    """The SELECT that computes rollup rows from cost_line_items (optionally ``where``)."""
-    dims = ", ".join(f'"{d}"' for d in ROLLUP_DIMENSIONS)
+def rollup_select(where: str = "", extra: Sequence[str] = ()) -> str:
+    """The SELECT that computes rollup rows from cost_line_items (optionally ``where``);
+    ``extra``: more grouping expressions (``<sql> AS <name>``) after the rollup's own."""
+    dims = ", ".join([*(f'"{d}"' for d in ROLLUP_DIMENSIONS), *extra])
     sums = ", ".join(f'sum("{m}") AS "{m}"' for m in ROLLUP_METRICS)
     return (
         "SELECT CAST(ChargePeriodStart AS DATE) AS ChargeDay, x_IngestId, "
