@@ -285,7 +285,13 @@ def allocation_rows(
             # row id only when the allocated rows are written (no full-width copy or sort).
             cols = _working_columns(origins, config.shared)
             lines = hold(_lines(warehouse, rules, start, end, origins=origins, columns=cols))
-        yield _allocated(warehouse, config, rules, lines, key, hold, origins)
+            # The direct rows (most of a bill) straight from the line items, every column,
+            # with their owner tags: read once as the rows are written, joined to nothing
+            # larger than the workloads.
+            wide = _lines(warehouse, rules, start, end, origins=origins)
+            yield _allocated(warehouse, config, rules, lines, key, hold, origins, wide)
+            return
+        yield _allocated(warehouse, config, rules, lines, key, hold)
 
 
 def _allocated(
@@ -296,35 +302,24 @@ def _allocated(
     key: str,
     hold: Callable[[ir.Table], ir.Table],
     origins: ir.Table | None = None,
+    wide: ir.Table | None = None,
 ) -> ir.Table:
     """The allocated rows (``origins``: where the columns ``lines`` lacks are read from, by
-    ``x_OriginRow``). ``hold`` computes an intermediate result once: engines that inline
-    every reference to a subquery (Spark) would otherwise recompute the GPU split for each of
-    the several branches below that read it."""
+    ``x_OriginRow``; ``wide``: the origins with their owner tags, where the direct rows are
+    read from). ``hold`` computes an intermediate result once: engines that inline every
+    reference to a subquery (Spark) would otherwise recompute the GPU split for each of the
+    several branches below that read it."""
     import ibis
 
     keys = rules.canonical_keys
     portions = hold(_portions(warehouse, lines, rules))
-    j = portions.inner_join(lines, "x_OriginRow")
-    owner_cols = {k: ibis.coalesce(j[f"w_{k}"], j[f"o_{k}"]) for k in keys}
-    j = j.mutate(
-        owner=owner_cols[key],
-        workload_type=workload_type(j, gpu_lines(j), owner_cols),
-        **{f"k_{k}": v for k, v in owner_cols.items()},
-    )
+    j = _owned(portions.inner_join(lines, "x_OriginRow"), config, rules, key)
     shared_rules = config.shared
     null_s = ibis.null().cast("string")
     if shared_rules:
-        rule_n = ibis.cases(
-            *[(_matches(j, rule, j.owner), n) for n, rule in enumerate(shared_rules)],
-            else_=ibis.null().cast("int64"),
-        )
-        j = j.mutate(rule_n=rule_n)
         # Read by each branch below (kept, orphaned, spread, the rules' bases): computed once.
         j = hold(j)
-    else:
-        # Read once (every row is kept): no need to write the month's rows out in between.
-        j = j.mutate(rule_n=ibis.null().cast("int64"))
+    # else read once (every row is kept): no need to write the month's rows out in between.
     keep = j.filter(j.rule_n.isnull())
     targets = _targets(keep, shared_rules)
     base_cols = [c for c in j.columns if c != "rule_n"]
@@ -350,7 +345,44 @@ def _allocated(
                 **{f"k_{k}": (s.target if k == key else null_s) for k in keys},
             ).select(*base_cols, method=names)
         )
-    return _finish(warehouse, rows, keys, key, origins)
+    single = None
+    if wide is not None:
+        # What _portions and the rules make of a line item that is no GPU line and that no
+        # rule with targets spreads: a "direct" row, computed from its own columns.
+        d = wide.filter(~gpu_lines(wide)).mutate(
+            bucket=ibis.literal("direct"),
+            ratio=ibis.literal(1.0),
+            gpu_hours=ibis.null().cast("float64"),
+            utilization=ibis.null().cast("float64"),
+            **no_workload(rules),
+        )
+        d = _owned(d, config, rules, key)
+        if targets is not None:
+            d = d.filter(d.rule_n.isnull() | ~d.rule_n.isin(targets.rule_n))
+        single = d.mutate(method=null_s)
+    return _finish(warehouse, rows, keys, key, origins, single)
+
+
+def _owned(j: ir.Table, config: AttributionConfig, rules: TagRules, key: str) -> ir.Table:
+    """Rows with their owner (``owner``, ``k_<key>``), workload type and the number of the
+    first shared rule that matches them (``rule_n``, NULL for none)."""
+    import ibis
+
+    owner_cols = {k: ibis.coalesce(j[f"w_{k}"], j[f"o_{k}"]) for k in rules.canonical_keys}
+    j = j.mutate(
+        owner=owner_cols[key],
+        workload_type=workload_type(j, gpu_lines(j), owner_cols),
+        **{f"k_{k}": v for k, v in owner_cols.items()},
+    )
+    rule_n = (
+        ibis.cases(
+            *[(_matches(j, rule, j.owner), n) for n, rule in enumerate(config.shared)],
+            else_=ibis.null().cast("int64"),
+        )
+        if config.shared
+        else ibis.null().cast("int64")
+    )
+    return j.mutate(rule_n=rule_n)
 
 
 def _finish(
@@ -359,9 +391,11 @@ def _finish(
     keys: Sequence[str],
     key: str,
     origins: ir.Table | None = None,
+    direct: ir.Table | None = None,
 ) -> ir.Table:
     """Telescoped metrics, FOCUS Allocated* columns and our x_ columns (the origin's other
-    columns joined from ``origins`` by ``x_OriginRow``)."""
+    columns joined from ``origins`` by ``x_OriginRow``; ``direct``: the direct rows with
+    every column, else those of ``rows``)."""
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -370,7 +404,7 @@ def _finish(
     # the origin's own. It goes through neither the windows, which sort every row of the
     # month, nor the split's arithmetic (two decimal products per metric) and the JSON and
     # tag maps a split row gets. Same figures, set-based.
-    single = rows.filter(rows.bucket == "direct")
+    single = rows.filter(rows.bucket == "direct") if direct is None else direct
     rows = rows.filter(rows.bucket != "direct")
     order = ibis.window(
         group_by="x_OriginRow", order_by=["bucket", "workload_id", "owner", "method"]
@@ -384,9 +418,10 @@ def _finish(
     rows = rows.mutate(cum=ibis.ifelse(rows.rn == rows.last, 1.0, rows.cum))
     rows = rows.mutate(prev=rows.cum.lag(1, 0.0).over(w))
     if origins is not None:
-        rest = [c for c in origins.columns if c not in single.columns]
+        rest = [c for c in origins.columns if c not in rows.columns]
         back = origins.select("x_OriginRow", *rest)
-        single = single.inner_join(back, "x_OriginRow")
+        if direct is None:
+            single = single.inner_join(back, "x_OriginRow")
         rows = rows.inner_join(back, "x_OriginRow")
 
     def part(metric: ir.Value, c: ir.Value) -> ir.Value:

@@ -42,6 +42,8 @@ from typing import TYPE_CHECKING
 from mlcost.attribution.tags import TagRules
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import ibis.expr.types as ir
 
     from mlcost.warehouse import Warehouse
@@ -227,24 +229,41 @@ def gpu_portions(warehouse: Warehouse, lines: ir.Table, rules: TagRules) -> ir.T
 
 
 def _utilization(warehouse: Warehouse, claims: ir.Table) -> ir.Table:
-    """Mean utilization per (line, workload) over its overlap; labelled samples preferred."""
+    """Mean utilization per (line, workload) over its overlap; labelled samples preferred.
+
+    A claim meets its resource's samples hour by hour. Where it covers a whole hour (a job
+    that ran through it: most of a month's claims) it reads that hour's sums per GPU and
+    label, computed once from the samples; only the hours it covers in part (where a job
+    started or ended) read the samples themselves. The means are the same sums over the
+    same samples: a month of per-minute samples is not joined once per claim.
+    """
     import ibis
 
-    s = warehouse.table("gpu_samples")
-    links = warehouse.table("resource_links")
-    s = s.inner_join(links, s.resource_id == links.name).select(
-        rid=links.billed_resource_id,
-        time=s.time,
-        hour=s.time.truncate("h"),
-        utilization=s.utilization,
-        labels=s.labels,
-        gpu=ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string")).fill_null(""),
+    def samples(**more: Callable[[ir.Table], ir.Value]) -> ir.Table:
+        # Built twice (with the hour, for the sums; without, for the part hours) so that an
+        # engine reads the samples in each place rather than writing all of them out once.
+        s = warehouse.table("gpu_samples")
+        links = warehouse.table("resource_links")
+        return s.inner_join(links, s.resource_id == links.name).select(
+            rid=links.billed_resource_id,
+            time=s.time,
+            utilization=s.utilization,
+            pod=s.labels.get("pod"),
+            run_id=s.labels.get("run_id"),
+            job_id=s.labels.get("job_id"),
+            gpu=ibis.coalesce(s.gpu_uuid, s.gpu_index.cast("string")).fill_null(""),
+            **{name: f(s) for name, f in more.items()},
+        )
+
+    s = samples(hour=lambda t: t.time.truncate("h"))
+    label_cols = ["pod", "run_id", "job_id"]
+    hourly = s.group_by(["rid", "hour", "gpu", *label_cols]).aggregate(
+        total=s.utilization.sum(), n=s.utilization.count()
     )
-    # Samples meet claims through the hours both cover: joined on the resource alone, every
+    # Claims meet samples through the hours both cover: joined on the resource alone, every
     # claim of a resource would be tested against every sample of that resource (a month of
-    # hourly lines × a month of per-minute samples); on (resource, hour) only against the
-    # samples of its own hours. The time bounds below still decide, to the sample.
-    hours = s.select("rid", "hour").distinct()
+    # hourly lines × a month of per-minute samples).
+    hours = hourly.select("rid", "hour").distinct()
     c = claims.inner_join(
         hours,
         [
@@ -253,21 +272,49 @@ def _utilization(warehouse: Warehouse, claims: ir.Table) -> ir.Table:
             hours.hour < claims.we,
         ],
     ).select(*claims.columns, "hour")
-    j = c.inner_join(
-        s,
-        [c.ResourceId == s.rid, c.hour == s.hour, s.time >= c.ws, s.time < c.we],
+    whole = (c.ws <= c.hour) & (c.we >= c.hour + ibis.interval(hours=1))
+    c = c.mutate(whole=whole)
+    keys = ["x_OriginRow", "workload_id", "workload_name", "workload_run", "gpu"]
+    full = c.filter(c.whole)
+    fj = full.inner_join(hourly, [full.ResourceId == hourly.rid, full.hour == hourly.hour])
+    fj = fj.select(*keys, *label_cols, total=fj.total, n=fj.n)
+    part = c.filter(~c.whole)
+    ps = samples()
+    pj = part.inner_join(
+        ps,
+        [
+            part.ResourceId == ps.rid,
+            part.hour == ps.time.truncate("h"),
+            ps.time >= part.ws,
+            ps.time < part.we,
+        ],
     )
+    pj = pj.select(
+        *keys,
+        *label_cols,
+        total=pj.utilization,
+        n=pj.utilization.notnull().cast("int64"),
+    )
+    j = fj.union(pj)
     labelled = (
-        (j.labels.get("pod") == j.workload_name)
-        | (j.labels.get("run_id") == j.workload_run)
-        | (j.labels.get("job_id") == j.workload_id.re_extract(r"([^:]+)$", 1))
+        (j.pod == j.workload_name)
+        | (j.run_id == j.workload_run)
+        | (j.job_id == j.workload_id.re_extract(r"([^:]+)$", 1))
     ).fill_null(False)
     # Per GPU first, then the mean over GPUs: each GPU weighs the same, however often it
     # reported (a GPU sampled twice as often does not count twice).
     per_gpu = j.group_by(["x_OriginRow", "workload_id", "gpu"]).aggregate(
-        u_all=j.utilization.mean(),
-        n=j.utilization.count(),
-        u_lab=j.utilization.mean(where=labelled),
+        total=j.total.sum(),
+        n=j.n.sum(),
+        total_lab=j.total.sum(where=labelled),
+        n_lab=j.n.sum(where=labelled),
+    )
+    per_gpu = per_gpu.select(
+        "x_OriginRow",
+        "workload_id",
+        "n",
+        u_all=per_gpu.total / per_gpu.n.nullif(0),
+        u_lab=per_gpu.total_lab / per_gpu.n_lab.nullif(0),
     )
     agg = per_gpu.group_by(["x_OriginRow", "workload_id"]).aggregate(
         u_all=per_gpu.u_all.mean(),
