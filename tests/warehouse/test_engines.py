@@ -22,7 +22,6 @@ from mlcost import Warehouse, ingest_focus, open_warehouse, spend
 from mlcost.attribution import Showback, showback
 from mlcost.attribution.allocate import SPLIT_METRICS, month_window
 from mlcost.attribution.showback import AMOUNTS, UNALLOCATED
-from mlcost.demo import generate_demo
 from mlcost.demo._config import demo_attribution
 from mlcost.errors import BadValue
 from mlcost.sources import ingest_auto
@@ -33,14 +32,6 @@ from tests.conftest import snapshot, spark_url
 
 TEAM = "tag:team|Team|team_name"
 CENT = Decimal("0.01")
-
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny demo organization: bills, GPU telemetry, Slurm / OpenCost / tracker records."""
-    out = tmp_path_factory.mktemp("demo")
-    generate_demo(out, days=2, scale=0.2)
-    return out
 
 
 @pytest.fixture(scope="module")

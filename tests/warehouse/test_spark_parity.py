@@ -23,7 +23,6 @@ from mlcost import ingest_focus, open_warehouse
 from mlcost.attribution import Showback, showback
 from mlcost.attribution.showback import AMOUNTS
 from mlcost.budgets import BudgetStatus, statuses
-from mlcost.demo import generate_demo
 from mlcost.demo._config import demo_attribution, demo_budgets
 from mlcost.insights import (
     Finding,
@@ -73,13 +72,6 @@ def _answers(url: str, root: Path) -> Answers:
         found, stored = _findings(wh, run)
         budgets, _ = demo_budgets(root)
         return Answers(sb, run, found, stored, statuses(wh, budgets, attribution=config))
-
-
-@pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("demo")
-    generate_demo(out, days=2, scale=0.2)
-    return out
 
 
 @pytest.fixture(scope="module")
