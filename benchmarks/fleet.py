@@ -284,17 +284,23 @@ def _api_stage(root: Path, url: str, clients: int, seconds: float) -> dict:
     import asyncio
 
     from api_load import QUERIES, free_port, load, wait_healthy
-    from mlcost import open_warehouse
-    from mlcost.server.auth import create_token
 
-    with open_warehouse(url) as wh:
-        _, read_all = create_token(wh, ["read:all"], "fleet-all")
-        _, team = create_token(wh, [f"read:team:{TEAMS[0]}"], "fleet-team")
-    tokens = {"all": read_all, "team": team}
-    port = free_port()
     peak_file = root / "peak.json"
-    peak_file.unlink(missing_ok=True)
     env = {**os.environ, "FLEET_PEAK_FILE": str(peak_file)}
+
+    def token(scope: str, name: str) -> str:
+        # `mlcost tokens create` in a child, like every stage: a local Spark session opened
+        # here would live as long as this process and hold the Spark warehouse's embedded
+        # metastore, which the server's own session then waits for.
+        args = ["tokens", "create", "--scope", scope, "--name", name]
+        out = subprocess.run(
+            _command(url, args), cwd=root, env=env, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip().splitlines()[-1]
+
+    tokens = {"all": token("read:all", "fleet-all"), "team": token(f"read:team:{TEAMS[0]}", "t")}
+    port = free_port()
+    peak_file.unlink(missing_ok=True)
     server = subprocess.Popen(
         _command(url, ["serve", "--port", str(port)]),
         cwd=root,
