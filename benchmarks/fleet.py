@@ -322,7 +322,8 @@ def _api_stage(root: Path, url: str, clients: int, seconds: float) -> dict:
         "peak_mib": peak / 1024,
         "rows": result["requests"],
         "note": f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, "
-        f"{result['errors']} errors, {clients} clients",
+        f"{result['errors']} errors, {clients} clients"
+        + (f" ({'; '.join(result['error_kinds'])})" if result["errors"] else ""),
     }
 
 
