@@ -33,7 +33,7 @@ from mlcost.notify import recorded_alerts
 from mlcost.policies import enforce, exempt
 from mlcost.sources import aws_cur, azure, ingest_auto, oci
 from mlcost.testing import write_focus_file
-from mlcost.warehouse._spark import PARTITION_BY, duckdb_schema
+from mlcost.warehouse._spark_schema import PARTITION_BY, duckdb_schema
 from tests.conftest import FOCUS_SAMPLES, spark_url
 from tests.warehouse.test_rollup import LINE_ITEM_QUESTIONS, ROLLUP_QUESTIONS, reads, rows
 

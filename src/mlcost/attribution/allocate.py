@@ -277,6 +277,7 @@ def allocation_rows(
             return stack.enter_context(warehouse.temporary(expr))
 
         origins = _origins(warehouse, start, end)
+        wide = None
         if origins is None:
             # Numbered once, every column: every later reference must see the same numbers.
             lines = hold(_lines(warehouse, rules, start, end))
@@ -289,9 +290,7 @@ def allocation_rows(
             # with their owner tags: read once as the rows are written, joined to nothing
             # larger than the workloads.
             wide = _lines(warehouse, rules, start, end, origins=origins)
-            yield _allocated(warehouse, config, rules, lines, key, hold, origins, wide)
-            return
-        yield _allocated(warehouse, config, rules, lines, key, hold)
+        yield _allocated(warehouse, config, rules, lines, key, hold, origins, wide)
 
 
 def _allocated(

@@ -46,10 +46,10 @@ _MAX_ENTRIES = 512
 _RELOAD_S = 5.0  # an engine without a file stamp (Spark) reloads the token table this often
 IDLE_S = 1.0  # a read-only open no request used for this long is closed (writers get in)
 ENGINE_SLOTS = max(2, os.cpu_count() or 2)  # requests whose queries run at once
-# DuckDB threads per query of the held open: the slots fill the cores with requests, and a
-# small query's own worker threads spent more CPU than they saved (10.0 → 7.1 ms of server
-# CPU per uncached demo question, docs/benchmarks.md).
-QUERY_THREADS = max(1, (os.cpu_count() or 2) // ENGINE_SLOTS)
+# DuckDB threads per query of the held open: the slots (one per core) fill the cores with
+# requests, and a small query's own worker threads spent more CPU than they saved (10.0 →
+# 7.1 ms of server CPU per uncached demo question, docs/benchmarks.md).
+QUERY_THREADS = 1
 
 
 class _Held:

@@ -9,7 +9,8 @@ checks when it starts. A warehouse's place is parsed once into a :class:`DuckDBT
 """
 
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
-from mlcost.warehouse._duckdb import DuckDBWarehouse, writer_waiting
+from mlcost.warehouse._duckdb import DuckDBWarehouse
+from mlcost.warehouse._duckdb_lock import writer_waiting
 from mlcost.warehouse._links import link_names
 from mlcost.warehouse._migrations import LATEST as SCHEMA_VERSION
 from mlcost.warehouse._open import open_warehouse

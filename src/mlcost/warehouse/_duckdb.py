@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlcost.errors import (
     ConfigError,
     WarehouseError,
-    WarehouseLocked,
     WarehouseTooNew,
 )
 from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
+from mlcost.warehouse._duckdb_lock import connect, lock_wait
 from mlcost.warehouse._schema import (
     ROLLUP_DIMENSIONS,
     ROLLUP_METRICS,
@@ -28,6 +25,7 @@ from mlcost.warehouse._schema import (
     ROLLUP_TABLE,
     rollup_select,
 )
+from mlcost.warehouse._tag_rollups import TAG_PREFIX, TagRollups
 from mlcost.warehouse._target import DuckDBTarget
 
 if TYPE_CHECKING:
@@ -41,30 +39,6 @@ _log = logging.getLogger(__name__)
 # The rollup's columns by name: only these ever reach daily_sums' SQL.
 ROLLUP_BY_NAME = {c: c for c in ROLLUP_DIMENSIONS}
 ROLLUP_METRICS_BY_NAME = {m: m for m in ROLLUP_METRICS}
-TAG_PREFIX = "tag:"  # a tag dimension of spend: tag:<key>, or tag:<key>|<key> (spellings)
-_TAG_ROLLUPS = "mlcost_tag_rollups"  # the in-memory database of a read-only open's
-_TAG_ROLLUPS_KEPT = 16  # tag rollups kept per open (the least recently used goes)
-_TAG_ROLLUP_SHRINK = 4  # kept only when it has at most a quarter as many rows as line items
-
-
-@dataclass
-class _TagRollups:
-    """The tag rollups of one read-only open: tag dimensions → table (None: not kept)."""
-
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    tables: OrderedDict[tuple[str, ...], str | None] = field(default_factory=OrderedDict)
-    building: dict[tuple[str, ...], threading.Lock] = field(default_factory=dict)
-    attached: bool = False
-    made: int = 0
-
-
-def _tag_value(dimension: str) -> str:
-    """SQL for a tag dimension's value: the first of its spellings a row's Tags has (what
-    spend's ``Tags.get`` compiles to), each key a quoted literal."""
-    keys = [k.strip() for k in dimension[len(TAG_PREFIX) :].split("|")]
-    quoted = ["'" + k.replace("'", "''") + "'" for k in keys]
-    values = [f'element_at("Tags", {k})[1]' for k in quoted]
-    return values[0] if len(values) == 1 else f"coalesce({', '.join(values)})"
 
 
 class DuckDBWarehouse(Warehouse):
@@ -85,7 +59,7 @@ class DuckDBWarehouse(Warehouse):
         target: DuckDBTarget,
         *,
         read_only: bool,
-        tag_rollups: _TagRollups | None = None,
+        tag_rollups: TagRollups | None = None,
     ) -> None:
         self.ibis = con  # the Ibis backend; everything that reads goes through it
         self.target = target
@@ -103,8 +77,8 @@ class DuckDBWarehouse(Warehouse):
         # change only by our own DDL (migrations at open, added x_ columns, transactions),
         # and DuckDB's file lock keeps other processes from writing meanwhile.
         self._tables: dict[str, ir.Table] = {}
-        # A read-only open's tag rollups, shared with its cursors (see _tag_rollup).
-        self._tag_rollups = tag_rollups or _TagRollups()
+        # A read-only open's rollups by tags, shared with its cursors (_tag_rollups.py).
+        self._tag_rollups = tag_rollups or TagRollups()
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all of its result (DuckDB wants results drained)."""
@@ -293,7 +267,8 @@ class DuckDBWarehouse(Warehouse):
         table, sources = ROLLUP_TABLE, dict(ROLLUP_BY_NAME)
         tags = tuple(sorted({c for c, _ in keys if c.startswith(TAG_PREFIX)}))
         if tags:
-            found = self._tag_rollup(tags)
+            # On a read-only open only: its data cannot change under the rollup by tags.
+            found = self._tag_rollups.table(self._sql, tags) if self.read_only else None
             if found is None:
                 return None
             table = found
@@ -322,57 +297,6 @@ class DuckDBWarehouse(Warehouse):
         )
         rows: list[dict[str, Any]] = self._raw.execute(sql, params).arrow().read_all().to_pylist()
         return rows
-
-    def _tag_rollup(self, tags: tuple[str, ...]) -> str | None:
-        """The daily rollup with these tag dimensions as columns ``t0``, ``t1``, … besides
-        its own, built the first time a question asks for them; None where none is kept.
-
-        Only on a read-only open, whose data cannot change under it: the server asks many
-        distinct questions by a tag (team, env), and reading every line item's tag map for
-        each costs several times a question on the rollup. The table lives in an in-memory
-        database attached to the open, shared by its cursors, and goes with it; one that
-        would not be much smaller than the line items is not kept.
-        """
-        import duckdb
-
-        if not self.read_only:
-            return None
-        shelf = self._tag_rollups
-        with shelf.lock:
-            if tags in shelf.tables:
-                shelf.tables.move_to_end(tags)
-                return shelf.tables[tags]
-            gate = shelf.building.setdefault(tags, threading.Lock())
-        with gate:  # built once: the other requests that need it wait for it
-            with shelf.lock:
-                if tags in shelf.tables:
-                    return shelf.tables[tags]
-                if not shelf.attached:
-                    self._sql(f"ATTACH ':memory:' AS {_TAG_ROLLUPS} (READ_WRITE)")
-                    shelf.attached = True
-                shelf.made += 1
-                name = f"{_TAG_ROLLUPS}.r{shelf.made}"
-            extra = [f"{_tag_value(d)} AS t{n}" for n, d in enumerate(tags)]
-            kept: str | None = name
-            try:
-                self._sql(f"CREATE TABLE {name} AS {rollup_select(extra=extra)}")
-                rows = self._sql(f"SELECT count(*) FROM {name}")[0][0]
-                lines = self._sql(f"SELECT sum(x_Rows) FROM {ROLLUP_TABLE}")[0][0] or 0
-                if rows * _TAG_ROLLUP_SHRINK > lines:
-                    kept = None
-            except duckdb.Error as exc:  # out of memory, say: the line items answer instead
-                _log.warning("no daily rollup by %s (%s); read from the line items", tags, exc)
-                kept = None
-            if kept is None:
-                self._sql(f"DROP TABLE IF EXISTS {name}")
-            with shelf.lock:
-                shelf.tables[tags] = kept
-                shelf.building.pop(tags, None)
-                while len(shelf.tables) > _TAG_ROLLUPS_KEPT:
-                    _, old = shelf.tables.popitem(last=False)
-                    if old is not None:
-                        self._sql(f"DROP TABLE IF EXISTS {old}")
-            return kept
 
     def prepared(self, expr: ir.Table, stand_ins: Mapping[str, datetime]) -> str | None:
         sql: str = self.ibis.compile(expr)
@@ -687,7 +611,7 @@ def open_duckdb(
             raise WarehouseError(
                 f"No warehouse at {path}. Load data first, e.g. `mlcost ingest focus FILE`."
             )
-    con = _connect(path, read_only=read_only, wait=0.0 if read_only else lock_wait())
+    con = connect(path, read_only=read_only, wait=0.0 if read_only else lock_wait())
     wh = DuckDBWarehouse(con, target, read_only=read_only)
     try:
         wh._sql("SET memory_limit = ?", [memory_limit])  # a value, never SQL text
@@ -768,101 +692,10 @@ def _compacted(wh: DuckDBWarehouse, target: DuckDBTarget) -> DuckDBWarehouse:
     wh.close()
     logging.getLogger(__name__).info("compacted %s (space left by an interrupted load)", path)
     fresh_wh = DuckDBWarehouse(
-        _connect(path, read_only=False, wait=lock_wait()), target, read_only=False
+        connect(path, read_only=False, wait=lock_wait()), target, read_only=False
     )
     fresh_wh._sql("SET memory_limit = ?", [target.memory_limit])
     return fresh_wh
-
-
-LOCK_WAIT_ENV = "MLCOST_LOCK_WAIT"
-DEFAULT_LOCK_WAIT = 60.0
-# A writer that finds the file held touches ``<file>.writer-waiting`` at each retry (and removes
-# it once in or given up): a long-lived reader (`mlcost serve`) lets go of the file while it is
-# fresh. A killed writer's marker goes stale after WAITING_FRESH_S.
-WAITING_SUFFIX = ".writer-waiting"
-WAITING_FRESH_S = 5.0
-_HOLDER = re.compile(r"held in (.+?) \(PID (\d+)\)")
-
-
-def lock_wait() -> float:
-    """Seconds a writer waits for a busy file: ``MLCOST_LOCK_WAIT``, default 60 (0: never)."""
-    import os
-
-    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LOCK_WAIT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ConfigError(
-            f"{LOCK_WAIT_ENV}={raw!r} is not a number of seconds. Write it like 60 (or 0 to fail "
-            "at once when another process holds the warehouse)."
-        )
-    return value
-
-
-def _connect(path: str, *, read_only: bool, wait: float) -> Any:
-    """``ibis.duckdb.connect``; while another process holds the file, retry for ``wait`` s.
-
-    DuckDB admits one read-write process or many read-only ones, never both: a writer meets
-    the server's short read-only opens and waits them out; a reader (the server) fails at once
-    so it can answer 503 with Retry-After.
-    """
-    import time
-
-    import duckdb
-    import ibis
-
-    deadline = time.monotonic() + wait
-    pause = 0.05
-    marker = Path(path + WAITING_SUFFIX) if not read_only and path != ":memory:" else None
-    touched = False
-    try:
-        while True:
-            try:
-                return ibis.duckdb.connect(path, read_only=read_only)
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
-                # Another process holds the file (a lock), or this one does with the other
-                # mode (DuckDB: "a different configuration"; a server in a thread, a test).
-                text = str(exc).lower()
-                if "lock" not in text and "different configuration" not in text:
-                    raise WarehouseError(f"Cannot open warehouse {path}: {exc}") from exc
-                if time.monotonic() >= deadline:
-                    raise _locked(path, exc, wait) from exc
-                if marker is not None:
-                    with contextlib.suppress(OSError):  # a reader that holds the file lets go
-                        marker.touch()
-                        touched = True
-                time.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
-                pause = min(pause * 2, 1.0)
-    finally:
-        if marker is not None and touched:
-            with contextlib.suppress(OSError):
-                marker.unlink(missing_ok=True)
-
-
-def writer_waiting(path: str) -> bool:
-    """Whether a writer waits for the DuckDB file at ``path`` now (its marker is fresh)."""
-    import time
-
-    try:
-        touched = Path(path + WAITING_SUFFIX).stat().st_mtime
-    except FileNotFoundError:
-        return False
-    return time.time() - touched < WAITING_FRESH_S
-
-
-def _locked(path: str, exc: Exception, wait: float) -> WarehouseLocked:
-    """The error for a file another process holds, naming the holder when DuckDB does."""
-    holder = _HOLDER.search(str(exc))
-    who = f"process {holder.group(2)} ({holder.group(1)})" if holder else "another process"
-    waited = f" (waited {wait:g} s, see {LOCK_WAIT_ENV})" if wait else ""
-    return WarehouseLocked(
-        f"{path} is open in {who}{waited}. Wait for it to finish, "
-        "or point --warehouse at another file."
-    )
 
 
 def _names(table: str, row: Mapping[str, Any], *more: str) -> list[str]:

@@ -21,13 +21,11 @@ tables. An ingest is written in three steps:
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,12 +34,30 @@ from mlcost.warehouse import _migrations
 from mlcost.warehouse._base import CSV_NULLS, Capability, Warehouse
 from mlcost.warehouse._links import BUILDERS as LINK_VIEWS
 from mlcost.warehouse._schema import (
-    FOCUS_COLUMNS,
     ROLLUP_STATE,
     ROLLUP_TABLE,
-    X_COLUMNS,
-    Kind,
     rollup_select,
+)
+from mlcost.warehouse._spark_rows import (
+    aware,
+    check_columns,
+    conformed,
+    partition_value,
+    spark_value,
+    to_spark,
+)
+from mlcost.warehouse._spark_schema import (
+    CONTRACT_COMMITMENTS,
+    INGESTS,
+    PARTITION_BY,
+    PARTITIONED,
+    SCHEMA_MIGRATIONS,
+    allocated_costs_columns,
+    cost_line_items_columns,
+    ddl_columns,
+    duckdb_columns,
+    duckdb_schema,
+    not_null,
 )
 from mlcost.warehouse._target import SparkTarget
 
@@ -52,8 +68,6 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 
-# A restatement replaces one billing period of one billing account: the partition keys.
-PARTITION_BY = ("BillingPeriodStart", "BillingAccountId")
 _STAGE = "_mlcost_stage_"
 # What every mlcost SQL session runs with.
 SESSION_SETTINGS = {
@@ -63,18 +77,6 @@ SESSION_SETTINGS = {
     # An overwrite replaces only the partitions written: a restatement, not a truncation.
     "spark.sql.sources.partitionOverwriteMode": "dynamic",
 }
-
-SPARK_TYPES: dict[Kind, str] = {
-    "string": "STRING",
-    "decimal": "DECIMAL(38, 12)",
-    # Spark's TIMESTAMP is an instant; the session time zone is UTC, so it reads as UTC wall
-    # time, as DuckDB's TIMESTAMP does. Ibis maps both to a timestamp without zone.
-    "timestamp": "TIMESTAMP",
-    "json": "STRING",  # Spark has no JSON type
-    "tags": "MAP<STRING, STRING>",
-}
-_X_SPARK = {"VARCHAR": "STRING", "BIGINT": "BIGINT", "DECIMAL(18, 6)": "DECIMAL(18, 6)"}
-
 
 # The target of a Spark warehouse (the name this module gave it before targets existed).
 SparkSettings = SparkTarget
@@ -128,122 +130,6 @@ def spark_session(settings: SparkSettings) -> tuple[Any, bool]:
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(settings.conf.get("spark.log.level", "FATAL"))
     return session, True
-
-
-def _ddl_columns(columns: Sequence[tuple[str, str]]) -> str:
-    return ", ".join(f"`{name}` {sql_type}" for name, sql_type in columns)
-
-
-def cost_line_items_columns() -> list[tuple[str, str]]:
-    """``cost_line_items`` as Spark columns: the partition keys last, as Spark stores them."""
-    cols = [(c.name, SPARK_TYPES[c.kind]) for c in FOCUS_COLUMNS if c.name not in PARTITION_BY]
-    cols += [(name, _X_SPARK[sql_type]) for name, sql_type in X_COLUMNS]
-    cols += [(name, sql_type) for name, sql_type in _migrations.TOKEN_COLUMNS]
-    kinds = {c.name: c.kind for c in FOCUS_COLUMNS}
-    return cols + [(name, SPARK_TYPES[kinds[name]]) for name in PARTITION_BY]
-
-
-def allocated_costs_columns() -> list[tuple[str, str]]:
-    """``allocated_costs``: ``cost_line_items``'s columns and attribution's, partition keys last."""
-    # As on DuckDB, whose allocated_costs copied cost_line_items before the token columns.
-    tokens = {name for name, _ in _migrations.TOKEN_COLUMNS}
-    cols = [c for c in cost_line_items_columns() if c[0] not in tokens]
-    extra = [(name, _spark_type(sql_type)) for name, sql_type in _migrations.ALLOCATED_COLUMNS]
-    return cols[: -len(PARTITION_BY)] + extra + cols[-len(PARTITION_BY) :]
-
-
-# Written by partition: a restatement or a month of attribution rewrites only its partitions.
-_PARTITIONED = ("cost_line_items", "allocated_costs")
-# Kept with the Spark types they were first created with (FOCUS kinds; TIMESTAMP is an
-# instant read in the session's UTC); every other table takes its columns, in order, from the
-# DuckDB schema the migrations build, so the two engines' tables cannot drift apart.
-_OWN_COLUMNS = ("cost_line_items", "allocated_costs", "ingests", "contract_commitments")
-
-
-def _spark_type(duckdb_type: str) -> str:
-    import sqlglot
-
-    if duckdb_type.upper() == "JSON":
-        return "STRING"  # Spark has no JSON type
-    return str(sqlglot.exp.DataType.build(duckdb_type, dialect="duckdb").sql("spark"))
-
-
-@functools.cache
-def duckdb_schema() -> dict[str, tuple[tuple[str, str, bool], ...]]:
-    """Every table the DuckDB migrations create: (column, DuckDB type, nullable), in order.
-
-    Read off an in-memory DuckDB migrated to the latest version, so ALTERs count too.
-    """
-    import duckdb
-
-    con = duckdb.connect(":memory:")
-    try:
-        _migrations.migrate(con)
-        rows = con.execute(
-            """SELECT table_name, column_name, data_type, is_nullable = 'YES'
-               FROM information_schema.columns JOIN information_schema.tables
-                 USING (table_catalog, table_schema, table_name)
-               WHERE table_type = 'BASE TABLE' ORDER BY table_name, ordinal_position"""
-        ).fetchall()
-    finally:
-        con.close()
-    out: dict[str, list[tuple[str, str, bool]]] = {}
-    for table, column, sql_type, nullable in rows:
-        out.setdefault(table, []).append((column, sql_type, bool(nullable)))
-    return {table: tuple(columns) for table, columns in out.items()}
-
-
-def duckdb_columns(table: str) -> list[tuple[str, str]]:
-    """(name, Spark type) of each column of ``table`` as the DuckDB migrations create it."""
-    found = duckdb_schema().get(table)
-    if found is None:
-        raise WarehouseError(f"no table {table} in the DuckDB migrations")
-    return [(name, _spark_type(sql_type)) for name, sql_type, _ in found]
-
-
-def not_null(table: str) -> frozenset[str]:
-    """The columns of ``table`` that the DuckDB schema declares NOT NULL."""
-    return frozenset(c for c, _, nullable in duckdb_schema().get(table, ()) if not nullable)
-
-
-_INGESTS = (
-    ("ingest_id", "BIGINT"),
-    ("source", "STRING"),
-    ("paths", "ARRAY<STRING>"),
-    ("content_hash", "STRING"),
-    ("focus_version", "STRING"),
-    ("billing_accounts", "ARRAY<STRING>"),
-    ("billing_periods", "ARRAY<TIMESTAMP>"),
-    ("row_count", "BIGINT"),
-    ("rows_replaced", "BIGINT"),
-    ("warnings", "ARRAY<STRING>"),
-    ("loaded_at", "TIMESTAMP"),
-    ("dataset", "STRING"),
-)
-_CONTRACT_COMMITMENTS = (
-    *[
-        (name, "STRING")
-        for name in (
-            "ContractId",
-            "ContractCommitmentId",
-            "ContractCommitmentType",
-            "ContractCommitmentCategory",
-            "ContractCommitmentDescription",
-        )
-    ],
-    ("ContractCommitmentCost", "DECIMAL(38, 12)"),
-    ("ContractCommitmentQuantity", "DECIMAL(38, 12)"),
-    ("ContractCommitmentUnit", "STRING"),
-    ("ContractCommitmentPeriodStart", "TIMESTAMP"),
-    ("ContractCommitmentPeriodEnd", "TIMESTAMP"),
-    ("ContractPeriodStart", "TIMESTAMP"),
-    ("ContractPeriodEnd", "TIMESTAMP"),
-    ("BillingCurrency", "STRING"),
-    ("x_SourceId", "STRING"),
-    ("x_IngestId", "BIGINT"),
-)
-
-_SCHEMA_MIGRATIONS = (("version", "INT"), ("description", "STRING"), ("applied_at", "TIMESTAMP"))
 
 
 class SparkWarehouse(Warehouse):
@@ -527,7 +413,7 @@ class SparkWarehouse(Warehouse):
             inserted = int(new.count().execute())
             old = self.table(table)
             inside = ((old[column] >= start) & (old[column] < end)).fill_null(False)
-            keys = [k for k in PARTITION_BY if k in old.columns] if table in _PARTITIONED else []
+            keys = [k for k in PARTITION_BY if k in old.columns] if table in PARTITIONED else []
             kept = old.filter(~inside)
             if keys:
                 touched = old.filter(inside).select(*keys).union(new.select(*keys)).distinct()
@@ -544,8 +430,7 @@ class SparkWarehouse(Warehouse):
     def _drop_partitions(self, table: str, partitions: Sequence[tuple[Any, ...]]) -> None:
         for values in partitions:
             spec = ", ".join(
-                f"`{k}` = '{_partition_value(v)}'"
-                for k, v in zip(PARTITION_BY, values, strict=True)
+                f"`{k}` = '{partition_value(v)}'" for k, v in zip(PARTITION_BY, values, strict=True)
             )
             self._session.sql(f"ALTER TABLE {self._name(table)} DROP IF EXISTS PARTITION ({spec})")
 
@@ -575,7 +460,7 @@ class SparkWarehouse(Warehouse):
 
     def _append_row(self, table: str, values: Mapping[str, Any]) -> None:
         schema = self._session.table(self._name(table)).schema
-        row = tuple(_aware(values.get(f.name)) for f in schema.fields)
+        row = tuple(aware(values.get(f.name)) for f in schema.fields)
         self._session.createDataFrame([row], schema=schema).write.insertInto(self._name(table))
 
     # -- row writes: features' own tables (alerts, the audit, tokens, findings) -----------
@@ -583,7 +468,7 @@ class SparkWarehouse(Warehouse):
         """Add rows given as values; they are appended when the transaction commits."""
         self._require_transaction()
         fields = self._fields(table)
-        values = [_conformed(table, fields, row, i) for i, row in enumerate(rows, start=1)]
+        values = [conformed(table, fields, row, i) for i, row in enumerate(rows, start=1)]
         if table in self._rows:
             self._rows[table].extend(values)
             self._changed.add(table)
@@ -604,12 +489,12 @@ class SparkWarehouse(Warehouse):
         rewritten at commit if anything changed. Returns the rows written."""
         self._require_transaction()
         fields = self._fields(table)
-        _known(table, fields, [*key, *update])
+        check_columns(table, fields, [*key, *update])
         current = self._current(table)
         where = {tuple(r[k] for k in key): r for r in current}
         written = 0
         for i, row in enumerate(rows, start=1):
-            new = _conformed(table, fields, row, i)
+            new = conformed(table, fields, row, i)
             found = where.get(tuple(new[k] for k in key))
             if found is None:
                 current.append(new)
@@ -635,9 +520,9 @@ class SparkWarehouse(Warehouse):
         equal ``where`` (None: is null); the table is rewritten at commit. Returns how many."""
         self._require_transaction()
         fields = self._fields(table)
-        _known(table, fields, [*values, *where, *increment])
-        sets = {c: _value(table, fields[c], c, v, 0) for c, v in values.items()}
-        match = {c: _value(table, fields[c], c, v, 0, nullable=True) for c, v in where.items()}
+        check_columns(table, fields, [*values, *where, *increment])
+        sets = {c: spark_value(table, fields[c], c, v, 0) for c, v in values.items()}
+        match = {c: spark_value(table, fields[c], c, v, 0, nullable=True) for c, v in where.items()}
         found = 0
         for row in self._current(table):
             if all(row[c] == v if v is not None else row[c] is None for c, v in match.items()):
@@ -678,7 +563,7 @@ class SparkWarehouse(Warehouse):
     def _frame(self, table: str, rows: Sequence[Mapping[str, Any]]) -> Any:
         """A DataFrame of ``rows`` with ``table``'s schema."""
         schema = self._session.table(self._name(table)).schema
-        data = [tuple(_to_spark(r.get(f.name), f.dataType) for f in schema.fields) for r in rows]
+        data = [tuple(to_spark(r.get(f.name), f.dataType) for f in schema.fields) for r in rows]
         return self._session.createDataFrame(data, schema=schema)
 
     def _stage_rewrites(self) -> None:
@@ -766,9 +651,9 @@ class SparkWarehouse(Warehouse):
         own: dict[str, Sequence[tuple[str, str]]] = {
             "cost_line_items": cost_line_items_columns(),
             "allocated_costs": allocated_costs_columns(),
-            "ingests": _INGESTS,
-            "contract_commitments": _CONTRACT_COMMITMENTS,
-            "schema_migrations": _SCHEMA_MIGRATIONS,
+            "ingests": INGESTS,
+            "contract_commitments": CONTRACT_COMMITMENTS,
+            "schema_migrations": SCHEMA_MIGRATIONS,
         }
         tables = {name: own.get(name) or duckdb_columns(name) for name in duckdb_schema()}
         existing = set(self.tables())
@@ -778,12 +663,12 @@ class SparkWarehouse(Warehouse):
                 missing = [(c, t) for c, t in columns if c.lower() not in have]
                 if missing:
                     self._session.sql(
-                        f"ALTER TABLE {self._name(name)} ADD COLUMNS ({_ddl_columns(missing)})"
+                        f"ALTER TABLE {self._name(name)} ADD COLUMNS ({ddl_columns(missing)})"
                     )
                 continue
-            parts = f" PARTITIONED BY ({', '.join(PARTITION_BY)})" if name in _PARTITIONED else ""
+            parts = f" PARTITIONED BY ({', '.join(PARTITION_BY)})" if name in PARTITIONED else ""
             self._session.sql(
-                f"CREATE TABLE {self._name(name)} ({_ddl_columns(columns)}) USING {fmt}{parts}"
+                f"CREATE TABLE {self._name(name)} ({ddl_columns(columns)}) USING {fmt}{parts}"
             )
         if ROLLUP_TABLE not in existing:
             # Current while empty; a table that predates it is summed by the refresh below.
@@ -809,127 +694,6 @@ def _rollup_sql(where: str) -> str:
     import sqlglot
 
     return str(sqlglot.transpile(rollup_select(where), read="duckdb", write="spark")[0])
-
-
-def _known(table: str, fields: Mapping[str, Any], names: Sequence[str]) -> None:
-    unknown = [n for n in names if n not in fields]
-    if unknown:
-        raise WarehouseError(
-            f"{table} has no column {unknown[0]!r}; its columns: {', '.join(fields)}"
-        )
-
-
-def _conformed(
-    table: str, fields: Mapping[str, Any], row: Mapping[str, Any], number: int
-) -> dict[str, Any]:
-    """``row`` with every column of ``table`` (None where absent), each value checked and
-    converted to the column's type; row ``number`` (from 1) and the column named if not."""
-    _known(table, fields, list(row))
-    return {
-        name: _value(table, field, name, row.get(name), number) for name, field in fields.items()
-    }
-
-
-def _value(
-    table: str, field: Any, column: str, value: Any, number: int, *, nullable: bool = False
-) -> Any:
-    """``value`` as a plain Python value of the Spark column ``field`` (timestamps: naive UTC).
-
-    Raises :class:`WarehouseError` naming the table, the row and the column when it does not
-    fit, before anything is written.
-    """
-    from pyspark.sql import types as T
-
-    where = f"row {number} of the rows for {table}" if number else f"the values for {table}"
-    if value is None:
-        if field.nullable or nullable:
-            return None
-        raise WarehouseError(f"{where}: column {column!r} cannot be empty; give it a value.")
-    kind = field.dataType
-    try:
-        if isinstance(kind, T.StringType):
-            if isinstance(value, str):
-                return str(value)
-            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-                raise TypeError
-            return str(value)
-        if isinstance(kind, T.BooleanType):
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if isinstance(kind, (T.IntegerType, T.LongType, T.ShortType, T.ByteType)):
-            if isinstance(value, bool) or int(value) != value:
-                raise TypeError
-            return int(value)
-        if isinstance(kind, (T.DoubleType, T.FloatType)):
-            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-                raise TypeError
-            return float(value)
-        if isinstance(kind, T.DecimalType):
-            if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-                raise TypeError
-            exact = Decimal(str(value)).quantize(Decimal(1).scaleb(-kind.scale))
-            if len(exact.as_tuple().digits) > kind.precision:
-                raise TypeError
-            return exact
-        if isinstance(kind, (T.TimestampType, T.TimestampNTZType)):
-            if isinstance(value, datetime):
-                return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-            if isinstance(value, date):
-                return datetime.combine(value, datetime.min.time())
-            raise TypeError
-        if isinstance(kind, T.DateType):
-            if isinstance(value, datetime):
-                return value.date()
-            if not isinstance(value, date):
-                raise TypeError
-            return value
-        if isinstance(kind, T.ArrayType):
-            element = T.StructField(column, kind.elementType, True)
-            return [_value(table, element, column, v, number) for v in value]
-        if isinstance(kind, T.MapType):
-            pairs = value.items() if isinstance(value, Mapping) else value
-            item = T.StructField(column, kind.valueType, True)
-            return {str(k): _value(table, item, column, v, number) for k, v in pairs}
-    except (TypeError, ValueError, ArithmeticError):
-        pass
-    else:
-        return value
-    raise WarehouseError(
-        f"{where}: {value!r} does not fit column {column!r} ({kind.simpleString()}); "
-        "pass a value of that type."
-    )
-
-
-def _to_spark(value: Any, kind: Any) -> Any:
-    """A plain value (as read back, or as :func:`_value` made it) as PySpark takes it for a
-    column of ``kind``: maps as dicts, naive UTC datetimes made aware for TIMESTAMP."""
-    from pyspark.sql import types as T
-
-    if value is None:
-        return None
-    if isinstance(kind, T.MapType):
-        pairs = value.items() if isinstance(value, Mapping) else value
-        return {k: _to_spark(v, kind.valueType) for k, v in pairs}
-    if isinstance(kind, T.ArrayType):
-        return [_to_spark(v, kind.elementType) for v in value]
-    if isinstance(kind, T.TimestampType):
-        return _aware(value)
-    return value
-
-
-def _partition_value(value: Any) -> str:
-    text = value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else str(value)
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _aware(value: Any) -> Any:
-    """Naive datetimes (UTC wall times) made explicit: PySpark reads a naive one as local."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    if isinstance(value, list):
-        return [_aware(v) for v in value]
-    return value
 
 
 def open_spark(target: SparkTarget, *, read_only: bool = False) -> SparkWarehouse:
