@@ -102,6 +102,19 @@ def test_memory_limit_is_applied_and_a_bad_one_is_refused(tmp_path: Path) -> Non
         open_warehouse(str(tmp_path / "m.duckdb"), memory_limit="lots")
 
 
+def test_running_out_of_memory_says_what_to_change(tmp_path: Path) -> None:
+    # A list aggregate cannot spill: 20 M integers need more than 20 MB. The error on its way
+    # out is DuckDB's, not the aborted transaction's refusal to drop the temporary table.
+    wh = open_warehouse(f"duckdb://{tmp_path / 'w.duckdb'}", memory_limit="20MB")
+    with (
+        wh,
+        pytest.raises(WarehouseError, match=r"memory_limit is 20MB.*w\.duckdb\.tmp"),
+        wh.transaction(),
+        wh.temporary(wh.table("ingests")),
+    ):
+        wh._sql("CREATE TEMP TABLE t AS SELECT list(range) AS l FROM range(20000000)")
+
+
 def test_a_writer_waits_for_a_reader_and_says_who_holds_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -285,7 +285,13 @@ def allocation_rows(
             # The engine's row ids: a narrow working set, joined back to the line items by
             # row id only when the allocated rows are written (no full-width copy or sort).
             cols = _working_columns(origins, config.shared)
-            lines = hold(_lines(warehouse, rules, start, end, origins=origins, columns=cols))
+            narrow = _lines(warehouse, rules, start, end, origins=origins, columns=cols)
+            if not config.shared:
+                # No rule reads the other lines (their owners, a spread's base): the working
+                # set is the GPU lines alone, not the month (50 M line items held here
+                # spilled 22 GB to disk).
+                narrow = narrow.filter(gpu_lines(narrow))
+            lines = hold(narrow)
             # The direct rows (most of a bill) straight from the line items, every column,
             # with their owner tags: read once as the rows are written, joined to nothing
             # larger than the workloads.

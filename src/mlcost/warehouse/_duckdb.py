@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,8 +82,24 @@ class DuckDBWarehouse(Warehouse):
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all of its result (DuckDB wants results drained)."""
-        rows: list[tuple[Any, ...]] = self._raw.execute(sql, params).fetchall()
+        import duckdb
+
+        try:
+            rows: list[tuple[Any, ...]] = self._raw.execute(sql, params).fetchall()
+        except duckdb.OutOfMemoryException as exc:
+            raise self._out_of_memory(exc) from exc
         return rows
+
+    def _out_of_memory(self, exc: Exception) -> WarehouseError:
+        """What to change when a statement needs more than the memory and temp space."""
+        spill = f"{self.target.path}.tmp" if self.target.path != ":memory:" else "the temp folder"
+        return WarehouseError(
+            f"DuckDB ran out of memory: memory_limit is {self.target.memory_limit}, and what "
+            f"did not fit went to {spill}, which DuckDB lets grow to 90% of the disk space "
+            "free when the command started. Free disk space there, or raise memory_limit "
+            f"(MLCOST_MEMORY_LIMIT or memory_limit in mlcost.toml). DuckDB said: "
+            f"{str(exc).splitlines()[0]}"
+        )
 
     # -- reads -------------------------------------------------------------------------
     @property
@@ -192,12 +208,21 @@ class DuckDBWarehouse(Warehouse):
         """
         import uuid
 
+        import duckdb
+
         name = f"_mlcost_tmp_{uuid.uuid4().hex}"
         table = self.ibis.create_table(name, obj=expr, temp=True)
+        drop = f'DROP TABLE IF EXISTS temp.main."{name}"'
         try:
             yield table
-        finally:
-            self._sql(f'DROP TABLE IF EXISTS temp.main."{name}"')
+        except BaseException:
+            # A failed statement aborts the transaction, and the DROP fails with it: the
+            # rollback (or the session's end) removes the table; the first error is the one
+            # to report.
+            with suppress(duckdb.Error):
+                self._sql(drop)
+            raise
+        self._sql(drop)
 
     # -- writes ------------------------------------------------------------------------
     @contextmanager
