@@ -59,12 +59,12 @@ def spark_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     if reason:
         pytest.skip(reason)
     from mlcost.warehouse import parse_spark_url
-    from mlcost.warehouse._spark import spark_session
+    from mlcost.warehouse._spark import release_session, spark_session
 
     folder = tmp_path_factory.mktemp("spark")
-    session, _ = spark_session(parse_spark_url(f"spark://local[2]?warehouse_dir={folder}"))
+    session = spark_session(parse_spark_url(f"spark://local[2]?warehouse_dir={folder}"))
     yield folder
-    session.stop()
+    release_session(session)  # the last user: stops the context
     gc.collect()  # PySpark's result sockets are reported now, inside a Spark test's filters
 
 

@@ -16,7 +16,9 @@ DuckDB lets one process write, or many read, at a time, so the open is let go:
 While a writer holds the file an open fails with ``WarehouseLocked`` (503 with Retry-After).
 Results are cached by the state of the file: the size and modification time of the DuckDB
 file and its WAL. Any write changes them, so a cached answer is never older than the data.
-Spark warehouses and in-memory files are opened per request and not cached. The warehouse is
+Spark warehouses and in-memory files are opened per request and not cached; for Spark one more
+open is held for the server's life, so its context (the local JVM) starts once and a request's
+close never stops it under the others. The warehouse is
 the target the app was built with (parsed once, by the CLI or
 :func:`mlcost.warehouse.target_of`).
 
@@ -83,6 +85,7 @@ class Reader:
         self._tokens: tuple[tuple[int, ...] | None, float, dict[str, dict[str, Any]]] | None = None
         self._held: _Held | None = None  # the read-only open of a DuckDB file (see open)
         self._held_lock = threading.Lock()
+        self._engine: Warehouse | None = None  # Spark: held for the server's life (see open)
         self._slots = threading.Semaphore(ENGINE_SLOTS)
         self._local = threading.local()
         self._limiter: CapacityLimiter | None = None  # the worker threads of run()
@@ -109,8 +112,10 @@ class Reader:
         if self.path is None:
             from mlcost.warehouse import open_warehouse
 
-            with self._slot(), open_warehouse(self.target, read_only=True) as own:
-                yield own
+            with self._slot():
+                self._keep_engine()
+                with open_warehouse(self.target, read_only=True) as own:
+                    yield own
             return
         with self._slot():
             held, wh = self._checkout()
@@ -118,6 +123,17 @@ class Reader:
                 yield wh
             finally:
                 self._checkin(held, wh)
+
+    def _keep_engine(self) -> None:
+        """Spark: one open held for the server's life, so the Spark context (the local JVM)
+        starts once, and the requests' own opens come and go on it."""
+        from mlcost.warehouse import SparkTarget, open_warehouse
+
+        if not isinstance(self.target, SparkTarget) or self._engine is not None:
+            return
+        with self._held_lock:
+            if self._engine is None:
+                self._engine = open_warehouse(self.target, read_only=True)
 
     @contextmanager
     def _slot(self) -> Iterator[None]:

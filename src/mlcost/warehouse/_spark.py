@@ -22,6 +22,7 @@ tables. An ingest is written in three steps:
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -82,15 +83,55 @@ SESSION_SETTINGS = {
 SparkSettings = SparkTarget
 
 
-def spark_session(settings: SparkSettings) -> tuple[Any, bool]:
-    """The Spark session for ``settings``, and whether this call started it.
+# The Spark context this process started, and how many open warehouses use it: it is stopped
+# when the last of them closes, not by whichever opened first (a server's request threads
+# each open the warehouse; a context stopped under the others fails their queries).
+_STARTED_LOCK = threading.Lock()
+_started: Any = None  # a SparkContext
+_users = 0
 
-    An active session (a notebook's, a test's) is reused when it matches; its static
-    settings cannot change, so a different master or warehouse folder is refused.
+
+def spark_session(settings: SparkSettings) -> Any:
+    """The Spark session for ``settings``; one on a context this process started counts as a
+    user until :func:`release_session`.
+
+    A running session (a notebook's, a test's, another thread's) is reused when it
+    matches; its static settings cannot change, so a different master or warehouse folder is
+    refused.
     """
+    global _started, _users
+    with _STARTED_LOCK:
+        session, new = _running_or_new(settings)
+        if new:
+            _started, _users = session.sparkContext, 0
+        if _started is not None and session.sparkContext is _started:
+            _users += 1
+        return session
+
+
+def release_session(session: Any) -> None:
+    """One user of ``session`` is done: the last user of the context this process started
+    stops it."""
+    global _started, _users
+    with _STARTED_LOCK:
+        if _started is None or session.sparkContext is not _started:
+            return
+        _users -= 1
+        if _users <= 0:
+            _started, _users = None, 0
+            session.stop()
+
+
+def _running_or_new(settings: SparkSettings) -> tuple[Any, bool]:
+    """A running session that matches ``settings``, or a new one; and whether it is new."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
+    if active is None and SparkContext._active_spark_context is not None:
+        # The JVM's active session is per thread: a context started by another thread of
+        # this process (a server's first request) has no active session in this one.
+        active = SparkSession.builder.getOrCreate()
     if active is not None:
         conf = active.sparkContext.getConf()
         folder = conf.get("spark.sql.warehouse.dir", None)
@@ -142,7 +183,7 @@ class SparkWarehouse(Warehouse):
     # then INSERT OVERWRITE); rows only added are appended.
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
-    def __init__(self, session: Any, target: SparkTarget, *, read_only: bool, owns: bool) -> None:
+    def __init__(self, session: Any, target: SparkTarget, *, read_only: bool) -> None:
         import ibis
 
         # A session of our own per warehouse: its current database and temporary views are
@@ -153,7 +194,6 @@ class SparkWarehouse(Warehouse):
         for key, value in SESSION_SETTINGS.items():
             self._session.conf.set(key, value)
         self._base_session = session
-        self._owns = owns
         self.settings = self.target = target
         self.url = target.url
         self.read_only = read_only
@@ -685,8 +725,7 @@ class SparkWarehouse(Warehouse):
             )
 
     def close(self) -> None:
-        if self._owns:
-            self._base_session.stop()
+        release_session(self._base_session)
 
 
 def _rollup_sql(where: str) -> str:
@@ -706,8 +745,12 @@ def open_spark(target: SparkTarget, *, read_only: bool = False) -> SparkWarehous
             f"Warehouse URL {url!r} needs PySpark and Java 17+: pip install 'mlcost[spark]' "
             "and install a JRE (Debian: apt-get install default-jre-headless)."
         ) from None
-    session, owns = spark_session(settings)
-    wh = SparkWarehouse(session, settings, read_only=read_only, owns=owns)
+    session = spark_session(settings)
+    try:
+        wh = SparkWarehouse(session, settings, read_only=read_only)
+    except BaseException:
+        release_session(session)
+        raise
     if read_only:
         if not _database_exists(wh) or "ingests" not in wh.tables():
             wh.close()
