@@ -48,3 +48,16 @@ def test_a_somewhat_long_run_is_not_runaway(wh: Warehouse) -> None:
     # Near-miss: 25 h is slower than usual (11 h) but not three times it.
     _family(wh, 25)
     assert detect_runaway(Context(wh)) == []
+
+
+def test_median_of_the_others_is_the_median_without_each_run() -> None:
+    import random
+    import statistics
+
+    from mlcost.insights.runaway import _median_without
+
+    rng = random.Random(26)
+    for n in (3, 4, 5, 10, 11):
+        hours = sorted(rng.choice([1.0, 2.5, 4.0, rng.uniform(0, 50)]) for _ in range(n))
+        for i in range(n):
+            assert _median_without(hours, i) == statistics.median(hours[:i] + hours[i + 1 :])

@@ -10,7 +10,6 @@ its resource's hours after ``start + expected`` (what a duration guard would hav
 from __future__ import annotations
 
 import re
-import statistics
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -54,14 +53,20 @@ def detect_runaway(ctx: Context) -> list[Finding]:
         families.setdefault(_family(r), []).append(r)
     out = []
     for fam, members in families.items():
-        for r in members:
+        # Each run against the median of the others: from the family's sorted hours, without
+        # its own place (a median per run over a list of the others is quadratic: a family
+        # of 100,000 Slurm jobs took hours).
+        order = sorted(range(len(members)), key=lambda k: members[k]["hours"])
+        hours = [members[k]["hours"] for k in order]
+        place = {k: i for i, k in enumerate(order)}
+        for k, r in enumerate(members):
             if r["rid"] is None:
                 continue
-            others = [m["hours"] for m in members if m is not r]
             if r["max_hours"]:
                 expected, basis = float(r["max_hours"]), "declared max_hours"
-            elif len(others) >= 2:
-                expected, basis = statistics.median(others), f"median of {len(others)} runs"
+            elif len(members) >= 3:
+                expected = _median_without(hours, place[k])
+                basis = f"median of {len(members) - 1} runs"
             else:
                 continue
             if r["hours"] <= FACTOR * expected or r["hours"] - expected < MIN_EXTRA_HOURS:
@@ -70,6 +75,18 @@ def detect_runaway(ctx: Context) -> list[Finding]:
             if f is not None:
                 out.append(f)
     return out
+
+
+def _median_without(ordered: list[float], i: int) -> float:
+    """The median of ``ordered`` (sorted) without its ``i``-th value, as ``statistics.median``
+    computes it."""
+    n = len(ordered) - 1
+
+    def at(k: int) -> float:
+        return ordered[k if k < i else k + 1]
+
+    mid = n // 2
+    return at(mid) if n % 2 else (at(mid - 1) + at(mid)) / 2
 
 
 def _finding(
