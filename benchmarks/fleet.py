@@ -241,8 +241,10 @@ def _child(argv: list[str]) -> None:
 
     from mlcost.cli.main import main as mlcost
 
-    # A server stopped by SIGTERM (uvicorn re-raises it after its shutdown) still reports.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # A server stopped by SIGTERM (uvicorn re-raises it after its shutdown) still reports; any
+    # other stage stopped so has failed (143), not finished.
+    stopped = 0 if argv[:1] == ["serve"] else 128 + signal.SIGTERM
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(stopped))
     out = Path(os.environ["FLEET_PEAK_FILE"])
     code = 1
     try:
