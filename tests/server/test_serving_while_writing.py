@@ -53,10 +53,12 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
     env = {**os.environ, "MLCOST_LOCK_WAIT": "120"}
     port = free_port()
+    log = tmp_path / "server.log"  # the server's tracebacks, shown when a request fails
+    err = log.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "mlcost.cli.main", "--warehouse", db, "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=err,
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
@@ -101,7 +103,7 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert ingested.returncode == 0, ingested.stderr
         assert "300 rows" in ingested.stdout
         print(f"clients saw {dict(seen)}")  # shown with pytest -s
-        assert not bad, bad[:3]
+        assert not bad, (bad[:3], log.read_text()[-4000:])
         assert seen[200] > 0
         # The token created while serving works, and the new month is served: June's spend
         # is what the library makes of the June file alone.
@@ -123,3 +125,4 @@ def test_serving_while_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str
         stop.set()
         server.terminate()
         server.communicate(timeout=30)
+        err.close()

@@ -82,13 +82,19 @@ class DuckDBWarehouse(Warehouse):
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Run one statement and fetch all of its result (DuckDB wants results drained)."""
+        rows: list[tuple[Any, ...]] = self._raw.execute(sql, params).fetchall()
+        return rows
+
+    def _large(self, sql: str) -> None:
+        """A statement that writes a large result (INSERT … SELECT): DuckDB's out of memory
+        becomes a ``WarehouseError`` that says what to change. (Not in ``_sql``: its callers
+        catch ``duckdb.Error`` where a failure has a fallback.)"""
         import duckdb
 
         try:
-            rows: list[tuple[Any, ...]] = self._raw.execute(sql, params).fetchall()
+            self._sql(sql)
         except duckdb.OutOfMemoryException as exc:
             raise self._out_of_memory(exc) from exc
-        return rows
 
     def _out_of_memory(self, exc: Exception) -> WarehouseError:
         """What to change when a statement needs more than the memory and temp space."""
@@ -505,7 +511,7 @@ class DuckDBWarehouse(Warehouse):
 
     def _run_with_progress(self, sql: str, progress: Callable[[float], None] | None) -> None:
         if progress is None:
-            self._sql(sql)
+            self._large(sql)
             return
         done = threading.Event()
 
@@ -518,7 +524,7 @@ class DuckDBWarehouse(Warehouse):
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         try:
-            self._sql(sql)
+            self._large(sql)
         finally:
             done.set()
             watcher.join()
