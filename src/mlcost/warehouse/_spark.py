@@ -193,7 +193,7 @@ class SparkWarehouse(Warehouse):
         # have static partition overwrite, which would replace the whole table.
         for key, value in SESSION_SETTINGS.items():
             self._session.conf.set(key, value)
-        self._base_session = session
+        self._base_session: Any = session  # None once closed
         self.settings = self.target = target
         self.url = target.url
         self.read_only = read_only
@@ -725,7 +725,10 @@ class SparkWarehouse(Warehouse):
             )
 
     def close(self) -> None:
-        release_session(self._base_session)
+        # Once per warehouse: a second close must not release another open's use.
+        if self._base_session is not None:
+            release_session(self._base_session)
+            self._base_session = None
 
 
 def _rollup_sql(where: str) -> str:
