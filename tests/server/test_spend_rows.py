@@ -62,12 +62,35 @@ def test_line_item_questions_compiled_once_per_shape_answer_each_window(demo: De
                 assert len({repr(a) for a in answers}) > 1  # the windows do differ
 
 
-def _tag_rollups(wh: object) -> list[str]:
-    """The tag rollups the DuckDB open keeps (tables of its attached in-memory database)."""
+def _tag_rollups(wh: object, of: object = None) -> list[str]:
+    """The tag rollups the DuckDB open ``of`` (default ``wh``) keeps: the tables of its attached
+    in-memory database, as ``wh`` sees them."""
+    name = (of or wh)._tag_rollups.database  # type: ignore[attr-defined]
     rows = wh._sql(  # type: ignore[attr-defined]
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'mlcost_tag_rollups'"
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [name]
     )
     return sorted(r[0] for r in rows)
+
+
+def test_two_read_only_opens_of_a_file_in_one_process_keep_their_own_tag_rollups(
+    demo: Demo,
+) -> None:
+    """The server opens the file anew while the last open's requests finish, and DuckDB
+    gives both opens one database instance: each builds and answers from its own rollups by
+    tags (no "database … already exists"), and the first's go when it closes."""
+    by, path = ["tag:env", "ServiceName"], demo.settings.warehouse
+    expected = None
+    with open_warehouse(path, read_only=True) as second:
+        first = open_warehouse(path, read_only=True)
+        for wh in (first, second):
+            rows = spend_rows(wh, by, start=date(2026, 5, 2), end=date(2026, 5, 9))
+            assert rows == (expected := expected or rows) and rows
+            assert len(_tag_rollups(wh)) == 1
+        assert len(_tag_rollups(second, of=first)) == 1  # one instance: both are seen
+        first.close()
+        assert _tag_rollups(second, of=first) == []
+        assert spend_rows(second, by, start=date(2026, 5, 2), end=date(2026, 5, 9)) == expected
+        assert len(_tag_rollups(second)) == 1
 
 
 def test_tag_questions_on_a_read_only_open_read_a_rollup_by_those_tags(demo: Demo) -> None:

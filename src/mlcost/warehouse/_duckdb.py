@@ -78,6 +78,7 @@ class DuckDBWarehouse(Warehouse):
         # and DuckDB's file lock keeps other processes from writing meanwhile.
         self._tables: dict[str, ir.Table] = {}
         # A read-only open's rollups by tags, shared with its cursors (_tag_rollups.py).
+        self._owns_rollups = tag_rollups is None  # the open, not a cursor: detaches them
         self._tag_rollups = tag_rollups or TagRollups()
 
     def _sql(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -619,6 +620,11 @@ class DuckDBWarehouse(Warehouse):
         return len(found)
 
     def close(self) -> None:
+        import duckdb
+
+        if self._owns_rollups:
+            with suppress(duckdb.Error):  # a close must not fail
+                self._tag_rollups.detach(self._sql)
         self.ibis.disconnect()
 
 

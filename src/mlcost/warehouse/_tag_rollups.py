@@ -4,12 +4,17 @@ The server asks many distinct questions by a tag (team, env); reading every line
 map for each costs several times a question on the daily rollup. On a read-only open, whose
 data cannot change under it, the rollup's SELECT is run once per set of tag dimensions with
 their values as more columns (``t0``, ``t1``, …) into an in-memory database attached to the
-open: shared by its cursors, gone with it. One that would not be much smaller than the line
-items (a tag with a value per resource) is not kept; nor more than ``KEPT`` sets.
+open: shared by its cursors, detached when it closes. One that would not be much smaller than
+the line items (a tag with a value per resource) is not kept; nor more than ``KEPT`` sets.
+
+DuckDB shares one database instance among a process's opens of a file: while one is open, the
+next sees what it attached (the server opens the file anew while the last open's requests
+finish, docs/server.md). So each open attaches a database of its own name, and detaches it.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections import OrderedDict
@@ -22,7 +27,8 @@ __all__ = ["TAG_PREFIX", "TagRollups"]
 
 _log = logging.getLogger(__name__)
 TAG_PREFIX = "tag:"  # a tag dimension of spend: tag:<key>, or tag:<key>|<key> (spellings)
-DATABASE = "mlcost_tag_rollups"  # the in-memory database attached to the open
+DATABASE = "mlcost_tag_rollups"  # the in-memory databases attached to the opens: DATABASE_<n>
+_SERIAL = itertools.count(1)  # n: one per open in the process
 KEPT = 16  # tag rollups kept per open (the least recently used goes)
 SHRINK = 4  # kept only when it has at most a quarter as many rows as line items
 
@@ -43,7 +49,17 @@ class TagRollups:
         self._lock = threading.Lock()
         self._tables: OrderedDict[tuple[str, ...], str | None] = OrderedDict()
         self._building: dict[tuple[str, ...], threading.Lock] = {}
+        self.database = f"{DATABASE}_{next(_SERIAL)}"
         self._made = 0
+
+    def detach(self, sql: Callable[[str], Any]) -> None:
+        """Drop the rollups with their database (when the open that owns them closes: the
+        DuckDB instance, and what is attached to it, can outlive the open)."""
+        with self._lock:
+            if self._made:
+                sql(f"DETACH DATABASE IF EXISTS {self.database}")
+            self._tables.clear()
+            self._made = 0
 
     def table(self, sql: Callable[[str], Any], tags: tuple[str, ...]) -> str | None:
         """The rollup by ``tags`` (sorted tag dimensions), built with ``sql`` (a statement
@@ -60,9 +76,9 @@ class TagRollups:
                 if tags in self._tables:
                     return self._tables[tags]
                 if not self._made:
-                    sql(f"ATTACH ':memory:' AS {DATABASE} (READ_WRITE)")
+                    sql(f"ATTACH ':memory:' AS {self.database} (READ_WRITE)")
                 self._made += 1
-                name = f"{DATABASE}.r{self._made}"
+                name = f"{self.database}.r{self._made}"
             extra = [f"{tag_value(d)} AS t{n}" for n, d in enumerate(tags)]
             kept: str | None = name
             try:
