@@ -6,7 +6,7 @@ small, aggregated result (one row per GPU resource and hour) and read patterns i
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -186,6 +186,8 @@ class Context:
         """Billed GPU resources hour by hour with their telemetry, by ResourceId, in order."""
         import ibis
 
+        from mlcost.warehouse import iter_rows
+
         t = self.lines()
         t = t.filter(
             (t.ChargeCategory == "Usage")
@@ -212,7 +214,7 @@ class Context:
         j = c.left_join(u, (c.rid == u.srid) & (c.hour == u.shour))
         j = j.select(*c.columns, "util_max", "util_mean", "memory_max", "memory_total")
         out: dict[str, list[HourRow]] = {}
-        for r in _dicts(j.order_by(["rid", "hour"])):
+        for r in iter_rows(j, ["rid", "hour"]):
             out.setdefault(r["rid"], []).append(_row(r))
         return out
 
@@ -225,6 +227,8 @@ class Context:
         resource's hourly maximum in :attr:`gpu_hours` still counts them).
         """
         import ibis
+
+        from mlcost.warehouse import iter_rows
 
         multi = [rid for rid, rows in self.gpu_hours.items() if rows[0].gpu_count > 1]
         if not multi:
@@ -240,7 +244,7 @@ class Context:
         )
         u = u.filter(u.util_max.notnull())
         out: dict[str, dict[str, list[GpuHour]]] = {}
-        for r in _dicts(u.order_by(["rid", "gpu", "hour"])):
+        for r in iter_rows(u, ["rid", "gpu", "hour"]):
             hours = out.setdefault(r["rid"], {}).setdefault(r["gpu"], [])
             gpu = hours[0].gpu if hours else r["gpu"]  # one name object per GPU, not per hour
             hours.append(
@@ -253,14 +257,6 @@ class Context:
                 )
             )
         return out
-
-
-def _dicts(expr: ir.Table, batch: int = 65_536) -> Iterator[dict[str, Any]]:
-    """The rows of ``expr`` as dicts, a batch at a time: the Arrow result is compact, its
-    rows as Python dicts are not (a 5,000-GPU month's GPU-hours: 3.7 M rows, GiBs as one
-    list of dicts)."""
-    for b in expr.to_pyarrow().to_batches(max_chunksize=batch):
-        yield from b.to_pylist()
 
 
 def _row(r: dict[str, Any]) -> HourRow:

@@ -9,6 +9,7 @@ its resource's hours after ``start + expected`` (what a duration guard would hav
 
 from __future__ import annotations
 
+import bisect
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -56,16 +57,15 @@ def detect_runaway(ctx: Context) -> list[Finding]:
         # Each run against the median of the others: from the family's sorted hours, without
         # its own place (a median per run over a list of the others is quadratic: a family
         # of 100,000 Slurm jobs took hours).
-        order = sorted(range(len(members)), key=lambda k: members[k]["hours"])
-        hours = [members[k]["hours"] for k in order]
-        place = {k: i for i, k in enumerate(order)}
-        for k, r in enumerate(members):
+        hours = sorted(m["hours"] for m in members)
+        for r in members:
             if r["rid"] is None:
                 continue
             if r["max_hours"]:
                 expected, basis = float(r["max_hours"]), "declared max_hours"
             elif len(members) >= 3:
-                expected = _median_without(hours, place[k])
+                # Which of equal values is left out does not change the median.
+                expected = _median_without(hours, bisect.bisect_left(hours, r["hours"]))
                 basis = f"median of {len(members) - 1} runs"
             else:
                 continue

@@ -14,7 +14,7 @@ from mlcost.warehouse._duckdb_lock import writer_waiting
 from mlcost.warehouse._links import link_names
 from mlcost.warehouse._migrations import LATEST as SCHEMA_VERSION
 from mlcost.warehouse._open import open_warehouse
-from mlcost.warehouse._rows import fetch_rows
+from mlcost.warehouse._rows import fetch_rows, iter_rows
 from mlcost.warehouse._schema import (
     FOCUS_BY_NAME,
     FOCUS_COLUMNS,
@@ -52,6 +52,7 @@ __all__ = [
     "Warehouse",
     "WarehouseTarget",
     "fetch_rows",
+    "iter_rows",
     "link_names",
     "open_warehouse",
     "parse_spark_url",
